@@ -1,0 +1,45 @@
+# Qunlive: `make run` starts the platform, `make test` runs every test.
+# Both create .venv and install the pinned dependencies when missing.
+
+PYTHON ?= python3
+VENV   := .venv
+BIN    := $(VENV)/bin
+STAMP  := $(VENV)/.installed
+SERVICES := ingest live orders analytics
+
+.PHONY: help run test lint format docs bench clean
+
+help:  ## this menu
+	@grep -E '^[a-z]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-8s %s\n", $$1, $$2}'
+
+$(STAMP): pyproject.toml requirements.lock
+	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --disable-pip-version-check -r requirements.lock
+	$(BIN)/python -m pip install --quiet --disable-pip-version-check --no-deps -e .
+	@touch $(STAMP)
+
+run: $(STAMP)  ## start NATS + the four services on this machine (Ctrl-C stops all)
+	$(BIN)/python -m services.launcher
+
+test: $(STAMP)  ## the whole test suite (PostgreSQL variants need TEST_POSTGRES_URL)
+	$(BIN)/python -m pytest
+
+lint: $(STAMP)  ## ruff (lint + format check) and mypy
+	$(BIN)/ruff check shared services tests bench
+	$(BIN)/ruff format --check shared services tests bench
+	$(BIN)/mypy shared services
+
+format: $(STAMP)  ## apply ruff's fixes and formatting
+	$(BIN)/ruff check --fix shared services tests bench
+	$(BIN)/ruff format shared services tests bench
+
+docs: $(STAMP)  ## regenerate the AsyncAPI and OpenAPI documents under docs/api/
+	@mkdir -p docs/api
+	@for s in $(SERVICES); do \
+		$(BIN)/faststream docs gen --factory services.$$s.main:asyncapi -o docs/api/$$s.asyncapi.json >/dev/null && \
+		$(BIN)/python -c "import json, services.$$s.main as m; print(json.dumps(m.create_app().openapi(), indent=2, ensure_ascii=False))" > docs/api/$$s.openapi.json && \
+		echo "docs/api/$$s.{asyncapi,openapi}.json"; \
+	done
+
+clean:  ## remove local data (.data/) and caches; keeps .venv
+	rm -rf .data .pytest_cache .mypy_cache .ruff_cache test-artifacts

@@ -1,0 +1,1 @@
+"""analytics: the post-stream customer database, segments and reports."""

@@ -1,0 +1,1 @@
+"""ingest: the door for external group chats (Telegram, WhatsApp, webhooks, imports)."""

@@ -1,0 +1,29 @@
+"""Assembles the ingest HTTP app; `python -m services.ingest` serves it."""
+
+from __future__ import annotations
+
+from fastapi import FastAPI
+from faststream import FastStream
+
+from services.ingest.bootstrap import IngestApp, build
+from shared.runtime import asyncapi_app, http_app
+
+
+def create_app(ingest: IngestApp | None = None) -> FastAPI:
+    ingest = ingest or build()
+    return http_app(
+        ingest.infra,
+        title="Qunlive ingest",
+        description="Webhooks and chat-log imports from external group chats, as typed events.",
+        routers=(),
+        state=ingest,
+    )
+
+
+def asyncapi() -> FastStream:
+    """`faststream docs gen --factory services.ingest.main:asyncapi`"""
+    return asyncapi_app(
+        build().infra.broker,
+        "Qunlive ingest events",
+        "Chat and member events normalised from external group chats.",
+    )

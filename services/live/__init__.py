@@ -1,0 +1,1 @@
+"""live: the room. Viewer websockets, host controls, moderation, interactions."""

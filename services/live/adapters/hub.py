@@ -1,0 +1,241 @@
+"""Fan-out: NATS room subjects in, websocket frames out.
+
+Every live instance holds a core NATS subscription (no queue group) on each
+room it serves, so every instance sees every event of the room. Per room, one
+tick loop turns what arrived into frames, encodes each frame once, and offers
+it to every local connection. Each connection has a bounded queue; a slow
+viewer loses its oldest frames (and is told, with a `gap` frame) instead of
+slowing the room.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+from collections import deque
+from collections.abc import Awaitable, Callable
+
+from nats.aio.client import Client as NatsClient
+from nats.aio.msg import Msg
+from nats.aio.subscription import Subscription
+
+from services.live import protocol
+from services.live.adapters.room_feed import RoomFeed, RoomState
+from services.live.domain.viewers import Viewer
+from shared import subjects
+from shared.events import ModerationApplied, UnreadableEvent, parse_event
+
+log = logging.getLogger("qunlive.live.hub")
+
+PRESENCE_EVERY_S = 1.0
+CLOSE_REMOVED = 4403
+PRESENCE_STALE_S = 3.5
+
+
+class Connection:
+    """One websocket's outbound side: a bounded queue drained by one sender task."""
+
+    def __init__(
+        self,
+        viewer: Viewer,
+        send: Callable[[str], Awaitable[None]],
+        max_frames: int,
+        close: Callable[[int, str], Awaitable[None]] | None = None,
+    ):
+        self.viewer = viewer
+        self._send = send
+        self._close = close
+        self.closing: tuple[int, str] | None = None
+        self._queue: deque[str] = deque()
+        self._max_frames = max_frames
+        self._ready = asyncio.Event()
+        self.dropped = 0
+        self._gap = 0
+        self.joined_at = time.monotonic()
+
+    def offer(self, frame: str) -> None:
+        if len(self._queue) >= self._max_frames:
+            self._queue.popleft()
+            self.dropped += 1
+            self._gap += 1
+        self._queue.append(frame)
+        self._ready.set()
+
+    def close(self, code: int, reason: str) -> None:
+        """Ask the sender to close the socket after what is queued (kick, ban)."""
+        self.closing = (code, reason)
+        self._ready.set()
+
+    async def run_sender(self) -> None:
+        while True:
+            await self._ready.wait()
+            self._ready.clear()
+            if self.closing:
+                while self._queue:
+                    await self._send(self._queue.popleft())
+                if self._close:
+                    await self._close(*self.closing)
+                return
+            if self._gap:
+                gap, self._gap = self._gap, 0
+                await self._send(protocol.Gap(dropped=gap).model_dump_json())
+            while self._queue:
+                await self._send(self._queue.popleft())
+
+
+class RoomHub:
+    def __init__(self, room_id: str, instance_id: str, tick_s: float, state: RoomState) -> None:
+        self.room_id = room_id
+        # Kept current from the room's own events, so the hot path never asks the database.
+        self.feed = RoomFeed(state)
+        self.instance_id = instance_id
+        self.tick_s = tick_s
+        self.connections: set[Connection] = set()
+        self._by_customer: dict[str, set[Connection]] = {}
+        self._remote_counts: dict[str, tuple[int, float]] = {}
+        self._last_presence = -1
+        self._subs: list[Subscription] = []
+        self._tasks: list[asyncio.Task[None]] = []
+
+    async def open(self, nc: NatsClient) -> None:
+        self._nc = nc
+        self._subs = [
+            await nc.subscribe(subjects.room_events("live", self.room_id), cb=self._on_event),
+            await nc.subscribe(subjects.room_events("orders", self.room_id), cb=self._on_event),
+            await nc.subscribe(subjects.room_presence(self.room_id), cb=self._on_presence),
+        ]
+        self._tasks = [
+            asyncio.create_task(self._tick_loop(), name=f"tick-{self.room_id}"),
+            asyncio.create_task(self._presence_loop(), name=f"presence-{self.room_id}"),
+        ]
+
+    async def close(self) -> None:
+        for task in self._tasks:
+            task.cancel()
+        for sub in self._subs:
+            await sub.unsubscribe()
+        # Say we hold nobody any more, so other instances' counts drop at once.
+        await self._nc.publish(subjects.presence_heartbeat(self.room_id, self.instance_id), b"0")
+
+    @property
+    def viewer_count(self) -> int:
+        now = time.monotonic()
+        remote = sum(n for n, seen in self._remote_counts.values() if now - seen < PRESENCE_STALE_S)
+        return len(self.connections) + remote
+
+    async def _on_event(self, msg: Msg) -> None:
+        try:
+            event = parse_event(msg.data)
+        except UnreadableEvent as exc:
+            log.warning("unreadable room event", extra={"subject": msg.subject, "reason": str(exc)})
+            return
+        self.feed.apply(event)
+        if isinstance(event, ModerationApplied) and event.action in ("kick", "ban"):
+            for conn in list(self._by_customer.get(event.customer_id or "", ())):
+                conn.close(CLOSE_REMOVED, f"removed by a moderator: {event.reason}")
+
+    async def _on_presence(self, msg: Msg) -> None:
+        instance = msg.subject.rsplit(".", 1)[-1]
+        if instance != self.instance_id:
+            self._remote_counts[instance] = (int(msg.data or b"0"), time.monotonic())
+
+    @property
+    def state(self) -> RoomState:
+        return self.feed.state
+
+    def add(self, conn: Connection) -> None:
+        self.connections.add(conn)
+        self._by_customer.setdefault(conn.viewer.customer_id, set()).add(conn)
+
+    def remove(self, conn: Connection) -> None:
+        self.connections.discard(conn)
+        mine = self._by_customer.get(conn.viewer.customer_id)
+        if mine is not None:
+            mine.discard(conn)
+            if not mine:
+                del self._by_customer[conn.viewer.customer_id]
+
+    def broadcast(self, frame: str) -> None:
+        for conn in self.connections:
+            conn.offer(frame)
+
+    def send_to(self, customer_id: str, frame: str) -> None:
+        for conn in self._by_customer.get(customer_id, ()):
+            conn.offer(frame)
+
+    def flush(self) -> None:
+        """Turn what arrived since the last tick into frames, each encoded once."""
+        for out in self.feed.drain():
+            if out.to is None:
+                self.broadcast(out.frame)
+            else:
+                self.send_to(out.to, out.frame)
+        count = self.viewer_count
+        if count != self._last_presence:
+            self._last_presence = count
+            self.broadcast(protocol.Presence(viewers=count).model_dump_json())
+
+    async def _tick_loop(self) -> None:
+        while True:
+            await asyncio.sleep(self.tick_s)
+            try:
+                self.flush()
+            except Exception:
+                log.exception("room tick failed", extra={"room_id": self.room_id})
+
+    async def _presence_loop(self) -> None:
+        subject = subjects.presence_heartbeat(self.room_id, self.instance_id)
+        while True:
+            try:
+                await self._nc.publish(subject, str(len(self.connections)).encode())
+            except Exception:
+                log.warning("presence heartbeat failed", extra={"room_id": self.room_id})
+            await asyncio.sleep(PRESENCE_EVERY_S)
+
+
+class Hubs:
+    """The rooms this instance serves: a hub exists while it has a local viewer."""
+
+    def __init__(self, instance_id: str, tick_s: float) -> None:
+        self.instance_id = instance_id
+        self.tick_s = tick_s
+        self._hubs: dict[str, RoomHub] = {}
+        self._lock = asyncio.Lock()
+        self._nc: NatsClient | None = None
+
+    def bind(self, nc: NatsClient) -> None:
+        self._nc = nc
+
+    def get(self, room_id: str) -> RoomHub | None:
+        return self._hubs.get(room_id)
+
+    async def attach(
+        self, room_id: str, conn: Connection, load_state: Callable[[], Awaitable[RoomState]]
+    ) -> RoomHub:
+        async with self._lock:
+            hub = self._hubs.get(room_id)
+            if hub is None:
+                if self._nc is None:
+                    raise RuntimeError("hubs not bound to NATS")
+                hub = RoomHub(room_id, self.instance_id, self.tick_s, await load_state())
+                await hub.open(self._nc)
+                self._hubs[room_id] = hub
+            hub.add(conn)
+            return hub
+
+    async def detach(self, room_id: str, conn: Connection) -> None:
+        async with self._lock:
+            hub = self._hubs.get(room_id)
+            if hub is None:
+                return
+            hub.remove(conn)
+            if not hub.connections:
+                del self._hubs[room_id]
+                await hub.close()
+
+    async def close_all(self) -> None:
+        async with self._lock:
+            for hub in self._hubs.values():
+                await hub.close()
+            self._hubs.clear()

@@ -1,0 +1,246 @@
+"""Fold a room's events into what its viewers see.
+
+Plain code (no NATS, no sockets): the hub feeds it every event of the room and
+asks it, once per tick, for the frames to send. High-rate values (stock left,
+likes, red packet shares left, poll counts) are coalesced: only the latest
+value per tick goes out.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import datetime
+
+from services.live import protocol
+from services.live.adapters.history import chat_line
+from services.live.domain.moderation import RoomRules
+from services.live.domain.viewers import Role
+from shared.events import (
+    AnnouncementPosted,
+    ChatMessageDeleted,
+    ChatMessagePosted,
+    ClaimRejected,
+    IntegrationEvent,
+    LikesSent,
+    ModerationApplied,
+    OfferClosed,
+    OfferOpened,
+    OfferSoldOut,
+    OrderPlaced,
+    PollClosed,
+    PollOpened,
+    ProductPinned,
+    RedPacketFinished,
+    RedPacketGrabbed,
+    RedPacketSent,
+    RoleChanged,
+    RoomEnded,
+    RoomRulesChanged,
+    RoomStarted,
+    StockChanged,
+    VoteCast,
+)
+
+
+@dataclass(frozen=True)
+class Outgoing:
+    frame: str
+    to: str | None = None  # a customer id for private frames; None is everyone
+
+
+@dataclass
+class RoomState:
+    """What a live instance knows of a room; the hub keeps it current from events."""
+
+    status: str
+    rules: RoomRules = field(default_factory=RoomRules)
+    pinned_offer_id: str | None = None
+    roles: dict[str, Role] = field(default_factory=dict)
+    muted_until: dict[str, datetime] = field(default_factory=dict)
+    banned: set[str] = field(default_factory=set)
+
+    def role_of(self, customer_id: str) -> Role:
+        return self.roles.get(customer_id, Role.MEMBER)
+
+
+class RoomFeed:
+    def __init__(self, state: RoomState) -> None:
+        self.state = state
+        self.offers: dict[str, protocol.OfferView] = {}
+        self.likes = 0
+        self._chat: list[protocol.ChatLine] = []
+        self._frames: list[Outgoing] = []
+        self._dirty_offers: set[str] = set()
+        self._dirty_packets: set[str] = set()
+        self._dirty_polls: set[str] = set()
+        self._likes_dirty = False
+        self._packets: dict[str, protocol.RedPacketUpdate] = {}
+        self._polls: dict[str, protocol.PollUpdate] = {}
+
+    def pinned(self) -> protocol.OfferView | None:
+        offer_id = self.state.pinned_offer_id
+        if offer_id is None:
+            return None
+        return self.offers.get(offer_id) or protocol.OfferView(offer_id=offer_id)
+
+    def _say(self, model: protocol.BaseModel, to: str | None = None) -> None:
+        self._frames.append(Outgoing(model.model_dump_json(), to))
+
+    def apply(self, event: IntegrationEvent) -> None:  # noqa: C901, PLR0912 - one dispatch table
+        state = self.state
+        match event:
+            case ChatMessagePosted():
+                self._chat.append(chat_line(event))
+            case ChatMessageDeleted():
+                self._chat = [c for c in self._chat if c.id != event.message_id]
+                self._say(protocol.ChatDeleted(message_id=event.message_id))
+            case RoomStarted():
+                state.status = "live"
+                self._say(protocol.RoomStatus(status="live"))
+            case RoomEnded():
+                state.status = "ended"
+                self._say(protocol.RoomStatus(status="ended"))
+            case ProductPinned():
+                state.pinned_offer_id = event.offer_id
+                self._say(protocol.Pinned(offer=self.pinned()))
+            case RoomRulesChanged():
+                state.rules = RoomRules(
+                    blocked_words=tuple(event.blocked_words),
+                    block_links=event.block_links,
+                    block_ads=event.block_ads,
+                    max_length=event.max_length,
+                    slow_mode_s=event.slow_mode_s,
+                )
+            case RoleChanged() if event.customer_id:
+                state.roles[event.customer_id] = Role(event.role)
+                self._say(
+                    protocol.Notice(kind="role", message=f"You are now {event.role}.",
+                                    data={"role": event.role}),
+                    to=event.customer_id,
+                )
+            case ModerationApplied():
+                self._moderation(event)
+            case LikesSent():
+                self.likes += event.count
+                self._likes_dirty = True
+            case RedPacketSent():
+                self._packets[event.packet_id] = protocol.RedPacketUpdate(
+                    packet_id=event.packet_id, status="open", shares=event.shares,
+                    remaining=event.shares, message=event.message,
+                )
+                self._dirty_packets.add(event.packet_id)
+            case RedPacketGrabbed():
+                packet = self._packets.get(event.packet_id)
+                if packet and event.remaining_shares < packet.remaining:
+                    packet.remaining = event.remaining_shares
+                    self._dirty_packets.add(event.packet_id)
+            case RedPacketFinished():
+                packet = self._packets.get(event.packet_id)
+                if packet:
+                    packet.status, packet.remaining = "finished", 0
+                    packet.luckiest = event.customer_id
+                    packet.luckiest_amount_cents = event.luckiest_amount_cents
+                    self._dirty_packets.add(event.packet_id)
+            case PollOpened():
+                self._polls[event.poll_id] = protocol.PollUpdate(
+                    poll_id=event.poll_id, question=event.question, options=event.options,
+                    counts=[0] * len(event.options),
+                )
+                self._dirty_polls.add(event.poll_id)
+            case VoteCast():
+                poll = self._polls.get(event.poll_id)
+                if poll and not poll.closed and event.option < len(poll.counts):
+                    poll.counts[event.option] += 1
+                    self._dirty_polls.add(event.poll_id)
+            case PollClosed():
+                poll = self._polls.get(event.poll_id)
+                if poll:
+                    poll.counts, poll.closed = list(event.results), True
+                    self._dirty_polls.add(event.poll_id)
+            case AnnouncementPosted():
+                self._say(protocol.Announcement(text=event.text))
+            case OfferOpened():
+                self.offers[event.offer_id] = protocol.OfferView(
+                    offer_id=event.offer_id, kind=event.kind, title=event.title,
+                    price_cents=event.price_cents, stock=event.stock, left=event.stock,
+                    per_buyer_limit=event.per_buyer_limit, ends_at=event.ends_at,
+                )
+                self._dirty_offers.add(event.offer_id)
+            case StockChanged():
+                offer = self.offers.setdefault(
+                    event.offer_id, protocol.OfferView(offer_id=event.offer_id)
+                )
+                offer.left = event.left
+                self._dirty_offers.add(event.offer_id)
+            case OfferSoldOut():
+                offer = self.offers.setdefault(
+                    event.offer_id, protocol.OfferView(offer_id=event.offer_id)
+                )
+                offer.left, offer.sold_out = 0, True
+                self._dirty_offers.add(event.offer_id)
+            case OfferClosed():
+                offer = self.offers.setdefault(
+                    event.offer_id, protocol.OfferView(offer_id=event.offer_id)
+                )
+                offer.closed = True
+                self._dirty_offers.add(event.offer_id)
+            case OrderPlaced() if event.customer_id:
+                self._say(
+                    protocol.Notice(
+                        kind="order_placed",
+                        message="It's yours! Pay before the deadline to confirm.",
+                        data={"order_id": event.order_id, "offer_id": event.offer_id,
+                              "quantity": event.quantity, "amount_cents": event.amount_cents,
+                              "pay_by": event.pay_by.isoformat(), "claim_id": event.claim_id},
+                    ),
+                    to=event.customer_id,
+                )
+            case ClaimRejected() if event.customer_id:
+                self._say(
+                    protocol.Notice(kind="claim_rejected", message=event.message,
+                                    data={"reason": event.reason, "offer_id": event.offer_id,
+                                          "claim_id": event.claim_id}),
+                    to=event.customer_id,
+                )
+            case _:
+                pass
+
+    def _moderation(self, event: ModerationApplied) -> None:
+        target = event.customer_id
+        if event.action == "block":
+            # Automatic rule hits are private: the author learns why, the room sees nothing.
+            return
+        if target:
+            if event.action == "mute" and event.until:
+                self.state.muted_until[target] = event.until
+            elif event.action == "unmute":
+                self.state.muted_until.pop(target, None)
+            elif event.action == "ban":
+                self.state.banned.add(target)
+            elif event.action == "unban":
+                self.state.banned.discard(target)
+        self._say(protocol.ModerationNotice(action=event.action, customer_id=target,
+                                            reason=event.reason))
+
+    def drain(self) -> list[Outgoing]:
+        """The frames to send this tick, each encoded once, in a stable order."""
+        out: list[Outgoing] = []
+        if self._chat:
+            out.append(Outgoing(protocol.ChatBatch(messages=self._chat).model_dump_json()))
+            self._chat = []
+        out.extend(self._frames)
+        self._frames = []
+        for offer_id in sorted(self._dirty_offers):
+            offer = self.offers[offer_id]
+            out.append(Outgoing(protocol.OfferUpdate(offer=offer).model_dump_json()))
+        self._dirty_offers.clear()
+        for packet_id in sorted(self._dirty_packets):
+            out.append(Outgoing(self._packets[packet_id].model_dump_json()))
+        self._dirty_packets.clear()
+        for poll_id in sorted(self._dirty_polls):
+            out.append(Outgoing(self._polls[poll_id].model_dump_json()))
+        self._dirty_polls.clear()
+        if self._likes_dirty:
+            out.append(Outgoing(protocol.Likes(total=self.likes).model_dump_json()))
+            self._likes_dirty = False
+        return out

@@ -1,0 +1,120 @@
+"""Composition root of live: builds the service from its adapters, once."""
+
+from __future__ import annotations
+
+import uuid
+from dataclasses import dataclass, field
+from datetime import UTC, date, datetime
+
+from services.live.adapters.history import ChatHistory
+from services.live.adapters.hub import Hubs
+from services.live.adapters.tables import LiveOutbox, metadata
+from services.live.adapters.tokens import HostTokens, ViewerTokens
+from services.live.adapters.room_feed import RoomState
+from services.live.domain.moderation import RoomRules
+from services.live.domain.ratelimit import RateLimiter
+from services.live.domain.viewers import Role
+from services.live.service_layer.announcements import Announcements
+from services.live.service_layer.interactions import Interactions
+from services.live.service_layer.rooms import RoomService
+from services.live.settings import LiveSettings
+from shared.events import (
+    ChatMessagePosted,
+    IntegrationEvent,
+    RoomEnded,
+    RoomOpened,
+    RoomStarted,
+    ViewerJoined,
+    ViewerLeft,
+)
+from shared.messaging import EventPublisher
+from shared.outbox import Outbox
+from shared.runtime import Infrastructure
+
+PUBLISHES: tuple[type[IntegrationEvent], ...] = (
+    RoomOpened,
+    RoomStarted,
+    RoomEnded,
+    ViewerJoined,
+    ViewerLeft,
+    ChatMessagePosted,
+)
+
+
+@dataclass
+class LiveApp:
+    settings: LiveSettings
+    infra: Infrastructure
+    tokens: ViewerTokens
+    host_tokens: HostTokens
+    rooms: RoomService
+    interactions: Interactions
+    announcements: Announcements
+    rate_limiter: RateLimiter
+    outbox: Outbox
+    hubs: Hubs
+    instance_id: str = field(default_factory=lambda: uuid.uuid4().hex[:8])
+    _history: ChatHistory | None = None
+
+    @property
+    def publisher(self) -> EventPublisher:
+        return self.infra.publisher
+
+    @property
+    def history(self) -> ChatHistory:
+        assert self._history is not None, "live not started"
+        return self._history
+
+    async def room_state(self, room_id: str) -> RoomState:
+        """A room as the database has it, when an instance starts serving it."""
+        room = await self.rooms.get(room_id)
+        members = await self.rooms.members(room_id)
+        return RoomState(
+            status=room.status,
+            rules=RoomRules.from_dict(room.rules),
+            pinned_offer_id=room.pinned_offer_id,
+            roles={m.customer_id: Role(m.role) for m in members if m.role != Role.MEMBER},
+            muted_until={m.customer_id: _utc(m.muted_until) for m in members if m.muted_until},
+            banned={m.customer_id for m in members if m.banned},
+        )
+
+    def today(self) -> date:
+        return datetime.now(UTC).date()
+
+    async def _started(self) -> None:
+        self.hubs.bind(self.infra.broker.connection)
+        self._history = ChatHistory(self.infra.js)
+        await self.outbox.start(self.publisher)
+        self.announcements.start()
+
+    async def _stopping(self) -> None:
+        await self.announcements.stop()
+        await self.hubs.close_all()
+        await self.outbox.stop()
+
+
+def _utc(at: datetime) -> datetime:
+    return at if at.tzinfo else at.replace(tzinfo=UTC)
+
+
+def build(settings: LiveSettings | None = None) -> LiveApp:
+    settings = settings or LiveSettings()
+    infra = Infrastructure.build(settings, metadata)
+    outbox = Outbox(LiveOutbox, infra.sessions)
+    instance_id = uuid.uuid4().hex[:8]
+    app = LiveApp(
+        settings=settings,
+        infra=infra,
+        tokens=ViewerTokens(settings.secret_key, settings.viewer_token_ttl_s),
+        host_tokens=HostTokens(settings.secret_key),
+        rooms=RoomService(infra.sessions, outbox),
+        interactions=Interactions(infra.sessions, outbox),
+        announcements=Announcements(infra.sessions, lambda: infra.publisher),
+        rate_limiter=RateLimiter(settings.actions_per_s, settings.actions_burst),
+        outbox=outbox,
+        hubs=Hubs(instance_id, settings.tick_s),
+        instance_id=instance_id,
+    )
+    infra.on_start.append(app._started)
+    infra.on_stop.append(app._stopping)
+    return app

@@ -1,0 +1,68 @@
+"""FastAPI dependencies: the composition root's objects, typed for routes."""
+
+from __future__ import annotations
+
+import hmac
+from dataclasses import dataclass
+from typing import Annotated
+
+from fastapi import Depends, HTTPException, Request, status
+from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
+
+from services.live.adapters.tokens import InvalidToken
+from services.live.bootstrap import LiveApp
+
+bearer = HTTPBearer(auto_error=False)
+
+
+def get_live(request: Request) -> LiveApp:
+    live: LiveApp = request.app.state.service
+    return live
+
+
+LiveDep = Annotated[LiveApp, Depends(get_live)]
+
+
+@dataclass(frozen=True)
+class Principal:
+    """Who calls the host API: the platform admin, or one host."""
+
+    id: str  # "admin" or "host:<id>"
+
+    @property
+    def is_admin(self) -> bool:
+        return self.id == "admin"
+
+    def may_run(self, host_id: str) -> bool:
+        return self.is_admin or self.id == host_id
+
+
+def require_admin_or_host(
+    live: LiveDep,
+    credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(bearer)],
+) -> Principal:
+    """Host or admin credentials; none is 401, anything else (a viewer token) is 403."""
+    if credentials is None:
+        raise HTTPException(
+            status.HTTP_401_UNAUTHORIZED,
+            "host credentials required",
+            headers={"WWW-Authenticate": "Bearer"},
+        )
+    if hmac.compare_digest(credentials.credentials, live.settings.admin_token):
+        return Principal("admin")
+    try:
+        return Principal(live.host_tokens.verify(credentials.credentials))
+    except InvalidToken:
+        raise HTTPException(
+            status.HTTP_403_FORBIDDEN, "only the host or an admin may do this"
+        ) from None
+
+
+def require_admin(principal: Annotated[Principal, Depends(require_admin_or_host)]) -> Principal:
+    if not principal.is_admin:
+        raise HTTPException(status.HTTP_403_FORBIDDEN, "only an admin may do this")
+    return principal
+
+
+HostDep = Annotated[Principal, Depends(require_admin_or_host)]
+AdminDep = Annotated[Principal, Depends(require_admin)]

@@ -1,0 +1,216 @@
+"""The viewer websocket protocol: one typed model per frame, both directions.
+
+Every frame is a JSON object with a `type`. docs/websocket-protocol.md is the
+prose version of this module.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Annotated, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, TypeAdapter
+
+# ---- client -> server ---------------------------------------------------------------
+
+
+class ClientFrame(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    ref: str | None = Field(
+        default=None, max_length=64, description="Echoed back in the error frame it caused."
+    )
+
+
+class SendChat(ClientFrame):
+    type: Literal["chat"]
+    text: str = Field(max_length=2000)
+
+
+class Ping(ClientFrame):
+    type: Literal["ping"]
+
+
+class Like(ClientFrame):
+    type: Literal["like"]
+    count: int = Field(default=1, ge=1, le=50)
+
+
+class CheckIn(ClientFrame):
+    type: Literal["checkin"]
+
+
+class GrabRedPacket(ClientFrame):
+    type: Literal["grab"]
+    packet_id: str = Field(max_length=64)
+
+
+class Vote(ClientFrame):
+    type: Literal["vote"]
+    poll_id: str = Field(max_length=64)
+    option: int = Field(ge=0, le=20)
+
+
+class Claim(ClientFrame):
+    """Buy button: the pinned offer unless offer_id says otherwise."""
+
+    type: Literal["claim"]
+    offer_id: str | None = Field(default=None, max_length=64)
+    quantity: int = Field(default=1, ge=1, le=99)
+    variant: str | None = Field(default=None, max_length=40)
+
+
+class Moderate(ClientFrame):
+    """Moderators and the host act on a member or a message."""
+
+    type: Literal["moderate"]
+    action: Literal["mute", "unmute", "kick", "ban", "unban", "delete"]
+    customer_id: str | None = Field(default=None, max_length=128)
+    message_id: str | None = Field(default=None, max_length=64)
+    reason: str = Field(default="", max_length=300)
+    minutes: int = Field(default=10, ge=1, le=7 * 24 * 60)
+
+
+AnyClientFrame = Annotated[
+    SendChat | Ping | Like | CheckIn | GrabRedPacket | Vote | Claim | Moderate,
+    Field(discriminator="type"),
+]
+client_frame = TypeAdapter[AnyClientFrame](AnyClientFrame)
+
+# ---- server -> client ---------------------------------------------------------------
+
+
+class ChatLine(BaseModel):
+    id: str
+    customer_id: str | None
+    name: str
+    text: str
+    source: str
+    at: datetime
+
+
+class OfferView(BaseModel):
+    offer_id: str
+    kind: str = ""
+    title: str = ""
+    price_cents: int = 0
+    stock: int = 0
+    left: int = 0
+    per_buyer_limit: int = 1
+    ends_at: datetime | None = None
+    sold_out: bool = False
+    closed: bool = False
+
+
+class Welcome(BaseModel):
+    type: Literal["welcome"] = "welcome"
+    room_id: str
+    title: str
+    status: str
+    you: str = Field(description="Your customer id.")
+    role: str = Field(description="Your role: host, moderator, committee or member.")
+    viewers: int
+    pinned: OfferView | None = Field(description="The pinned offer, if any.")
+    history: list[ChatLine] = Field(description="The last chat lines, oldest first.")
+
+
+class ChatBatch(BaseModel):
+    """Chat lines that arrived since the previous frame, in order."""
+
+    type: Literal["chat"] = "chat"
+    messages: list[ChatLine]
+
+
+class Presence(BaseModel):
+    type: Literal["presence"] = "presence"
+    viewers: int
+
+
+class RoomStatus(BaseModel):
+    type: Literal["room"] = "room"
+    status: str
+
+
+class ChatDeleted(BaseModel):
+    """A moderator deleted this line for everyone: remove it from the screen."""
+
+    type: Literal["deleted"] = "deleted"
+    message_id: str
+
+
+class Pinned(BaseModel):
+    type: Literal["pinned"] = "pinned"
+    offer: OfferView | None
+
+
+class OfferUpdate(BaseModel):
+    """An offer opened or changed (stock left is coalesced to the latest value per tick)."""
+
+    type: Literal["offer"] = "offer"
+    offer: OfferView
+
+
+class Likes(BaseModel):
+    type: Literal["likes"] = "likes"
+    total: int
+
+
+class RedPacketUpdate(BaseModel):
+    type: Literal["red_packet"] = "red_packet"
+    packet_id: str
+    status: Literal["open", "finished"]
+    shares: int
+    remaining: int
+    message: str = ""
+    luckiest: str | None = Field(default=None, description="Luckiest grabber's customer id.")
+    luckiest_amount_cents: int | None = None
+
+
+class PollUpdate(BaseModel):
+    type: Literal["poll"] = "poll"
+    poll_id: str
+    question: str
+    options: list[str]
+    counts: list[int]
+    closed: bool = False
+
+
+class Announcement(BaseModel):
+    type: Literal["announcement"] = "announcement"
+    text: str
+
+
+class ModerationNotice(BaseModel):
+    """A moderation decision everyone sees (mute, kick, ban, delete), with why."""
+
+    type: Literal["moderation"] = "moderation"
+    action: str
+    customer_id: str | None
+    reason: str
+
+
+class Notice(BaseModel):
+    """Private to you: your claim, your order, your check-in, your red packet share."""
+
+    type: Literal["notice"] = "notice"
+    kind: str = Field(examples=["order_placed", "claim_rejected", "checked_in", "grabbed"])
+    message: str
+    data: dict[str, object] = Field(default_factory=dict)
+    ref: str | None = None
+
+
+class Pong(BaseModel):
+    type: Literal["pong"] = "pong"
+
+
+class ErrorFrame(BaseModel):
+    type: Literal["error"] = "error"
+    code: str
+    message: str
+    ref: str | None = None
+
+
+class Gap(BaseModel):
+    """You were too slow: this many frames were dropped. Reload history to catch up."""
+
+    type: Literal["gap"] = "gap"
+    dropped: int

@@ -1,0 +1,200 @@
+"""Use cases of rooms, hosts and members: change state, stage the event, commit together."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from datetime import datetime
+
+from sqlalchemy.ext.asyncio import async_sessionmaker
+from sqlmodel import select
+from sqlmodel.ext.asyncio.session import AsyncSession
+
+from services.live.adapters.tables import HostRow, MemberRow, RoomRow
+from services.live.domain.rooms import RoomStatus, transition
+from services.live.domain.viewers import Role
+from shared.events import (
+    IntegrationEvent,
+    ProductPinned,
+    RoleChanged,
+    RoomEnded,
+    RoomOpened,
+    RoomPreviewAnnounced,
+    RoomRulesChanged,
+    RoomStarted,
+    new_id,
+    utcnow,
+)
+from shared.outbox import Outbox
+
+
+class RoomNotFound(LookupError):
+    pass
+
+
+class NotYourRoom(PermissionError):
+    pass
+
+
+class RoomService:
+    def __init__(self, sessions: async_sessionmaker[AsyncSession], outbox: Outbox) -> None:
+        self._sessions = sessions
+        self._outbox = outbox
+
+    async def create_host(self, name: str) -> HostRow:
+        host = HostRow(id=f"host:{new_id()[:12]}", name=name)
+        async with self._sessions() as session:
+            session.add(host)
+            await session.commit()
+        return host
+
+    async def get(self, room_id: str) -> RoomRow:
+        async with self._sessions() as session:
+            room = await session.get(RoomRow, room_id)
+        if room is None:
+            raise RoomNotFound(room_id)
+        return room
+
+    async def create(
+        self, title: str, host_id: str, scheduled_at: datetime | None, lineup: list[str]
+    ) -> RoomRow:
+        room = RoomRow(
+            id=f"r_{new_id()[:12]}",
+            title=title,
+            host_id=host_id,
+            scheduled_at=scheduled_at,
+            lineup=lineup,
+        )
+        async with self._sessions() as session:
+            session.add(room)
+            session.add(
+                MemberRow(
+                    room_id=room.id, customer_id=host_id, display_name="host", role=Role.HOST.value
+                )
+            )
+            self._outbox.add(
+                session,
+                RoomOpened(
+                    room_id=room.id, title=title, host_id=host_id, scheduled_at=scheduled_at
+                ),
+            )
+            await session.commit()
+        self._outbox.notify()
+        return room
+
+    async def _change(
+        self,
+        room_id: str,
+        actor: str,
+        is_admin: bool,
+        change: Callable[[RoomRow], list[IntegrationEvent]],
+    ) -> RoomRow:
+        """Load the room for update, check the actor runs it, apply, stage events, commit."""
+        async with self._sessions() as session:
+            room = await session.get(RoomRow, room_id, with_for_update=True)
+            if room is None:
+                raise RoomNotFound(room_id)
+            if not is_admin and room.host_id != actor:
+                raise NotYourRoom(room_id)
+            for event in change(room):
+                self._outbox.add(session, event)
+            session.add(room)
+            await session.commit()
+        self._outbox.notify()
+        return room
+
+    async def change_status(
+        self, room_id: str, target: RoomStatus, actor: str = "admin", is_admin: bool = True
+    ) -> RoomRow:
+        def apply(room: RoomRow) -> list[IntegrationEvent]:
+            room.status = transition(RoomStatus(room.status), target)
+            if target is RoomStatus.LIVE:
+                room.started_at = utcnow()
+                return [RoomStarted(room_id=room_id)]
+            room.ended_at = utcnow()
+            return [RoomEnded(room_id=room_id)]
+
+        return await self._change(room_id, actor, is_admin, apply)
+
+    async def announce_preview(
+        self, room_id: str, text: str, actor: str, is_admin: bool
+    ) -> RoomRow:
+        def apply(room: RoomRow) -> list[IntegrationEvent]:
+            room.preview_text = text
+            return [
+                RoomPreviewAnnounced(
+                    room_id=room_id,
+                    text=text,
+                    scheduled_at=room.scheduled_at,
+                    lineup=list(room.lineup),
+                )
+            ]
+
+        return await self._change(room_id, actor, is_admin, apply)
+
+    async def pin(self, room_id: str, offer_id: str | None, actor: str, is_admin: bool) -> RoomRow:
+        def apply(room: RoomRow) -> list[IntegrationEvent]:
+            room.pinned_offer_id = offer_id
+            return [ProductPinned(room_id=room_id, offer_id=offer_id)]
+
+        return await self._change(room_id, actor, is_admin, apply)
+
+    async def set_rules(
+        self, room_id: str, rules: dict[str, object], actor: str, is_admin: bool
+    ) -> RoomRow:
+        def apply(room: RoomRow) -> list[IntegrationEvent]:
+            event = RoomRulesChanged.model_validate({**rules, "room_id": room_id, "by": actor})
+            room.rules = event.model_dump(
+                include={"blocked_words", "block_links", "block_ads", "max_length", "slow_mode_s"}
+            )
+            return [event]
+
+        return await self._change(room_id, actor, is_admin, apply)
+
+    async def set_role(
+        self, room_id: str, customer_id: str, role: Role, actor: str, is_admin: bool
+    ) -> MemberRow:
+        async with self._sessions() as session:
+            room = await session.get(RoomRow, room_id)
+            if room is None:
+                raise RoomNotFound(room_id)
+            if not is_admin and room.host_id != actor:
+                raise NotYourRoom(room_id)
+            member = await session.get(MemberRow, (room_id, customer_id), with_for_update=True)
+            if member is None:
+                member = MemberRow(
+                    room_id=room_id, customer_id=customer_id, display_name=customer_id
+                )
+            member.role = role.value
+            session.add(member)
+            self._outbox.add(
+                session,
+                RoleChanged(room_id=room_id, customer_id=customer_id, role=role.value, by=actor),
+            )
+            await session.commit()
+        self._outbox.notify()
+        return member
+
+    async def members(self, room_id: str) -> list[MemberRow]:
+        async with self._sessions() as session:
+            rows = await session.exec(select(MemberRow).where(MemberRow.room_id == room_id))
+            return list(rows.all())
+
+    async def record_join(
+        self, room_id: str, customer_id: str, display_name: str
+    ) -> tuple[MemberRow, bool]:
+        """The member row (created on first join); True when this is their first time here."""
+        async with self._sessions() as session:
+            member = await session.get(MemberRow, (room_id, customer_id))
+            if member is not None:
+                return member, False
+            member = MemberRow(room_id=room_id, customer_id=customer_id, display_name=display_name)
+            session.add(member)
+            try:
+                await session.commit()
+            except Exception:
+                await session.rollback()
+                existing = await session.get(MemberRow, (room_id, customer_id))
+                if existing is None:
+                    raise
+                return existing, False
+            return member, True

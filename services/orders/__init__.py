@@ -1,0 +1,1 @@
+"""orders: catalog, offers, stock, checkout, payments, the referral ledger."""

@@ -1,0 +1,68 @@
+"""Database factory: SQLite by default, PostgreSQL when DATABASE_URL says so.
+
+Each service declares its tables on its own `service_table_base()`, so its
+metadata (and its migrations) hold only its own tables: no shared tables.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from sqlalchemy import MetaData, event, inspect
+from sqlalchemy.ext.asyncio import AsyncEngine, async_sessionmaker, create_async_engine
+from sqlalchemy.orm import registry
+from sqlmodel import SQLModel
+from sqlmodel.ext.asyncio.session import AsyncSession
+
+
+def service_table_base() -> type[SQLModel]:
+    """A SQLModel base with its own metadata, one per service."""
+
+    class ServiceTable(SQLModel, registry=registry()):
+        pass
+
+    return ServiceTable
+
+
+def normalize_url(url: str) -> str:
+    """Accept the URLs ops write (postgres://, postgresql://) and pick the async drivers."""
+    for prefix in ("postgres://", "postgresql://", "postgresql+psycopg://"):
+        if url.startswith(prefix):
+            return "postgresql+asyncpg://" + url[len(prefix) :]
+    if url.startswith("sqlite:///"):
+        return "sqlite+aiosqlite:///" + url[len("sqlite:///") :]
+    return url
+
+
+def make_engine(url: str, **kwargs: Any) -> AsyncEngine:
+    url = normalize_url(url)
+    if url.startswith("sqlite"):
+        engine = create_async_engine(url, connect_args={"timeout": 30}, **kwargs)
+
+        @event.listens_for(engine.sync_engine, "connect")
+        def _sqlite_pragmas(dbapi_conn: Any, _record: Any) -> None:
+            # WAL lets readers run beside the single writer; NORMAL sync is durable in WAL.
+            cur = dbapi_conn.cursor()
+            cur.execute("PRAGMA journal_mode=WAL")
+            cur.execute("PRAGMA synchronous=NORMAL")
+            cur.execute("PRAGMA foreign_keys=ON")
+            cur.close()
+
+        return engine
+    return create_async_engine(url, pool_size=10, max_overflow=20, pool_pre_ping=True, **kwargs)
+
+
+def make_sessionmaker(engine: AsyncEngine) -> async_sessionmaker[AsyncSession]:
+    return async_sessionmaker(engine, class_=AsyncSession, expire_on_commit=False)
+
+
+async def migrate(engine: AsyncEngine, metadata: MetaData) -> None:
+    """Create the service's tables if missing (the schema is versioned with the code)."""
+    async with engine.begin() as conn:
+        await conn.run_sync(metadata.create_all)
+
+
+async def is_migrated(engine: AsyncEngine, metadata: MetaData) -> bool:
+    async with engine.connect() as conn:
+        existing = await conn.run_sync(lambda c: set(inspect(c).get_table_names()))
+    return set(metadata.tables) <= existing

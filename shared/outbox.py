@@ -1,0 +1,105 @@
+"""Transactional outbox: state changes and the events they cause commit together.
+
+A service adds events to its outbox inside the same database transaction as
+the change; a relay publishes them after commit (Nats-Msg-Id = event id, so a
+re-publish after a crash is dropped by JetStream) and marks them sent.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy.ext.asyncio import async_sessionmaker
+from sqlmodel import Field, SQLModel, col, select
+from sqlmodel.ext.asyncio.session import AsyncSession
+
+from shared.events import IntegrationEvent, utcnow
+from shared.messaging import EventPublisher
+from shared.subjects import event_subject
+
+log = logging.getLogger("qunlive.outbox")
+
+
+def outbox_table(base: type[SQLModel], table_name: str) -> Any:
+    """Declare the outbox table on a service's own metadata."""
+
+    class OutboxRow(base, table=True):  # type: ignore[misc, valid-type, call-arg]
+        __tablename__ = table_name
+        seq: int | None = Field(default=None, primary_key=True)
+        event_id: str = Field(index=True, unique=True)
+        subject: str
+        payload: str
+        created_at: datetime = Field(default_factory=utcnow)
+        sent_at: datetime | None = Field(default=None, index=True)
+
+    return OutboxRow
+
+
+class Outbox:
+    def __init__(self, row_cls: Any, sessions: async_sessionmaker[AsyncSession]) -> None:
+        self._row = row_cls
+        self._sessions = sessions
+        self._wake = asyncio.Event()
+        self._task: asyncio.Task[None] | None = None
+        self.publisher: EventPublisher | None = None
+
+    def add(self, session: AsyncSession, event: IntegrationEvent) -> None:
+        """Stage an event in the caller's transaction; call notify() after commit."""
+        session.add(
+            self._row(
+                event_id=event.id, subject=event_subject(event), payload=event.model_dump_json()
+            )
+        )
+
+    def notify(self) -> None:
+        self._wake.set()
+
+    async def relay_once(self, batch: int = 200) -> int:
+        if self.publisher is None:
+            return 0
+        async with self._sessions() as session:
+            rows = (
+                await session.exec(
+                    select(self._row)
+                    .where(col(self._row.sent_at).is_(None))
+                    .order_by(self._row.seq)
+                    .limit(batch)
+                )
+            ).all()
+            for row in rows:
+                await self.publisher.publish_raw(row.subject, row.payload.encode(), row.event_id)
+                row.sent_at = utcnow()
+                session.add(row)
+            await session.commit()
+        return len(rows)
+
+    async def _run(self) -> None:
+        while True:
+            try:
+                while await self.relay_once():
+                    pass
+            except asyncio.CancelledError:
+                raise
+            except Exception:
+                log.exception("outbox relay failed; retrying")
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self._wake.wait(), timeout=1.0)
+            self._wake.clear()
+
+    async def start(self, publisher: EventPublisher) -> None:
+        self.publisher = publisher
+        self._task = asyncio.create_task(self._run(), name="outbox-relay")
+
+    async def stop(self) -> None:
+        if self._task:
+            self._task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._task
+            try:
+                await self.relay_once()  # flush what committed just before stop
+            except Exception:
+                log.warning("outbox flush at stop failed; rows stay for next start")

@@ -1,0 +1,171 @@
+"""What every service process does at start and stop, written once.
+
+Start: migrate the database, connect to NATS, provision the streams, start
+the FastStream subscribers. Stop: FastStream waits for in-flight handlers
+(graceful_timeout) and drains; anything unfinished stays unacked and
+JetStream redelivers it, so nothing is lost.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+from collections.abc import AsyncIterator, Awaitable, Callable
+from contextlib import asynccontextmanager
+from dataclasses import dataclass, field
+
+import uvicorn
+from fastapi import APIRouter, FastAPI
+from faststream import FastStream
+from faststream.nats import NatsBroker
+from faststream.specification import AsyncAPI
+from nats.js import JetStreamContext
+from sqlalchemy import MetaData
+from sqlalchemy.ext.asyncio import AsyncEngine, async_sessionmaker
+from sqlmodel.ext.asyncio.session import AsyncSession
+
+from shared import db, streams, subjects
+from shared.events import IntegrationEvent
+from shared.health import ReadinessCheck, health_router
+from shared.messaging import EventPublisher, make_broker
+from shared.settings import ServiceSettings
+
+log = logging.getLogger("qunlive.runtime")
+
+Hook = Callable[[], Awaitable[None]]
+
+
+@dataclass
+class Infrastructure:
+    """The adapters a service is composed from; built once in its bootstrap."""
+
+    settings: ServiceSettings
+    broker: NatsBroker
+    engine: AsyncEngine
+    sessions: async_sessionmaker[AsyncSession]
+    metadata: MetaData
+    on_start: list[Hook] = field(default_factory=list)
+    on_stop: list[Hook] = field(default_factory=list)
+    _js: JetStreamContext | None = None
+
+    @classmethod
+    def build(cls, settings: ServiceSettings, metadata: MetaData) -> Infrastructure:
+        engine = db.make_engine(settings.effective_database_url)
+        return cls(
+            settings=settings,
+            broker=make_broker(settings.service_name, settings.nats_url),
+            engine=engine,
+            sessions=db.make_sessionmaker(engine),
+            metadata=metadata,
+        )
+
+    @property
+    def js(self) -> JetStreamContext:
+        if self._js is None:
+            raise RuntimeError("not started: JetStream is available after start()")
+        return self._js
+
+    @property
+    def publisher(self) -> EventPublisher:
+        return EventPublisher(self.js)
+
+    async def start(self) -> None:
+        if self.settings.effective_database_url.startswith("sqlite"):
+            os.makedirs(self.settings.data_dir, exist_ok=True)
+        await db.migrate(self.engine, self.metadata)
+        await self.broker.connect()
+        self._js = self.broker.connection.jetstream()
+        await streams.provision_streams(self._js, replicas=self.settings.stream_replicas)
+        await self.broker.start()
+        for hook in self.on_start:
+            await hook()
+        log.info("service started", extra={"nats": self.settings.nats_url})
+
+    async def stop(self) -> None:
+        for hook in reversed(self.on_stop):
+            try:
+                await hook()
+            except Exception:
+                log.exception("stop hook failed")
+        await self.broker.stop()
+        await self.engine.dispose()
+        log.info("service stopped")
+
+    def readiness_checks(self) -> dict[str, ReadinessCheck]:
+        async def nats() -> str | None:
+            if self._js is None:
+                return "not started"
+            return None if self.broker.connection.is_connected else "NATS disconnected"
+
+        async def jetstream() -> str | None:
+            missing = await streams.missing_streams(self.js)
+            return f"missing streams: {', '.join(missing)}" if missing else None
+
+        async def database() -> str | None:
+            ok = await db.is_migrated(self.engine, self.metadata)
+            return None if ok else "tables missing"
+
+        return {"nats": nats, "streams": jetstream, "database": database}
+
+    @asynccontextmanager
+    async def lifespan(self, _app: object) -> AsyncIterator[None]:
+        await self.start()
+        try:
+            yield
+        finally:
+            await self.stop()
+
+
+def asyncapi_app(
+    broker: NatsBroker,
+    title: str,
+    description: str,
+    publishes: tuple[type[IntegrationEvent], ...] = (),
+) -> FastStream:
+    """The object `faststream docs gen` reads to write the service's AsyncAPI document.
+
+    Subscribers document themselves; the events a service publishes (through the
+    raw publisher, for speed) are declared here from the same event classes and
+    subject builder that the code uses.
+    """
+    for event_cls in publishes:
+        broker.publisher(
+            subjects.event_subject_pattern(event_cls),
+            schema=event_cls,
+            title=f"{event_cls.__name__}:Publish",
+            description=(event_cls.__doc__ or "").strip(),
+        )
+    return FastStream(
+        broker,
+        specification=AsyncAPI(title=title, version="0.1.0", description=description),
+    )
+
+
+def serve(app: object, settings: ServiceSettings) -> None:
+    """Run the HTTP/WebSocket app; SIGINT/SIGTERM shut down gracefully (lifespan stop)."""
+    uvicorn.run(
+        app,  # type: ignore[arg-type]
+        host=settings.host,
+        port=settings.port,
+        log_config=None,
+        ws="websockets-sansio",
+        timeout_graceful_shutdown=10,
+        lifespan="on",
+    )
+
+
+def http_app(
+    infra: Infrastructure,
+    *,
+    title: str,
+    description: str,
+    routers: tuple[APIRouter, ...],
+    state: object,
+) -> FastAPI:
+    """A service's FastAPI app: its lifespan, health routes, its own routers."""
+    app = FastAPI(title=title, version="0.1.0", description=description, lifespan=infra.lifespan)
+    app.state.service = state
+    app.include_router(health_router(infra.settings.service_name, infra.readiness_checks()))
+    for router in routers:
+        app.include_router(router)
+    return app

@@ -1,0 +1,55 @@
+"""One settings class per service, all sharing these fields.
+
+Dev defaults let `make run` work with no setup; `ENV=production` refuses to
+start while any secret still has its dev value.
+"""
+
+from __future__ import annotations
+
+from typing import Literal
+
+from pydantic import Field, model_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+DEV_SECRET_PREFIX = "dev-insecure-"
+
+
+class ServiceSettings(BaseSettings):
+    model_config = SettingsConfigDict(env_file=None, extra="ignore")
+
+    service_name: str = "qunlive"
+    env: Literal["dev", "test", "production"] = "dev"
+    host: str = "127.0.0.1"
+    port: int = 8000
+    nats_url: str = "nats://127.0.0.1:4222"
+    database_url: str = ""
+    data_dir: str = ".data"
+    stream_replicas: int = Field(default=1, ge=1, le=5)
+    log_level: str = "INFO"
+    # Signs viewer and host tokens (HS256).
+    secret_key: str = DEV_SECRET_PREFIX + "secret-key"
+    # Bearer credential of the platform admin (creates hosts, runs any room).
+    admin_token: str = DEV_SECRET_PREFIX + "admin-token"
+
+    @model_validator(mode="after")
+    def _refuse_dev_secrets_in_production(self) -> ServiceSettings:
+        if self.env == "production":
+            weak = [
+                name
+                for name, value in self.model_dump().items()
+                if isinstance(value, str) and value.startswith(DEV_SECRET_PREFIX)
+            ]
+            if weak:
+                raise ValueError(
+                    f"ENV=production but these secrets still have dev values: {', '.join(weak)}"
+                )
+            if len(self.secret_key) < 32:
+                raise ValueError("SECRET_KEY must be at least 32 characters in production")
+            if self.effective_database_url.startswith("sqlite"):
+                raise ValueError("ENV=production needs DATABASE_URL pointing at PostgreSQL")
+        return self
+
+    @property
+    def effective_database_url(self) -> str:
+        """DATABASE_URL if set, else a SQLite file of this service under DATA_DIR."""
+        return self.database_url or f"sqlite+aiosqlite:///{self.data_dir}/{self.service_name}.db"

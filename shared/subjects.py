@@ -1,0 +1,64 @@
+"""Every NATS subject is built here; nobody types a subject string elsewhere.
+
+Shape: `<domain>.<room_id>.<event type>`, e.g. `live.r_8f3a.chat.message_posted`;
+commands use the domain `cmd` (`cmd.r_8f3a.orders.place_claim`),
+so a live instance subscribes to exactly the rooms it serves (`live.<room>.>`).
+"""
+
+from __future__ import annotations
+
+from shared.events.envelope import IntegrationEvent
+
+DOMAINS = ("live", "orders", "ingest", "cmd")
+DEAD_LETTER_PREFIX = "deadletter"
+
+
+def event_subject(event: IntegrationEvent) -> str:
+    return f"{event.domain}.{event.room_id}.{event.type}"
+
+
+def event_subject_pattern(event_cls: type[IntegrationEvent]) -> str:
+    """The documented channel of an event type (AsyncAPI), with the room as a parameter."""
+    event_type = event_cls.model_fields["type"].default
+    return f"{event_cls.domain}.{{room_id}}.{event_type}"
+
+
+def room_events(domain: str, room_id: str) -> str:
+    """Everything one domain says about one room."""
+    return f"{domain}.{room_id}.>"
+
+
+def room_event(domain: str, room_id: str, event_type: str) -> str:
+    return f"{domain}.{room_id}.{event_type}"
+
+
+def room_chat(room_id: str) -> str:
+    """A room's chat lines and chat moderation (deletions)."""
+    return f"live.{room_id}.chat.>"
+
+
+def all_rooms_chat() -> str:
+    return "live.*.chat.>"
+
+
+def domain_events(domain: str) -> str:
+    """Everything one domain says, every room."""
+    return f"{domain}.>"
+
+
+def dead_letters(service: str) -> str:
+    return f"{DEAD_LETTER_PREFIX}.{service}"
+
+
+def all_dead_letters() -> str:
+    return f"{DEAD_LETTER_PREFIX}.>"
+
+
+# Presence heartbeats are ephemeral (core NATS, outside every stream): each live
+# instance says how many viewers of a room it holds; the room's count is the sum.
+def presence_heartbeat(room_id: str, instance_id: str) -> str:
+    return f"presence.{room_id}.{instance_id}"
+
+
+def room_presence(room_id: str) -> str:
+    return f"presence.{room_id}.*"

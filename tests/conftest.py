@@ -1,0 +1,76 @@
+"""Fixtures: every test that needs NATS gets its own real nats-server on a free port.
+
+Databases: SQLite always; PostgreSQL too where TEST_POSTGRES_URL is set (each
+test gets a fresh database there, dropped afterwards).
+"""
+
+from __future__ import annotations
+
+import os
+import uuid
+from collections.abc import AsyncIterator, Iterator
+from pathlib import Path
+
+import asyncpg
+import nats
+import pytest
+from nats.aio.client import Client as NatsClient
+
+from shared.embedded_nats import NatsServer, start_nats_server
+from shared.streams import provision_streams
+
+POSTGRES_URL = os.environ.get("TEST_POSTGRES_URL", "")
+DB_BACKENDS = ["sqlite", "postgres"]
+
+
+def pytest_report_header() -> str:
+    where = POSTGRES_URL or "not set: PostgreSQL variants skip"
+    return f"TEST_POSTGRES_URL: {where}"
+
+
+@pytest.fixture
+def nats_server(tmp_path: Path) -> Iterator[NatsServer]:
+    server = start_nats_server(tmp_path / "jetstream")
+    try:
+        yield server
+    finally:
+        server.stop()
+
+
+@pytest.fixture
+async def nc(nats_server: NatsServer) -> AsyncIterator[NatsClient]:
+    client = await nats.connect(nats_server.url)
+    await provision_streams(client.jetstream())
+    try:
+        yield client
+    finally:
+        await client.drain()
+
+
+def _pg_admin_url() -> str:
+    return POSTGRES_URL.replace("postgresql+asyncpg://", "postgresql://")
+
+
+@pytest.fixture(params=DB_BACKENDS)
+async def database_url(request: pytest.FixtureRequest, tmp_path: Path) -> AsyncIterator[str]:
+    """A fresh, empty database: SQLite file, and PostgreSQL where TEST_POSTGRES_URL is set."""
+    if request.param == "sqlite":
+        yield f"sqlite+aiosqlite:///{tmp_path}/test.db"
+        return
+    if not POSTGRES_URL:
+        pytest.skip("PostgreSQL variant: TEST_POSTGRES_URL is not set")
+    name = f"qunlive_test_{uuid.uuid4().hex[:12]}"
+    admin = await asyncpg.connect(_pg_admin_url())
+    try:
+        await admin.execute(f'CREATE DATABASE "{name}"')
+    finally:
+        await admin.close()
+    base = _pg_admin_url().rsplit("/", 1)[0]
+    try:
+        yield f"postgresql+asyncpg://{base.split('://', 1)[1]}/{name}"
+    finally:
+        admin = await asyncpg.connect(_pg_admin_url())
+        try:
+            await admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+        finally:
+            await admin.close()

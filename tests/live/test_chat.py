@@ -1,0 +1,84 @@
+"""The live thin slice over real websockets and a real nats-server."""
+
+from __future__ import annotations
+
+import json
+
+import httpx
+import websockets
+
+from tests.live.conftest import ADMIN, join, open_room, ws_url
+from tests.support import next_frame, of_type
+
+
+async def test_a_chat_line_reaches_every_viewer_of_the_room(live_url: str) -> None:
+    room = await open_room(live_url)
+    lily, wei = await join(live_url, room, "Lily"), await join(live_url, room, "伟")
+    async with (
+        websockets.connect(ws_url(live_url, lily)) as a,
+        websockets.connect(ws_url(live_url, wei)) as b,
+    ):
+        await next_frame(a, of_type("welcome"))
+        await next_frame(b, of_type("welcome"))
+        await a.send(json.dumps({"type": "chat", "text": "+1 樱桃 two boxes"}))
+        for ws in (a, b):
+            frame = await next_frame(ws, of_type("chat"))
+            [line] = frame["messages"]
+            assert line["text"] == "+1 樱桃 two boxes"
+            assert line["name"] == "Lily"
+            assert line["customer_id"] == lily["customer_id"]
+
+
+async def test_a_newcomer_gets_the_recent_history_from_the_stream(live_url: str) -> None:
+    room = await open_room(live_url)
+    async with websockets.connect(ws_url(live_url, await join(live_url, room, "A"))) as a:
+        await next_frame(a, of_type("welcome"))
+        for i in range(3):
+            await a.send(json.dumps({"type": "chat", "text": f"line {i}"}))
+        await next_frame(a, lambda f: f["type"] == "chat" and f["messages"][-1]["text"] == "line 2")
+    async with websockets.connect(ws_url(live_url, await join(live_url, room, "B"))) as b:
+        welcome = await next_frame(b, of_type("welcome"))
+        assert [m["text"] for m in welcome["history"]] == ["line 0", "line 1", "line 2"]
+
+
+async def test_bad_frames_get_an_error_and_the_connection_stays_up(live_url: str) -> None:
+    room = await open_room(live_url)
+    async with websockets.connect(ws_url(live_url, await join(live_url, room, "A"))) as ws:
+        await next_frame(ws, of_type("welcome"))
+        cases = [
+            ("{not json", "bad_frame"),
+            (json.dumps({"type": "teleport"}), "bad_frame"),
+            (json.dumps({"type": "chat"}), "bad_frame"),
+            (json.dumps({"type": "chat", "text": "x" * 9000}), "too_large"),
+            (json.dumps({"type": "chat", "text": "   "}), "empty"),
+            (b"\x00\x01binary", "binary_not_supported"),
+        ]
+        for payload, code in cases:
+            await ws.send(payload)
+            error = await next_frame(ws, of_type("error"))
+            assert error["code"] == code, (payload, error)
+        await ws.send(json.dumps({"type": "ping"}))
+        await next_frame(ws, of_type("pong"))
+
+
+async def test_a_forged_token_or_another_rooms_token_is_refused(live_url: str) -> None:
+    room, other = await open_room(live_url), await open_room(live_url)
+    grant = await join(live_url, other, "A")
+    forged = grant["token"][:-4] + "AAAA"
+    for path in (f"/rooms/{room}/ws?token={grant['token']}", f"/rooms/{room}/ws?token={forged}"):
+        async with websockets.connect(live_url.replace("http", "ws") + path) as ws:
+            error = await next_frame(ws, of_type("error"))
+            assert error["code"] == "unauthorized"
+            await ws.wait_closed()
+            assert ws.close_code == 4401
+
+
+async def test_host_api_needs_host_credentials(live_url: str) -> None:
+    async with httpx.AsyncClient(base_url=live_url) as http:
+        assert (await http.post("/rooms", json={"title": "x"})).status_code == 401
+        bad = {"Authorization": "Bearer viewer"}
+        assert (await http.post("/rooms", json={"title": "x"}, headers=bad)).status_code == 403
+        assert (await http.post("/rooms", json={"title": ""}, headers=ADMIN)).status_code == 422
+        ready = await http.get("/readyz")
+        assert ready.status_code == 200, ready.text
+        assert ready.json()["checks"] == {"nats": "ok", "streams": "ok", "database": "ok"}

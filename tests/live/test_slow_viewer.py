@@ -1,0 +1,71 @@
+"""A slow or stuck viewer never slows the room: bounded queue, drop oldest, say `gap`."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+
+from services.live.adapters.hub import Connection, RoomHub
+from services.live.adapters.room_feed import RoomState
+from services.live.domain.viewers import Viewer
+from shared.events import ChatMessagePosted, StockChanged
+
+
+def viewer(name: str) -> Viewer:
+    return Viewer(room_id="r1", customer_id=f"web:{name}", display_name=name)
+
+
+async def test_a_stuck_viewer_loses_its_oldest_frames_and_is_told() -> None:
+    unblock = asyncio.Event()
+    stuck_got: list[str] = []
+    fast_got: list[str] = []
+
+    async def stuck_send(frame: str) -> None:
+        await unblock.wait()
+        stuck_got.append(frame)
+
+    async def fast_send(frame: str) -> None:
+        fast_got.append(frame)
+
+    hub = RoomHub("r1", "i1", tick_s=0.05, state=RoomState(status="live"))
+    stuck = Connection(viewer("stuck"), stuck_send, max_frames=8)
+    fast = Connection(viewer("fast"), fast_send, max_frames=8)
+    hub.add(stuck)
+    hub.add(fast)
+    senders = [asyncio.create_task(c.run_sender()) for c in (stuck, fast)]
+
+    for i in range(50):  # 50 ticks, one chat line each
+        hub.feed.apply(ChatMessagePosted(room_id="r1", message_id=f"m{i}", display_name="x",
+                                         text=f"line {i}"))
+        hub.flush()
+        await asyncio.sleep(0)
+    # The fast viewer got every line while the stuck one was blocked.
+    fast_lines = [m["text"] for f in map(json.loads, fast_got) if f["type"] == "chat"
+                  for m in f["messages"]]
+    assert fast_lines == [f"line {i}" for i in range(50)]
+    assert stuck.dropped > 0
+    assert len(stuck._queue) <= 8
+
+    unblock.set()
+    await asyncio.sleep(0.05)
+    frames = [json.loads(f) for f in stuck_got]
+    # First the frame it was blocked on, then the gap notice, then the newest frames.
+    gap = next(f for f in frames if f["type"] == "gap")
+    assert gap["dropped"] == stuck.dropped
+    last_lines = [m["text"] for f in frames if f["type"] == "chat" for m in f["messages"]]
+    assert last_lines[-1] == "line 49"
+    for task in senders:
+        task.cancel()
+
+
+def test_stock_updates_are_coalesced_to_the_latest_value_per_tick() -> None:
+    hub = RoomHub("r1", "i1", tick_s=0.05, state=RoomState(status="live"))
+    got: list[str] = []
+    conn = Connection(viewer("a"), lambda f: asyncio.sleep(0), max_frames=100)
+    conn.offer = got.append  # type: ignore[method-assign]
+    hub.add(conn)
+    for left in range(100, 0, -1):
+        hub.feed.apply(StockChanged(room_id="r1", offer_id="o1", left=left))
+    hub.flush()
+    offers = [json.loads(f) for f in got if json.loads(f)["type"] == "offer"]
+    assert [o["offer"]["left"] for o in offers] == [1]

@@ -1,0 +1,79 @@
+"""Test helpers: poll with a deadline, run an ASGI app on a free port."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import time
+from collections.abc import AsyncIterator, Awaitable, Callable
+from typing import Any, TypeVar
+
+import uvicorn
+
+from shared.embedded_nats import free_port
+
+T = TypeVar("T")
+
+
+async def eventually(
+    probe: Callable[[], Awaitable[T]], timeout: float = 10.0, interval: float = 0.05
+) -> T:
+    """Poll `probe` until it returns a truthy value; fail with its last answer after `timeout`."""
+    deadline = time.monotonic() + timeout
+    last: Any = None
+    while True:
+        try:
+            last = await probe()
+        except AssertionError as exc:
+            last = exc
+        else:
+            if last:
+                return last
+        if time.monotonic() > deadline:
+            raise AssertionError(f"condition not met within {timeout}s; last answer: {last!r}")
+        await asyncio.sleep(interval)
+
+
+@contextlib.asynccontextmanager
+async def serving(app: Any) -> AsyncIterator[str]:
+    """Serve an ASGI app (with its lifespan) on a free loopback port; yield its base URL."""
+    port = free_port()
+    config = uvicorn.Config(
+        app, host="127.0.0.1", port=port, log_config=None, lifespan="on", ws="websockets-sansio"
+    )
+    server = uvicorn.Server(config)
+    task = asyncio.create_task(server.serve())
+    try:
+        await eventually(_started(server), timeout=20)
+        yield f"http://127.0.0.1:{port}"
+    finally:
+        server.should_exit = True
+        await asyncio.wait_for(task, timeout=20)
+
+
+def _started(server: uvicorn.Server) -> Callable[[], Awaitable[bool]]:
+    async def probe() -> bool:
+        if server.should_exit:
+            raise RuntimeError("server exited during start-up")
+        return server.started
+
+    return probe
+
+
+async def next_frame(
+    ws: Any, want: Callable[[dict[str, Any]], bool], timeout: float = 10.0
+) -> dict:
+    """Read websocket frames until one satisfies `want`; fail after `timeout`."""
+    import json
+
+    async def read() -> dict:
+        while True:
+            frame = json.loads(await ws.recv())
+            if want(frame):
+                return frame  # type: ignore[no-any-return]
+
+    return await asyncio.wait_for(read(), timeout)
+
+
+def of_type(kind: str) -> Callable[[dict[str, Any]], bool]:
+    return lambda frame: frame.get("type") == kind
