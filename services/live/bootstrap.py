@@ -8,9 +8,9 @@ from datetime import UTC, date, datetime
 
 from services.live.adapters.history import ChatHistory
 from services.live.adapters.hub import Hubs
+from services.live.adapters.room_feed import RoomState
 from services.live.adapters.tables import LiveOutbox, metadata
 from services.live.adapters.tokens import HostTokens, ViewerTokens
-from services.live.adapters.room_feed import RoomState
 from services.live.domain.moderation import RoomRules
 from services.live.domain.ratelimit import RateLimiter
 from services.live.domain.viewers import Role

@@ -26,8 +26,9 @@ class TestViewer:
 
     @classmethod
     async def connect(cls, url: str, grant: dict[str, str]) -> TestViewer:
-        ws = await websockets.connect(url.replace("http://", "ws://") + grant["websocket_path"],
-                                      max_queue=None)
+        ws = await websockets.connect(
+            url.replace("http://", "ws://") + grant["websocket_path"], max_queue=None
+        )
         viewer = cls(ws, grant)
         await viewer.wait_for(lambda f: f["type"] == "welcome")
         return viewer

@@ -60,31 +60,44 @@ async def test_red_packet_under_hundreds_of_simultaneous_grabs_on_two_instances(
         url = url_a if i % 2 else url_b
         grabbers.append(await TestViewer.connect(url, await join(url, room, f"fan{i}")))
     async with httpx.AsyncClient(base_url=url_a) as http:
-        created = await http.post(f"/rooms/{room}/red-packets", headers=ADMIN,
-                                  json={"total_cents": 8888, "shares": 50, "message": "樱桃!"})
+        created = await http.post(
+            f"/rooms/{room}/red-packets",
+            headers=ADMIN,
+            json={"total_cents": 8888, "shares": 50, "message": "樱桃!"},
+        )
         assert created.status_code == 201, created.text
     packet = created.json()["packet_id"]
     await asyncio.gather(*(g.wait_for(kind("red_packet", packet_id=packet)) for g in grabbers))
     # Everybody grabs at once, twice (the second try must never pay twice).
-    await asyncio.gather(*(g.send(type="grab", packet_id=packet, ref=str(n))
-                           for n in (1, 2) for g in grabbers))
-    outcomes = await asyncio.gather(*(
-        g.wait_for(lambda f: f.get("ref") == "1" and f["type"] in ("notice", "error"))
-        for g in grabbers))
+    await asyncio.gather(
+        *(g.send(type="grab", packet_id=packet, ref=str(n)) for n in (1, 2) for g in grabbers)
+    )
+    outcomes = await asyncio.gather(
+        *(
+            g.wait_for(lambda f: f.get("ref") == "1" and f["type"] in ("notice", "error"))
+            for g in grabbers
+        )
+    )
     won = [o["data"]["amount_cents"] for o in outcomes if o["type"] == "notice"]
     assert len(won) == 50
     assert sum(won) == 8888
     assert all(a >= 1 for a in won)
     late = [o["code"] for o in outcomes if o["type"] == "error"]
     assert set(late) == {"red_packet_empty"}
-    seconds = await asyncio.gather(*(
-        g.wait_for(lambda f: f.get("ref") == "2" and f["type"] in ("notice", "error"))
-        for g in grabbers))
+    seconds = await asyncio.gather(
+        *(
+            g.wait_for(lambda f: f.get("ref") == "2" and f["type"] in ("notice", "error"))
+            for g in grabbers
+        )
+    )
     assert all(s["type"] == "error" for s in seconds)
     finished = await grabbers[0].wait_for(kind("red_packet", status="finished"))
     assert finished["luckiest_amount_cents"] == max(won)
-    winner = next(o for g, o in zip(grabbers, outcomes, strict=True)
-                  if o["type"] == "notice" and g.customer_id == finished["luckiest"])
+    winner = next(
+        o
+        for g, o in zip(grabbers, outcomes, strict=True)
+        if o["type"] == "notice" and g.customer_id == finished["luckiest"]
+    )
     assert winner["data"]["amount_cents"] == max(won)
     for g in grabbers:
         await g.close()
@@ -102,8 +115,11 @@ async def test_group_rules_moderation_and_roles(live_url: str, nats_server: Nats
         await spammer.send(type="chat", text="cheap at www.spam-shop.com", ref="s1")
         blocked = await spammer.wait_for(kind("error", ref="s1"))
         assert blocked["code"].startswith("blocked_")
-        role = await http.put(f"/rooms/{room}/members/{lily.customer_id}/role",
-                              json={"role": "moderator"}, headers=ADMIN)
+        role = await http.put(
+            f"/rooms/{room}/members/{lily.customer_id}/role",
+            json={"role": "moderator"},
+            headers=ADMIN,
+        )
         assert role.json()["role"] == "moderator"
         await lily.wait_for(kind("notice", kind="role"))
         await lily.send(type="chat", text="order form: https://qunlive.example/cherries")
@@ -114,8 +130,13 @@ async def test_group_rules_moderation_and_roles(live_url: str, nats_server: Nats
         message_id = line["messages"][-1]["id"]
         await lily.send(type="moderate", action="delete", message_id=message_id, reason="spam")
         await wei.wait_for(kind("deleted", message_id=message_id))
-        await lily.send(type="moderate", action="mute", customer_id=spammer.customer_id,
-                        reason="links", minutes=5)
+        await lily.send(
+            type="moderate",
+            action="mute",
+            customer_id=spammer.customer_id,
+            reason="links",
+            minutes=5,
+        )
         await wei.wait_for(kind("moderation", action="mute"))
         await spammer.send(type="chat", text="let me talk", ref="s2")
         assert (await spammer.wait_for(kind("error", ref="s2")))["code"] == "muted"
@@ -123,21 +144,24 @@ async def test_group_rules_moderation_and_roles(live_url: str, nats_server: Nats
         await wei.send(type="moderate", action="kick", customer_id=lily.customer_id, ref="w1")
         assert (await wei.wait_for(kind("error", ref="w1")))["code"] == "forbidden"
         kick = {"action": "ban", "customer_id": spammer.customer_id, "reason": "ads"}
-        assert (await http.post(f"/rooms/{room}/moderation", json=kick,
-                                headers=ADMIN)).status_code == 204
+        assert (
+            await http.post(f"/rooms/{room}/moderation", json=kick, headers=ADMIN)
+        ).status_code == 204
         await asyncio.wait_for(spammer.ws.wait_closed(), 10)
         assert spammer.ws.close_code == 4403
-        rejoin = await http.post(f"/rooms/{room}/join", json={"display_name": "Spam",
-                                 "previous_token": spammer.grant["token"]})
+        rejoin = await http.post(
+            f"/rooms/{room}/join",
+            json={"display_name": "Spam", "previous_token": spammer.grant["token"]},
+        )
         assert rejoin.status_code == 403
     seen = []
-    while len(seen) < 5:
+    while len(seen) < 4:  # block, delete, mute, ban
         msg = await decisions.next_msg(timeout=10)
         event = parse_event(msg.data)
         assert isinstance(event, ModerationApplied)
         seen.append((event.action, event.by, event.reason))
     actions = [a for a, _, _ in seen]
-    assert actions[:1] == ["block"] and {"delete", "mute", "ban"} <= set(actions)
+    assert actions == ["block", "delete", "mute", "ban"]
     assert all(by and reason for _, by, reason in seen)
     await nc.close()
 
@@ -152,8 +176,13 @@ async def test_newcomer_welcome_checkin_poll_and_announcement(live_url: str) -> 
     await lily.send(type="checkin", ref="c2")
     assert (await lily.wait_for(kind("error", ref="c2")))["code"] == "already_checked_in"
     async with httpx.AsyncClient(base_url=live_url) as http:
-        poll = (await http.post(f"/rooms/{room}/polls", headers=ADMIN,
-                                json={"question": "Next colour?", "options": ["红", "黑"]})).json()
+        poll = (
+            await http.post(
+                f"/rooms/{room}/polls",
+                headers=ADMIN,
+                json={"question": "Next colour?", "options": ["红", "黑"]},
+            )
+        ).json()
         await lily.wait_for(kind("poll", poll_id=poll["poll_id"]))
         await lily.send(type="vote", poll_id=poll["poll_id"], option=1, ref="v1")
         await lily.wait_for(kind("notice", ref="v1"))
@@ -163,8 +192,11 @@ async def test_newcomer_welcome_checkin_poll_and_announcement(live_url: str) -> 
         closed = await http.post(f"/rooms/{room}/polls/{poll['poll_id']}/close", headers=ADMIN)
         assert closed.json()["counts"] == [0, 1]
         await lily.wait_for(lambda f: f["type"] == "poll" and f["closed"])
-        await http.post(f"/rooms/{room}/announcements", headers=ADMIN,
-                        json={"text": "Tomorrow 20:00: cherries 499/box"})
+        await http.post(
+            f"/rooms/{room}/announcements",
+            headers=ADMIN,
+            json={"text": "Tomorrow 20:00: cherries 499/box"},
+        )
         await lily.wait_for(kind("announcement", text="Tomorrow 20:00: cherries 499/box"))
 
 
@@ -179,9 +211,17 @@ async def test_chat_to_buy_sends_claims_and_brings_back_private_outcomes(
     referrer = "web:aunt-mei"
     lily, wei = await viewers(live_url, room, "Lily", "Wei", referrer_id=referrer)
     bus = EventPublisher(nc.jetstream())
-    await bus.publish(OfferOpened(room_id=room, offer_id="o_cherry", kind="flash_sale",
-                                  title="Cherries 樱桃", price_cents=49900, stock=8000,
-                                  per_buyer_limit=2))
+    await bus.publish(
+        OfferOpened(
+            room_id=room,
+            offer_id="o_cherry",
+            kind="flash_sale",
+            title="Cherries 樱桃",
+            price_cents=49900,
+            stock=8000,
+            per_buyer_limit=2,
+        )
+    )
     for left in (7999, 7998, 7990):
         await bus.publish(StockChanged(room_id=room, offer_id="o_cherry", left=left))
     await lily.wait_for(lambda f: f["type"] == "offer" and f["offer"]["left"] == 7990)
@@ -194,12 +234,28 @@ async def test_chat_to_buy_sends_claims_and_brings_back_private_outcomes(
     await lily.wait_for(kind("notice", kind="claim_sent"))
     with pytest.raises(TimeoutError):
         await claims.next_msg(timeout=0.5)  # the question was not a claim
-    await bus.publish(OrderPlaced(room_id=room, customer_id=lily.customer_id, order_id="ord1",
-                                  claim_id=command.claim_id, offer_id="o_cherry", quantity=2,
-                                  amount_cents=99800, pay_by=utcnow()))
-    await bus.publish(ClaimRejected(room_id=room, customer_id=wei.customer_id, claim_id="x",
-                                    offer_id="o_cherry", reason="sold_out_waitlisted",
-                                    message="Sold out — you're on the waitlist."))
+    await bus.publish(
+        OrderPlaced(
+            room_id=room,
+            customer_id=lily.customer_id,
+            order_id="ord1",
+            claim_id=command.claim_id,
+            offer_id="o_cherry",
+            quantity=2,
+            amount_cents=99800,
+            pay_by=utcnow(),
+        )
+    )
+    await bus.publish(
+        ClaimRejected(
+            room_id=room,
+            customer_id=wei.customer_id,
+            claim_id="x",
+            offer_id="o_cherry",
+            reason="sold_out_waitlisted",
+            message="Sold out — you're on the waitlist.",
+        )
+    )
     placed = await lily.wait_for(kind("notice", kind="order_placed"))
     assert placed["data"]["order_id"] == "ord1"
     await wei.wait_for(kind("notice", kind="claim_rejected"))
@@ -225,4 +281,3 @@ async def test_rate_limit_and_host_only_api(live_url: str) -> None:
         ended = await http.post(f"/rooms/{mine.json()['id']}/end", headers=as_other_host)
         assert ended.json()["status"] == "ended"
         assert (await http.post(f"/rooms/{room}/start", headers=ADMIN)).status_code == 409
-

@@ -35,13 +35,15 @@ async def test_a_stuck_viewer_loses_its_oldest_frames_and_is_told() -> None:
     senders = [asyncio.create_task(c.run_sender()) for c in (stuck, fast)]
 
     for i in range(50):  # 50 ticks, one chat line each
-        hub.feed.apply(ChatMessagePosted(room_id="r1", message_id=f"m{i}", display_name="x",
-                                         text=f"line {i}"))
+        hub.feed.apply(
+            ChatMessagePosted(room_id="r1", message_id=f"m{i}", display_name="x", text=f"line {i}")
+        )
         hub.flush()
         await asyncio.sleep(0)
     # The fast viewer got every line while the stuck one was blocked.
-    fast_lines = [m["text"] for f in map(json.loads, fast_got) if f["type"] == "chat"
-                  for m in f["messages"]]
+    fast_lines = [
+        m["text"] for f in map(json.loads, fast_got) if f["type"] == "chat" for m in f["messages"]
+    ]
     assert fast_lines == [f"line {i}" for i in range(50)]
     assert stuck.dropped > 0
     assert len(stuck._queue) <= 8

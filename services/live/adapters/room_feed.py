@@ -86,7 +86,7 @@ class RoomFeed:
     def _say(self, model: protocol.BaseModel, to: str | None = None) -> None:
         self._frames.append(Outgoing(model.model_dump_json(), to))
 
-    def apply(self, event: IntegrationEvent) -> None:  # noqa: C901, PLR0912 - one dispatch table
+    def apply(self, event: IntegrationEvent) -> None:
         state = self.state
         match event:
             case ChatMessagePosted():
@@ -114,8 +114,9 @@ class RoomFeed:
             case RoleChanged() if event.customer_id:
                 state.roles[event.customer_id] = Role(event.role)
                 self._say(
-                    protocol.Notice(kind="role", message=f"You are now {event.role}.",
-                                    data={"role": event.role}),
+                    protocol.Notice(
+                        kind="role", message=f"You are now {event.role}.", data={"role": event.role}
+                    ),
                     to=event.customer_id,
                 )
             case ModerationApplied():
@@ -125,8 +126,11 @@ class RoomFeed:
                 self._likes_dirty = True
             case RedPacketSent():
                 self._packets[event.packet_id] = protocol.RedPacketUpdate(
-                    packet_id=event.packet_id, status="open", shares=event.shares,
-                    remaining=event.shares, message=event.message,
+                    packet_id=event.packet_id,
+                    status="open",
+                    shares=event.shares,
+                    remaining=event.shares,
+                    message=event.message,
                 )
                 self._dirty_packets.add(event.packet_id)
             case RedPacketGrabbed():
@@ -143,7 +147,9 @@ class RoomFeed:
                     self._dirty_packets.add(event.packet_id)
             case PollOpened():
                 self._polls[event.poll_id] = protocol.PollUpdate(
-                    poll_id=event.poll_id, question=event.question, options=event.options,
+                    poll_id=event.poll_id,
+                    question=event.question,
+                    options=event.options,
                     counts=[0] * len(event.options),
                 )
                 self._dirty_polls.add(event.poll_id)
@@ -161,9 +167,14 @@ class RoomFeed:
                 self._say(protocol.Announcement(text=event.text))
             case OfferOpened():
                 self.offers[event.offer_id] = protocol.OfferView(
-                    offer_id=event.offer_id, kind=event.kind, title=event.title,
-                    price_cents=event.price_cents, stock=event.stock, left=event.stock,
-                    per_buyer_limit=event.per_buyer_limit, ends_at=event.ends_at,
+                    offer_id=event.offer_id,
+                    kind=event.kind,
+                    title=event.title,
+                    price_cents=event.price_cents,
+                    stock=event.stock,
+                    left=event.stock,
+                    per_buyer_limit=event.per_buyer_limit,
+                    ends_at=event.ends_at,
                 )
                 self._dirty_offers.add(event.offer_id)
             case StockChanged():
@@ -189,17 +200,28 @@ class RoomFeed:
                     protocol.Notice(
                         kind="order_placed",
                         message="It's yours! Pay before the deadline to confirm.",
-                        data={"order_id": event.order_id, "offer_id": event.offer_id,
-                              "quantity": event.quantity, "amount_cents": event.amount_cents,
-                              "pay_by": event.pay_by.isoformat(), "claim_id": event.claim_id},
+                        data={
+                            "order_id": event.order_id,
+                            "offer_id": event.offer_id,
+                            "quantity": event.quantity,
+                            "amount_cents": event.amount_cents,
+                            "pay_by": event.pay_by.isoformat(),
+                            "claim_id": event.claim_id,
+                        },
                     ),
                     to=event.customer_id,
                 )
             case ClaimRejected() if event.customer_id:
                 self._say(
-                    protocol.Notice(kind="claim_rejected", message=event.message,
-                                    data={"reason": event.reason, "offer_id": event.offer_id,
-                                          "claim_id": event.claim_id}),
+                    protocol.Notice(
+                        kind="claim_rejected",
+                        message=event.message,
+                        data={
+                            "reason": event.reason,
+                            "offer_id": event.offer_id,
+                            "claim_id": event.claim_id,
+                        },
+                    ),
                     to=event.customer_id,
                 )
             case _:
@@ -219,8 +241,9 @@ class RoomFeed:
                 self.state.banned.add(target)
             elif event.action == "unban":
                 self.state.banned.discard(target)
-        self._say(protocol.ModerationNotice(action=event.action, customer_id=target,
-                                            reason=event.reason))
+        self._say(
+            protocol.ModerationNotice(action=event.action, customer_id=target, reason=event.reason)
+        )
 
     def drain(self) -> list[Outgoing]:
         """The frames to send this tick, each encoded once, in a stable order."""

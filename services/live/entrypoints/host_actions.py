@@ -74,10 +74,12 @@ async def send_red_packet(
     """Fund a red packet: the first `shares` grabbers get random shares of the total."""
     room = await _my_room(live, room_id, host)
     if body.total_cents < body.shares:
-        raise HTTPException(status.HTTP_422_UNPROCESSABLE_CONTENT,
-                            "each share needs at least one cent")
+        raise HTTPException(
+            status.HTTP_422_UNPROCESSABLE_CONTENT, "each share needs at least one cent"
+        )
     packet_id = await live.interactions.send_red_packet(
-        room_id, room.host_id, body.total_cents, body.shares, body.message)
+        room_id, room.host_id, body.total_cents, body.shares, body.message
+    )
     return RedPacketCreated(packet_id=packet_id)
 
 
@@ -110,12 +112,14 @@ async def moderate(room_id: str, body: ModerationRequest, live: LiveDep, host: H
     if body.action == "delete" and not body.message_id:
         raise HTTPException(status.HTTP_422_UNPROCESSABLE_CONTENT, "delete needs message_id")
     if body.action != "delete" and not body.customer_id:
-        raise HTTPException(status.HTTP_422_UNPROCESSABLE_CONTENT,
-                            f"{body.action} needs customer_id")
+        raise HTTPException(
+            status.HTTP_422_UNPROCESSABLE_CONTENT, f"{body.action} needs customer_id"
+        )
     if body.customer_id == room.host_id:
         raise HTTPException(status.HTTP_422_UNPROCESSABLE_CONTENT, "the host cannot be moderated")
-    await live.interactions.moderate(room_id, host.id, body.action, body.customer_id,
-                                     body.reason, body.minutes, body.message_id)
+    await live.interactions.moderate(
+        room_id, host.id, body.action, body.customer_id, body.reason, body.minutes, body.message_id
+    )
 
 
 @router.post("/announcements", response_model=AnnouncementCreated, status_code=201)

@@ -62,8 +62,9 @@ async def viewer_socket(websocket: WebSocket, room_id: str, token: str = Query("
         await websocket.close(CLOSE_NOT_FOUND, "no such room")
         return
 
-    conn = Connection(viewer, websocket.send_text, live.settings.send_queue_frames,
-                      close=websocket.close)
+    conn = Connection(
+        viewer, websocket.send_text, live.settings.send_queue_frames, close=websocket.close
+    )
     hub = await live.hubs.attach(room_id, conn, lambda: live.room_state(room_id))
     if viewer.customer_id in hub.state.banned:
         await live.hubs.detach(room_id, conn)
@@ -75,15 +76,25 @@ async def viewer_socket(websocket: WebSocket, room_id: str, token: str = Query("
     try:
         history = await live.history.recent(room_id, live.settings.history_size)
         await websocket.send_text(
-            protocol.Welcome(room_id=room_id, title=room.title, status=hub.state.status,
-                             you=viewer.customer_id, role=session.role.value,
-                             viewers=hub.viewer_count, pinned=hub.feed.pinned(),
-                             history=history).model_dump_json()
+            protocol.Welcome(
+                room_id=room_id,
+                title=room.title,
+                status=hub.state.status,
+                you=viewer.customer_id,
+                role=session.role.value,
+                viewers=hub.viewer_count,
+                pinned=hub.feed.pinned(),
+                history=history,
+            ).model_dump_json()
         )
         await live.publisher.publish(
-            ViewerJoined(room_id=room_id, customer_id=viewer.customer_id,
-                         display_name=viewer.display_name, referrer_id=viewer.referrer_id,
-                         external_id=viewer.external_id)
+            ViewerJoined(
+                room_id=room_id,
+                customer_id=viewer.customer_id,
+                display_name=viewer.display_name,
+                referrer_id=viewer.referrer_id,
+                external_id=viewer.external_id,
+            )
         )
         if await live.interactions.welcome_once(room_id, viewer.customer_id):
             await live.publisher.publish(_welcome_line(room_id, viewer))
@@ -101,8 +112,11 @@ async def viewer_socket(websocket: WebSocket, room_id: str, token: str = Query("
         await live.hubs.detach(room_id, conn)
         try:
             await live.publisher.publish(
-                ViewerLeft(room_id=room_id, customer_id=viewer.customer_id,
-                           watch_seconds=round(time.monotonic() - started, 3))
+                ViewerLeft(
+                    room_id=room_id,
+                    customer_id=viewer.customer_id,
+                    watch_seconds=round(time.monotonic() - started, 3),
+                )
             )
         except Exception:
             log.warning("could not publish viewer.left", extra={"room_id": room_id})
@@ -110,7 +124,10 @@ async def viewer_socket(websocket: WebSocket, room_id: str, token: str = Query("
 
 def _welcome_line(room_id: str, viewer: Viewer) -> ChatMessagePosted:
     return ChatMessagePosted(
-        room_id=room_id, customer_id=None, message_id=new_id(), display_name="Qunlive",
+        room_id=room_id,
+        customer_id=None,
+        message_id=new_id(),
+        display_name="Qunlive",
         text=f"Welcome @{viewer.display_name}! 欢迎 @{viewer.display_name} 加入!",
         source="system",
     )
@@ -143,8 +160,11 @@ class ViewerSession:
 
     def tell(self, outcome: Outcome, ref: str | None) -> None:
         if outcome.ok:
-            self.say(protocol.Notice(kind=outcome.code, message=outcome.message,
-                                     data=outcome.data, ref=ref).model_dump_json())
+            self.say(
+                protocol.Notice(
+                    kind=outcome.code, message=outcome.message, data=outcome.data, ref=ref
+                ).model_dump_json()
+            )
         else:
             self.say(_error(outcome.code, outcome.message, ref))
 
@@ -172,7 +192,7 @@ class ViewerSession:
                 log.exception("frame handling failed", extra={"frame": frame.type})
                 self.say(_error("unavailable", "Something went wrong; try again.", frame.ref))
 
-    async def handle(self, frame: protocol.AnyClientFrame) -> None:  # noqa: C901
+    async def handle(self, frame: protocol.AnyClientFrame) -> None:
         live, room_id, me = self.live, self.viewer.room_id, self.viewer.customer_id
         now = time.monotonic()
         if isinstance(frame, protocol.Ping):
@@ -190,29 +210,34 @@ class ViewerSession:
                 await self.flush_likes()
             return
         if not live.rate_limiter.allow(f"{room_id}:{me}", now):
-            self.say(_error("slow_down", "You're going a bit fast — try again in a moment.",
-                            frame.ref))
+            self.say(
+                _error("slow_down", "You're going a bit fast — try again in a moment.", frame.ref)
+            )
             return
         match frame:
             case protocol.SendChat():
                 await self.chat(frame, now)
             case protocol.CheckIn():
                 host_id = (await live.rooms.get(room_id)).host_id
-                self.tell(await live.interactions.check_in(host_id, room_id, me,
-                                                           live.today()), frame.ref)
+                self.tell(
+                    await live.interactions.check_in(host_id, room_id, me, live.today()), frame.ref
+                )
             case protocol.GrabRedPacket():
                 self.tell(await live.interactions.grab(room_id, frame.packet_id, me), frame.ref)
             case protocol.Vote():
-                self.tell(await live.interactions.vote(room_id, frame.poll_id, me, frame.option),
-                          frame.ref)
+                self.tell(
+                    await live.interactions.vote(room_id, frame.poll_id, me, frame.option),
+                    frame.ref,
+                )
             case protocol.Claim():
                 offer_id = frame.offer_id or self.hub.state.pinned_offer_id
                 if offer_id is None:
                     self.say(_error("nothing_pinned", "Nothing is on sale right now.", frame.ref))
                     return
                 claim_id = f"{me}:{frame.ref}" if frame.ref else new_id()
-                await self.claim(offer_id, frame.quantity, frame.variant, claim_id, "button",
-                                 None, frame.ref)
+                await self.claim(
+                    offer_id, frame.quantity, frame.variant, claim_id, "button", None, frame.ref
+                )
 
     async def chat(self, frame: protocol.SendChat, now: float) -> None:
         state, me = self.hub.state, self.viewer.customer_id
@@ -223,9 +248,15 @@ class ViewerSession:
         verdict = check_message(state.rules, self.role, frame.text, now, self.last_post_at)
         if isinstance(verdict, Blocked):
             self.say(_error(f"blocked_{verdict.rule}", verdict.message, frame.ref))
-            await self.live.publisher.publish(ModerationApplied(
-                room_id=self.viewer.room_id, customer_id=me, action="block", by="rules",
-                reason=f"{verdict.rule}: {frame.text[:200]}"))
+            await self.live.publisher.publish(
+                ModerationApplied(
+                    room_id=self.viewer.room_id,
+                    customer_id=me,
+                    action="block",
+                    by="rules",
+                    reason=f"{verdict.rule}: {frame.text[:200]}",
+                )
+            )
             return
         chat = compose_chat(self.viewer, frame.text)
         if isinstance(chat, Refused):
@@ -241,28 +272,63 @@ class ViewerSession:
         intent = parse_claim(chat.text)
         offer_id = state.pinned_offer_id
         if intent is not None and offer_id is not None:
-            await self.claim(offer_id, intent.quantity, intent.variant, chat.message_id, "chat",
-                             chat.text, frame.ref)
+            await self.claim(
+                offer_id,
+                intent.quantity,
+                intent.variant,
+                chat.message_id,
+                "chat",
+                chat.text,
+                frame.ref,
+            )
 
-    async def claim(self, offer_id: str, quantity: int, variant: str | None, claim_id: str,
-                    source: str, text: str | None, ref: str | None) -> None:
-        command = PlaceClaim(room_id=self.viewer.room_id, customer_id=self.viewer.customer_id,
-                             claim_id=claim_id, offer_id=offer_id, quantity=quantity,
-                             variant=variant, source=source,  # type: ignore[arg-type]
-                             source_text=text, referrer_id=self.viewer.referrer_id)
+    async def claim(
+        self,
+        offer_id: str,
+        quantity: int,
+        variant: str | None,
+        claim_id: str,
+        source: str,
+        text: str | None,
+        ref: str | None,
+    ) -> None:
+        command = PlaceClaim(
+            room_id=self.viewer.room_id,
+            customer_id=self.viewer.customer_id,
+            claim_id=claim_id,
+            offer_id=offer_id,
+            quantity=quantity,
+            variant=variant,
+            source=source,
+            source_text=text,
+            referrer_id=self.viewer.referrer_id,
+        )
         await self.live.publisher.publish(command)
-        self.say(protocol.Notice(kind="claim_sent", message="Got it — checking stock…",
-                                 data={"claim_id": claim_id, "offer_id": offer_id,
-                                       "quantity": quantity, "variant": variant},
-                                 ref=ref).model_dump_json())
+        self.say(
+            protocol.Notice(
+                kind="claim_sent",
+                message="Got it — checking stock…",
+                data={
+                    "claim_id": claim_id,
+                    "offer_id": offer_id,
+                    "quantity": quantity,
+                    "variant": variant,
+                },
+                ref=ref,
+            ).model_dump_json()
+        )
 
     async def flush_likes(self) -> None:
         if self.likes_pending:
             count, self.likes_pending = self.likes_pending, 0
             try:
-                await self.live.publisher.publish(LikesSent(
-                    room_id=self.viewer.room_id, customer_id=self.viewer.customer_id,
-                    count=count))
+                await self.live.publisher.publish(
+                    LikesSent(
+                        room_id=self.viewer.room_id,
+                        customer_id=self.viewer.customer_id,
+                        count=count,
+                    )
+                )
             except Exception:
                 log.warning("could not publish likes", extra={"count": count})
 
@@ -282,10 +348,19 @@ class ViewerSession:
             self.say(_error("forbidden", "The host cannot be moderated.", frame.ref))
             return
         await self.live.interactions.moderate(
-            self.viewer.room_id, self.viewer.customer_id, frame.action, target, frame.reason,
-            frame.minutes, frame.message_id)
-        self.say(protocol.Notice(kind="moderated", message=f"{frame.action} done.",
-                                 ref=frame.ref).model_dump_json())
+            self.viewer.room_id,
+            self.viewer.customer_id,
+            frame.action,
+            target,
+            frame.reason,
+            frame.minutes,
+            frame.message_id,
+        )
+        self.say(
+            protocol.Notice(
+                kind="moderated", message=f"{frame.action} done.", ref=frame.ref
+            ).model_dump_json()
+        )
 
 
 def _first_problem(exc: ValidationError) -> str:
@@ -296,4 +371,3 @@ def _first_problem(exc: ValidationError) -> str:
     if first["type"] == "union_tag_invalid" or where == "":
         return "Unknown or missing frame type."
     return f"{where}: {first['msg']}"
-

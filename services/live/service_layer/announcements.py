@@ -48,8 +48,9 @@ class Announcements:
     async def schedule(
         self, room_id: str, text: str, at: datetime | None, every_s: int | None
     ) -> str:
-        row = AnnouncementRow(id=f"a_{new_id()[:12]}", room_id=room_id, text=text,
-                              at=at or utcnow(), every_s=every_s)
+        row = AnnouncementRow(
+            id=f"a_{new_id()[:12]}", room_id=room_id, text=text, at=at or utcnow(), every_s=every_s
+        )
         async with self._sessions() as session:
             session.add(row)
             await session.commit()
@@ -60,17 +61,24 @@ class Announcements:
         now = now or utcnow()
         posted = 0
         async with self._sessions() as session:
-            rows = (await session.exec(
-                select(AnnouncementRow).where(col(AnnouncementRow.active).is_(True))
-            )).all()
+            rows = (
+                await session.exec(
+                    select(AnnouncementRow).where(col(AnnouncementRow.active).is_(True))
+                )
+            ).all()
             for row in rows:
                 at = row.at if row.at.tzinfo else row.at.replace(tzinfo=UTC)
                 slot = due_slot(at, row.every_s, now)
                 if slot is None or self._posted.get(row.id) == slot:
                     continue
-                await self._publisher().publish(AnnouncementPosted(
-                    id=f"{row.id}-{slot}", room_id=row.room_id, announcement_id=row.id,
-                    text=row.text))
+                await self._publisher().publish(
+                    AnnouncementPosted(
+                        id=f"{row.id}-{slot}",
+                        room_id=row.room_id,
+                        announcement_id=row.id,
+                        text=row.text,
+                    )
+                )
                 self._posted[row.id] = slot
                 posted += 1
                 if not row.every_s:

@@ -80,16 +80,34 @@ class Interactions:
         amounts = split_red_packet(total_cents, shares, self._rng)
         packet_id = f"rp_{new_id()[:12]}"
         async with self._sessions() as session:
-            session.add(RedPacketRow(id=packet_id, room_id=room_id, total_cents=total_cents,
-                                     shares=shares, remaining=shares, message=message,
-                                     sent_by=by))
+            session.add(
+                RedPacketRow(
+                    id=packet_id,
+                    room_id=room_id,
+                    total_cents=total_cents,
+                    shares=shares,
+                    remaining=shares,
+                    message=message,
+                    sent_by=by,
+                )
+            )
             for index, amount in enumerate(amounts):
-                session.add(RedPacketShareRow(packet_id=packet_id, index=index,
-                                              room_id=room_id, amount_cents=amount))
-            self._outbox.add(session, RedPacketSent(room_id=room_id, customer_id=by,
-                                                    packet_id=packet_id,
-                                                    total_cents=total_cents, shares=shares,
-                                                    message=message))
+                session.add(
+                    RedPacketShareRow(
+                        packet_id=packet_id, index=index, room_id=room_id, amount_cents=amount
+                    )
+                )
+            self._outbox.add(
+                session,
+                RedPacketSent(
+                    room_id=room_id,
+                    customer_id=by,
+                    packet_id=packet_id,
+                    total_cents=total_cents,
+                    shares=shares,
+                    message=message,
+                ),
+            )
             await session.commit()
         self._outbox.notify()
         return packet_id
@@ -97,12 +115,15 @@ class Interactions:
     async def grab(self, room_id: str, packet_id: str, customer_id: str) -> Outcome:
         async with self._sessions() as session:
             # First statement takes the packet's lock (row lock; SQLite's write lock).
-            taken = await session.exec(  # type: ignore[call-overload]
+            taken = await session.exec(
                 update(RedPacketRow)
-                .where(col(RedPacketRow.id) == packet_id, col(RedPacketRow.room_id) == room_id,
-                       col(RedPacketRow.remaining) > 0)
+                .where(
+                    col(RedPacketRow.id) == packet_id,
+                    col(RedPacketRow.room_id) == room_id,
+                    col(RedPacketRow.remaining) > 0,
+                )
                 .values(remaining=RedPacketRow.remaining - 1)
-                .returning(RedPacketRow.remaining, RedPacketRow.shares)
+                .returning(col(RedPacketRow.remaining), col(RedPacketRow.shares))
             )
             row = taken.first()
             if row is None:
@@ -113,8 +134,10 @@ class Interactions:
                 return _no("red_packet_empty", "Too late: every share was grabbed.")
             remaining, shares = row
             mine = await session.exec(
-                select(RedPacketShareRow).where(RedPacketShareRow.packet_id == packet_id,
-                                                RedPacketShareRow.grabbed_by == customer_id)
+                select(RedPacketShareRow).where(
+                    RedPacketShareRow.packet_id == packet_id,
+                    RedPacketShareRow.grabbed_by == customer_id,
+                )
             )
             if mine.first() is not None:
                 await session.rollback()
@@ -123,25 +146,44 @@ class Interactions:
             assert share is not None
             share.grabbed_by, share.grabbed_at = customer_id, utcnow()
             session.add(share)
-            self._outbox.add(session, RedPacketGrabbed(room_id=room_id, customer_id=customer_id,
-                                                       packet_id=packet_id,
-                                                       amount_cents=share.amount_cents,
-                                                       remaining_shares=remaining))
+            self._outbox.add(
+                session,
+                RedPacketGrabbed(
+                    room_id=room_id,
+                    customer_id=customer_id,
+                    packet_id=packet_id,
+                    amount_cents=share.amount_cents,
+                    remaining_shares=remaining,
+                ),
+            )
             if remaining == 0:
                 await session.flush()
-                grabs = (await session.exec(
-                    select(RedPacketShareRow).where(RedPacketShareRow.packet_id == packet_id)
-                    .order_by(col(RedPacketShareRow.grabbed_at), col(RedPacketShareRow.index))
-                )).all()
+                grabs = (
+                    await session.exec(
+                        select(RedPacketShareRow)
+                        .where(RedPacketShareRow.packet_id == packet_id)
+                        .order_by(col(RedPacketShareRow.grabbed_at), col(RedPacketShareRow.index))
+                    )
+                ).all()
                 pairs = [(g.grabbed_by or "", g.amount_cents) for g in grabs]
                 winner = luckiest(pairs)
-                self._outbox.add(session, RedPacketFinished(
-                    room_id=room_id, customer_id=winner, packet_id=packet_id,
-                    luckiest_amount_cents=max(amount for _, amount in pairs)))
+                self._outbox.add(
+                    session,
+                    RedPacketFinished(
+                        room_id=room_id,
+                        customer_id=winner,
+                        packet_id=packet_id,
+                        luckiest_amount_cents=max(amount for _, amount in pairs),
+                    ),
+                )
             await session.commit()
         self._outbox.notify()
-        return _ok("grabbed", f"You grabbed {share.amount_cents / 100:.2f}!",
-                   packet_id=packet_id, amount_cents=share.amount_cents)
+        return _ok(
+            "grabbed",
+            f"You grabbed {share.amount_cents / 100:.2f}!",
+            packet_id=packet_id,
+            amount_cents=share.amount_cents,
+        )
 
     # ---- polls -------------------------------------------------------------------------
 
@@ -149,10 +191,11 @@ class Interactions:
         Poll(question=question, options=tuple(options))  # validates
         poll_id = f"p_{new_id()[:12]}"
         async with self._sessions() as session:
-            session.add(PollRow(id=poll_id, room_id=room_id, question=question,
-                                options=options))
-            self._outbox.add(session, PollOpened(room_id=room_id, poll_id=poll_id,
-                                                 question=question, options=options))
+            session.add(PollRow(id=poll_id, room_id=room_id, question=question, options=options))
+            self._outbox.add(
+                session,
+                PollOpened(room_id=room_id, poll_id=poll_id, question=question, options=options),
+            )
             await session.commit()
         self._outbox.notify()
         return poll_id
@@ -167,15 +210,21 @@ class Interactions:
             if not 0 <= option < len(poll.options):
                 return _no("bad_option", "No such option.")
             session.add(VoteRow(poll_id=poll_id, customer_id=customer_id, option=option))
-            self._outbox.add(session, VoteCast(room_id=room_id, customer_id=customer_id,
-                                               poll_id=poll_id, option=option))
+            self._outbox.add(
+                session,
+                VoteCast(room_id=room_id, customer_id=customer_id, poll_id=poll_id, option=option),
+            )
             try:
                 await session.commit()
             except IntegrityError:
                 return _no("already_voted", "You already voted in this poll.")
         self._outbox.notify()
-        return _ok("voted", f"Your vote for “{poll.options[option]}” counts.",
-                   poll_id=poll_id, option=option)
+        return _ok(
+            "voted",
+            f"Your vote for “{poll.options[option]}” counts.",
+            poll_id=poll_id,
+            option=option,
+        )
 
     async def close_poll(self, room_id: str, poll_id: str) -> list[int]:
         async with self._sessions() as session:
@@ -183,46 +232,61 @@ class Interactions:
             if poll is None or poll.room_id != room_id:
                 raise LookupError(poll_id)
             votes = (await session.exec(select(VoteRow).where(VoteRow.poll_id == poll_id))).all()
-            counts = [0] * len(poll.options)
-            for v in votes:
-                counts[v.option] += 1
+            counts = Poll.tally(len(poll.options), [v.option for v in votes])
             if not poll.closed:
                 poll.closed = True
                 session.add(poll)
-                self._outbox.add(session, PollClosed(room_id=room_id, poll_id=poll_id,
-                                                     results=counts))
+                self._outbox.add(
+                    session, PollClosed(room_id=room_id, poll_id=poll_id, results=counts)
+                )
             await session.commit()
         self._outbox.notify()
         return counts
 
     # ---- check-ins ---------------------------------------------------------------------
 
-    async def check_in(
-        self, host_id: str, room_id: str, customer_id: str, today: date
-    ) -> Outcome:
+    async def check_in(self, host_id: str, room_id: str, customer_id: str, today: date) -> Outcome:
         async with self._sessions() as session:
             row = await session.get(CheckinRow, (host_id, customer_id), with_for_update=True)
-            state = None if row is None else CheckinState(
-                last_day=date.fromisoformat(row.last_day), streak=row.streak, points=row.points)
+            state = (
+                None
+                if row is None
+                else CheckinState(
+                    last_day=date.fromisoformat(row.last_day), streak=row.streak, points=row.points
+                )
+            )
             result = check_in(state, today)
             if not result.accepted:
                 return _no("already_checked_in", result.message)
             if row is None:
-                row = CheckinRow(host_id=host_id, customer_id=customer_id, last_day="", streak=0,
-                                 points=0)
+                row = CheckinRow(
+                    host_id=host_id, customer_id=customer_id, last_day="", streak=0, points=0
+                )
             row.last_day = today.isoformat()
             row.streak, row.points = result.state.streak, result.state.points
             session.add(row)
-            self._outbox.add(session, CheckedIn(room_id=room_id, customer_id=customer_id,
-                                                day=today.isoformat(), streak=row.streak,
-                                                points=result.points_earned))
+            self._outbox.add(
+                session,
+                CheckedIn(
+                    room_id=room_id,
+                    customer_id=customer_id,
+                    day=today.isoformat(),
+                    streak=row.streak,
+                    points=result.points_earned,
+                ),
+            )
             try:
                 await session.commit()
             except IntegrityError:
                 return _no("already_checked_in", "You already checked in today.")
         self._outbox.notify()
-        return _ok("checked_in", result.message, streak=row.streak,
-                   points_earned=result.points_earned, points=row.points)
+        return _ok(
+            "checked_in",
+            result.message,
+            streak=row.streak,
+            points_earned=result.points_earned,
+            points=row.points,
+        )
 
     # ---- moderation --------------------------------------------------------------------
 
@@ -237,23 +301,30 @@ class Interactions:
         message_id: str | None = None,
     ) -> ModerationApplied:
         until = utcnow() + timedelta(minutes=minutes) if action == "mute" else None
-        event = ModerationApplied(room_id=room_id, customer_id=customer_id, action=action,
-                                  by=by, reason=reason or action, until=until,
-                                  message_id=message_id)
+        event = ModerationApplied(
+            room_id=room_id,
+            customer_id=customer_id,
+            action=action,
+            by=by,
+            reason=reason or action,
+            until=until,
+            message_id=message_id,
+        )
         async with self._sessions() as session:
             if customer_id and action in ("mute", "unmute", "ban", "unban"):
-                member = await session.get(MemberRow, (room_id, customer_id),
-                                           with_for_update=True)
+                member = await session.get(MemberRow, (room_id, customer_id), with_for_update=True)
                 if member is None:
-                    member = MemberRow(room_id=room_id, customer_id=customer_id,
-                                       display_name=customer_id)
+                    member = MemberRow(
+                        room_id=room_id, customer_id=customer_id, display_name=customer_id
+                    )
                 member.muted_until = until if action == "mute" else None
                 if action in ("ban", "unban"):
                     member.banned = action == "ban"
                 session.add(member)
             if action == "delete" and message_id:
-                self._outbox.add(session, ChatMessageDeleted(room_id=room_id,
-                                                             message_id=message_id, by=by))
+                self._outbox.add(
+                    session, ChatMessageDeleted(room_id=room_id, message_id=message_id, by=by)
+                )
             self._outbox.add(session, event)
             await session.commit()
         self._outbox.notify()
@@ -262,11 +333,13 @@ class Interactions:
     async def welcome_once(self, room_id: str, customer_id: str) -> bool:
         """True exactly once per member per room: the first connection gets the welcome."""
         async with self._sessions() as session:
-            result = await session.exec(  # type: ignore[call-overload]
+            result = await session.exec(
                 update(MemberRow)
-                .where(col(MemberRow.room_id) == room_id,
-                       col(MemberRow.customer_id) == customer_id,
-                       col(MemberRow.welcomed).is_(False))
+                .where(
+                    col(MemberRow.room_id) == room_id,
+                    col(MemberRow.customer_id) == customer_id,
+                    col(MemberRow.welcomed).is_(False),
+                )
                 .values(welcomed=True)
             )
             await session.commit()
