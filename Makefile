@@ -40,6 +40,8 @@ docs: $(STAMP)  ## regenerate the AsyncAPI and OpenAPI documents under docs/api/
 		$(BIN)/python -c "import json, services.$$s.main as m; print(json.dumps(m.create_app().openapi(), indent=2, ensure_ascii=False))" > docs/api/$$s.openapi.json && \
 		echo "docs/api/$$s.{asyncapi,openapi}.json"; \
 	done
+	@$(BIN)/python -c "import json, services.live.protocol as p; print(json.dumps(p.json_schema(), indent=2, ensure_ascii=False))" > docs/api/live.websocket.json
+	@echo docs/api/live.websocket.json
 
 clean:  ## remove local data (.data/) and caches; keeps .venv
 	rm -rf .data .pytest_cache .mypy_cache .ruff_cache test-artifacts

@@ -20,3 +20,10 @@ def test_asyncapi_and_openapi_documents_match_the_code(service: str) -> None:
     stale = "is stale: run `make docs` and commit it"
     assert json.loads((DOCS / f"{service}.asyncapi.json").read_text()) == asyncapi, stale
     assert json.loads((DOCS / f"{service}.openapi.json").read_text()) == openapi, stale
+
+
+def test_websocket_protocol_schema_matches_the_code() -> None:
+    from services.live.protocol import json_schema
+
+    document = json.loads((DOCS / "live.websocket.json").read_text())
+    assert document == json.loads(json.dumps(json_schema())), "run `make docs` and commit it"

@@ -214,3 +214,34 @@ class Gap(BaseModel):
 
     type: Literal["gap"] = "gap"
     dropped: int
+
+
+AnyServerFrame = Annotated[
+    Welcome
+    | ChatBatch
+    | Presence
+    | RoomStatus
+    | ChatDeleted
+    | Pinned
+    | OfferUpdate
+    | Likes
+    | RedPacketUpdate
+    | PollUpdate
+    | Announcement
+    | ModerationNotice
+    | Notice
+    | Pong
+    | ErrorFrame
+    | Gap,
+    Field(discriminator="type"),
+]
+
+
+def json_schema() -> dict[str, object]:
+    """Both directions as JSON Schema: docs/api/live.websocket.json is generated from this."""
+    return {
+        "title": "Qunlive viewer websocket protocol",
+        "description": "See docs/websocket-protocol.md. Every frame is one JSON text object.",
+        "client_to_server": TypeAdapter(AnyClientFrame).json_schema(),
+        "server_to_client": TypeAdapter(AnyServerFrame).json_schema(),
+    }

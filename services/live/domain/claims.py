@@ -49,6 +49,8 @@ _VERB = re.compile(
     + _END,
     re.IGNORECASE,
 )
+# a bare count with its unit: "2 boxes", "两盒", "3 pcs XL"
+_COUNT = re.compile(r"^\s*" + _QTY + _UNITS + _VARIANT + _END, re.IGNORECASE)
 # 接龙 chain line: "3. Lily 2 boxes", "12、Wang +1", "4) Ana 1 XL"
 _CHAIN = re.compile(
     r"^\s*(?P<pos>\d{1,4})\s*[.、)．]\s*(?P<name>[^\d+]{1,30}?)\s*\+?\s*(?:"
@@ -94,7 +96,7 @@ def parse_claim(text: str) -> ClaimIntent | None:
         return ClaimIntent(
             qty, _variant(match["variant"]), int(match["pos"]), match["name"].strip()
         )
-    for pattern in (_PLUS, _VERB):
+    for pattern in (_PLUS, _VERB, _COUNT):
         if match := pattern.match(line):
             counted = match.groupdict().get("plus")
             qty = _quantity(match["qty"] or counted)
