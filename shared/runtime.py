@@ -87,8 +87,12 @@ class Infrastructure:
                 await hook()
             except Exception:
                 log.exception("stop hook failed")
-        await self.broker.stop()
-        await self.engine.dispose()
+        try:
+            await self.broker.stop()
+        except Exception:  # NATS already gone (stopped first): nothing left to drain
+            log.warning("broker did not stop cleanly", exc_info=True)
+        finally:
+            await self.engine.dispose()
         log.info("service stopped")
 
     def readiness_checks(self) -> dict[str, ReadinessCheck]:
