@@ -4,8 +4,17 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from services.orders.adapters.tables import metadata
+from services.orders.adapters.payments import SimulatedGateway
+from services.orders.adapters.tables import OrdersOutbox, metadata
+from services.orders.domain.referral import CommissionRule
+from services.orders.entrypoints import subscribers
+from services.orders.service_layer.catalog import Catalog
+from services.orders.service_layer.checkout import Checkout
+from services.orders.service_layer.payments import Payments
+from services.orders.service_layer.stock_ticker import StockTicker
+from services.orders.service_layer.sweeper import Sweeper
 from services.orders.settings import OrdersSettings
+from shared.outbox import Outbox
 from shared.runtime import Infrastructure
 
 
@@ -13,8 +22,46 @@ from shared.runtime import Infrastructure
 class OrdersApp:
     settings: OrdersSettings
     infra: Infrastructure
+    catalog: Catalog
+    checkout: Checkout
+    payments: Payments
+    sweeper: Sweeper
+    ticker: StockTicker
+    outbox: Outbox
+    gateway: SimulatedGateway
+
+    async def _started(self) -> None:
+        await self.outbox.start(self.infra.publisher)
+        self.ticker.start()
+        self.sweeper.start()
+
+    async def _stopping(self) -> None:
+        await self.sweeper.stop()
+        await self.ticker.stop()
+        await self.gateway.close()
+        await self.outbox.stop()
 
 
 def build(settings: OrdersSettings | None = None) -> OrdersApp:
     settings = settings or OrdersSettings()
-    return OrdersApp(settings=settings, infra=Infrastructure.build(settings, metadata))
+    infra = Infrastructure.build(settings, metadata)
+    outbox = Outbox(OrdersOutbox, infra.sessions)
+    ticker = StockTicker(infra.sessions, lambda: infra.publisher)
+    rule = CommissionRule.parse(settings.commission_percent)
+    gateway = SimulatedGateway(
+        settings.payment_secret,
+        settings.callback_url,
+        delay_s=settings.sim_callback_delay_s,
+        duplicate_rate=settings.sim_duplicate_rate,
+    )
+    catalog = Catalog(infra.sessions, outbox, ticker)
+    checkout = Checkout(infra.sessions, outbox, ticker, referral_levels=len(rule.basis_points))
+    payments = Payments(infra.sessions, outbox, gateway, rule)
+    sweeper = Sweeper(
+        infra.sessions, outbox, ticker, catalog, checkout, payments, every_s=settings.sweep_every_s
+    )
+    app = OrdersApp(settings, infra, catalog, checkout, payments, sweeper, ticker, outbox, gateway)
+    subscribers.register(infra.broker, checkout)
+    infra.on_start.append(app._started)
+    infra.on_stop.append(app._stopping)
+    return app

@@ -2,24 +2,50 @@
 
 from __future__ import annotations
 
-from fastapi import FastAPI
+from fastapi import FastAPI, Request
+from fastapi.responses import JSONResponse
 from faststream import FastStream
 
 from services.orders.bootstrap import OrdersApp, build
+from services.orders.domain.fulfilment import InvalidFulfilment
+from services.orders.domain.offers import InvalidOffer
+from services.orders.entrypoints import http
+from services.orders.service_layer.catalog import Conflict, Forbidden, NotFound
+from shared.events import ORDERS_EVENTS
 from shared.runtime import asyncapi_app, http_app
+
+ERRORS: dict[type[Exception], int] = {
+    NotFound: 404,
+    Forbidden: 403,
+    Conflict: 409,
+    InvalidOffer: 422,
+    InvalidFulfilment: 422,
+}
 
 
 def create_app(orders: OrdersApp | None = None) -> FastAPI:
     orders = orders or build()
-    return http_app(
+    app = http_app(
         orders.infra,
         title="Qunlive orders",
         description="Flash sales, group buys and pre-sales: stock, checkout, payments.",
-        routers=(),
+        routers=(http.router,),
         state=orders,
     )
+    for error, code in ERRORS.items():
+        app.add_exception_handler(error, _answer(code))
+    return app
+
+
+def _answer(code: int):
+    async def handler(_: Request, exc: Exception) -> JSONResponse:
+        return JSONResponse({"detail": str(exc) or type(exc).__name__}, status_code=code)
+
+    return handler
 
 
 def asyncapi() -> FastStream:
     """`faststream docs gen --factory services.orders.main:asyncapi`"""
-    return asyncapi_app(build().infra.broker, "Qunlive orders events", "Offers, stock and orders.")
+    return asyncapi_app(
+        build().infra.broker, "Qunlive orders events", "Offers, stock and orders.", ORDERS_EVENTS
+    )

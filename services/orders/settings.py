@@ -1,8 +1,24 @@
 from __future__ import annotations
 
-from shared.settings import ServiceSettings
+from pydantic import Field
+
+from shared.settings import DEV_SECRET_PREFIX, ServiceSettings
 
 
 class OrdersSettings(ServiceSettings):
     service_name: str = "orders"
     port: int = 8003
+    # Where the payment provider sends its callbacks (this service's public URL).
+    public_url: str = ""
+    payment_secret: str = DEV_SECRET_PREFIX + "payment-secret"
+    payment_provider: str = Field(default="simulated", description="only 'simulated' built in")
+    sim_callback_delay_s: float = Field(default=0.2, ge=0)
+    sim_duplicate_rate: float = Field(default=0.1, ge=0, le=1)
+    # Referral rebates in percent per level, 1 to 3 levels: "5,2,1".
+    commission_percent: str = "5,2"
+    sweep_every_s: float = Field(default=1.0, gt=0)
+
+    @property
+    def callback_url(self) -> str:
+        base = self.public_url or f"http://{self.host}:{self.port}"
+        return base.rstrip("/") + "/payments/callback"

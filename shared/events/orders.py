@@ -55,7 +55,9 @@ class ClaimRejected(OrdersEvent):
     type: Literal["claim.rejected"] = "claim.rejected"
     claim_id: str
     offer_id: str
-    reason: Literal["sold_out_waitlisted", "limit_reached", "closed", "invalid", "not_found"]
+    reason: Literal[
+        "sold_out_waitlisted", "limit_reached", "closed", "not_open", "invalid", "not_found"
+    ]
     message: str
 
 
@@ -70,3 +72,98 @@ class OrderPlaced(OrdersEvent):
     amount_cents: int = Field(ge=0)
     pay_by: datetime
     referrer_id: str | None = None
+    kind: Literal["flash_sale", "group_buy", "pre_sale"] = "flash_sale"
+    variant: str | None = None
+    from_waitlist: bool = Field(default=False, description="Released stock offered to you.")
+
+
+class OfferUpdated(OrdersEvent):
+    """The host edited a live offer (price, stock, limit, end): the new terms."""
+
+    type: Literal["offer.updated"] = "offer.updated"
+    offer_id: str
+    price_cents: int = Field(ge=0)
+    stock: int = Field(ge=0)
+    left: int = Field(ge=0)
+    per_buyer_limit: int = Field(ge=1)
+    ends_at: datetime | None = None
+
+
+class GroupTierReached(OrdersEvent):
+    """A group buy gathered enough committed buyers for a lower price tier."""
+
+    type: Literal["group.tier_reached"] = "group.tier_reached"
+    offer_id: str
+    buyers: int = Field(ge=0)
+    price_cents: int = Field(ge=0)
+    next_tier_at: int | None = Field(default=None, description="Buyers needed for the next tier.")
+
+
+class GroupFormed(OrdersEvent):
+    """At the deadline the group reached its minimum: everyone pays the final tier."""
+
+    type: Literal["group.formed"] = "group.formed"
+    offer_id: str
+    buyers: int
+    price_cents: int
+
+
+class GroupFailed(OrdersEvent):
+    """At the deadline the group was too small: every commitment is released and refunded."""
+
+    type: Literal["group.failed"] = "group.failed"
+    offer_id: str
+    buyers: int
+    minimum: int
+
+
+class OrderPaid(OrdersEvent):
+    """Payment captured: the order is confirmed (a pre-sale deposit: the balance is next)."""
+
+    type: Literal["order.paid"] = "order.paid"
+    order_id: str
+    offer_id: str
+    amount_cents: int = Field(ge=0)
+    stage: Literal["full", "deposit", "balance"] = "full"
+    referrer_chain: list[str] = Field(default_factory=list)
+    pickup_code: str | None = None
+
+
+class OrderExpired(OrdersEvent):
+    """Not paid in time: stock went back (or to the next buyer on the waitlist)."""
+
+    type: Literal["order.expired"] = "order.expired"
+    order_id: str
+    offer_id: str
+    quantity: int
+
+
+class OrderCancelled(OrdersEvent):
+    type: Literal["order.cancelled"] = "order.cancelled"
+    order_id: str
+    offer_id: str
+    reason: str
+
+
+class OrderRefunded(OrdersEvent):
+    type: Literal["order.refunded"] = "order.refunded"
+    order_id: str
+    offer_id: str
+    amount_cents: int = Field(ge=0)
+    reason: str
+
+
+class CommissionAccrued(OrdersEvent):
+    """A referrer earned a commission on a paid order (level 1 = direct referrer)."""
+
+    type: Literal["commission.accrued"] = "commission.accrued"
+    order_id: str
+    level: int = Field(ge=1, le=3)
+    amount_cents: int = Field(ge=0)
+
+
+class CommissionReversed(OrdersEvent):
+    type: Literal["commission.reversed"] = "commission.reversed"
+    order_id: str
+    level: int = Field(ge=1, le=3)
+    amount_cents: int = Field(ge=0)

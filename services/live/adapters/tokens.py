@@ -7,13 +7,10 @@ import time
 import jwt
 
 from services.live.domain.viewers import Role, Viewer
+from shared.auth import ALGORITHM, HOST_AUDIENCE, InvalidToken, read_host_token
+from shared.auth import VIEWER_AUDIENCE as AUDIENCE
 
-ALGORITHM = "HS256"
-AUDIENCE = "qunlive-viewer"
-
-
-class InvalidToken(Exception):
-    pass
+__all__ = ["HostTokens", "InvalidToken", "ViewerTokens"]
 
 
 class ViewerTokens:
@@ -70,9 +67,6 @@ class ViewerTokens:
         )
 
 
-HOST_AUDIENCE = "qunlive-host"
-
-
 class HostTokens:
     """Host credentials: issued by the admin, long-lived, signed like viewer tokens."""
 
@@ -93,8 +87,4 @@ class HostTokens:
 
     def verify(self, token: str) -> str:
         """The host id, or InvalidToken (a viewer token is not a host token)."""
-        try:
-            claims = jwt.decode(token, self._secret, algorithms=[ALGORITHM], audience=HOST_AUDIENCE)
-        except jwt.PyJWTError as exc:
-            raise InvalidToken(f"not a host credential: {exc}") from exc
-        return str(claims["sub"])
+        return read_host_token(token, self._secret)

@@ -1,10 +1,159 @@
-"""orders' own tables."""
+"""orders' own tables (nobody else reads them).
+
+Stock accounting lives on the offer row: stock = left + held + sold, changed
+only by conditional UPDATEs on that row (see docs/decisions/0006-stock-authority.md).
+"""
 
 from __future__ import annotations
 
+from datetime import datetime
+
+from sqlalchemy import JSON, Column, UniqueConstraint
+from sqlmodel import Field
+
 from shared.db import service_table_base
+from shared.events import utcnow
 from shared.outbox import outbox_table
 
 OrdersTable = service_table_base()
+
+
+class ProductRow(OrdersTable, table=True):  # type: ignore[valid-type, misc, call-arg]
+    __tablename__ = "orders_products"
+    id: str = Field(primary_key=True)
+    owner: str = Field(index=True)
+    title: str
+    variants: list[str] = Field(default_factory=list, sa_column=Column(JSON, nullable=False))
+    created_at: datetime = Field(default_factory=utcnow)
+
+
+class OfferRow(OrdersTable, table=True):  # type: ignore[valid-type, misc, call-arg]
+    __tablename__ = "orders_offers"
+    id: str = Field(primary_key=True)
+    room_id: str = Field(index=True)
+    product_id: str
+    owner: str
+    kind: str
+    title: str
+    status: str = "scheduled"
+    price_cents: int
+    stock: int
+    left: int
+    held: int = 0
+    sold: int = 0
+    per_buyer_limit: int
+    pay_within_s: int = 900
+    opens_at: datetime | None = None
+    ends_at: datetime | None = None
+    tiers: list[list[int]] = Field(default_factory=list, sa_column=Column(JSON, nullable=False))
+    min_group: int = 0
+    buyers: int = 0  # group buy: committed buyers
+    deposit_cents: int = 0
+    balance_from: datetime | None = None
+    balance_until: datetime | None = None
+    forfeit_deposit: bool = True
+    settled: bool = False
+    version: int = 1
+    created_at: datetime = Field(default_factory=utcnow)
+
+
+class OrderRow(OrdersTable, table=True):  # type: ignore[valid-type, misc, call-arg]
+    __tablename__ = "orders_orders"
+    id: str = Field(primary_key=True)
+    offer_id: str = Field(index=True)
+    room_id: str
+    customer_id: str = Field(index=True)
+    kind: str
+    quantity: int
+    variant: str | None = None
+    unit_price_cents: int
+    amount_cents: int  # what is due now (the deposit, for a pre-sale)
+    balance_cents: int = 0  # pre-sale: what is due in the balance window
+    paid_cents: int = 0
+    refunded_cents: int = 0
+    # awaiting_payment -> paid | expired | cancelled; paid -> refunded;
+    # pre-sale: awaiting_payment -> deposit_paid -> paid | forfeited
+    status: str = Field(default="awaiting_payment", index=True)
+    pay_by: datetime = Field(index=True)
+    claim_id: str
+    source: str = "button"
+    referrer_chain: list[str] = Field(default_factory=list, sa_column=Column(JSON, nullable=False))
+    fulfilment: str | None = None
+    address: str | None = None
+    pickup_point: str | None = None
+    pickup_code: str | None = None
+    from_waitlist: bool = False
+    created_at: datetime = Field(default_factory=utcnow)
+    paid_at: datetime | None = None
+
+
+class CheckoutRow(OrdersTable, table=True):  # type: ignore[valid-type, misc, call-arg]
+    """One row per idempotency key: the outcome a retry gets back."""
+
+    __tablename__ = "orders_checkouts"
+    key: str = Field(primary_key=True)
+    customer_id: str
+    offer_id: str
+    order_id: str | None = None
+    reason: str | None = None
+    message: str = ""
+    created_at: datetime = Field(default_factory=utcnow)
+
+
+class WaitlistRow(OrdersTable, table=True):  # type: ignore[valid-type, misc, call-arg]
+    __tablename__ = "orders_waitlist"
+    __table_args__ = (UniqueConstraint("offer_id", "claim_key"),)
+    seq: int | None = Field(default=None, primary_key=True)
+    offer_id: str = Field(index=True)
+    room_id: str
+    customer_id: str
+    quantity: int
+    variant: str | None = None
+    claim_key: str
+    referrer_chain: list[str] = Field(default_factory=list, sa_column=Column(JSON, nullable=False))
+    status: str = "waiting"  # waiting | offered
+    created_at: datetime = Field(default_factory=utcnow)
+
+
+class PaymentRow(OrdersTable, table=True):  # type: ignore[valid-type, misc, call-arg]
+    __tablename__ = "orders_payments"
+    id: str = Field(primary_key=True)  # the provider's payment id
+    order_id: str = Field(index=True)
+    stage: str  # full | deposit | balance
+    amount_cents: int
+    status: str = "pending"  # pending | succeeded | declined | refunded | late_refunded
+    created_at: datetime = Field(default_factory=utcnow)
+    settled_at: datetime | None = None
+
+
+class CallbackRow(OrdersTable, table=True):  # type: ignore[valid-type, misc, call-arg]
+    """Provider callbacks already handled: a duplicate changes nothing."""
+
+    __tablename__ = "orders_callbacks"
+    event_id: str = Field(primary_key=True)
+    payment_id: str
+    outcome: str
+    received_at: datetime = Field(default_factory=utcnow)
+
+
+class ReferralRow(OrdersTable, table=True):  # type: ignore[valid-type, misc, call-arg]
+    """First touch wins: who brought this customer."""
+
+    __tablename__ = "orders_referrals"
+    customer_id: str = Field(primary_key=True)
+    referrer_id: str
+    created_at: datetime = Field(default_factory=utcnow)
+
+
+class CommissionRow(OrdersTable, table=True):  # type: ignore[valid-type, misc, call-arg]
+    __tablename__ = "orders_commissions"
+    order_id: str = Field(primary_key=True)
+    level: int = Field(primary_key=True)
+    beneficiary: str = Field(index=True)
+    amount_cents: int
+    status: str = "accrued"  # accrued | reversed
+    created_at: datetime = Field(default_factory=utcnow)
+
+
 OrdersOutbox = outbox_table(OrdersTable, "orders_outbox")
 metadata = OrdersTable.metadata

@@ -1,0 +1,131 @@
+"""Offers and their rules: flash sale, group buy, pre-sale. Plain Python, no framework."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+from enum import StrEnum
+from itertools import pairwise
+
+MAX_UNITS = 10_000_000  # a sanity bound on stock, far above any real drop
+MAX_PRICE_CENTS = 100_000_000  # 1,000,000.00 per unit
+MAX_QUANTITY = 99
+
+
+class OfferKind(StrEnum):
+    FLASH_SALE = "flash_sale"
+    GROUP_BUY = "group_buy"
+    PRE_SALE = "pre_sale"
+
+
+class OfferStatus(StrEnum):
+    SCHEDULED = "scheduled"
+    OPEN = "open"
+    CLOSED = "closed"
+
+
+class InvalidOffer(ValueError):
+    pass
+
+
+@dataclass(frozen=True)
+class Tier:
+    """From `min_buyers` committed buyers on, each pays `price_cents`."""
+
+    min_buyers: int
+    price_cents: int
+
+
+@dataclass(frozen=True)
+class OfferTerms:
+    kind: OfferKind
+    price_cents: int
+    stock: int
+    per_buyer_limit: int
+    tiers: tuple[Tier, ...] = ()
+    min_group: int = 0
+    deposit_cents: int = 0
+    balance_from: datetime | None = None
+    balance_until: datetime | None = None
+
+    def validate(self) -> OfferTerms:
+        if not 0 <= self.price_cents <= MAX_PRICE_CENTS:
+            raise InvalidOffer("price must be between 0 and 1,000,000.00")
+        if not 0 <= self.stock <= MAX_UNITS:
+            raise InvalidOffer(f"stock must be between 0 and {MAX_UNITS:,}")
+        if not 1 <= self.per_buyer_limit <= MAX_QUANTITY:
+            raise InvalidOffer(f"per-buyer limit must be between 1 and {MAX_QUANTITY}")
+        if self.kind == OfferKind.GROUP_BUY:
+            validate_tiers(self.tiers)
+            if self.min_group < 1:
+                raise InvalidOffer("a group buy needs a minimum group size of at least 1")
+        if self.kind == OfferKind.PRE_SALE:
+            if not 0 < self.deposit_cents < self.price_cents:
+                raise InvalidOffer("a pre-sale deposit is more than 0 and less than the price")
+            if not (self.balance_from and self.balance_until):
+                raise InvalidOffer("a pre-sale needs its balance window")
+            if self.balance_from >= self.balance_until:
+                raise InvalidOffer("the balance window must end after it starts")
+        return self
+
+
+def validate_tiers(tiers: tuple[Tier, ...]) -> None:
+    if not tiers:
+        raise InvalidOffer("a group buy needs price tiers")
+    if tiers[0].min_buyers != 1:
+        raise InvalidOffer("the first tier starts at 1 buyer")
+    for lower, higher in pairwise(tiers):
+        if higher.min_buyers <= lower.min_buyers:
+            raise InvalidOffer("tiers must be ordered by number of buyers")
+        if higher.price_cents >= lower.price_cents:
+            raise InvalidOffer("a bigger group must pay a lower price")
+    if any(not 0 <= t.price_cents <= MAX_PRICE_CENTS for t in tiers):
+        raise InvalidOffer("tier prices must be between 0 and 1,000,000.00")
+
+
+def tier_for(tiers: tuple[Tier, ...], buyers: int) -> Tier:
+    """The tier that `buyers` committed buyers have reached (the first tier below 1)."""
+    reached = tiers[0]
+    for tier in tiers:
+        if buyers >= tier.min_buyers:
+            reached = tier
+    return reached
+
+
+def next_tier_at(tiers: tuple[Tier, ...], buyers: int) -> int | None:
+    return next((t.min_buyers for t in tiers if t.min_buyers > buyers), None)
+
+
+@dataclass(frozen=True)
+class Refusal:
+    reason: str  # a ClaimRejected reason
+    message: str
+
+
+def check_claim(
+    *,
+    status: OfferStatus,
+    quantity: int,
+    per_buyer_limit: int,
+    already_bought: int,
+    variant: str | None,
+    variants: tuple[str, ...],
+) -> Refusal | None:
+    """What is wrong with this claim before any stock is touched, or None."""
+    if status == OfferStatus.SCHEDULED:
+        return Refusal("not_open", "This offer has not opened yet.")
+    if status == OfferStatus.CLOSED:
+        return Refusal("closed", "This offer has closed.")
+    if not 1 <= quantity <= MAX_QUANTITY:
+        return Refusal("invalid", f"Quantity must be between 1 and {MAX_QUANTITY}.")
+    if variants and variant is None:
+        return Refusal("invalid", f"Pick one of: {', '.join(variants)}.")
+    if variant is not None and variant not in variants:
+        choices = ", ".join(variants) or "none"
+        return Refusal("invalid", f"No variant {variant!r}; choices: {choices}.")
+    if already_bought + quantity > per_buyer_limit:
+        left = max(per_buyer_limit - already_bought, 0)
+        return Refusal(
+            "limit_reached", f"Limit {per_buyer_limit} per buyer; you can take {left} more."
+        )
+    return None

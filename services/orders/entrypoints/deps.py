@@ -1,0 +1,67 @@
+"""FastAPI dependencies: the composition root, the host, the buyer."""
+
+from __future__ import annotations
+
+import hmac
+from dataclasses import dataclass
+from typing import Annotated
+
+from fastapi import Depends, HTTPException, Request, status
+from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
+
+from services.orders.bootstrap import OrdersApp
+from shared.auth import InvalidToken, TokenHolder, read_host_token, read_viewer_token
+
+bearer = HTTPBearer(auto_error=False)
+Credentials = Annotated[HTTPAuthorizationCredentials | None, Depends(bearer)]
+
+
+def get_orders(request: Request) -> OrdersApp:
+    orders: OrdersApp = request.app.state.service
+    return orders
+
+
+OrdersDep = Annotated[OrdersApp, Depends(get_orders)]
+
+
+@dataclass(frozen=True)
+class Host:
+    id: str  # "admin" or "host:<id>"
+
+    @property
+    def is_admin(self) -> bool:
+        return self.id == "admin"
+
+
+def _missing(what: str) -> HTTPException:
+    return HTTPException(
+        status.HTTP_401_UNAUTHORIZED, f"{what} required", headers={"WWW-Authenticate": "Bearer"}
+    )
+
+
+def require_host(orders: OrdersDep, credentials: Credentials) -> Host:
+    """Admin token or a host credential; none is 401, a viewer token is 403."""
+    if credentials is None:
+        raise _missing("host credentials")
+    if hmac.compare_digest(credentials.credentials, orders.settings.admin_token):
+        return Host("admin")
+    try:
+        return Host(read_host_token(credentials.credentials, orders.settings.secret_key))
+    except InvalidToken:
+        raise HTTPException(
+            status.HTTP_403_FORBIDDEN, "only the host or an admin may do this"
+        ) from None
+
+
+def require_buyer(orders: OrdersDep, credentials: Credentials) -> TokenHolder:
+    """The viewer token live issued on join: who is buying."""
+    if credentials is None:
+        raise _missing("a viewer token (join the room first)")
+    try:
+        return read_viewer_token(credentials.credentials, orders.settings.secret_key)
+    except InvalidToken as exc:
+        raise HTTPException(status.HTTP_401_UNAUTHORIZED, str(exc)) from None
+
+
+HostDep = Annotated[Host, Depends(require_host)]
+BuyerDep = Annotated[TokenHolder, Depends(require_buyer)]

@@ -1,0 +1,349 @@
+"""HTTP: the host's catalog and offers, checkout, payment, and the provider's callbacks."""
+
+from __future__ import annotations
+
+from datetime import datetime, timedelta
+from typing import Annotated, Literal
+
+from fastapi import APIRouter, Header, HTTPException, Request, Response, status
+from pydantic import BaseModel, Field, model_validator
+
+from services.orders.adapters.payments import SIGNATURE_HEADER
+from services.orders.adapters.tables import CommissionRow, OfferRow, OrderRow
+from services.orders.domain.fulfilment import Fulfilment
+from services.orders.domain.offers import OfferKind, Tier, tier_for
+from services.orders.entrypoints.deps import BuyerDep, HostDep, OrdersDep
+from services.orders.service_layer.catalog import OfferDraft
+from services.orders.service_layer.checkout import CheckoutRequest, tiers_of
+from shared.events import utcnow
+
+router = APIRouter()
+
+MAX_CALLBACK_BYTES = 16 * 1024
+
+
+class ProductIn(BaseModel):
+    title: str = Field(min_length=1, max_length=200)
+    variants: list[str] = Field(
+        default_factory=list,
+        max_length=100,
+        description='Sizes/colours; "XL", "x-large" and "xlarge" are one.',
+    )
+
+
+class ProductOut(BaseModel):
+    id: str
+    title: str
+    variants: list[str]
+
+
+class TierIn(BaseModel):
+    min_buyers: int = Field(ge=1, le=1_000_000)
+    price_cents: int = Field(ge=0, le=100_000_000)
+
+
+class OfferIn(BaseModel):
+    product_id: str
+    kind: OfferKind = OfferKind.FLASH_SALE
+    title: str | None = Field(default=None, max_length=200)
+    price_cents: int = Field(default=0, ge=0, le=100_000_000)
+    stock: int = Field(ge=0, le=10_000_000)
+    per_buyer_limit: int = Field(default=1, ge=1, le=99)
+    opens_at: datetime | None = Field(default=None, description="Opens by itself at this time.")
+    ends_at: datetime | None = None
+    duration_s: int | None = Field(
+        default=None,
+        ge=1,
+        le=30 * 86400,
+        description="Instead of ends_at: closes this long after now.",
+    )
+    pay_within_s: int = Field(default=900, ge=5, le=7 * 86400)
+    tiers: list[TierIn] = Field(default_factory=list, max_length=20)
+    min_group: int = Field(default=0, ge=0, le=1_000_000)
+    deposit_cents: int = Field(default=0, ge=0, le=100_000_000)
+    balance_from: datetime | None = None
+    balance_until: datetime | None = None
+    forfeit_deposit: bool = True
+
+
+class OfferEdit(BaseModel):
+    price_cents: int | None = Field(default=None, ge=0, le=100_000_000)
+    stock: int | None = Field(default=None, ge=0, le=10_000_000)
+    per_buyer_limit: int | None = Field(default=None, ge=1, le=99)
+    ends_at: datetime | None = None
+    tiers: list[TierIn] | None = None
+
+
+class OfferOut(BaseModel):
+    id: str
+    room_id: str
+    kind: str
+    title: str
+    status: str
+    price_cents: int
+    stock: int
+    left: int
+    held: int
+    sold: int
+    per_buyer_limit: int
+    ends_at: datetime | None
+    tiers: list[list[int]]
+    buyers: int
+    current_price_cents: int
+    deposit_cents: int
+
+    @classmethod
+    def of(cls, offer: OfferRow) -> OfferOut:
+        price = offer.price_cents
+        if offer.kind == OfferKind.GROUP_BUY and offer.tiers:
+            price = tier_for(tiers_of(offer), offer.buyers).price_cents
+        return cls(current_price_cents=price, **offer.model_dump(include=set(cls.model_fields)))
+
+
+class CheckoutIn(BaseModel):
+    quantity: int = Field(default=1, ge=1, le=99)
+    variant: str | None = Field(default=None, max_length=40)
+
+
+class CheckoutOut(BaseModel):
+    ok: bool
+    order_id: str | None
+    reason: str | None = Field(description="Why not: sold_out_waitlisted, limit_reached, ...")
+    message: str
+    replayed: bool = Field(description="True when this key was seen before: the same outcome.")
+
+
+class OrderOut(BaseModel):
+    id: str
+    offer_id: str
+    customer_id: str
+    kind: str
+    status: str
+    quantity: int
+    variant: str | None
+    unit_price_cents: int
+    amount_cents: int
+    balance_cents: int
+    paid_cents: int
+    refunded_cents: int
+    pay_by: datetime
+    referrer_chain: list[str]
+    fulfilment: str | None
+    pickup_point: str | None
+    pickup_code: str | None
+    from_waitlist: bool
+
+    @classmethod
+    def of(cls, order: OrderRow) -> OrderOut:
+        return cls(**order.model_dump(include=set(cls.model_fields)))
+
+
+class PayIn(BaseModel):
+    card: str = Field(
+        min_length=12,
+        max_length=23,
+        examples=["4242 4242 4242 4242"],
+        description="Simulated gateway: 4000 0000 0000 0002 is declined.",
+    )
+
+
+class PayOut(BaseModel):
+    payment_id: str
+    status: str
+    stage: str
+    amount_cents: int
+
+
+class FulfilmentIn(BaseModel):
+    method: Literal["delivery", "pickup"]
+    address: str | None = Field(default=None, max_length=500)
+    pickup_point: str | None = Field(default=None, max_length=200)
+
+    @model_validator(mode="after")
+    def _complete(self) -> FulfilmentIn:
+        Fulfilment(self.method, self.address, self.pickup_point)
+        return self
+
+
+class RefundIn(BaseModel):
+    amount_cents: int | None = Field(
+        default=None, ge=1, le=1_000_000_000, description="Leave out for a full refund."
+    )
+    reason: str = Field(default="refund", max_length=200)
+
+
+class CommissionOut(BaseModel):
+    order_id: str
+    level: int
+    amount_cents: int
+    status: str
+
+    @classmethod
+    def of(cls, row: CommissionRow) -> CommissionOut:
+        return cls(**row.model_dump(include=set(cls.model_fields)))
+
+
+@router.post("/products", status_code=201, response_model=ProductOut, tags=["catalog"])
+async def add_product(body: ProductIn, orders: OrdersDep, host: HostDep) -> ProductOut:
+    """A product and its variants (normalised: one spelling per size)."""
+    product = await orders.catalog.add_product(host.id, body.title, body.variants)
+    return ProductOut(id=product.id, title=product.title, variants=product.variants)
+
+
+@router.post("/rooms/{room_id}/offers", status_code=201, response_model=OfferOut, tags=["offers"])
+async def create_offer(room_id: str, body: OfferIn, orders: OrdersDep, host: HostDep) -> OfferOut:
+    """Attach a flash sale, group buy or pre-sale to a room (opens on `opens_at` or on /open)."""
+    ends_at = body.ends_at or (
+        utcnow() + timedelta(seconds=body.duration_s) if body.duration_s else None
+    )
+    draft = OfferDraft(
+        room_id=room_id,
+        product_id=body.product_id,
+        kind=body.kind,
+        title=body.title,
+        price_cents=body.price_cents,
+        stock=body.stock,
+        per_buyer_limit=body.per_buyer_limit,
+        opens_at=body.opens_at,
+        ends_at=ends_at,
+        pay_within_s=body.pay_within_s,
+        tiers=tuple(Tier(t.min_buyers, t.price_cents) for t in body.tiers),
+        min_group=body.min_group,
+        deposit_cents=body.deposit_cents,
+        balance_from=body.balance_from,
+        balance_until=body.balance_until,
+        forfeit_deposit=body.forfeit_deposit,
+    )
+    return OfferOut.of(await orders.catalog.create_offer(host.id, host.is_admin, draft))
+
+
+@router.get("/offers/{offer_id}", response_model=OfferOut, tags=["offers"])
+async def get_offer(offer_id: str, orders: OrdersDep) -> OfferOut:
+    """An offer's terms and live counters (left, held, sold; group buyers and tier)."""
+    return OfferOut.of(await orders.catalog.offer(offer_id))
+
+
+@router.post("/offers/{offer_id}/open", response_model=OfferOut, tags=["offers"])
+async def open_offer(offer_id: str, orders: OrdersDep, host: HostDep) -> OfferOut:
+    return OfferOut.of(await orders.catalog.open(offer_id, host.id, host.is_admin))
+
+
+@router.post("/offers/{offer_id}/close", response_model=OfferOut, tags=["offers"])
+async def close_offer(offer_id: str, orders: OrdersDep, host: HostDep) -> OfferOut:
+    return OfferOut.of(await orders.catalog.close(offer_id, host.id, host.is_admin))
+
+
+@router.patch("/offers/{offer_id}", response_model=OfferOut, tags=["offers"])
+async def edit_offer(offer_id: str, body: OfferEdit, orders: OrdersDep, host: HostDep) -> OfferOut:
+    """Edit terms, also while live; stock cannot drop below what is held or sold."""
+    tiers = tuple(Tier(t.min_buyers, t.price_cents) for t in body.tiers) if body.tiers else None
+    offer = await orders.catalog.edit(
+        offer_id,
+        host.id,
+        host.is_admin,
+        price_cents=body.price_cents,
+        stock=body.stock,
+        per_buyer_limit=body.per_buyer_limit,
+        ends_at=body.ends_at,
+        tiers=tiers,
+    )
+    return OfferOut.of(offer)
+
+
+@router.post(
+    "/offers/{offer_id}/checkout",
+    response_model=CheckoutOut,
+    tags=["checkout"],
+    responses={201: {"model": CheckoutOut}, 409: {"model": CheckoutOut}},
+)
+async def checkout(
+    offer_id: str,
+    body: CheckoutIn,
+    orders: OrdersDep,
+    buyer: BuyerDep,
+    response: Response,
+    idempotency_key: Annotated[str, Header(min_length=8, max_length=100)],
+) -> CheckoutOut:
+    """Hold stock and create an order awaiting payment. A retry with the same
+    `Idempotency-Key` returns the same outcome, never a second order."""
+    result = await orders.checkout.place(
+        CheckoutRequest(
+            offer_id=offer_id,
+            customer_id=buyer.customer_id,
+            quantity=body.quantity,
+            key=f"http:{buyer.customer_id}:{idempotency_key}",
+            claim_id=idempotency_key,
+            variant=body.variant,
+            source="button",
+            referrer_id=buyer.referrer_id,
+        )
+    )
+    if result.reason == "not_found":
+        raise HTTPException(404, result.message)
+    response.status_code = 201 if result.ok else 409
+    return CheckoutOut(
+        ok=result.ok,
+        order_id=result.order_id,
+        reason=result.reason,
+        message=result.message,
+        replayed=result.replayed,
+    )
+
+
+@router.get("/orders/{order_id}", response_model=OrderOut, tags=["orders"])
+async def get_order(order_id: str, orders: OrdersDep, buyer: BuyerDep) -> OrderOut:
+    return OrderOut.of(await orders.payments.order(order_id, buyer.customer_id))
+
+
+@router.post("/orders/{order_id}/fulfilment", response_model=OrderOut, tags=["orders"])
+async def set_fulfilment(
+    order_id: str, body: FulfilmentIn, orders: OrdersDep, buyer: BuyerDep
+) -> OrderOut:
+    """Delivery to an address, or a community pickup point (a pickup code once paid)."""
+    how = Fulfilment(body.method, body.address, body.pickup_point)
+    return OrderOut.of(await orders.payments.set_fulfilment(order_id, buyer.customer_id, how))
+
+
+@router.post("/orders/{order_id}/pay", status_code=202, response_model=PayOut, tags=["orders"])
+async def pay(order_id: str, body: PayIn, orders: OrdersDep, buyer: BuyerDep) -> PayOut:
+    """Start paying what is due now; the outcome arrives from the provider by callback."""
+    payment = await orders.payments.pay(order_id, buyer.customer_id, body.card)
+    return PayOut(
+        payment_id=payment.id,
+        status=payment.status,
+        stage=payment.stage,
+        amount_cents=payment.amount_cents,
+    )
+
+
+@router.post("/orders/{order_id}/refund", response_model=OrderOut, tags=["orders"])
+async def refund(order_id: str, body: RefundIn, orders: OrdersDep, host: HostDep) -> OrderOut:
+    """Refund all or part; a full refund reverses the referral commissions."""
+    order = await orders.payments.refund(
+        order_id, host.id, host.is_admin, body.amount_cents, body.reason
+    )
+    return OrderOut.of(order)
+
+
+@router.post("/payments/callback", tags=["payments"], responses={401: {}, 404: {}})
+async def payment_callback(
+    request: Request,
+    orders: OrdersDep,
+    signature: Annotated[str | None, Header(alias=SIGNATURE_HEADER)] = None,
+) -> dict[str, str]:
+    """The provider's signed callback (at least once, maybe late): applied once, never twice."""
+    body = await request.body()
+    if len(body) > MAX_CALLBACK_BYTES:
+        raise HTTPException(status.HTTP_413_REQUEST_ENTITY_TOO_LARGE, "callback too large")
+    try:
+        event = orders.payments.provider.read_callback(body, signature)
+    except (ValueError, KeyError, TypeError) as exc:
+        raise HTTPException(status.HTTP_401_UNAUTHORIZED, f"callback refused: {exc}") from None
+    result = await orders.payments.on_callback(event)
+    return {"status": result.status}
+
+
+@router.get("/commissions/{customer_id}", response_model=list[CommissionOut], tags=["referral"])
+async def commissions(customer_id: str, orders: OrdersDep, host: HostDep) -> list[CommissionOut]:
+    """A referrer's ledger: accrued and reversed commissions."""
+    return [CommissionOut.of(row) for row in await orders.payments.ledger(customer_id)]

@@ -1,0 +1,48 @@
+"""Claims from the rooms (chat-to-buy, buy buttons): the same checkout as HTTP."""
+
+from __future__ import annotations
+
+from faststream.middlewares import AckPolicy
+from faststream.nats import JStream, NatsBroker, PullSub
+from nats.js.api import ConsumerConfig, DeliverPolicy
+
+from services.orders.service_layer.checkout import Checkout, CheckoutRequest
+from shared import streams, subjects
+from shared.events import IntegrationEvent, PlaceClaim
+from shared.messaging import decode_event
+
+# One durable shared by every orders replica: each claim is handled by one of them.
+DURABLE_CLAIMS = "orders-claims"
+
+
+def register(broker: NatsBroker, checkout: Checkout) -> None:
+    @broker.subscriber(
+        subjects.room_event("cmd", "*", "orders.place_claim"),
+        stream=JStream(streams.COMMANDS.name, declare=False),
+        durable=DURABLE_CLAIMS,
+        pull_sub=PullSub(batch_size=50, timeout=0.5),
+        config=ConsumerConfig(deliver_policy=DeliverPolicy.ALL, ack_wait=30, max_deliver=-1),
+        decoder=decode_event,
+        ack_policy=AckPolicy.NACK_ON_ERROR,
+        title="orders-claims:Consume",
+        description="PlaceClaim commands from rooms; the outcome goes back as OrderPlaced "
+        "or ClaimRejected (private to the buyer).",
+    )
+    async def on_claim(event: IntegrationEvent) -> None:
+        if not isinstance(event, PlaceClaim) or not event.customer_id:
+            raise ValueError(f"not a claim with a buyer: {event.type}")
+        # The claim id is the idempotency key: a redelivered claim is the same order.
+        await checkout.place(claim_request(event))
+
+
+def claim_request(claim: PlaceClaim) -> CheckoutRequest:
+    return CheckoutRequest(
+        offer_id=claim.offer_id,
+        customer_id=str(claim.customer_id),
+        quantity=claim.quantity,
+        key=f"claim:{claim.customer_id}:{claim.claim_id}",
+        claim_id=claim.claim_id,
+        variant=claim.variant,
+        source=claim.source,
+        referrer_id=claim.referrer_id,
+    )

@@ -1,0 +1,264 @@
+"""The host's side: products with variants, offers, opening, closing and editing them."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+
+from sqlalchemy import update
+from sqlalchemy.ext.asyncio import async_sessionmaker
+from sqlmodel import col
+from sqlmodel.ext.asyncio.session import AsyncSession
+
+from services.orders.adapters.tables import OfferRow, ProductRow
+from services.orders.domain.offers import (
+    InvalidOffer,
+    OfferKind,
+    OfferStatus,
+    OfferTerms,
+    Tier,
+    validate_tiers,
+)
+from services.orders.service_layer.stock_ticker import StockTicker
+from shared.events import OfferClosed, OfferOpened, OfferUpdated, new_id
+from shared.outbox import Outbox
+from shared.variants import normalize_variant
+
+
+class NotFound(LookupError):
+    pass
+
+
+class Forbidden(PermissionError):
+    pass
+
+
+class Conflict(ValueError):
+    pass
+
+
+@dataclass(frozen=True)
+class OfferDraft:
+    room_id: str
+    product_id: str
+    kind: OfferKind
+    price_cents: int
+    stock: int
+    per_buyer_limit: int
+    title: str | None = None
+    opens_at: datetime | None = None
+    ends_at: datetime | None = None
+    pay_within_s: int = 900
+    tiers: tuple[Tier, ...] = ()
+    min_group: int = 0
+    deposit_cents: int = 0
+    balance_from: datetime | None = None
+    balance_until: datetime | None = None
+    forfeit_deposit: bool = True
+
+
+class Catalog:
+    def __init__(
+        self, sessions: async_sessionmaker[AsyncSession], outbox: Outbox, ticker: StockTicker
+    ) -> None:
+        self._sessions = sessions
+        self._outbox = outbox
+        self._ticker = ticker
+
+    async def add_product(self, owner: str, title: str, variants: list[str]) -> ProductRow:
+        # "XL", "x-large" and "xlarge" are one variant; keep the first spelling's order.
+        normalised = list(dict.fromkeys(normalize_variant(v) for v in variants if v.strip()))
+        product = ProductRow(
+            id=f"prod_{new_id()[:12]}", owner=owner, title=title, variants=normalised
+        )
+        async with self._sessions() as session:
+            session.add(product)
+            await session.commit()
+        return product
+
+    async def product(self, product_id: str) -> ProductRow:
+        async with self._sessions() as session:
+            product = await session.get(ProductRow, product_id)
+        if product is None:
+            raise NotFound(product_id)
+        return product
+
+    async def create_offer(self, owner: str, is_admin: bool, draft: OfferDraft) -> OfferRow:
+        product = await self.product(draft.product_id)
+        if not (is_admin or product.owner == owner):
+            raise Forbidden("not your product")
+        price = (
+            draft.tiers[0].price_cents
+            if draft.kind == OfferKind.GROUP_BUY and draft.tiers
+            else draft.price_cents
+        )
+        OfferTerms(
+            kind=draft.kind,
+            price_cents=price,
+            stock=draft.stock,
+            per_buyer_limit=draft.per_buyer_limit,
+            tiers=draft.tiers,
+            min_group=draft.min_group,
+            deposit_cents=draft.deposit_cents,
+            balance_from=draft.balance_from,
+            balance_until=draft.balance_until,
+        ).validate()
+        if draft.kind == OfferKind.GROUP_BUY and draft.ends_at is None:
+            raise InvalidOffer("a group buy needs a deadline (ends_at)")
+        if draft.opens_at and draft.ends_at and draft.ends_at <= draft.opens_at:
+            raise InvalidOffer("an offer must end after it opens")
+        offer = OfferRow(
+            id=f"off_{new_id()[:12]}",
+            room_id=draft.room_id,
+            product_id=product.id,
+            owner=owner,
+            kind=draft.kind,
+            title=draft.title or product.title,
+            price_cents=price,
+            stock=draft.stock,
+            left=draft.stock,
+            per_buyer_limit=draft.per_buyer_limit,
+            pay_within_s=draft.pay_within_s,
+            opens_at=draft.opens_at,
+            ends_at=draft.ends_at,
+            tiers=[[t.min_buyers, t.price_cents] for t in draft.tiers],
+            min_group=draft.min_group,
+            deposit_cents=draft.deposit_cents,
+            balance_from=draft.balance_from,
+            balance_until=draft.balance_until,
+            forfeit_deposit=draft.forfeit_deposit,
+        )
+        async with self._sessions() as session:
+            session.add(offer)
+            await session.commit()
+        return offer
+
+    async def offer(self, offer_id: str) -> OfferRow:
+        async with self._sessions() as session:
+            offer = await session.get(OfferRow, offer_id)
+        if offer is None:
+            raise NotFound(offer_id)
+        return offer
+
+    async def _owned(self, offer_id: str, owner: str, is_admin: bool) -> OfferRow:
+        offer = await self.offer(offer_id)
+        if not (is_admin or offer.owner == owner):
+            raise Forbidden("not your offer")
+        return offer
+
+    async def open(self, offer_id: str, owner: str = "", is_admin: bool = True) -> OfferRow:
+        await self._owned(offer_id, owner, is_admin)
+        return await self._transition(offer_id, OfferStatus.SCHEDULED, OfferStatus.OPEN)
+
+    async def close(self, offer_id: str, owner: str = "", is_admin: bool = True) -> OfferRow:
+        await self._owned(offer_id, owner, is_admin)
+        return await self._transition(offer_id, OfferStatus.OPEN, OfferStatus.CLOSED)
+
+    async def _transition(self, offer_id: str, before: OfferStatus, after: OfferStatus) -> OfferRow:
+        """A conditional state change: of two replicas (or timer and host) exactly one wins."""
+        async with self._sessions() as session:
+            changed = await session.exec(
+                update(OfferRow)
+                .where(col(OfferRow.id) == offer_id, col(OfferRow.status) == before.value)
+                .values(status=after.value)
+            )
+            offer = await session.get(OfferRow, offer_id)
+            assert offer is not None
+            if changed.rowcount == 0:
+                await session.rollback()
+                if offer.status == after:
+                    return offer  # already done: idempotent
+                raise Conflict(f"offer is {offer.status}, cannot become {after}")
+            if after == OfferStatus.OPEN:
+                self._outbox.add(
+                    session,
+                    OfferOpened(
+                        room_id=offer.room_id,
+                        offer_id=offer.id,
+                        kind=offer.kind,
+                        title=offer.title,
+                        price_cents=offer.price_cents,
+                        stock=offer.stock,
+                        per_buyer_limit=offer.per_buyer_limit,
+                        ends_at=offer.ends_at,
+                    ),
+                )
+            else:
+                self._outbox.add(session, OfferClosed(room_id=offer.room_id, offer_id=offer.id))
+            await session.commit()
+        self._outbox.notify()
+        return offer
+
+    async def edit(
+        self,
+        offer_id: str,
+        owner: str,
+        is_admin: bool,
+        *,
+        price_cents: int | None,
+        stock: int | None,
+        per_buyer_limit: int | None,
+        ends_at: datetime | None,
+        tiers: tuple[Tier, ...] | None = None,
+    ) -> OfferRow:
+        """Edit terms, live or not. Stock can shrink only down to what is held or sold."""
+        await self._owned(offer_id, owner, is_admin)
+        async with self._sessions() as session:
+            # Lock the row first (same lock checkout takes), then validate against fresh numbers.
+            await session.exec(
+                update(OfferRow)
+                .where(col(OfferRow.id) == offer_id)
+                .values(version=OfferRow.version + 1)
+            )
+            offer = await session.get(OfferRow, offer_id, populate_existing=True)
+            assert offer is not None
+            if offer.status == OfferStatus.CLOSED:
+                await session.rollback()
+                raise Conflict("a closed offer cannot be edited")
+            if stock is not None:
+                committed = offer.held + offer.sold
+                if stock < committed:
+                    await session.rollback()
+                    raise Conflict(f"stock cannot go below {committed} (held or sold)")
+                OfferTerms(
+                    kind=OfferKind(offer.kind), price_cents=0, stock=stock, per_buyer_limit=1
+                ).validate()
+                offer.left, offer.stock = stock - committed, stock
+            if price_cents is not None:
+                if offer.kind == OfferKind.PRE_SALE and price_cents <= offer.deposit_cents:
+                    await session.rollback()
+                    raise InvalidOffer("the price must stay above the deposit")
+                OfferTerms(
+                    kind=OfferKind.FLASH_SALE, price_cents=price_cents, stock=0, per_buyer_limit=1
+                ).validate()
+                offer.price_cents = price_cents
+            if per_buyer_limit is not None:
+                OfferTerms(
+                    kind=OfferKind.FLASH_SALE,
+                    price_cents=0,
+                    stock=0,
+                    per_buyer_limit=per_buyer_limit,
+                ).validate()
+                offer.per_buyer_limit = per_buyer_limit
+            if tiers is not None:
+                validate_tiers(tiers)
+                offer.tiers = [[t.min_buyers, t.price_cents] for t in tiers]
+            if ends_at is not None:
+                offer.ends_at = ends_at
+            session.add(offer)
+            self._outbox.add(
+                session,
+                OfferUpdated(
+                    room_id=offer.room_id,
+                    offer_id=offer.id,
+                    price_cents=offer.price_cents,
+                    stock=offer.stock,
+                    left=offer.left,
+                    per_buyer_limit=offer.per_buyer_limit,
+                    ends_at=offer.ends_at,
+                ),
+            )
+            await session.commit()
+        self._outbox.notify()
+        self._ticker.mark(offer_id)
+        return offer

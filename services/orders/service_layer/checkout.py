@@ -1,0 +1,368 @@
+"""Checkout: the one path every buy intent takes (HTTP checkout and chat claims).
+
+The stock decision is a conditional UPDATE on the offer row, the first statement
+of the transaction that also writes the order, its idempotency record and its
+events (outbox). It commits before the buyer hears "yours"; any number of orders
+replicas can run it at once (the row lock serialises them per offer).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+from dataclasses import dataclass, replace
+from datetime import UTC, datetime, timedelta
+
+from sqlalchemy import func, update
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.ext.asyncio import async_sessionmaker
+from sqlmodel import col, select
+from sqlmodel.ext.asyncio.session import AsyncSession
+
+from services.orders.adapters.tables import (
+    CheckoutRow,
+    OfferRow,
+    OrderRow,
+    ProductRow,
+    ReferralRow,
+    WaitlistRow,
+)
+from services.orders.domain.offers import (
+    OfferKind,
+    OfferStatus,
+    Refusal,
+    Tier,
+    check_claim,
+    next_tier_at,
+    tier_for,
+)
+from services.orders.domain.referral import referrer_chain
+from services.orders.service_layer.stock_ticker import StockTicker
+from shared.events import (
+    ClaimRejected,
+    GroupTierReached,
+    OfferSoldOut,
+    OrderPlaced,
+    new_id,
+    utcnow,
+)
+from shared.outbox import Outbox
+from shared.variants import normalize_variant
+
+log = logging.getLogger("qunlive.orders.checkout")
+
+ACTIVE = ("awaiting_payment", "paid", "deposit_paid")
+
+
+@dataclass(frozen=True)
+class CheckoutRequest:
+    offer_id: str
+    customer_id: str
+    quantity: int
+    key: str  # idempotency key, already scoped to the customer
+    claim_id: str
+    variant: str | None = None
+    source: str = "button"
+    referrer_id: str | None = None
+
+
+@dataclass(frozen=True)
+class CheckoutResult:
+    ok: bool
+    order_id: str | None
+    reason: str | None
+    message: str
+    replayed: bool = False
+
+
+def tiers_of(offer: OfferRow) -> tuple[Tier, ...]:
+    return tuple(Tier(int(a), int(b)) for a, b in offer.tiers)
+
+
+def aware(at: datetime) -> datetime:
+    return at if at.tzinfo else at.replace(tzinfo=UTC)
+
+
+class Checkout:
+    def __init__(
+        self,
+        sessions: async_sessionmaker[AsyncSession],
+        outbox: Outbox,
+        ticker: StockTicker,
+        referral_levels: int = 3,
+    ) -> None:
+        self._sessions = sessions
+        self._outbox = outbox
+        self._ticker = ticker
+        self._levels = referral_levels
+
+    async def place(self, req: CheckoutRequest, from_waitlist: bool = False) -> CheckoutResult:
+        if req.variant is not None:
+            req = replace(req, variant=normalize_variant(req.variant) or None)
+        if req.referrer_id and req.referrer_id != req.customer_id:
+            await self._remember_referrer(req.customer_id, req.referrer_id)
+        async with self._sessions() as session:  # read-only look-ups, no lock held
+            done = await session.get(CheckoutRow, req.key)
+            if done is not None:
+                return _replay(done, req)
+            offer = await session.get(OfferRow, req.offer_id)
+            if offer is None:
+                return CheckoutResult(False, None, "not_found", "No such offer.")
+            bought = await _bought(session, req.offer_id, req.customer_id)
+            chain = await self._chain(session, req.customer_id)
+            product = await session.get(ProductRow, offer.product_id)
+        variants = tuple(product.variants) if product else ()
+        refusal = check_claim(
+            status=OfferStatus(offer.status),
+            quantity=req.quantity,
+            per_buyer_limit=offer.per_buyer_limit,
+            already_bought=bought,
+            variant=req.variant,
+            variants=variants,
+        )
+        if refusal is not None:
+            return await self._refuse(req, offer.room_id, refusal)
+        try:
+            return await self._hold(req, offer, chain, from_waitlist)
+        except IntegrityError:  # the same key raced in on another replica: its outcome stands
+            async with self._sessions() as session:
+                done = await session.get(CheckoutRow, req.key)
+            if done is None:
+                raise
+            return _replay(done, req)
+
+    async def _hold(
+        self, req: CheckoutRequest, offer: OfferRow, chain: list[str], from_waitlist: bool
+    ) -> CheckoutResult:
+        async with self._sessions() as session:
+            taken = await session.exec(
+                update(OfferRow)
+                .where(
+                    col(OfferRow.id) == req.offer_id,
+                    col(OfferRow.status) == OfferStatus.OPEN.value,
+                    col(OfferRow.left) >= req.quantity,
+                )
+                .values(
+                    left=OfferRow.left - req.quantity,
+                    held=OfferRow.held + req.quantity,
+                    buyers=OfferRow.buyers + 1,
+                )
+                .returning(col(OfferRow.left), col(OfferRow.buyers), col(OfferRow.price_cents))
+            )
+            row = taken.first()
+            if row is None:
+                await session.rollback()
+                return await self._sold_out_or_closed(req, offer, chain)
+            left, buyers, price = row
+            # Under the offer's lock: the per-buyer limit cannot be raced past.
+            if (
+                await _bought(session, req.offer_id, req.customer_id) + req.quantity
+                > offer.per_buyer_limit
+            ):
+                await session.rollback()
+                refusal = Refusal("limit_reached", f"Limit {offer.per_buyer_limit} per buyer.")
+                return await self._refuse(req, offer.room_id, refusal)
+            order = self._order(req, offer, price, chain, from_waitlist)
+            session.add(order)
+            session.add(
+                CheckoutRow(
+                    key=req.key,
+                    customer_id=req.customer_id,
+                    offer_id=offer.id,
+                    order_id=order.id,
+                    message="yours",
+                )
+            )
+            self._placed(session, order, offer)
+            if left == 0:
+                self._outbox.add(session, OfferSoldOut(room_id=offer.room_id, offer_id=offer.id))
+            if offer.kind == OfferKind.GROUP_BUY:
+                self._tier_change(session, offer, buyers - 1, buyers)
+            await session.commit()
+        self._outbox.notify()
+        self._ticker.mark(offer.id)
+        return CheckoutResult(True, order.id, None, _yours(order))
+
+    def _order(
+        self,
+        req: CheckoutRequest,
+        offer: OfferRow,
+        price: int,
+        chain: list[str],
+        from_waitlist: bool = False,
+    ) -> OrderRow:
+        unit = tiers_of(offer)[0].price_cents if offer.kind == OfferKind.GROUP_BUY else price
+        due, balance = unit * req.quantity, 0
+        if offer.kind == OfferKind.PRE_SALE:
+            due, balance = (
+                offer.deposit_cents * req.quantity,
+                (price - offer.deposit_cents) * req.quantity,
+            )
+        return OrderRow(
+            id=f"ord_{new_id()[:16]}",
+            offer_id=offer.id,
+            room_id=offer.room_id,
+            customer_id=req.customer_id,
+            kind=offer.kind,
+            quantity=req.quantity,
+            variant=req.variant,
+            unit_price_cents=unit,
+            amount_cents=due,
+            balance_cents=balance,
+            pay_by=utcnow() + timedelta(seconds=offer.pay_within_s),
+            claim_id=req.claim_id,
+            source=req.source,
+            referrer_chain=chain,
+            from_waitlist=from_waitlist,
+        )
+
+    def _placed(self, session: AsyncSession, order: OrderRow, offer: OfferRow) -> None:
+        self._outbox.add(
+            session,
+            OrderPlaced(
+                room_id=offer.room_id,
+                customer_id=order.customer_id,
+                order_id=order.id,
+                claim_id=order.claim_id,
+                offer_id=offer.id,
+                quantity=order.quantity,
+                amount_cents=order.amount_cents,
+                pay_by=order.pay_by,
+                referrer_id=order.referrer_chain[0] if order.referrer_chain else None,
+                kind=offer.kind,
+                variant=order.variant,
+                from_waitlist=order.from_waitlist,
+            ),
+        )
+
+    def _tier_change(self, session: AsyncSession, offer: OfferRow, before: int, after: int) -> None:
+        tiers = tiers_of(offer)
+        if tier_for(tiers, before) != tier_for(tiers, after) or before == 0:
+            self._outbox.add(
+                session,
+                GroupTierReached(
+                    room_id=offer.room_id,
+                    offer_id=offer.id,
+                    buyers=after,
+                    price_cents=tier_for(tiers, after).price_cents,
+                    next_tier_at=next_tier_at(tiers, after),
+                ),
+            )
+
+    async def _sold_out_or_closed(
+        self, req: CheckoutRequest, offer: OfferRow, chain: list[str]
+    ) -> CheckoutResult:
+        async with self._sessions() as session:
+            current = await session.get(OfferRow, req.offer_id)
+            if current is None or current.status != OfferStatus.OPEN:
+                return await self._refuse(
+                    req, offer.room_id, Refusal("closed", "This offer has closed.")
+                )
+        refusal = Refusal(
+            "sold_out_waitlisted",
+            "Sold out: you are on the waitlist and will be offered any unit released.",
+        )
+        async with self._sessions() as session:
+            session.add(
+                WaitlistRow(
+                    offer_id=offer.id,
+                    room_id=offer.room_id,
+                    customer_id=req.customer_id,
+                    quantity=req.quantity,
+                    variant=req.variant,
+                    claim_key=req.key,
+                    referrer_chain=chain,
+                )
+            )
+            return await self._refuse(req, offer.room_id, refusal, session)
+
+    async def _refuse(
+        self,
+        req: CheckoutRequest,
+        room_id: str,
+        refusal: Refusal,
+        session: AsyncSession | None = None,
+    ) -> CheckoutResult:
+        """Record the refusal under the key (a retry gets the same answer) and tell the buyer."""
+        own = session is None
+        session = session or self._sessions()
+        try:
+            session.add(
+                CheckoutRow(
+                    key=req.key,
+                    customer_id=req.customer_id,
+                    offer_id=req.offer_id,
+                    reason=refusal.reason,
+                    message=refusal.message,
+                )
+            )
+            self._outbox.add(
+                session,
+                ClaimRejected(
+                    room_id=room_id,
+                    customer_id=req.customer_id,
+                    claim_id=req.claim_id,
+                    offer_id=req.offer_id,
+                    reason=refusal.reason,
+                    message=refusal.message,
+                ),
+            )
+            try:
+                await session.commit()
+            except IntegrityError:
+                await session.rollback()
+                done = await session.get(CheckoutRow, req.key)
+                if done is None:
+                    raise
+                return _replay(done, req)
+        finally:
+            if own:
+                await session.close()
+        self._outbox.notify()
+        return CheckoutResult(False, None, refusal.reason, refusal.message)
+
+    async def _remember_referrer(self, customer: str, referrer: str) -> None:
+        """First touch wins: the first referrer of a customer stays theirs."""
+        async with self._sessions() as session:
+            if await session.get(ReferralRow, customer) is not None:
+                return
+        async with self._sessions() as session:
+            session.add(ReferralRow(customer_id=customer, referrer_id=referrer))
+            with contextlib.suppress(IntegrityError):  # someone else recorded it first
+                await session.commit()
+
+    async def _chain(self, session: AsyncSession, customer: str) -> list[str]:
+        """The customer's referrer, theirs, ... as far as the rule has levels."""
+        parents: dict[str, str] = {}
+        current = customer
+        for _ in range(self._levels):
+            row = await session.get(ReferralRow, current)
+            if row is None:
+                break
+            parents[current] = row.referrer_id
+            current = row.referrer_id
+        return referrer_chain(customer, parents, self._levels)
+
+
+async def _bought(session: AsyncSession, offer_id: str, customer_id: str) -> int:
+    total = await session.exec(
+        select(func.coalesce(func.sum(OrderRow.quantity), 0)).where(
+            OrderRow.offer_id == offer_id,
+            OrderRow.customer_id == customer_id,
+            col(OrderRow.status).in_(ACTIVE),
+        )
+    )
+    return int(total.one())
+
+
+def _replay(done: CheckoutRow, req: CheckoutRequest) -> CheckoutResult:
+    if done.offer_id != req.offer_id or done.customer_id != req.customer_id:
+        return CheckoutResult(
+            False, None, "invalid", "This idempotency key was used for another checkout.", True
+        )
+    return CheckoutResult(done.order_id is not None, done.order_id, done.reason, done.message, True)
+
+
+def _yours(order: OrderRow) -> str:
+    due = f"{order.amount_cents / 100:.2f}"
+    return f"Yours: {order.quantity} held, pay {due} by {order.pay_by:%H:%M} UTC."

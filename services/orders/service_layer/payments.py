@@ -1,0 +1,302 @@
+"""Paying for an order, and what the provider's callbacks do to it.
+
+Callbacks are at-least-once and may come late: each is recorded by its event id
+(a duplicate changes nothing), and a payment only confirms an order that is
+still awaiting it; money that arrives for an expired order is refunded, the
+order stays expired.
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass
+
+from sqlalchemy import update
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.ext.asyncio import async_sessionmaker
+from sqlmodel import col, select
+from sqlmodel.ext.asyncio.session import AsyncSession
+
+from services.orders.adapters.payments import CallbackEvent, PaymentProvider
+from services.orders.adapters.tables import (
+    CallbackRow,
+    CommissionRow,
+    OfferRow,
+    OrderRow,
+    PaymentRow,
+)
+from services.orders.domain.fulfilment import Fulfilment, pickup_code
+from services.orders.domain.offers import OfferKind
+from services.orders.domain.referral import CommissionRule, commissions
+from services.orders.service_layer.catalog import Conflict, Forbidden, NotFound
+from services.orders.service_layer.checkout import aware
+from shared.events import (
+    CommissionAccrued,
+    CommissionReversed,
+    OrderPaid,
+    OrderRefunded,
+    utcnow,
+)
+from shared.outbox import Outbox
+
+log = logging.getLogger("qunlive.orders.payments")
+
+
+@dataclass(frozen=True)
+class CallbackResult:
+    status: str  # applied | duplicate | late_refunded | declined | ignored
+
+
+class Payments:
+    def __init__(
+        self,
+        sessions: async_sessionmaker[AsyncSession],
+        outbox: Outbox,
+        provider: PaymentProvider,
+        rule: CommissionRule,
+    ) -> None:
+        self._sessions = sessions
+        self._outbox = outbox
+        self.provider = provider
+        self._rule = rule
+
+    async def order(self, order_id: str, customer_id: str | None = None) -> OrderRow:
+        async with self._sessions() as session:
+            order = await session.get(OrderRow, order_id)
+        if order is None or (customer_id is not None and order.customer_id != customer_id):
+            raise NotFound(order_id)
+        return order
+
+    async def set_fulfilment(self, order_id: str, customer_id: str, how: Fulfilment) -> OrderRow:
+        async with self._sessions() as session:
+            order = await session.get(OrderRow, order_id)
+            if order is None or order.customer_id != customer_id:
+                raise NotFound(order_id)
+            if order.status in ("expired", "cancelled", "refunded", "forfeited"):
+                raise Conflict(f"order is {order.status}")
+            order.fulfilment, order.address, order.pickup_point = (
+                how.method,
+                how.address,
+                how.pickup_point,
+            )
+            if how.method == "pickup" and order.status == "paid" and not order.pickup_code:
+                order.pickup_code = pickup_code()
+            session.add(order)
+            await session.commit()
+        return order
+
+    async def pay(self, order_id: str, customer_id: str, card: str) -> PaymentRow:
+        """Start a payment of what is due now: the whole, the deposit, or the balance."""
+        order = await self.order(order_id, customer_id)
+        now = utcnow()
+        if order.status == "awaiting_payment":
+            if aware(order.pay_by) < now:
+                raise Conflict("the payment deadline has passed")
+            stage = "deposit" if order.kind == OfferKind.PRE_SALE else "full"
+            amount = order.amount_cents
+        elif order.status == "deposit_paid":
+            async with self._sessions() as session:
+                offer = await session.get(OfferRow, order.offer_id)
+            assert offer is not None and offer.balance_from and offer.balance_until
+            if not aware(offer.balance_from) <= now <= aware(offer.balance_until):
+                raise Conflict(
+                    f"the balance is paid between {offer.balance_from:%Y-%m-%d %H:%M} "
+                    f"and {offer.balance_until:%Y-%m-%d %H:%M} UTC"
+                )
+            stage, amount = "balance", order.balance_cents
+        else:
+            raise Conflict(f"order is {order.status}: nothing to pay")
+        charge = await self.provider.charge(order.id, amount, card)
+        payment = PaymentRow(
+            id=charge.payment_id,
+            order_id=order.id,
+            stage=stage,
+            amount_cents=amount,
+            status=charge.status,
+        )
+        async with self._sessions() as session:
+            session.add(payment)
+            await session.commit()
+        return payment
+
+    async def on_callback(self, event: CallbackEvent) -> CallbackResult:
+        async with self._sessions() as session:
+            payment = await session.get(PaymentRow, event.payment_id)
+            if payment is None:
+                raise NotFound(f"unknown payment {event.payment_id}")
+            if event.amount_cents != payment.amount_cents:
+                raise Conflict("amount does not match the payment")
+        async with self._sessions() as session:
+            session.add(
+                CallbackRow(
+                    event_id=event.event_id, payment_id=event.payment_id, outcome=event.outcome
+                )
+            )
+            try:
+                await session.flush()  # the dedupe row is this transaction's first write
+            except IntegrityError:
+                return CallbackResult("duplicate")
+            payment = await session.get(PaymentRow, event.payment_id, populate_existing=True)
+            assert payment is not None
+            if payment.status != "pending":  # a different event id for a settled payment
+                await session.commit()
+                return CallbackResult("ignored")
+            payment.settled_at = utcnow()
+            if event.outcome != "succeeded":
+                payment.status = "declined"
+                session.add(payment)
+                await session.commit()
+                return CallbackResult("declined")
+            result = await self._capture(session, payment)
+            await session.commit()
+        self._outbox.notify()
+        if result == "late_refunded":
+            await self.provider.refund(payment.id, payment.amount_cents)
+        return CallbackResult(result)
+
+    async def _capture(self, session: AsyncSession, payment: PaymentRow) -> str:
+        expected = "deposit_paid" if payment.stage == "balance" else "awaiting_payment"
+        target = "deposit_paid" if payment.stage == "deposit" else "paid"
+        moved = await session.exec(
+            update(OrderRow)
+            .where(col(OrderRow.id) == payment.order_id, col(OrderRow.status) == expected)
+            .values(
+                status=target,
+                paid_at=utcnow(),
+                paid_cents=OrderRow.paid_cents + payment.amount_cents,
+            )
+        )
+        if moved.rowcount == 0:
+            # Expired (or forfeited) before the money came: never resurrect, give it back.
+            payment.status = "late_refunded"
+            session.add(payment)
+            return "late_refunded"
+        payment.status = "succeeded"
+        session.add(payment)
+        order = await session.get(OrderRow, payment.order_id, populate_existing=True)
+        assert order is not None
+        if target == "paid":
+            await session.exec(
+                update(OfferRow)
+                .where(col(OfferRow.id) == order.offer_id)
+                .values(held=OfferRow.held - order.quantity, sold=OfferRow.sold + order.quantity)
+            )
+            if order.fulfilment == "pickup" and not order.pickup_code:
+                order.pickup_code = pickup_code()
+                session.add(order)
+            for who, level, cents in commissions(
+                order.paid_cents, order.referrer_chain, self._rule
+            ):
+                session.add(
+                    CommissionRow(
+                        order_id=order.id, level=level, beneficiary=who, amount_cents=cents
+                    )
+                )
+                self._outbox.add(
+                    session,
+                    CommissionAccrued(
+                        room_id=order.room_id,
+                        customer_id=who,
+                        order_id=order.id,
+                        level=level,
+                        amount_cents=cents,
+                    ),
+                )
+        self._outbox.add(
+            session,
+            OrderPaid(
+                room_id=order.room_id,
+                customer_id=order.customer_id,
+                order_id=order.id,
+                offer_id=order.offer_id,
+                amount_cents=payment.amount_cents,
+                stage=payment.stage,
+                referrer_chain=order.referrer_chain,
+                pickup_code=order.pickup_code,
+            ),
+        )
+        return "applied"
+
+    async def refund(
+        self, order_id: str, owner: str, is_admin: bool, amount_cents: int | None, reason: str
+    ) -> OrderRow:
+        """Give money back: all of it (the order becomes refunded) or a part (group tier)."""
+        async with self._sessions() as session:
+            order = await session.get(OrderRow, order_id)
+            if order is None:
+                raise NotFound(order_id)
+            offer = await session.get(OfferRow, order.offer_id)
+            assert offer is not None
+            if not (is_admin or offer.owner == owner):
+                raise Forbidden("not your order")
+        refunded = await self.refund_order(order_id, amount_cents, reason)
+        return refunded
+
+    async def refund_order(self, order_id: str, amount_cents: int | None, reason: str) -> OrderRow:
+        async with self._sessions() as session:
+            order = await session.get(OrderRow, order_id, with_for_update=True)
+            if order is None:
+                raise NotFound(order_id)
+            refundable = order.paid_cents - order.refunded_cents
+            amount = refundable if amount_cents is None else amount_cents
+            if order.status not in ("paid", "deposit_paid") or refundable <= 0:
+                raise Conflict(f"order is {order.status}: nothing to refund")
+            if not 0 < amount <= refundable:
+                raise Conflict(f"refund must be between 0.01 and {refundable / 100:.2f}")
+            order.refunded_cents += amount
+            full = order.refunded_cents == order.paid_cents
+            if full:
+                order.status = "refunded"
+                rows = (
+                    await session.exec(
+                        select(CommissionRow).where(
+                            CommissionRow.order_id == order_id, CommissionRow.status == "accrued"
+                        )
+                    )
+                ).all()
+                for row in rows:
+                    row.status = "reversed"
+                    session.add(row)
+                    self._outbox.add(
+                        session,
+                        CommissionReversed(
+                            room_id=order.room_id,
+                            customer_id=row.beneficiary,
+                            order_id=order_id,
+                            level=row.level,
+                            amount_cents=row.amount_cents,
+                        ),
+                    )
+            session.add(order)
+            self._outbox.add(
+                session,
+                OrderRefunded(
+                    room_id=order.room_id,
+                    customer_id=order.customer_id,
+                    order_id=order.id,
+                    offer_id=order.offer_id,
+                    amount_cents=amount,
+                    reason=reason,
+                ),
+            )
+            payments = (
+                await session.exec(
+                    select(PaymentRow).where(
+                        PaymentRow.order_id == order_id, PaymentRow.status == "succeeded"
+                    )
+                )
+            ).all()
+            await session.commit()
+        self._outbox.notify()
+        if payments:
+            await self.provider.refund(payments[-1].id, amount)
+        return order
+
+    async def ledger(self, beneficiary: str) -> list[CommissionRow]:
+        async with self._sessions() as session:
+            rows = await session.exec(
+                select(CommissionRow)
+                .where(CommissionRow.beneficiary == beneficiary)
+                .order_by(col(CommissionRow.created_at))
+            )
+            return list(rows.all())

@@ -1,0 +1,307 @@
+"""Time-driven work: unpaid orders expire (stock goes to the waitlist, else back on sale),
+offers open and close on time, group buys settle at their deadline, pre-sale
+balances not paid in their window forfeit.
+
+Every replica runs the sweeper; each step is a conditional UPDATE, so of two
+replicas reaching the same order or offer exactly one acts.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+
+from sqlalchemy import update
+from sqlalchemy.ext.asyncio import async_sessionmaker
+from sqlmodel import col, select
+from sqlmodel.ext.asyncio.session import AsyncSession
+
+from services.orders.adapters.tables import OfferRow, OrderRow, WaitlistRow
+from services.orders.domain.offers import OfferKind, OfferStatus, tier_for
+from services.orders.service_layer.catalog import Catalog, Conflict
+from services.orders.service_layer.checkout import Checkout, CheckoutRequest, tiers_of
+from services.orders.service_layer.payments import Payments
+from services.orders.service_layer.stock_ticker import StockTicker
+from shared.events import (
+    GroupFailed,
+    GroupFormed,
+    OrderCancelled,
+    OrderExpired,
+    utcnow,
+)
+from shared.outbox import Outbox
+
+log = logging.getLogger("qunlive.orders.sweeper")
+
+
+class Sweeper:
+    def __init__(
+        self,
+        sessions: async_sessionmaker[AsyncSession],
+        outbox: Outbox,
+        ticker: StockTicker,
+        catalog: Catalog,
+        checkout: Checkout,
+        payments: Payments,
+        every_s: float = 1.0,
+    ) -> None:
+        self._sessions = sessions
+        self._outbox = outbox
+        self._ticker = ticker
+        self._catalog = catalog
+        self._checkout = checkout
+        self._payments = payments
+        self._every_s = every_s
+        self._task: asyncio.Task[None] | None = None
+
+    async def sweep(self) -> None:
+        now = utcnow()
+        async with self._sessions() as session:
+            due = (
+                await session.exec(
+                    select(OrderRow.id)
+                    .where(OrderRow.status == "awaiting_payment", col(OrderRow.pay_by) < now)
+                    .limit(500)
+                )
+            ).all()
+            to_open = (
+                await session.exec(
+                    select(OfferRow.id).where(
+                        OfferRow.status == OfferStatus.SCHEDULED.value,
+                        col(OfferRow.opens_at) <= now,
+                    )
+                )
+            ).all()
+            to_close = (
+                await session.exec(
+                    select(OfferRow.id).where(
+                        OfferRow.status == OfferStatus.OPEN.value, col(OfferRow.ends_at) <= now
+                    )
+                )
+            ).all()
+            to_settle = (
+                await session.exec(
+                    select(OfferRow.id).where(
+                        OfferRow.kind == OfferKind.GROUP_BUY.value,
+                        OfferRow.status == OfferStatus.CLOSED.value,
+                        col(OfferRow.settled).is_(False),
+                    )
+                )
+            ).all()
+            to_forfeit = (
+                await session.exec(
+                    select(OrderRow.id)
+                    .join(OfferRow, col(OfferRow.id) == col(OrderRow.offer_id))
+                    .where(OrderRow.status == "deposit_paid", col(OfferRow.balance_until) < now)
+                    .limit(500)
+                )
+            ).all()
+        for order_id in due:
+            await self.expire(order_id)
+        for offer_id in to_open:
+            with contextlib.suppress(Conflict):
+                await self._catalog.open(offer_id)
+        for offer_id in to_close:
+            with contextlib.suppress(Conflict):
+                await self._catalog.close(offer_id)
+        for offer_id in to_settle:
+            await self.settle_group(offer_id)
+        for order_id in to_forfeit:
+            await self.forfeit(order_id)
+
+    async def expire(self, order_id: str) -> bool:
+        return await self._release(order_id, "awaiting_payment", "expired")
+
+    async def forfeit(self, order_id: str) -> bool:
+        """Pre-sale balance not paid in its window: the unit is released, the deposit per rule."""
+        released = await self._release(order_id, "deposit_paid", "forfeited")
+        if released:
+            order = await self._payments.order(order_id)
+            offer = await self._catalog.offer(order.offer_id)
+            if not offer.forfeit_deposit:
+                await self._refund_deposit(order)
+        return released
+
+    async def _refund_deposit(self, order: OrderRow) -> None:
+        async with self._sessions() as session:
+            await session.exec(
+                update(OrderRow).where(col(OrderRow.id) == order.id).values(status="deposit_paid")
+            )
+            await session.commit()
+        await self._payments.refund_order(order.id, None, "balance not paid: deposit returned")
+        async with self._sessions() as session:
+            await session.exec(
+                update(OrderRow).where(col(OrderRow.id) == order.id).values(status="forfeited")
+            )
+            await session.commit()
+
+    async def _release(self, order_id: str, expected: str, status: str) -> bool:
+        async with self._sessions() as session:
+            moved = await session.exec(
+                update(OrderRow)
+                .where(col(OrderRow.id) == order_id, col(OrderRow.status) == expected)
+                .values(status=status)
+            )
+            if moved.rowcount == 0:
+                await session.rollback()
+                return False  # paid meanwhile, or another replica got there first
+            order = await session.get(OrderRow, order_id, populate_existing=True)
+            assert order is not None
+            await session.exec(
+                update(OfferRow)
+                .where(col(OfferRow.id) == order.offer_id)
+                .values(
+                    held=OfferRow.held - order.quantity,
+                    left=OfferRow.left + order.quantity,
+                    buyers=OfferRow.buyers - 1,
+                )
+            )
+            if status == "expired":
+                self._outbox.add(
+                    session,
+                    OrderExpired(
+                        room_id=order.room_id,
+                        customer_id=order.customer_id,
+                        order_id=order.id,
+                        offer_id=order.offer_id,
+                        quantity=order.quantity,
+                    ),
+                )
+            else:
+                self._outbox.add(
+                    session,
+                    OrderCancelled(
+                        room_id=order.room_id,
+                        customer_id=order.customer_id,
+                        order_id=order.id,
+                        offer_id=order.offer_id,
+                        reason="balance not paid in time",
+                    ),
+                )
+            await session.commit()
+        self._outbox.notify()
+        self._ticker.mark(order.offer_id)
+        await self.serve_waitlist(order.offer_id)
+        return True
+
+    async def serve_waitlist(self, offer_id: str) -> None:
+        """Released units go to the waitlist, first come first served, through checkout."""
+        while True:
+            async with self._sessions() as session:
+                offer = await session.get(OfferRow, offer_id)
+                entry = (
+                    await session.exec(
+                        select(WaitlistRow)
+                        .where(WaitlistRow.offer_id == offer_id, WaitlistRow.status == "waiting")
+                        .order_by(col(WaitlistRow.seq))
+                        .limit(1)
+                    )
+                ).first()
+            if offer is None or entry is None or offer.status != OfferStatus.OPEN:
+                return
+            if offer.left < entry.quantity:
+                return
+            async with self._sessions() as session:
+                taken = await session.exec(
+                    update(WaitlistRow)
+                    .where(col(WaitlistRow.seq) == entry.seq, col(WaitlistRow.status) == "waiting")
+                    .values(status="offered")
+                )
+                await session.commit()
+            if taken.rowcount == 0:
+                continue  # another replica served this one
+            result = await self._checkout.place(
+                CheckoutRequest(
+                    offer_id=offer_id,
+                    customer_id=entry.customer_id,
+                    quantity=entry.quantity,
+                    key=f"{entry.claim_key}:waitlist",
+                    claim_id=entry.claim_key,
+                    variant=entry.variant,
+                    source="waitlist",
+                ),
+                from_waitlist=True,
+            )
+            log.info("waitlist served", extra={"offer_id": offer_id, "ok": result.ok})
+            if not result.ok and result.reason == "sold_out_waitlisted":
+                return
+
+    async def settle_group(self, offer_id: str) -> None:
+        async with self._sessions() as session:
+            claimed = await session.exec(
+                update(OfferRow)
+                .where(col(OfferRow.id) == offer_id, col(OfferRow.settled).is_(False))
+                .values(settled=True)
+            )
+            if claimed.rowcount == 0:
+                await session.rollback()
+                return
+            offer = await session.get(OfferRow, offer_id, populate_existing=True)
+            assert offer is not None
+            orders = (
+                await session.exec(
+                    select(OrderRow).where(OrderRow.offer_id == offer_id, OrderRow.status == "paid")
+                )
+            ).all()
+            unpaid = (
+                await session.exec(
+                    select(OrderRow.id).where(
+                        OrderRow.offer_id == offer_id, OrderRow.status == "awaiting_payment"
+                    )
+                )
+            ).all()
+            buyers = len(orders)
+            tier = tier_for(tiers_of(offer), buyers)
+            formed = buyers >= offer.min_group
+            if formed:
+                self._outbox.add(
+                    session,
+                    GroupFormed(
+                        room_id=offer.room_id,
+                        offer_id=offer_id,
+                        buyers=buyers,
+                        price_cents=tier.price_cents,
+                    ),
+                )
+            else:
+                self._outbox.add(
+                    session,
+                    GroupFailed(
+                        room_id=offer.room_id,
+                        offer_id=offer_id,
+                        buyers=buyers,
+                        minimum=offer.min_group,
+                    ),
+                )
+            await session.commit()
+        self._outbox.notify()
+        for order_id in unpaid:  # the group is decided: open commitments lapse
+            await self.expire(order_id)
+        for order in orders:
+            due = tier.price_cents * order.quantity
+            if not formed:
+                await self._payments.refund_order(order.id, None, "group did not form")
+            elif order.paid_cents > due:
+                await self._payments.refund_order(
+                    order.id,
+                    order.paid_cents - due,
+                    f"group formed at {tier.price_cents / 100:.2f}",
+                )
+
+    async def _run(self) -> None:
+        while True:
+            try:
+                await self.sweep()
+            except Exception:
+                log.exception("sweep failed; next tick retries")
+            await asyncio.sleep(self._every_s)
+
+    def start(self) -> None:
+        self._task = asyncio.create_task(self._run(), name="orders-sweeper")
+
+    async def stop(self) -> None:
+        if self._task:
+            self._task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._task

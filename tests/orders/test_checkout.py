@@ -1,0 +1,207 @@
+"""Checkout, payment and expiry over real HTTP, a real nats-server and the database."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+
+import nats
+import pytest
+
+from shared import subjects
+from shared.embedded_nats import NatsServer
+from shared.events import ClaimRejected, OrderPlaced, PlaceClaim, parse_event
+from shared.messaging import EventPublisher
+from tests.orders.conftest import ADMIN, Orders
+from tests.support import eventually
+
+
+async def stock_adds_up(orders: Orders, offer_id: str) -> dict:
+    offer = await orders.get(f"/offers/{offer_id}")
+    assert offer["left"] + offer["held"] + offer["sold"] == offer["stock"], offer
+    return offer
+
+
+async def test_checkout_holds_stock_and_a_retry_is_the_same_order(orders: Orders) -> None:
+    offer = await orders.offer(variants=["XL", "x-large", "M"])
+    assert (await orders.get(f"/offers/{offer['id']}"))["left"] == 10
+    lily = orders.buyer("lily")
+    first = await orders.checkout(offer["id"], lily, key="key-000001", variant="xlarge")
+    assert first.status_code == 201, first.text
+    again = await orders.checkout(offer["id"], lily, key="key-000001", variant="xlarge")
+    assert again.json()["order_id"] == first.json()["order_id"] and again.json()["replayed"]
+    order = await orders.get(f"/orders/{first.json()['order_id']}", lily)
+    assert (order["status"], order["variant"], order["amount_cents"]) == (
+        "awaiting_payment",
+        "XL",
+        49900,
+    )
+    counts = await stock_adds_up(orders, offer["id"])
+    assert (counts["left"], counts["held"]) == (9, 1)
+
+
+@pytest.mark.parametrize(
+    ("body", "status", "reason"),
+    [
+        ({"quantity": 3}, 409, "limit_reached"),
+        ({"quantity": 0}, 422, None),
+        ({"quantity": -5}, 422, None),
+        ({"quantity": 10**9}, 422, None),
+        ({"quantity": 1, "variant": "purple"}, 409, "invalid"),
+    ],
+)
+async def test_bad_checkouts_are_refused_clearly(
+    orders: Orders, body: dict, status: int, reason: str | None
+) -> None:
+    offer = await orders.offer(variants=["S", "M"])
+    body = {"variant": "M", **body}
+    response = await orders.checkout(offer["id"], orders.buyer("x"), **body)
+    assert response.status_code == status, response.text
+    if reason:
+        assert response.json()["reason"] == reason and response.json()["message"]
+    await stock_adds_up(orders, offer["id"])
+    assert (await orders.get(f"/offers/{offer['id']}"))["left"] == 10
+
+
+async def test_no_key_no_token_or_unknown_offer(orders: Orders) -> None:
+    offer = await orders.offer()
+    buyer = orders.buyer("a")
+    no_key = await orders.http.post(
+        f"/offers/{offer['id']}/checkout",
+        headers={"Authorization": buyer["Authorization"]},
+        json={},
+    )
+    assert no_key.status_code == 422
+    no_token = await orders.http.post(
+        f"/offers/{offer['id']}/checkout", headers={"Idempotency-Key": "k" * 10}, json={}
+    )
+    assert no_token.status_code == 401
+    assert (await orders.checkout("off_nope", buyer)).status_code == 404
+    scheduled = await orders.offer(open_now=False)
+    assert (await orders.checkout(scheduled["id"], buyer)).json()["reason"] == "not_open"
+
+
+async def test_pay_confirm_duplicate_and_bad_callbacks(orders: Orders) -> None:
+    offer = await orders.offer()
+    lily = orders.buyer("lily")
+    order_id = (await orders.checkout(offer["id"], lily)).json()["order_id"]
+    await orders.http.post(
+        f"/orders/{order_id}/fulfilment",
+        headers={"Authorization": lily["Authorization"]},
+        json={"method": "pickup", "pickup_point": "Maple Court gate"},
+    )
+    paid = await orders.http.post(
+        f"/orders/{order_id}/pay",
+        headers={"Authorization": lily["Authorization"]},
+        json={"card": "4242 4242 4242 4242"},
+    )
+    assert paid.status_code == 202 and paid.json()["status"] == "pending"
+
+    async def confirmed() -> dict | None:
+        order = await orders.get(f"/orders/{order_id}", lily)
+        return order if order["status"] == "paid" else None
+
+    order = await eventually(confirmed)
+    assert order["paid_cents"] == 49900 and len(order["pickup_code"]) == 6
+    counts = await stock_adds_up(orders, offer["id"])
+    assert (counts["sold"], counts["held"]) == (1, 0)
+    # The same callback again (a provider retry): nothing changes.
+    gateway = orders.app.gateway
+    body = gateway.callback_body(paid.json()["payment_id"], "succeeded", 49900)
+    for expected in ("applied_or_dup", "duplicate"):
+        response = await orders.http.post(
+            "/payments/callback", content=body, headers={"X-Sim-Signature": gateway.sign(body)}
+        )
+        assert response.status_code == 200
+        if expected == "duplicate":
+            assert response.json()["status"] == "duplicate"
+    assert (await stock_adds_up(orders, offer["id"]))["sold"] == 1
+    # Forged, unknown and malformed callbacks change nothing.
+    forged = await orders.http.post(
+        "/payments/callback", content=body, headers={"X-Sim-Signature": "t=1,v1=00"}
+    )
+    assert forged.status_code == 401
+    unknown = gateway.callback_body("simpay_nope", "succeeded", 1)
+    response = await orders.http.post(
+        "/payments/callback", content=unknown, headers={"X-Sim-Signature": gateway.sign(unknown)}
+    )
+    assert response.status_code == 404
+    assert (await orders.http.post("/payments/callback", content=b"{")).status_code == 401
+
+
+async def test_declined_card_then_expiry_releases_stock_to_the_waitlist(
+    nats_server: NatsServer, database_url: str
+) -> None:
+    import httpx
+
+    from services.orders.bootstrap import build
+    from services.orders.main import create_app
+    from tests.orders.conftest import orders_settings
+    from tests.support import serving
+
+    app = build(orders_settings(nats_server.url, database_url))
+    async with serving(create_app(app)) as url, httpx.AsyncClient(base_url=url) as http:
+        app.gateway.callback_url = f"{url}/payments/callback"
+        orders = Orders(url, app, http)
+        offer = await orders.offer(stock=1, pay_within_s=5)
+        lily, wei = orders.buyer("lily"), orders.buyer("wei")
+        order_id = (await orders.checkout(offer["id"], lily)).json()["order_id"]
+        sold_out = await orders.checkout(offer["id"], wei)
+        assert sold_out.json()["reason"] == "sold_out_waitlisted"
+        payment = await http.post(
+            f"/orders/{order_id}/pay",
+            headers={"Authorization": lily["Authorization"]},
+            json={"card": "4000 0000 0000 0002"},
+        )
+        assert payment.status_code == 202
+        await asyncio.sleep(0.5)
+        assert (await orders.get(f"/orders/{order_id}", lily))["status"] == "awaiting_payment"
+
+        async def expired() -> bool:
+            return (await orders.get(f"/orders/{order_id}", lily))["status"] == "expired"
+
+        await eventually(expired, timeout=15)
+        # A late success for the expired order is refunded, never resurrects it.
+        body = app.gateway.callback_body(payment.json()["payment_id"], "succeeded", 49900)
+        late = await http.post(
+            "/payments/callback", content=body, headers={"X-Sim-Signature": app.gateway.sign(body)}
+        )
+        assert late.json()["status"] in ("late_refunded", "ignored")
+        assert (await orders.get(f"/orders/{order_id}", lily))["status"] == "expired"
+        # The waitlisted buyer was offered the released unit.
+
+        async def offered() -> dict | None:
+            offer_now = await orders.get(f"/offers/{offer['id']}")
+            return offer_now if offer_now["held"] == 1 else None
+
+        await eventually(offered, timeout=10)
+        await stock_adds_up(orders, offer["id"])
+
+
+async def test_a_chat_claim_becomes_an_order_event(orders: Orders, nats_server: NatsServer) -> None:
+    offer = await orders.offer(room_id="r9")
+    nc = await nats.connect(nats_server.url)
+    placed = await nc.subscribe(subjects.room_events("orders", "r9"))
+    bus = EventPublisher(nc.jetstream())
+    claim = PlaceClaim(
+        room_id="r9",
+        customer_id="telegram:42",
+        claim_id="m-1",
+        offer_id=offer["id"],
+        quantity=2,
+        source="chat",
+        referrer_id="web:aunt",
+    )
+    await bus.publish(claim)
+    await bus.publish(claim.model_copy(update={"id": "another-delivery"}))  # redelivered
+    seen = []
+    while not any(isinstance(e, OrderPlaced) for e in seen):
+        seen.append(parse_event((await placed.next_msg(timeout=10)).data))
+    [event] = [e for e in seen if isinstance(e, OrderPlaced)]
+    assert (event.customer_id, event.quantity, event.claim_id) == ("telegram:42", 2, "m-1")
+    assert event.referrer_id == "web:aunt"
+    await asyncio.sleep(0.5)
+    counts = await stock_adds_up(orders, offer["id"])
+    assert counts["held"] == 2  # the redelivered claim did not hold twice
+    await nc.close()
+    _ = (ADMIN, json, ClaimRejected)
