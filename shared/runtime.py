@@ -154,6 +154,10 @@ def serve(app: object, settings: ServiceSettings) -> None:
         log_config=None,
         ws="websockets-sansio",
         timeout_graceful_shutdown=10,
+        # Longer than clients' idle pools (and load balancers' 60 s would need more):
+        # a reused connection the server just closed is a failed request.
+        timeout_keep_alive=30,
+        backlog=4096,
         lifespan="on",
     )
 
