@@ -8,6 +8,7 @@ replicas can run it at once (the row lock serialises them per offer).
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import logging
 from dataclasses import dataclass, replace
@@ -66,6 +67,13 @@ class CheckoutRequest:
     referrer_id: str | None = None
 
 
+@dataclass
+class _Pending:
+    req: CheckoutRequest
+    chain: list[str]
+    outcome: asyncio.Future[CheckoutResult]
+
+
 @dataclass(frozen=True)
 class CheckoutResult:
     ok: bool
@@ -90,11 +98,19 @@ class Checkout:
         outbox: Outbox,
         ticker: StockTicker,
         referral_levels: int = 3,
+        batch_max: int = 200,
     ) -> None:
         self._sessions = sessions
         self._outbox = outbox
         self._ticker = ticker
         self._levels = referral_levels
+        # Checkouts of one offer queue at this process's desk for that offer; the desk
+        # decides a whole batch in one transaction (lock, decide, write, commit), so the
+        # row lock is held for a handful of round trips per batch, not per buyer.
+        self._batch_max = batch_max
+        self._pending: dict[str, list[_Pending]] = {}
+        self._desks: dict[str, asyncio.Task[None]] = {}
+        self._variants: dict[str, tuple[str, ...]] = {}
 
     async def place(self, req: CheckoutRequest, from_waitlist: bool = False) -> CheckoutResult:
         if req.variant is not None:
@@ -108,20 +124,25 @@ class Checkout:
             offer = await session.get(OfferRow, req.offer_id)
             if offer is None:
                 return CheckoutResult(False, None, "not_found", "No such offer.")
-            bought = await _bought(session, req.offer_id, req.customer_id)
             chain = await self._chain(session, req.customer_id)
-            product = await session.get(ProductRow, offer.product_id)
-        variants = tuple(product.variants) if product else ()
+            variants = self._variants.get(offer.product_id)
+            if variants is None:  # products' variants never change: read once per process
+                product = await session.get(ProductRow, offer.product_id)
+                variants = self._variants[offer.product_id] = tuple(
+                    product.variants if product else ()
+                )
         refusal = check_claim(
             status=OfferStatus(offer.status),
             quantity=req.quantity,
             per_buyer_limit=offer.per_buyer_limit,
-            already_bought=bought,
+            already_bought=0,  # checked for real under the lock
             variant=req.variant,
             variants=variants,
         )
         if refusal is not None:
             return await self._refuse(req, offer.room_id, refusal)
+        if not from_waitlist:
+            return await self._at_desk(req, chain)
         try:
             return await self._hold(req, offer, chain, from_waitlist)
         except IntegrityError:  # the same key raced in on another replica: its outcome stands
@@ -130,6 +151,154 @@ class Checkout:
             if done is None:
                 raise
             return _replay(done, req)
+
+    async def _at_desk(self, req: CheckoutRequest, chain: list[str]) -> CheckoutResult:
+        waiting = _Pending(req, chain, asyncio.get_running_loop().create_future())
+        self._pending.setdefault(req.offer_id, []).append(waiting)
+        if req.offer_id not in self._desks:
+            self._desks[req.offer_id] = asyncio.create_task(self._desk(req.offer_id))
+        return await asyncio.shield(waiting.outcome)  # a gone client does not undo a decision
+
+    async def _desk(self, offer_id: str) -> None:
+        try:
+            while queue := self._pending.get(offer_id):
+                batch, self._pending[offer_id] = queue[: self._batch_max], queue[self._batch_max :]
+                outcomes: list[CheckoutResult | BaseException]
+                try:
+                    outcomes = list(await self._decide_batch(offer_id, batch))
+                except Exception:
+                    log.warning("batch failed; deciding one by one", exc_info=True)
+                    outcomes = [await self._decide_alone(p) for p in batch]
+                for waiting, outcome in zip(batch, outcomes, strict=True):
+                    if isinstance(outcome, BaseException):
+                        waiting.outcome.set_exception(outcome)
+                    else:
+                        waiting.outcome.set_result(outcome)
+        finally:
+            self._pending.pop(offer_id, None)
+            self._desks.pop(offer_id, None)
+
+    async def _decide_alone(self, waiting: _Pending) -> CheckoutResult | BaseException:
+        req = waiting.req
+        try:
+            async with self._sessions() as session:
+                offer = await session.get(OfferRow, req.offer_id)
+            assert offer is not None
+            return await self._hold(req, offer, waiting.chain, False)
+        except IntegrityError:  # the same key raced in elsewhere: its outcome stands
+            async with self._sessions() as session:
+                done = await session.get(CheckoutRow, req.key)
+            return _replay(done, req) if done else RuntimeError("checkout conflict")
+        except Exception as exc:
+            return exc
+
+    async def _decide_batch(self, offer_id: str, batch: list[_Pending]) -> list[CheckoutResult]:
+        """Lock the offer, decide every checkout of the batch in order, write it all, commit."""
+        async with self._sessions() as session:
+            # The lock first (PostgreSQL row lock; SQLite's write lock), then fresh numbers.
+            await session.exec(
+                update(OfferRow)
+                .where(col(OfferRow.id) == offer_id)
+                .values(version=OfferRow.version + 1)
+            )
+            offer = await session.get(OfferRow, offer_id, populate_existing=True)
+            assert offer is not None
+            keys = [p.req.key for p in batch]
+            done = {
+                row.key: row
+                for row in (
+                    await session.exec(select(CheckoutRow).where(col(CheckoutRow.key).in_(keys)))
+                ).all()
+            }
+            customers = {p.req.customer_id for p in batch}
+            bought: dict[str, int] = {
+                customer: int(quantity)
+                for customer, quantity in (
+                    await session.exec(
+                        select(OrderRow.customer_id, func.sum(OrderRow.quantity))
+                        .where(
+                            OrderRow.offer_id == offer_id,
+                            col(OrderRow.customer_id).in_(customers),
+                            col(OrderRow.status).in_(ACTIVE),
+                        )
+                        .group_by(col(OrderRow.customer_id))
+                    )
+                ).all()
+            }
+            had_stock = offer.left > 0
+            outcomes: list[CheckoutResult] = []
+            decided: dict[str, CheckoutResult] = {}
+            for waiting in batch:
+                req = waiting.req
+                if req.key in done:
+                    outcomes.append(_replay(done[req.key], req))
+                    continue
+                if req.key in decided:  # the same key twice in one batch
+                    outcomes.append(replace(decided[req.key], replayed=True))
+                    continue
+                outcome = self._decide(session, offer, req, waiting.chain, bought)
+                decided[req.key] = outcome
+                outcomes.append(outcome)
+            if had_stock and offer.left == 0:
+                self._outbox.add(session, OfferSoldOut(room_id=offer.room_id, offer_id=offer.id))
+            session.add(offer)
+            await session.commit()
+        self._outbox.notify()
+        self._ticker.mark(offer_id)
+        return outcomes
+
+    def _decide(
+        self,
+        session: AsyncSession,
+        offer: OfferRow,
+        req: CheckoutRequest,
+        chain: list[str],
+        bought: dict[str, int],
+    ) -> CheckoutResult:
+        """One buyer's checkout inside the batch's transaction (the offer row is locked)."""
+        refusal: Refusal | None = None
+        if offer.status != OfferStatus.OPEN:
+            refusal = Refusal("closed", "This offer has closed.")
+        elif bought.get(req.customer_id, 0) + req.quantity > offer.per_buyer_limit:
+            refusal = Refusal("limit_reached", f"Limit {offer.per_buyer_limit} per buyer.")
+        elif offer.left < req.quantity:
+            refusal = Refusal(
+                "sold_out_waitlisted",
+                "Sold out: you are on the waitlist and will be offered any unit released.",
+            )
+            session.add(
+                WaitlistRow(
+                    offer_id=offer.id,
+                    room_id=offer.room_id,
+                    customer_id=req.customer_id,
+                    quantity=req.quantity,
+                    variant=req.variant,
+                    claim_key=req.key,
+                    referrer_chain=chain,
+                )
+            )
+        if refusal is not None:
+            self._stage_refusal(session, req, offer.room_id, refusal)
+            return CheckoutResult(False, None, refusal.reason, refusal.message)
+        offer.left -= req.quantity
+        offer.held += req.quantity
+        offer.buyers += 1
+        bought[req.customer_id] = bought.get(req.customer_id, 0) + req.quantity
+        order = self._order(req, offer, offer.price_cents, chain)
+        session.add(order)
+        session.add(
+            CheckoutRow(
+                key=req.key,
+                customer_id=req.customer_id,
+                offer_id=offer.id,
+                order_id=order.id,
+                message="yours",
+            )
+        )
+        self._placed(session, order, offer)
+        if offer.kind == OfferKind.GROUP_BUY:
+            self._tier_change(session, offer, offer.buyers - 1, offer.buyers)
+        return CheckoutResult(True, order.id, None, _yours(order))
 
     async def _hold(
         self, req: CheckoutRequest, offer: OfferRow, chain: list[str], from_waitlist: bool
@@ -276,6 +445,30 @@ class Checkout:
             )
             return await self._refuse(req, offer.room_id, refusal, session)
 
+    def _stage_refusal(
+        self, session: AsyncSession, req: CheckoutRequest, room_id: str, refusal: Refusal
+    ) -> None:
+        session.add(
+            CheckoutRow(
+                key=req.key,
+                customer_id=req.customer_id,
+                offer_id=req.offer_id,
+                reason=refusal.reason,
+                message=refusal.message,
+            )
+        )
+        self._outbox.add(
+            session,
+            ClaimRejected(
+                room_id=room_id,
+                customer_id=req.customer_id,
+                claim_id=req.claim_id,
+                offer_id=req.offer_id,
+                reason=refusal.reason,
+                message=refusal.message,
+            ),
+        )
+
     async def _refuse(
         self,
         req: CheckoutRequest,
@@ -287,26 +480,7 @@ class Checkout:
         own = session is None
         session = session or self._sessions()
         try:
-            session.add(
-                CheckoutRow(
-                    key=req.key,
-                    customer_id=req.customer_id,
-                    offer_id=req.offer_id,
-                    reason=refusal.reason,
-                    message=refusal.message,
-                )
-            )
-            self._outbox.add(
-                session,
-                ClaimRejected(
-                    room_id=room_id,
-                    customer_id=req.customer_id,
-                    claim_id=req.claim_id,
-                    offer_id=req.offer_id,
-                    reason=refusal.reason,
-                    message=refusal.message,
-                ),
-            )
+            self._stage_refusal(session, req, room_id, refusal)
             try:
                 await session.commit()
             except IntegrityError:

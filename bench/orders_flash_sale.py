@@ -1,0 +1,331 @@
+"""Flash sale: 10,000 units, 20,000 buyers arriving at once, driven by wrk.
+
+    python -m bench.orders_flash_sale [--units 10000] [--buyers 20000] [--connections 200]
+
+Load generator: wrk (https://github.com/wg/wrk, `apt-get install wrk`) with
+bench/flash_sale.lua; every request is a different buyer (own viewer token, own
+idempotency key). Three scenarios in one run, each against a fresh process:
+
+- noop: the orders process answering GET /healthz: the ceiling of the web stack;
+- update: bench/stock_update_app.py, the simplest correct alternative, a bare
+  conditional `UPDATE ... WHERE left > 0` per request on the same HTTP stack;
+- orders: the real checkout (order row, idempotency record, per-buyer limit,
+  outbox events, waitlist for the losers) on one orders process.
+
+PostgreSQL when BENCH_POSTGRES_URL or TEST_POSTGRES_URL is set (a fresh database
+is created), else SQLite. Prints a table with medians of --repeat runs; writes
+test-artifacts/bench/orders_flash_sale.json.
+"""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import json
+import os
+import re
+import shutil
+import signal
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+import uuid
+from collections.abc import Iterator
+from dataclasses import asdict, dataclass
+from pathlib import Path
+from typing import Any
+
+import httpx
+
+from services.live.adapters.tokens import ViewerTokens
+from services.live.domain.viewers import Viewer
+from shared.embedded_nats import free_port, start_nats_server
+
+REPO = Path(__file__).resolve().parents[1]
+SECRET = "bench-secret-key-of-at-least-32-bytes!"
+ADMIN = {"Authorization": "Bearer bench-admin"}
+
+
+@dataclass
+class Figures:
+    scenario: str
+    requests: int
+    per_s: float
+    p50_ms: float
+    p99_ms: float
+    non_2xx: int
+    tally: str
+
+
+def _ms(text: str) -> float:
+    value, unit = re.match(r"([\d.]+)(\w+)", text).groups()  # type: ignore[union-attr]
+    return float(value) * {"us": 0.001, "ms": 1.0, "s": 1000.0, "m": 60000.0}[unit]
+
+
+def run_wrk(
+    url: str, lines: list[str], method: str, connections: int, workdir: Path
+) -> dict[str, Any]:
+    requests_file = workdir / f"requests-{uuid.uuid4().hex[:6]}.txt"
+    requests_file.write_text("\n".join(lines) + "\n")
+    threads = 2
+    base = url.split("/", 3)  # http:, "", host:port, path
+    env = dict(
+        os.environ,
+        REQUESTS_FILE=str(requests_file),
+        REQUEST_METHOD=method,
+        REQUEST_PATH="/" + base[3],
+        WRK_THREADS=str(threads),
+    )
+    done_file = workdir / f"done-{uuid.uuid4().hex[:6]}"
+    env["DONE_FILE"] = str(done_file)
+    wrk = subprocess.Popen(
+        ["wrk", f"-t{threads}", f"-c{connections}", "-d600s", "--latency", "--timeout", "30s",
+         "-s", str(REPO / "bench" / "flash_sale.lua"), "/".join(base[:3])],
+        env=env, stdout=subprocess.PIPE, text=True,
+    )
+    # wrk runs for its whole -d; once every thread has had all its answers, stop it.
+    while wrk.poll() is None:
+        if done_file.exists() and done_file.read_text().count("done") >= threads:
+            wrk.send_signal(signal.SIGINT)
+            break
+        time.sleep(0.02)
+    out, _ = wrk.communicate(timeout=60)
+    latency = dict(re.findall(r"^\s+(50|99)(?:\.000)?%\s+(\S+)", out, re.MULTILINE))
+    total = int(re.search(r"(\d+) requests in", out).group(1))  # type: ignore[union-attr]
+    non_2xx = re.search(r"Non-2xx or 3xx responses: (\d+)", out)
+    return {
+        "requests": total,
+        "per_s": float(re.search(r"Requests/sec:\s+([\d.]+)", out).group(1)),  # type: ignore[union-attr]
+        "p50_ms": _ms(latency["50"]),
+        "p99_ms": _ms(latency["99"]),
+        "non_2xx": int(non_2xx.group(1)) if non_2xx else 0,
+        "raw": out,
+    }
+
+
+@contextlib.contextmanager
+def process(args: list[str], env: dict[str, str], ready_url: str, log: Path) -> Iterator[None]:
+    with log.open("ab") as out:
+        proc = subprocess.Popen(args, cwd=REPO, env=env, stdout=out, stderr=subprocess.STDOUT)
+    try:
+        deadline = time.monotonic() + 60
+        while True:
+            if proc.poll() is not None:
+                raise RuntimeError(f"{args} exited: {log.read_text()[-2000:]}")
+            with contextlib.suppress(httpx.HTTPError):
+                if httpx.get(ready_url, timeout=1).status_code == 200:
+                    break
+            if time.monotonic() > deadline:
+                raise RuntimeError(f"{args} not ready: {log.read_text()[-2000:]}")
+            time.sleep(0.2)
+        yield
+    finally:
+        proc.terminate()
+        try:
+            proc.wait(20)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+
+
+@contextlib.contextmanager
+def database(workdir: Path) -> Iterator[str]:
+    admin_url = os.environ.get("BENCH_POSTGRES_URL") or os.environ.get("TEST_POSTGRES_URL")
+    if not admin_url:
+        yield f"sqlite+aiosqlite:///{workdir}/bench.db"
+        return
+    import asyncio
+
+    import asyncpg  # type: ignore[import-untyped]
+
+    name = f"qunlive_bench_{uuid.uuid4().hex[:8]}"
+    plain = admin_url.replace("postgresql+asyncpg://", "postgresql://")
+
+    async def admin(sql: str) -> None:
+        conn = await asyncpg.connect(plain)
+        try:
+            await conn.execute(sql)
+        finally:
+            await conn.close()
+
+    asyncio.run(admin(f'CREATE DATABASE "{name}"'))
+    try:
+        yield plain.rsplit("/", 1)[0] + f"/{name}"
+    finally:
+        asyncio.run(admin(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+
+
+def buyers(n: int) -> list[str]:
+    tokens = ViewerTokens(SECRET, 3600)
+    lines = []
+    for i in range(n):
+        token, _ = tokens.issue(Viewer(room_id="bench", customer_id=f"web:b{i}", display_name="b"))
+        lines.append(f"{token} bench-{i}-{uuid.uuid4().hex[:8]}")
+    return lines
+
+
+def one_run(args: argparse.Namespace, nats_url: str, workdir: Path) -> list[Figures]:
+    lines = buyers(args.buyers)
+    figures: list[Figures] = []
+    with database(workdir) as db_url:
+        port = free_port()
+        env = dict(
+            os.environ,
+            PORT=str(port),
+            NATS_URL=nats_url,
+            DATABASE_URL=db_url,
+            ADMIN_TOKEN="bench-admin",
+            SECRET_KEY=SECRET,
+            LOG_LEVEL="WARNING",
+            DATA_DIR=str(workdir),
+            SWEEP_EVERY_S="5",
+        )
+        url = f"http://127.0.0.1:{port}"
+        with process(
+            [sys.executable, "-m", "services.orders"], env, f"{url}/readyz", workdir / "orders.log"
+        ):
+            noop = run_wrk(f"{url}/healthz", lines, "GET", args.connections, workdir)
+            figures.append(
+                Figures(
+                    "noop (GET /healthz, same stack)",
+                    noop["requests"],
+                    noop["per_s"],
+                    noop["p50_ms"],
+                    noop["p99_ms"],
+                    noop["non_2xx"],
+                    "",
+                )
+            )
+            product = httpx.post(
+                f"{url}/products", json={"title": "Cherries"}, headers=ADMIN
+            ).json()
+            offer = httpx.post(
+                f"{url}/rooms/bench/offers",
+                headers=ADMIN,
+                json={
+                    "product_id": product["id"],
+                    "price_cents": 49900,
+                    "stock": args.units,
+                    "per_buyer_limit": 1,
+                },
+            ).json()
+            httpx.post(f"{url}/offers/{offer['id']}/open", headers=ADMIN)
+            sale = run_wrk(
+                f"{url}/offers/{offer['id']}/checkout", lines, "POST", args.connections, workdir
+            )
+            after = httpx.get(f"{url}/offers/{offer['id']}").json()
+            tally = f"left={after['left']} held={after['held']} sold={after['sold']}"
+            assert after["left"] + after["held"] + after["sold"] == args.units, after
+            assert after["held"] <= args.units
+            figures.append(
+                Figures(
+                    "orders checkout (real)",
+                    sale["requests"],
+                    sale["per_s"],
+                    sale["p50_ms"],
+                    sale["p99_ms"],
+                    sale["non_2xx"],
+                    tally,
+                )
+            )
+        port = free_port()
+        env = dict(os.environ, DATABASE_URL=db_url, STOCK=str(args.units))
+        url = f"http://127.0.0.1:{port}"
+        with process(
+            [
+                sys.executable,
+                "-m",
+                "uvicorn",
+                "bench.stock_update_app:app",
+                "--port",
+                str(port),
+                "--log-level",
+                "warning",
+                "--timeout-keep-alive",
+                "30",
+            ],
+            env,
+            f"{url}/left",
+            workdir / "update.log",
+        ):
+            update = run_wrk(f"{url}/buy", lines, "POST", args.connections, workdir)
+            left = httpx.get(f"{url}/left").json()["left"]
+            figures.append(
+                Figures(
+                    "bare conditional UPDATE (same stack)",
+                    update["requests"],
+                    update["per_s"],
+                    update["p50_ms"],
+                    update["p99_ms"],
+                    update["non_2xx"],
+                    f"left={left}",
+                )
+            )
+    return figures
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--units", type=int, default=10_000)
+    parser.add_argument("--buyers", type=int, default=20_000)
+    parser.add_argument("--connections", type=int, default=200)
+    parser.add_argument("--repeat", type=int, default=1)
+    args = parser.parse_args()
+    if shutil.which("wrk") is None:
+        sys.exit("wrk is the load generator: install it (`apt-get install wrk`) and run again")
+    runs: list[list[Figures]] = []
+    with tempfile.TemporaryDirectory(prefix="qunlive-bench-") as tmp:
+        workdir = Path(tmp)
+        nats = start_nats_server(workdir / "nats", port=free_port())
+        try:
+            for _ in range(args.repeat):
+                runs.append(one_run(args, nats.url, workdir))
+        finally:
+            nats.stop()
+    db = (
+        "PostgreSQL"
+        if os.environ.get("BENCH_POSTGRES_URL") or os.environ.get("TEST_POSTGRES_URL")
+        else "SQLite"
+    )
+    print(
+        f"\nflash sale: {args.units:,} units, {args.buyers:,} buyers, wrk -t2 -c{args.connections}, "
+        f"{db}, medians of {len(runs)} run(s)"
+    )
+    print(
+        f"{'scenario':40} {'requests':>9} {'req/s':>8} {'p50 ms':>8} {'p99 ms':>8} {'non-2xx':>8}  tally"
+    )
+    summary = []
+    for i, first in enumerate(runs[0]):
+        rows = [run[i] for run in runs]
+        med = Figures(
+            first.scenario,
+            int(statistics.median(r.requests for r in rows)),
+            statistics.median(r.per_s for r in rows),
+            statistics.median(r.p50_ms for r in rows),
+            statistics.median(r.p99_ms for r in rows),
+            int(statistics.median(r.non_2xx for r in rows)),
+            rows[-1].tally,
+        )
+        summary.append(asdict(med))
+        print(
+            f"{med.scenario:40} {med.requests:>9} {med.per_s:>8.0f} {med.p50_ms:>8.1f} "
+            f"{med.p99_ms:>8.1f} {med.non_2xx:>8}  {med.tally}"
+        )
+    out = REPO / "test-artifacts" / "bench"
+    out.mkdir(parents=True, exist_ok=True)
+    (out / "orders_flash_sale.json").write_text(
+        json.dumps(
+            {
+                "args": vars(args),
+                "database": db,
+                "runs": [[asdict(f) for f in r] for r in runs],
+                "medians": summary,
+            },
+            indent=2,
+        )
+    )
+
+
+if __name__ == "__main__":
+    main()
