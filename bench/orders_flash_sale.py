@@ -81,9 +81,21 @@ def run_wrk(
     done_file = workdir / f"done-{uuid.uuid4().hex[:6]}"
     env["DONE_FILE"] = str(done_file)
     wrk = subprocess.Popen(
-        ["wrk", f"-t{threads}", f"-c{connections}", "-d600s", "--latency", "--timeout", "30s",
-         "-s", str(REPO / "bench" / "flash_sale.lua"), "/".join(base[:3])],
-        env=env, stdout=subprocess.PIPE, text=True,
+        [
+            "wrk",
+            f"-t{threads}",
+            f"-c{connections}",
+            "-d600s",
+            "--latency",
+            "--timeout",
+            "30s",
+            "-s",
+            str(REPO / "bench" / "flash_sale.lua"),
+            "/".join(base[:3]),
+        ],
+        env=env,
+        stdout=subprocess.PIPE,
+        text=True,
     )
     # wrk runs for its whole -d; once every thread has had all its answers, stop it.
     while wrk.poll() is None:
@@ -137,7 +149,7 @@ def database(workdir: Path) -> Iterator[str]:
         return
     import asyncio
 
-    import asyncpg  # type: ignore[import-untyped]
+    import asyncpg
 
     name = f"qunlive_bench_{uuid.uuid4().hex[:8]}"
     plain = admin_url.replace("postgresql+asyncpg://", "postgresql://")
@@ -289,11 +301,12 @@ def main() -> None:
         else "SQLite"
     )
     print(
-        f"\nflash sale: {args.units:,} units, {args.buyers:,} buyers, wrk -t2 -c{args.connections}, "
-        f"{db}, medians of {len(runs)} run(s)"
+        f"\nflash sale: {args.units:,} units, {args.buyers:,} buyers, "
+        f"wrk -t2 -c{args.connections}, {db}, medians of {len(runs)} run(s)"
     )
     print(
-        f"{'scenario':40} {'requests':>9} {'req/s':>8} {'p50 ms':>8} {'p99 ms':>8} {'non-2xx':>8}  tally"
+        f"{'scenario':40} {'requests':>9} {'req/s':>8} {'p50 ms':>8} {'p99 ms':>8} "
+        f"{'non-2xx':>8}  tally"
     )
     summary = []
     for i, first in enumerate(runs[0]):
