@@ -54,8 +54,8 @@ def build(settings: OrdersSettings | None = None) -> OrdersApp:
         delay_s=settings.sim_callback_delay_s,
         duplicate_rate=settings.sim_duplicate_rate,
     )
-    catalog = Catalog(infra.sessions, outbox, ticker)
     checkout = Checkout(infra.sessions, outbox, ticker, referral_levels=len(rule.basis_points))
+    catalog = Catalog(infra.sessions, outbox, ticker, checkout.hand_to_waitlist)
     payments = Payments(infra.sessions, outbox, gateway, rule)
     sweeper = Sweeper(
         infra.sessions, outbox, ticker, catalog, checkout, payments, every_s=settings.sweep_every_s

@@ -146,7 +146,7 @@ async def test_declined_card_then_expiry_releases_stock_to_the_waitlist(
         offer = await orders.offer(stock=1, pay_within_s=5)
         lily, wei = orders.buyer("lily"), orders.buyer("wei")
         order_id = (await orders.checkout(offer["id"], lily)).json()["order_id"]
-        sold_out = await orders.checkout(offer["id"], wei)
+        sold_out = await orders.checkout(offer["id"], wei, key="wei-key-0001")
         assert sold_out.json()["reason"] == "sold_out_waitlisted"
         payment = await http.post(
             f"/orders/{order_id}/pay",
@@ -176,6 +176,11 @@ async def test_declined_card_then_expiry_releases_stock_to_the_waitlist(
 
         await eventually(offered, timeout=10)
         await stock_adds_up(orders, offer["id"])
+        # Wei's retry of the very same checkout now answers with the order she was given.
+        retry = await orders.checkout(offer["id"], wei, key="wei-key-0001")
+        assert retry.json()["ok"] and retry.json()["replayed"]
+        handed = await orders.get(f"/orders/{retry.json()['order_id']}", wei)
+        assert handed["from_waitlist"] and handed["status"] == "awaiting_payment"
 
 
 async def test_a_chat_claim_becomes_an_order_event(orders: Orders, nats_server: NatsServer) -> None:

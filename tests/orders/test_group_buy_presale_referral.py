@@ -173,18 +173,23 @@ async def test_referral_commissions_accrue_on_payment_and_reverse_on_refund(orde
 
 
 async def test_editing_a_live_offer_keeps_the_books_straight(orders: Orders) -> None:
-    offer = await orders.offer(stock=5)
+    offer = await orders.offer(stock=3)
     for i in range(3):
         await orders.checkout(offer["id"], orders.buyer(f"e{i}"))
+    waiting = orders.buyer("waiting")
+    assert (await orders.checkout(offer["id"], waiting)).json()["reason"] == "sold_out_waitlisted"
+    # The host adds 5 units: the waiting buyer is served first, then 4 are on sale.
+    added = await orders.http.patch(f"/offers/{offer['id']}", headers=ADMIN, json={"stock": 8})
+    assert (added.json()["left"], added.json()["held"]) == (4, 4)
     too_low = await orders.http.patch(f"/offers/{offer['id']}", headers=ADMIN, json={"stock": 2})
     assert too_low.status_code == 409
     more = await orders.http.patch(
         f"/offers/{offer['id']}",
         headers=ADMIN,
-        json={"stock": 8, "price_cents": 39900, "per_buyer_limit": 3},
+        json={"stock": 9, "price_cents": 39900, "per_buyer_limit": 3},
     )
     assert more.status_code == 200
-    assert (more.json()["left"], more.json()["held"], more.json()["stock"]) == (5, 3, 8)
+    assert (more.json()["left"], more.json()["held"], more.json()["stock"]) == (5, 4, 9)
     assert (
         await orders.http.patch(f"/offers/{offer['id']}", headers=ADMIN, json={"price_cents": -1})
     ).status_code == 422

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from datetime import datetime
 
@@ -23,6 +24,9 @@ from services.orders.service_layer.stock_ticker import StockTicker
 from shared.events import OfferClosed, OfferOpened, OfferUpdated, new_id
 from shared.outbox import Outbox
 from shared.variants import normalize_variant
+
+# Gives free units of a locked offer to its waitlist inside the caller's transaction.
+WaitlistHandOver = Callable[[AsyncSession, OfferRow], Awaitable[int]]
 
 
 class NotFound(LookupError):
@@ -59,11 +63,16 @@ class OfferDraft:
 
 class Catalog:
     def __init__(
-        self, sessions: async_sessionmaker[AsyncSession], outbox: Outbox, ticker: StockTicker
+        self,
+        sessions: async_sessionmaker[AsyncSession],
+        outbox: Outbox,
+        ticker: StockTicker,
+        waitlist: WaitlistHandOver,
     ) -> None:
         self._sessions = sessions
         self._outbox = outbox
         self._ticker = ticker
+        self._waitlist = waitlist
 
     async def add_product(self, owner: str, title: str, variants: list[str]) -> ProductRow:
         # "XL", "x-large" and "xlarge" are one variant; keep the first spelling's order.
@@ -224,6 +233,7 @@ class Catalog:
                     kind=OfferKind(offer.kind), price_cents=0, stock=stock, per_buyer_limit=1
                 ).validate()
                 offer.left, offer.stock = stock - committed, stock
+                await self._waitlist(session, offer)  # more stock: the waitlist first
             if price_cents is not None:
                 if offer.kind == OfferKind.PRE_SALE and price_cents <= offer.deposit_cents:
                     await session.rollback()

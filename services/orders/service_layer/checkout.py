@@ -352,6 +352,48 @@ class Checkout:
         self._ticker.mark(offer.id)
         return CheckoutResult(True, order.id, None, _yours(order))
 
+    async def hand_to_waitlist(self, session: AsyncSession, offer: OfferRow) -> int:
+        """Give units on `offer` (locked by the caller) to waiting buyers, first come first
+        served, inside the caller's transaction. Returns how many buyers were served."""
+        if offer.status != OfferStatus.OPEN:
+            return 0
+        waiting = (
+            await session.exec(
+                select(WaitlistRow)
+                .where(WaitlistRow.offer_id == offer.id, WaitlistRow.status == "waiting")
+                .order_by(col(WaitlistRow.seq))
+                .limit(50)
+            )
+        ).all()
+        served = 0
+        for entry in waiting:
+            if entry.quantity > offer.left:
+                break  # first come first served: nobody jumps the queue with a smaller ask
+            req = CheckoutRequest(
+                offer_id=offer.id,
+                customer_id=entry.customer_id,
+                quantity=entry.quantity,
+                key=entry.claim_key,
+                claim_id=entry.claim_key,
+                variant=entry.variant,
+                source="waitlist",
+            )
+            order = self._order(req, offer, offer.price_cents, entry.referrer_chain, True)
+            offer.left -= entry.quantity
+            offer.held += entry.quantity
+            offer.buyers += 1
+            entry.status = "offered"
+            session.add_all([order, entry, offer])
+            # A retry of the buyer's original checkout now answers with this order.
+            checkout = await session.get(CheckoutRow, entry.claim_key)
+            if checkout is not None:
+                checkout.order_id, checkout.reason = order.id, None
+                checkout.message = "yours (from the waitlist)"
+                session.add(checkout)
+            self._placed(session, order, offer)
+            served += 1
+        return served
+
     def _order(
         self,
         req: CheckoutRequest,

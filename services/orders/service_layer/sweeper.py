@@ -17,10 +17,10 @@ from sqlalchemy.ext.asyncio import async_sessionmaker
 from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
-from services.orders.adapters.tables import OfferRow, OrderRow, WaitlistRow
+from services.orders.adapters.tables import OfferRow, OrderRow
 from services.orders.domain.offers import OfferKind, OfferStatus, tier_for
 from services.orders.service_layer.catalog import Catalog, Conflict
-from services.orders.service_layer.checkout import Checkout, CheckoutRequest, tiers_of
+from services.orders.service_layer.checkout import Checkout, tiers_of
 from services.orders.service_layer.payments import Payments
 from services.orders.service_layer.stock_ticker import StockTicker
 from shared.events import (
@@ -148,6 +148,8 @@ class Sweeper:
                 return False  # paid meanwhile, or another replica got there first
             order = await session.get(OrderRow, order_id, populate_existing=True)
             assert order is not None
+            # The offer's lock, then: released units go to the waitlist first, in the same
+            # transaction, so no new buyer can take them in between.
             await session.exec(
                 update(OfferRow)
                 .where(col(OfferRow.id) == order.offer_id)
@@ -157,6 +159,9 @@ class Sweeper:
                     buyers=OfferRow.buyers - 1,
                 )
             )
+            offer = await session.get(OfferRow, order.offer_id, populate_existing=True)
+            assert offer is not None
+            await self._checkout.hand_to_waitlist(session, offer)
             if status == "expired":
                 self._outbox.add(
                     session,
@@ -182,50 +187,7 @@ class Sweeper:
             await session.commit()
         self._outbox.notify()
         self._ticker.mark(order.offer_id)
-        await self.serve_waitlist(order.offer_id)
         return True
-
-    async def serve_waitlist(self, offer_id: str) -> None:
-        """Released units go to the waitlist, first come first served, through checkout."""
-        while True:
-            async with self._sessions() as session:
-                offer = await session.get(OfferRow, offer_id)
-                entry = (
-                    await session.exec(
-                        select(WaitlistRow)
-                        .where(WaitlistRow.offer_id == offer_id, WaitlistRow.status == "waiting")
-                        .order_by(col(WaitlistRow.seq))
-                        .limit(1)
-                    )
-                ).first()
-            if offer is None or entry is None or offer.status != OfferStatus.OPEN:
-                return
-            if offer.left < entry.quantity:
-                return
-            async with self._sessions() as session:
-                taken = await session.exec(
-                    update(WaitlistRow)
-                    .where(col(WaitlistRow.seq) == entry.seq, col(WaitlistRow.status) == "waiting")
-                    .values(status="offered")
-                )
-                await session.commit()
-            if taken.rowcount == 0:
-                continue  # another replica served this one
-            result = await self._checkout.place(
-                CheckoutRequest(
-                    offer_id=offer_id,
-                    customer_id=entry.customer_id,
-                    quantity=entry.quantity,
-                    key=f"{entry.claim_key}:waitlist",
-                    claim_id=entry.claim_key,
-                    variant=entry.variant,
-                    source="waitlist",
-                ),
-                from_waitlist=True,
-            )
-            log.info("waitlist served", extra={"offer_id": offer_id, "ok": result.ok})
-            if not result.ok and result.reason == "sold_out_waitlisted":
-                return
 
     async def settle_group(self, offer_id: str) -> None:
         async with self._sessions() as session:
