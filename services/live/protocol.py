@@ -99,6 +99,8 @@ class OfferView(BaseModel):
     ends_at: datetime | None = None
     sold_out: bool = False
     closed: bool = False
+    buyers: int | None = Field(default=None, description="Group buy: committed buyers.")
+    next_tier_at: int | None = Field(default=None, description="Group buy: buyers for next tier.")
 
 
 class Welcome(BaseModel):

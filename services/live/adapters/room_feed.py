@@ -20,12 +20,16 @@ from shared.events import (
     ChatMessageDeleted,
     ChatMessagePosted,
     ClaimRejected,
+    GroupTierReached,
     IntegrationEvent,
     LikesSent,
     ModerationApplied,
     OfferClosed,
     OfferOpened,
     OfferSoldOut,
+    OfferUpdated,
+    OrderExpired,
+    OrderPaid,
     OrderPlaced,
     PollClosed,
     PollOpened,
@@ -208,6 +212,48 @@ class RoomFeed:
                             "pay_by": event.pay_by.isoformat(),
                             "claim_id": event.claim_id,
                         },
+                    ),
+                    to=event.customer_id,
+                )
+            case OfferUpdated():
+                offer = self.offers.setdefault(
+                    event.offer_id, protocol.OfferView(offer_id=event.offer_id)
+                )
+                offer.price_cents, offer.stock, offer.left = (
+                    event.price_cents,
+                    event.stock,
+                    event.left,
+                )
+                offer.per_buyer_limit, offer.ends_at = event.per_buyer_limit, event.ends_at
+                offer.sold_out = event.left == 0
+                self._dirty_offers.add(event.offer_id)
+            case GroupTierReached():
+                offer = self.offers.setdefault(
+                    event.offer_id, protocol.OfferView(offer_id=event.offer_id)
+                )
+                offer.price_cents, offer.buyers = event.price_cents, event.buyers
+                offer.next_tier_at = event.next_tier_at
+                self._dirty_offers.add(event.offer_id)
+            case OrderPaid() if event.customer_id:
+                self._say(
+                    protocol.Notice(
+                        kind="order_paid",
+                        message="Paid: your order is confirmed."
+                        + (f" Pickup code {event.pickup_code}." if event.pickup_code else ""),
+                        data={
+                            "order_id": event.order_id,
+                            "stage": event.stage,
+                            "pickup_code": event.pickup_code,
+                        },
+                    ),
+                    to=event.customer_id,
+                )
+            case OrderExpired() if event.customer_id:
+                self._say(
+                    protocol.Notice(
+                        kind="order_expired",
+                        message="Your order was not paid in time; the unit went back on sale.",
+                        data={"order_id": event.order_id, "offer_id": event.offer_id},
                     ),
                     to=event.customer_id,
                 )
