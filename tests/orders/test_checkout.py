@@ -210,3 +210,21 @@ async def test_a_chat_claim_becomes_an_order_event(orders: Orders, nats_server: 
     assert counts["held"] == 2  # the redelivered claim did not hold twice
     await nc.close()
     _ = (ADMIN, json, ClaimRejected)
+
+
+async def test_buyer_cancels_before_paying_and_the_unit_goes_back(orders: Orders) -> None:
+    offer = await orders.offer(stock=1)
+    lily = orders.buyer("lily")
+    order_id = (await orders.checkout(offer["id"], lily)).json()["order_id"]
+    auth = {"Authorization": lily["Authorization"]}
+    cancelled = await orders.http.post(f"/orders/{order_id}/cancel", headers=auth)
+    assert cancelled.status_code == 200 and cancelled.json()["status"] == "cancelled"
+    assert (await orders.http.post(f"/orders/{order_id}/cancel", headers=auth)).status_code == 409
+    other = orders.buyer("other")
+    assert (
+        await orders.http.post(
+            f"/orders/{order_id}/cancel", headers={"Authorization": other["Authorization"]}
+        )
+    ).status_code == 404
+    counts = await stock_adds_up(orders, offer["id"])
+    assert (counts["left"], counts["held"]) == (1, 0)

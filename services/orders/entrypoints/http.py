@@ -316,6 +316,18 @@ async def pay(order_id: str, body: PayIn, orders: OrdersDep, buyer: BuyerDep) ->
     )
 
 
+@router.post("/orders/{order_id}/cancel", response_model=OrderOut, tags=["orders"])
+async def cancel(order_id: str, orders: OrdersDep, buyer: BuyerDep) -> OrderOut:
+    """Cancel an order not paid yet; its units go to the waitlist or back on sale."""
+    order = await orders.payments.order(order_id, buyer.customer_id)
+    if not await orders.sweeper.cancel(order.id):
+        raise HTTPException(
+            status.HTTP_409_CONFLICT,
+            f"order is {order.status}: only an order awaiting payment can be cancelled",
+        )
+    return OrderOut.of(await orders.payments.order(order_id, buyer.customer_id))
+
+
 @router.post("/orders/{order_id}/refund", response_model=OrderOut, tags=["orders"])
 async def refund(order_id: str, body: RefundIn, orders: OrdersDep, host: HostDep) -> OrderOut:
     """Refund all or part; a full refund reverses the referral commissions."""

@@ -136,7 +136,13 @@ class Sweeper:
             )
             await session.commit()
 
-    async def _release(self, order_id: str, expected: str, status: str) -> bool:
+    async def cancel(self, order_id: str) -> bool:
+        """The buyer changed their mind before paying: the units go back (waitlist first)."""
+        return await self._release(order_id, "awaiting_payment", "cancelled", "cancelled by buyer")
+
+    async def _release(
+        self, order_id: str, expected: str, status: str, reason: str = "balance not paid in time"
+    ) -> bool:
         async with self._sessions() as session:
             moved = await session.exec(
                 update(OrderRow)
@@ -181,7 +187,7 @@ class Sweeper:
                         customer_id=order.customer_id,
                         order_id=order.id,
                         offer_id=order.offer_id,
-                        reason="balance not paid in time",
+                        reason=reason,
                     ),
                 )
             await session.commit()
