@@ -30,6 +30,7 @@ class StreamSpec:
     # A stream fed by the server from another stream instead of by publishers.
     source: StreamSource | None = None
     max_msgs_per_subject: int = -1
+    max_bytes: int = -1
 
     def config(self, replicas: int) -> StreamConfig:
         return StreamConfig(
@@ -38,6 +39,7 @@ class StreamSpec:
             subjects=list(self.subjects) or None,
             sources=[self.source] if self.source else None,
             max_msgs_per_subject=self.max_msgs_per_subject,
+            max_bytes=self.max_bytes,
             retention=RetentionPolicy.LIMITS,
             storage=StorageType.FILE,
             discard=DiscardPolicy.OLD,
@@ -57,6 +59,15 @@ INGEST = StreamSpec(
     (subjects.domain_events("ingest"),),
     "Chat and member events normalised from external group chats.",
     duplicate_window_s=DAY,  # platforms re-deliver webhooks for hours
+)
+# Raw webhook bodies, kept a week (and at most 1 GiB) so a normalisation bug can be
+# fixed and the payloads replayed (`python -m services.ingest.replay`).
+INGEST_RAW = StreamSpec(
+    "INGEST_RAW",
+    (subjects.all_raw_payloads(),),
+    "Raw webhook bodies as ingest received them, for replay after a fix.",
+    max_age_days=7,
+    max_bytes=1024**3,
 )
 COMMANDS = StreamSpec(
     "COMMANDS",
@@ -87,6 +98,7 @@ ALL_STREAMS: tuple[StreamSpec, ...] = (
     LIVE,
     ORDERS,
     INGEST,
+    INGEST_RAW,
     COMMANDS,
     DEAD_LETTERS,
     CHAT_HISTORY,

@@ -11,6 +11,8 @@ from shared.events.envelope import IntegrationEvent
 
 DOMAINS = ("live", "orders", "ingest", "cmd")
 DEAD_LETTER_PREFIX = "deadletter"
+# Raw webhook bodies as received (ingest's archive); not under `ingest.>`, which holds events.
+RAW_INGEST_PREFIX = "ingest_raw"
 
 
 def event_subject(event: IntegrationEvent) -> str:
@@ -52,6 +54,15 @@ def dead_letters(service: str) -> str:
 
 def all_dead_letters() -> str:
     return f"{DEAD_LETTER_PREFIX}.>"
+
+
+def raw_payload(platform: str) -> str:
+    """Where ingest archives a platform's raw webhook bodies for replay."""
+    return f"{RAW_INGEST_PREFIX}.{platform}"
+
+
+def all_raw_payloads() -> str:
+    return f"{RAW_INGEST_PREFIX}.>"
 
 
 # Presence heartbeats are ephemeral (core NATS, outside every stream): each live

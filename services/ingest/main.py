@@ -5,7 +5,8 @@ from __future__ import annotations
 from fastapi import FastAPI
 from faststream import FastStream
 
-from services.ingest.bootstrap import IngestApp, build
+from services.ingest.bootstrap import PUBLISHES, IngestApp, build
+from services.ingest.entrypoints import http, webhooks
 from shared.runtime import asyncapi_app, http_app
 
 
@@ -15,7 +16,7 @@ def create_app(ingest: IngestApp | None = None) -> FastAPI:
         ingest.infra,
         title="Qunlive ingest",
         description="Webhooks and chat-log imports from external group chats, as typed events.",
-        routers=(),
+        routers=(webhooks.router, http.router),
         state=ingest,
     )
 
@@ -26,4 +27,5 @@ def asyncapi() -> FastStream:
         build().infra.broker,
         "Qunlive ingest events",
         "Chat and member events normalised from external group chats.",
+        publishes=PUBLISHES,
     )

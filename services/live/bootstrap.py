@@ -14,7 +14,9 @@ from services.live.adapters.tokens import HostTokens, ViewerTokens
 from services.live.domain.moderation import RoomRules
 from services.live.domain.ratelimit import RateLimiter
 from services.live.domain.viewers import Role
+from services.live.entrypoints import subscribers
 from services.live.service_layer.announcements import Announcements
+from services.live.service_layer.chat_to_buy import ChatToBuy
 from services.live.service_layer.interactions import Interactions
 from services.live.service_layer.rooms import RoomService
 from services.live.settings import LiveSettings
@@ -115,6 +117,7 @@ def build(settings: LiveSettings | None = None) -> LiveApp:
         hubs=Hubs(instance_id, settings.tick_s),
         instance_id=instance_id,
     )
+    subscribers.register(infra.broker, ChatToBuy(app.rooms, lambda: infra.publisher))
     infra.on_start.append(app._started)
     infra.on_stop.append(app._stopping)
     return app

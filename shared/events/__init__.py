@@ -8,6 +8,7 @@ from pydantic import Field, TypeAdapter, ValidationError
 
 from shared.events.commands import Command, PlaceClaim
 from shared.events.envelope import IntegrationEvent, SubjectToken, new_id, utcnow
+from shared.events.ingest import INGEST_EVENTS
 from shared.events.live import (
     AnnouncementPosted,
     ChatMessageDeleted,
@@ -93,7 +94,9 @@ ORDERS_EVENTS: tuple[type[IntegrationEvent], ...] = (
 )
 COMMANDS: tuple[type[IntegrationEvent], ...] = (PlaceClaim,)
 # Everything that travels on the bus and that parse_event reads.
-ALL_EVENTS: tuple[type[IntegrationEvent], ...] = LIVE_EVENTS + ORDERS_EVENTS + COMMANDS
+ALL_EVENTS: tuple[type[IntegrationEvent], ...] = (
+    LIVE_EVENTS + ORDERS_EVENTS + INGEST_EVENTS + COMMANDS
+)
 
 EVENT_TYPES: dict[str, type[IntegrationEvent]] = {
     cls.model_fields["type"].default: cls for cls in ALL_EVENTS
@@ -147,6 +150,7 @@ __all__ = [
     "ALL_EVENTS",
     "COMMANDS",
     "EVENT_TYPES",
+    "INGEST_EVENTS",
     "LIVE_EVENTS",
     "ORDERS_EVENTS",
     "AnnouncementPosted",

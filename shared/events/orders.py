@@ -139,6 +139,8 @@ class OrderExpired(OrdersEvent):
 
 
 class OrderCancelled(OrdersEvent):
+    """The buyer cancelled before paying, or a pre-sale balance was not paid: units released."""
+
     type: Literal["order.cancelled"] = "order.cancelled"
     order_id: str
     offer_id: str
@@ -146,6 +148,8 @@ class OrderCancelled(OrdersEvent):
 
 
 class OrderRefunded(OrdersEvent):
+    """Money went back to the buyer: all of it, or a part (a group formed at a lower tier)."""
+
     type: Literal["order.refunded"] = "order.refunded"
     order_id: str
     offer_id: str
@@ -163,6 +167,8 @@ class CommissionAccrued(OrdersEvent):
 
 
 class CommissionReversed(OrdersEvent):
+    """A commission taken back because its order was refunded in full."""
+
     type: Literal["commission.reversed"] = "commission.reversed"
     order_id: str
     level: int = Field(ge=1, le=3)

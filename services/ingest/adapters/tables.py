@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from datetime import datetime
 
+from sqlalchemy import Column, LargeBinary
 from sqlmodel import Field
 
 from shared.db import service_table_base
@@ -20,6 +21,24 @@ class BindingRow(IngestTable, table=True):  # type: ignore[valid-type, misc, cal
     chat_id: str = Field(primary_key=True)
     room_id: str = Field(index=True)
     created_at: datetime = Field(default_factory=utcnow)
+
+
+class ParkedRow(IngestTable, table=True):  # type: ignore[valid-type, misc, call-arg]
+    """Something said in a chat that no room is bound to: kept, listed, adopted on binding."""
+
+    __tablename__ = "ingest_parked"
+    key: str = Field(primary_key=True)  # the dedupe key: a re-delivery is the same row
+    source: str  # the endpoint (telegram, whatsapp, webhook): which normaliser reads `raw`
+    platform: str
+    chat_id: str = Field(index=True)
+    chat_title: str | None = None
+    kind: str  # message, member_joined, member_left, reaction
+    user_id: str
+    user_name: str
+    text: str | None = None
+    occurred_at: datetime
+    received_at: datetime = Field(default_factory=utcnow, index=True)
+    raw: bytes = Field(sa_column=Column(LargeBinary, nullable=False))
 
 
 metadata = IngestTable.metadata

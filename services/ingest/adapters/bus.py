@@ -1,0 +1,141 @@
+"""ingest's side of NATS: events, the raw-payload archive, dead letters.
+
+Every call fails fast with `NatsUnavailable` when the client is not connected
+(nats-py would otherwise buffer the publish and wait for a reply that cannot
+come), so the webhook answers 503 at once and the platform retries later.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from collections.abc import AsyncIterator
+from dataclasses import dataclass
+from datetime import UTC, datetime
+
+from nats.aio.client import Client as NatsClient
+from nats.js import JetStreamContext
+from nats.js.api import AckPolicy, ConsumerConfig, DeliverPolicy, PubAck
+from nats.js.errors import NotFoundError
+
+from shared import streams, subjects
+from shared.events import IntegrationEvent
+from shared.messaging import EventPublisher, dead_letter
+
+H_RECEIVED_AT = "Qunlive-Received-At"
+
+
+class NatsUnavailable(Exception):
+    """JetStream did not confirm a store: nothing may be acknowledged."""
+
+
+@dataclass(frozen=True)
+class Archived:
+    source: str
+    raw: bytes
+    received_at: datetime
+    seq: int
+
+
+class Bus:
+    def __init__(self, service: str, publish_timeout_s: float) -> None:
+        self._service = service
+        self._timeout = publish_timeout_s
+        self._nc: NatsClient | None = None
+        self._js: JetStreamContext | None = None
+        self._events: EventPublisher | None = None
+
+    def bind(self, nc: NatsClient) -> None:
+        self._nc = nc
+        self._js = nc.jetstream(timeout=self._timeout)
+        self._events = EventPublisher(self._js)
+
+    @property
+    def connected(self) -> bool:
+        return self._nc is not None and self._nc.is_connected
+
+    def _ready(self) -> tuple[JetStreamContext, EventPublisher]:
+        if not self.connected or self._js is None or self._events is None:
+            raise NatsUnavailable("not connected to NATS")
+        return self._js, self._events
+
+    async def publish(self, event: IntegrationEvent) -> PubAck:
+        _, events = self._ready()
+        try:
+            return await events.publish(event)
+        except Exception as exc:  # timeout, disconnect, stream error: not stored
+            raise NatsUnavailable(f"publish failed: {exc!r}") from exc
+
+    async def archive(self, source: str, raw: bytes) -> PubAck:
+        """Keep the raw body as received (INGEST_RAW, a week) for a replay after a fix."""
+        js, _ = self._ready()
+        digest = hashlib.sha256(raw).hexdigest()
+        headers = {
+            "Nats-Msg-Id": f"raw:{source}:{digest}",
+            H_RECEIVED_AT: datetime.now(UTC).isoformat(),
+        }
+        try:
+            return await js.publish(subjects.raw_payload(source), raw, headers=headers)
+        except Exception as exc:
+            raise NatsUnavailable(f"archive failed: {exc!r}") from exc
+
+    async def dead_letter(self, source: str, raw: bytes, reason: str) -> None:
+        js, _ = self._ready()
+        try:
+            await dead_letter(
+                js,
+                service=self._service,
+                original_subject=f"http:/webhooks/{source}",
+                data=raw,
+                reason=reason,
+            )
+        except Exception as exc:
+            raise NatsUnavailable(f"dead letter failed: {exc!r}") from exc
+
+    async def archived(
+        self, since: datetime, source: str | None = None, limit: int = 100_000
+    ) -> AsyncIterator[Archived]:
+        """Archived bodies from `since`, oldest first, up to what was there when asked."""
+        js, _ = self._ready()
+        subject = subjects.raw_payload(source) if source else subjects.all_raw_payloads()
+        try:
+            info = await js.stream_info(streams.INGEST_RAW.name, subjects_filter=subject)
+        except NotFoundError:
+            return
+        last = info.state.last_seq
+        if info.state.messages == 0:
+            return
+        sub = await js.pull_subscribe(
+            subject,
+            stream=streams.INGEST_RAW.name,
+            config=ConsumerConfig(
+                deliver_policy=DeliverPolicy.BY_START_TIME,
+                opt_start_time=since,
+                ack_policy=AckPolicy.NONE,
+                inactive_threshold=30.0,
+                mem_storage=True,
+            ),
+        )
+        seen = 0
+        try:
+            while seen < limit:
+                try:
+                    batch = await sub.fetch(min(256, limit - seen), timeout=1.0)
+                except TimeoutError:
+                    return
+                for msg in batch:
+                    meta = msg.metadata
+                    if meta.sequence.stream > last:
+                        return
+                    seen += 1
+                    yield Archived(
+                        source=msg.subject.split(".", 1)[1],
+                        raw=msg.data,
+                        received_at=meta.timestamp,
+                        seq=meta.sequence.stream,
+                    )
+                    if meta.sequence.stream == last or seen >= limit:
+                        return
+                if batch and batch[-1].metadata.num_pending == 0:
+                    return
+        finally:
+            await sub.unsubscribe()

@@ -1,0 +1,105 @@
+"""From ingest items to the project's events, and when a line also joins the live room."""
+
+from __future__ import annotations
+
+from datetime import datetime, timedelta
+from typing import Literal
+
+from services.ingest.domain.fields import clip
+from services.ingest.domain.model import ChatMessage, Item, MemberChange, Reaction, message_key
+from shared.events import ChatMessagePosted
+from shared.events.ingest import (
+    ExternalMemberJoined,
+    ExternalMemberLeft,
+    ExternalMessageReceived,
+    ExternalReactionPosted,
+    IngestEvent,
+)
+
+Via = Literal["webhook", "import", "replay"]
+# Live's chat source for each platform; any other platform came through the signed webhook.
+ROOM_SOURCES = {"telegram": "telegram", "whatsapp": "whatsapp"}
+LIVE_NAME_MAX = 64
+LIVE_TEXT_MAX = 2000
+
+
+def customer_ref(platform: str, user_id: str) -> str:
+    """The external account as analytics will merge it: `telegram:123`."""
+    return f"{platform}:{user_id}"
+
+
+def ingest_event(item: Item, room_id: str, via: Via) -> IngestEvent:
+    common = {
+        "id": item.key,
+        "room_id": room_id,
+        "customer_id": customer_ref(item.platform, item.user_id),
+        "occurred_at": item.at,
+        "platform": item.platform,
+        "chat_id": item.chat_id,
+        "external_user_id": item.user_id,
+        "display_name": item.user_name,
+        "via": via,
+    }
+    match item:
+        case ChatMessage():
+            return ExternalMessageReceived(
+                **common,
+                message_id=item.message_id,
+                text=item.text,
+                reply_to=item.reply_to,
+                edited=item.edited,
+            )
+        case MemberChange(joined=True):
+            return ExternalMemberJoined(**common, added_by=item.by)
+        case MemberChange():
+            return ExternalMemberLeft(**common, removed_by=item.by)
+        case Reaction():
+            return ExternalReactionPosted(
+                **common,
+                message_id=item.message_id,
+                target_message_id=item.target_message_id,
+                emoji=item.emoji,
+            )
+    raise TypeError(f"not an ingest item: {item!r}")
+
+
+def room_chat_line(item: ChatMessage, room_id: str) -> ChatMessagePosted:
+    """The same line in the room's conversation; its message_id is the dedupe key."""
+    return ChatMessagePosted(
+        id=f"chat:{item.key}",
+        room_id=room_id,
+        customer_id=customer_ref(item.platform, item.user_id),
+        occurred_at=item.at,
+        message_id=item.key,
+        display_name=clip(item.user_name, LIVE_NAME_MAX),
+        text=clip(item.text, LIVE_TEXT_MAX),
+        source=ROOM_SOURCES.get(item.platform, "webhook"),
+        reply_to=(
+            message_key(item.platform, item.chat_id, item.reply_to) if item.reply_to else None
+        ),
+    )
+
+
+def shows_in_room(
+    item: Item,
+    now: datetime,
+    duplicate: bool,
+    max_age: timedelta,
+    live_dedupe_window: timedelta,
+) -> bool:
+    """Whether a stored chat line also goes to the live room (and so may become a claim).
+
+    - only new chat lines: edits (live has no edit frame, and an edited "+1" must
+      not buy twice), member changes and reactions stay ingest events;
+    - not old lines (a late re-delivery or a backlog after downtime): a "+1" from
+      before the host pinned something else must not buy the new offer;
+    - a re-delivery (INGEST said duplicate) is re-sent only while the LIVE stream
+      would still drop it as a duplicate: that repairs a crash between the two
+      publishes without ever showing a line twice.
+    """
+    if not isinstance(item, ChatMessage) or item.edited:
+        return False
+    age = now - item.at
+    if age > max_age:
+        return False
+    return not duplicate or age < live_dedupe_window

@@ -1,0 +1,57 @@
+"""FastAPI dependencies of ingest: the composition root's objects, the admin check, the body."""
+
+from __future__ import annotations
+
+import hmac
+from typing import Annotated
+
+from fastapi import Depends, HTTPException, Request, status
+from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
+
+from services.ingest.bootstrap import IngestApp
+
+bearer = HTTPBearer(auto_error=False)
+
+
+def get_ingest(request: Request) -> IngestApp:
+    ingest: IngestApp = request.app.state.service
+    return ingest
+
+
+IngestDep = Annotated[IngestApp, Depends(get_ingest)]
+
+
+def require_admin(
+    ingest: IngestDep,
+    credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(bearer)],
+) -> str:
+    """The platform admin's bearer token (ADMIN_TOKEN), as in live. Host tokens are not
+    accepted here: ingest does not know which host runs which room."""
+    if credentials is None:
+        raise HTTPException(
+            status.HTTP_401_UNAUTHORIZED,
+            "admin credentials required",
+            headers={"WWW-Authenticate": "Bearer"},
+        )
+    if not hmac.compare_digest(
+        credentials.credentials.encode("utf-8", "replace"), ingest.settings.admin_token.encode()
+    ):
+        raise HTTPException(status.HTTP_403_FORBIDDEN, "only an admin may do this")
+    return "admin"
+
+
+AdminDep = Annotated[str, Depends(require_admin)]
+
+
+async def read_body(request: Request, limit: int) -> bytes:
+    """The raw body (signatures are over the exact bytes), refused past `limit` (413)."""
+    declared = request.headers.get("content-length", "")
+    if declared.isdigit() and int(declared) > limit:
+        raise HTTPException(status.HTTP_413_CONTENT_TOO_LARGE, f"body over {limit} bytes")
+    chunks, size = [], 0
+    async for chunk in request.stream():
+        size += len(chunk)
+        if size > limit:
+            raise HTTPException(status.HTTP_413_CONTENT_TOO_LARGE, f"body over {limit} bytes")
+        chunks.append(chunk)
+    return b"".join(chunks)

@@ -1,0 +1,122 @@
+"""Taking in one payload: archive it, publish its events, park what no room claims.
+
+Ack-after-store: `take` returns only once JetStream confirmed every store (raw
+archive, ingest events, room chat lines) and the database committed the parked
+rows; anything else raises, and the webhook answers non-2xx so the platform
+retries. Retries are harmless: every event's Nats-Msg-Id is its platform key.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+from services.ingest.adapters.bus import Bus
+from services.ingest.adapters.store import BindingStore, ParkedStore
+from services.ingest.domain import generic, telegram, whatsapp
+from services.ingest.domain.events import Via, ingest_event, room_chat_line, shows_in_room
+from services.ingest.domain.model import ChatMessage, Item, Normalised, UnknownShape
+from shared.streams import LIVE
+
+# Which normaliser reads a source's payloads (the endpoint, and the archive subject).
+NORMALISERS: dict[str, Callable[[Any], Normalised]] = {
+    "telegram": telegram.normalise_update,
+    "whatsapp": whatsapp.normalise_webhook,
+    "webhook": generic.normalise_generic,
+}
+
+
+class Malformed(ValueError):
+    """Not JSON (400); kept in dead letters."""
+
+
+@dataclass
+class Receipt:
+    accepted: int = 0
+    duplicates: int = 0
+    parked: int = 0
+    ignored: list[str] = field(default_factory=list)
+
+
+def parse(source: str, raw: bytes) -> Normalised:
+    """JSON, then the source's normaliser: Malformed or UnknownShape say what is wrong."""
+    try:
+        body = json.loads(raw)
+    except (ValueError, RecursionError) as exc:  # UnicodeDecodeError is a ValueError
+        raise Malformed(f"malformed JSON: {str(exc)[:200]}") from None
+    try:
+        return NORMALISERS[source](body)
+    except RecursionError:
+        raise UnknownShape("nested too deeply") from None
+
+
+class Intake:
+    def __init__(
+        self,
+        bus: Bus,
+        bindings: BindingStore,
+        parked: ParkedStore,
+        live_max_age: timedelta,
+        clock: Callable[[], datetime] = lambda: datetime.now(UTC),
+    ) -> None:
+        self.bus = bus
+        self.bindings = bindings
+        self.parked = parked
+        self.live_max_age = live_max_age
+        self.live_dedupe_window = timedelta(seconds=LIVE.duplicate_window_s)
+        self.clock = clock
+
+    async def take(self, source: str, raw: bytes) -> Receipt:
+        """A webhook body whose signature was checked: archive, normalise, store."""
+        try:
+            normalised = parse(source, raw)
+        except (Malformed, UnknownShape) as exc:
+            # Keep it twice: in dead letters (someone looks) and the archive (replay after a fix).
+            await asyncio.gather(
+                self.bus.dead_letter(source, raw, str(exc)), self.bus.archive(source, raw)
+            )
+            raise
+        return await self.receive(source, raw, normalised, archive=True)
+
+    async def receive(
+        self,
+        source: str,
+        raw: bytes,
+        normalised: Normalised,
+        via: Via = "webhook",
+        archive: bool = False,
+        to_room: bool = True,
+    ) -> Receipt:
+        receipt = Receipt(ignored=list(normalised.ignored))
+        items = list(normalised.items)
+        rooms = await self.bindings.rooms_for((i.platform, i.chat_id) for i in items)
+        bound = [(item, room) for item in items if (room := rooms[(item.platform, item.chat_id)])]
+        unbound = [item for item in items if rooms[(item.platform, item.chat_id)] is None]
+
+        stores = [self.bus.publish(ingest_event(item, room, via)) for item, room in bound]
+        if archive:
+            stores.append(self.bus.archive(source, raw))
+        acks = await asyncio.gather(*stores)
+        now = self.clock()
+        lines = []
+        for (item, room), ack in zip(bound, acks, strict=False):
+            duplicate = bool(ack.duplicate)
+            if duplicate:
+                receipt.duplicates += 1
+            else:
+                receipt.accepted += 1
+            if to_room and self._shows(item, now, duplicate):
+                assert isinstance(item, ChatMessage)
+                lines.append(self.bus.publish(room_chat_line(item, room)))
+        await asyncio.gather(*lines)
+        if unbound:
+            receipt.parked = len(unbound)
+            await self.parked.park(source, raw, unbound)
+        return receipt
+
+    def _shows(self, item: Item, now: datetime, duplicate: bool) -> bool:
+        return shows_in_room(item, now, duplicate, self.live_max_age, self.live_dedupe_window)

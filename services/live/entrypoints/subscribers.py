@@ -1,0 +1,34 @@
+"""Durable consumers of live: one per service, so several instances claim a line once."""
+
+from __future__ import annotations
+
+from faststream.middlewares import AckPolicy
+from faststream.nats import JStream, NatsBroker, PullSub
+from nats.js.api import ConsumerConfig, DeliverPolicy
+
+from services.live.service_layer.chat_to_buy import ChatToBuy
+from shared import streams, subjects
+from shared.events import ChatMessagePosted, IntegrationEvent
+from shared.messaging import decode_event
+
+# Shared by every live instance: each external chat line is looked at by one of them.
+DURABLE_CHAT_TO_BUY = "live-chat-to-buy"
+
+
+def register(broker: NatsBroker, chat_to_buy: ChatToBuy) -> None:
+    @broker.subscriber(
+        subjects.room_event("live", "*", "chat.message_posted"),
+        stream=JStream(streams.LIVE.name, declare=False),
+        durable=DURABLE_CHAT_TO_BUY,
+        pull_sub=PullSub(batch_size=50, timeout=0.5),
+        # NEW: created once, then it resumes where it was; history never buys.
+        config=ConsumerConfig(deliver_policy=DeliverPolicy.NEW, ack_wait=30, max_deliver=-1),
+        decoder=decode_event,
+        ack_policy=AckPolicy.NACK_ON_ERROR,
+        title="live-chat-to-buy:Consume",
+        description="Chat lines from external group chats that read as a buy ('+1', 'buy 2') "
+        "become PlaceClaim on the room's pinned offer.",
+    )
+    async def on_chat_line(event: IntegrationEvent) -> None:
+        if isinstance(event, ChatMessagePosted):
+            await chat_to_buy.handle(event)

@@ -1,0 +1,80 @@
+"""Events the ingest service puts out: what happened in an external group chat.
+
+The envelope's `id` is the platform's own identity of the thing
+(`telegram:<chat>:<message>`), so a webhook delivered twice, or a message that
+arrives by webhook and again by import, is one event (JetStream drops the second
+within the INGEST stream's 24 h duplicate window; readers dedupe by id after).
+`customer_id` is the external account as `<platform>:<user id>`; analytics merges
+accounts of one person later.
+"""
+
+from __future__ import annotations
+
+from typing import Literal
+
+from pydantic import Field
+
+from shared.events.envelope import IntegrationEvent
+
+PLATFORM_PATTERN = r"^[a-z0-9_-]{1,32}$"
+
+
+class IngestEvent(IntegrationEvent):
+    domain = "ingest"
+
+    platform: str = Field(
+        pattern=PLATFORM_PATTERN,
+        description="telegram, whatsapp, or the platform a signed webhook named.",
+        examples=["telegram"],
+    )
+    chat_id: str = Field(max_length=128, description="The group chat, as the platform names it.")
+    external_user_id: str = Field(max_length=128, description="The account on that platform.")
+    display_name: str = Field(max_length=128)
+    via: Literal["webhook", "import", "replay"] = Field(
+        default="webhook", description="How ingest got it: live webhook, history import, replay."
+    )
+
+
+class ExternalMessageReceived(IngestEvent):
+    """A chat line written in an external group chat bound to the room (occurred_at: sent)."""
+
+    type: Literal["external.message_received"] = "external.message_received"
+    message_id: str = Field(max_length=128, description="The platform's id of the message.")
+    text: str = Field(max_length=4096)
+    reply_to: str | None = Field(
+        default=None, description="Platform id of the message this one answers."
+    )
+    edited: bool = Field(
+        default=False, description="An edit of message_id; occurred_at is the edit."
+    )
+
+
+class ExternalMemberJoined(IngestEvent):
+    """Someone joined (or was added to) an external group chat bound to the room."""
+
+    type: Literal["external.member_joined"] = "external.member_joined"
+    added_by: str | None = Field(default=None, description="Who added them, if someone did.")
+
+
+class ExternalMemberLeft(IngestEvent):
+    """Someone left (or was removed from) an external group chat bound to the room."""
+
+    type: Literal["external.member_left"] = "external.member_left"
+    removed_by: str | None = None
+
+
+class ExternalReactionPosted(IngestEvent):
+    """A reaction to a message in an external chat; emoji None means it was removed."""
+
+    type: Literal["external.reaction_posted"] = "external.reaction_posted"
+    message_id: str = Field(max_length=128, description="The reaction's own platform id.")
+    target_message_id: str = Field(max_length=128)
+    emoji: str | None = Field(default=None, max_length=32)
+
+
+INGEST_EVENTS: tuple[type[IntegrationEvent], ...] = (
+    ExternalMessageReceived,
+    ExternalMemberJoined,
+    ExternalMemberLeft,
+    ExternalReactionPosted,
+)

@@ -1,0 +1,162 @@
+"""Signatures, event mapping and the live-room rule, as plain functions."""
+
+from __future__ import annotations
+
+import csv
+import io
+from datetime import UTC, datetime, timedelta
+from typing import Any, ClassVar
+
+import pytest
+
+from services.ingest.domain import signatures as sig
+from services.ingest.domain.events import ingest_event, room_chat_line, shows_in_room
+from services.ingest.domain.exports import (
+    BadRecord,
+    csv_header_problem,
+    csv_message,
+    telegram_export_chat,
+    telegram_export_message,
+)
+from services.ingest.domain.model import ChatMessage, MemberChange, Reaction, UnknownShape
+from shared.events import ChatMessagePosted, parse_event
+from shared.events.ingest import ExternalMemberJoined, ExternalMessageReceived
+
+NOW = datetime(2026, 6, 1, 12, 0, tzinfo=UTC)
+LINE = ChatMessage("telegram", "-100123", "42", "111", "Lily", "+1", NOW, reply_to="40")
+
+
+class TestSignatures:
+    def test_telegram_secret_header(self) -> None:
+        sig.check_telegram("s3cret", "s3cret")
+        for wrong in (None, "", "s3cre", "s3cret ", "秘密"):
+            with pytest.raises(sig.Unauthenticated):
+                sig.check_telegram(wrong, "s3cret")
+
+    def test_meta_signature_is_hmac_of_the_raw_body(self) -> None:
+        body = b'{"object":"whatsapp_business_account"}'
+        header = sig.meta_signature(body, "app-secret")
+        assert header.startswith("sha256=") and len(header) == 7 + 64
+        sig.check_meta(body, header, "app-secret")
+        with pytest.raises(sig.Unauthenticated):
+            sig.check_meta(body + b" ", header, "app-secret")  # one byte changed
+        with pytest.raises(sig.Unauthenticated):
+            sig.check_meta(body, header, "other-secret")
+        with pytest.raises(sig.Unauthenticated):
+            sig.check_meta(body, None, "app-secret")
+
+    def test_generic_signature_covers_timestamp_and_body_within_the_window(self) -> None:
+        body, secret, now = b'{"type":"message"}', "wh", 1_750_000_000
+        good = sig.sign_generic(body, now, secret)
+        sig.check_generic(body, str(now), good, secret, now=now + 299, tolerance_s=300)
+        cases = [
+            (str(now), good, now + 301),  # replayed six minutes later
+            (str(now), good, now - 301),  # from the future
+            (str(now + 1), good, now),  # timestamp changed: signature no longer matches
+            (str(now), sig.sign_generic(b"{}", now, secret), now),  # body changed
+            ("12abc", good, now),
+            (None, good, now),
+            (str(now), None, now),
+        ]
+        for timestamp, signature, at in cases:
+            with pytest.raises(sig.Unauthenticated):
+                sig.check_generic(body, timestamp, signature, secret, now=at, tolerance_s=300)
+
+
+class TestEvents:
+    def test_a_line_becomes_an_ingest_event_keyed_by_platform_chat_message(self) -> None:
+        event = ingest_event(LINE, "r_1", "webhook")
+        assert isinstance(event, ExternalMessageReceived)
+        assert event.id == "telegram:-100123:42" and event.customer_id == "telegram:111"
+        assert event.occurred_at == NOW and event.reply_to == "40"
+        assert parse_event(event.model_dump_json()) == event  # registered and readable
+
+    def test_and_the_rooms_chat_line_carries_the_same_key(self) -> None:
+        line = room_chat_line(LINE, "r_1")
+        assert isinstance(line, ChatMessagePosted) and line.source == "telegram"
+        assert line.message_id == "telegram:-100123:42" and line.id == "chat:telegram:-100123:42"
+        assert line.reply_to == "telegram:-100123:40"
+        other = ChatMessage("line", "g", "m", "u", "N" * 200, "x" * 3000, NOW)
+        clipped = room_chat_line(other, "r_1")
+        assert clipped.source == "webhook" and len(clipped.text) == 2000
+        assert len(clipped.display_name) == 64
+
+    def test_member_changes_and_reactions(self) -> None:
+        member = MemberChange("telegram", "-1", "9", "5", "A", True, NOW, by="4")
+        joined = ingest_event(member, "r_1", "import")
+        assert isinstance(joined, ExternalMemberJoined) and joined.added_by == "4"
+        reaction = Reaction("whatsapp", "g", "wamid.R", "wamid.T", "1", "S", "👍", NOW)
+        assert ingest_event(reaction, "r_1", "webhook").id == "whatsapp:g:wamid.R"
+
+    def test_which_lines_the_live_room_shows(self) -> None:
+        window, max_age = timedelta(seconds=120), timedelta(minutes=10)
+
+        def shows(item: object, now: datetime, duplicate: bool = False) -> bool:
+            return shows_in_room(item, now, duplicate, max_age, window)  # type: ignore[arg-type]
+
+        assert shows(LINE, NOW + timedelta(seconds=1))
+        assert not shows(LINE, NOW + timedelta(minutes=11))  # too old: not shown, never claims
+        assert shows(LINE, NOW + timedelta(seconds=30), duplicate=True)  # LIVE still dedupes
+        assert not shows(LINE, NOW + timedelta(minutes=3), duplicate=True)  # could show twice
+        edit = ChatMessage(**{**LINE.__dict__, "edited": True})
+        assert not shows(edit, NOW)
+        assert not shows(MemberChange("t", "c", "1", "u", "n", True, NOW), NOW)
+
+
+class TestExports:
+    EXPORT: ClassVar[dict[str, Any]] = {
+        "name": "Aunt Mei's fruit group",
+        "type": "private_supergroup",
+        "id": 1234567890,
+        "messages": [
+            {"id": 1, "type": "service", "date": "2026-01-01T10:00:00", "actor": "Mei",
+             "actor_id": "user1", "action": "invite_members", "members": ["Lily"]},
+            {"id": 2, "type": "message", "date": "2026-01-01T10:01:00",
+             "date_unixtime": "1767261660", "from": "Lily", "from_id": "user111",
+             "text": ["+1 ", {"type": "bold", "text": "两盒"}], "reply_to_message_id": 1},
+            {"id": 3, "type": "message", "date": "2026-01-01T10:02:00", "from": "Wei",
+             "from_id": "user222", "text": "buy 2", "edited": "2026-01-01T10:03:00",
+             "edited_unixtime": "1767261780"},
+        ],
+    }  # fmt: skip
+
+    def test_the_export_chat_id_gets_the_bot_api_prefix(self) -> None:
+        chat_id, title, _ = telegram_export_chat(self.EXPORT)
+        assert chat_id == "-1001234567890" and title == "Aunt Mei's fruit group"
+        assert telegram_export_chat({**self.EXPORT, "type": "private_group"})[0] == "-1234567890"
+        with pytest.raises(UnknownShape, match="one chat"):
+            telegram_export_chat({"chats": {"list": []}})
+
+    def test_messages_match_what_the_webhook_would_have_said(self) -> None:
+        chat_id, title, messages = telegram_export_chat(self.EXPORT)
+        assert telegram_export_message(messages[0], chat_id, title) == []  # service message
+        [line] = telegram_export_message(messages[1], chat_id, title)
+        assert line.key == "telegram:-1001234567890:2" and line.text == "+1 两盒"
+        assert line.user_id == "111" and line.reply_to == "1"
+        assert line.at == datetime.fromtimestamp(1767261660, UTC)
+        original, edit = telegram_export_message(messages[2], chat_id, title)
+        assert original.at == datetime(2026, 1, 1, 10, 2, tzinfo=UTC)  # no unixtime: read as UTC
+        assert edit.key == "telegram:-1001234567890:3:edit:1767261780"
+        with pytest.raises(BadRecord, match="from_id"):
+            telegram_export_message(
+                {"id": 9, "type": "message", "text": "x", "date": "1"}, "c", None
+            )
+
+    def test_csv_rows(self) -> None:
+        text = (
+            "chat_id,message_id,sent_at,user_id,user_name,text,reply_to,edited_at\n"
+            'g1,m1,2026-01-01T10:00:00Z,u1,Lily,"+1, two boxes",,\n'
+            "g1,m2,1767261660,u2,,hello,m1,1767261700\n"
+            "g1,,2026-01-01T10:00:00Z,u1,Lily,no id,,\n"
+        )
+        rows = list(csv.DictReader(io.StringIO(text)))
+        assert csv_header_problem(list(rows[0])) is None
+        [first] = csv_message(rows[0], "whatsapp")
+        assert first.key == "whatsapp:g1:m1" and first.text == "+1, two boxes"
+        second, edit = csv_message(rows[1], "whatsapp")
+        assert second.user_name == "u2" and second.reply_to == "m1" and edit.edited
+        with pytest.raises(BadRecord, match="message_id"):
+            csv_message(rows[2], "whatsapp")
+        assert csv_header_problem(["chat_id", "text"]) == (
+            "missing columns: message_id, sent_at, user_id, user_name"
+        )
