@@ -27,7 +27,7 @@ test: $(STAMP)  ## the whole test suite (PostgreSQL variants need TEST_POSTGRES_
 lint: $(STAMP)  ## ruff (lint + format check) and mypy
 	$(BIN)/ruff check shared services tests bench
 	$(BIN)/ruff format --check shared services tests bench
-	$(BIN)/mypy shared services
+	$(BIN)/mypy shared services bench
 
 format: $(STAMP)  ## apply ruff's fixes and formatting
 	$(BIN)/ruff check --fix shared services tests bench
@@ -42,6 +42,11 @@ docs: $(STAMP)  ## regenerate the AsyncAPI and OpenAPI documents under docs/api/
 	done
 	@$(BIN)/python -c "import json, services.live.protocol as p; print(json.dumps(p.json_schema(), indent=2, ensure_ascii=False))" > docs/api/live.websocket.json
 	@echo docs/api/live.websocket.json
+
+bench: $(STAMP)  ## every benchmark under bench/ (needs wrk: apt-get install wrk); tables printed
+	$(BIN)/python -m bench.live_fanout
+	$(BIN)/python -m bench.orders_flash_sale --repeat 3
+	$(BIN)/python -m bench.ingest_webhook
 
 clean:  ## remove local data (.data/) and caches; keeps .venv
 	rm -rf .data .pytest_cache .mypy_cache .ruff_cache test-artifacts

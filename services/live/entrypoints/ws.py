@@ -74,19 +74,8 @@ async def viewer_socket(websocket: WebSocket, room_id: str, token: str = Query("
     session = ViewerSession(live, hub, viewer, conn)
     started = time.monotonic()
     try:
-        history = await live.history.recent(room_id, live.settings.history_size)
-        await websocket.send_text(
-            protocol.Welcome(
-                room_id=room_id,
-                title=room.title,
-                status=hub.state.status,
-                you=viewer.customer_id,
-                role=session.role.value,
-                viewers=hub.viewer_count,
-                pinned=hub.feed.pinned(),
-                history=history,
-            ).model_dump_json()
-        )
+        # Built in a helper so the history lines are not kept for the whole connection.
+        await websocket.send_text(await _welcome(live, hub, room.title, viewer, session.role))
         await live.publisher.publish(
             ViewerJoined(
                 room_id=room_id,
@@ -120,6 +109,20 @@ async def viewer_socket(websocket: WebSocket, room_id: str, token: str = Query("
             )
         except Exception:
             log.warning("could not publish viewer.left", extra={"room_id": room_id})
+
+
+async def _welcome(live: LiveApp, hub: RoomHub, title: str, viewer: Viewer, role: Role) -> str:
+    history = await live.history.recent(hub.room_id, live.settings.history_size)
+    return protocol.Welcome(
+        room_id=hub.room_id,
+        title=title,
+        status=hub.state.status,
+        you=viewer.customer_id,
+        role=role.value,
+        viewers=hub.viewer_count,
+        pinned=hub.feed.pinned(),
+        history=history,
+    ).model_dump_json()
 
 
 def _welcome_line(room_id: str, viewer: Viewer) -> ChatMessagePosted:
