@@ -193,7 +193,12 @@ async def test_editing_a_live_offer_keeps_the_books_straight(orders: Orders) -> 
     assert (
         await orders.http.patch(f"/offers/{offer['id']}", headers=ADMIN, json={"price_cents": -1})
     ).status_code == 422
-    await orders.http.post(f"/offers/{offer['id']}/close", headers=ADMIN)
+    assert (await orders.http.post(f"/offers/{offer['id']}/close", headers=ADMIN)).is_success
+    again = await orders.http.post(f"/offers/{offer['id']}/close", headers=ADMIN)
+    assert again.status_code == 200 and again.json()["status"] == "closed"  # idempotent
+    scheduled = await orders.offer(open_now=False)
+    refused = await orders.http.post(f"/offers/{scheduled['id']}/close", headers=ADMIN)
+    assert refused.status_code == 409 and "scheduled" in refused.json()["detail"]
     closed = await orders.http.patch(f"/offers/{offer['id']}", headers=ADMIN, json={"stock": 9})
     assert closed.status_code == 409
     buyer = orders.buyer("late")

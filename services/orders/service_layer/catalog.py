@@ -174,10 +174,11 @@ class Catalog:
             offer = await session.get(OfferRow, offer_id)
             assert offer is not None
             if changed.rowcount == 0:
+                current = offer.status  # read before the rollback expires the row
                 await session.rollback()
-                if offer.status == after:
-                    return offer  # already done: idempotent
-                raise Conflict(f"offer is {offer.status}, cannot become {after}")
+                if current == after:
+                    return await self.offer(offer_id)  # already done: idempotent
+                raise Conflict(f"offer is {current}, cannot become {after}")
             if after == OfferStatus.OPEN:
                 self._outbox.add(
                     session,
