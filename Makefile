@@ -7,7 +7,7 @@ BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 SERVICES := ingest live orders analytics
 
-.PHONY: help run test lint format docs bench clean
+.PHONY: help run test lint format docs bench demo clean
 
 help:  ## this menu
 	@grep -E '^[a-z]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-8s %s\n", $$1, $$2}'
@@ -20,6 +20,9 @@ $(STAMP): pyproject.toml requirements.lock
 
 run: $(STAMP)  ## start NATS + the four services on this machine (Ctrl-C stops all)
 	$(BIN)/python -m services.launcher
+
+demo: $(STAMP)  ## a whole simulated show on the embedded default, report printed (< 2 min)
+	$(BIN)/python -m services.demo
 
 test: $(STAMP)  ## the whole test suite (PostgreSQL variants need TEST_POSTGRES_URL)
 	$(BIN)/python -m pytest
