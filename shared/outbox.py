@@ -68,6 +68,9 @@ class Outbox:
                     .where(col(self._row.sent_at).is_(None))
                     .order_by(self._row.seq)
                     .limit(batch)
+                    # Replicas relay different rows instead of queueing on the same ones
+                    # (PostgreSQL; SQLite has one writer anyway and ignores it).
+                    .with_for_update(skip_locked=True)
                 )
             ).all()
             for row in rows:
