@@ -309,7 +309,10 @@ class Show:
         buyers = self.viewers[: int(self.n * 0.6)]
         # People buy what they see: wait until the pinned product reached their screens.
         for _ in range(100):
-            if all(v.count(lambda f: f["type"] == "pinned" and f.get("offer")) for v in buyers):
+            if all(
+                v.count(lambda f: f["type"] == "pinned" and f.get("offer") is not None)
+                for v in buyers
+            ):
                 break
             await asyncio.sleep(0.1)
         for i, viewer in enumerate(buyers):
