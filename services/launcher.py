@@ -158,6 +158,13 @@ class Launcher:
             args = [sys.executable, "-m", f"services.{name}"]
             url = f"http://127.0.0.1:{port}"
             self.services.append(Child(name, args, env, url, self.logs / f"{name}.log"))
+        # live's pages (viewer page, host console) call the others from the browser.
+        urls = {child.name: child.url for child in self.services}
+        for child in self.services:
+            if child.name == "live":
+                for name in ("orders", "ingest", "analytics"):
+                    if name in urls:
+                        child.env.setdefault(f"{name.upper()}_PUBLIC_URL", urls[name])
 
     @property
     def children(self) -> list[Child]:
@@ -221,6 +228,9 @@ class Launcher:
         say(f"nats url={self.nats_url} pid={self.nats.pid if self.nats else 'external'}")
         for child in self.services:
             say(f"service {child.name} url={child.url} pid={child.pid}")
+        for child in self.services:
+            if child.name == "live":
+                say(f"host console: {child.url}/console  viewer page: {child.url}/r/<room id>")
         say(f"ready in {took:.1f}s")
         say("Ctrl-C stops everything.")
 

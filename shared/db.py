@@ -8,11 +8,13 @@ from __future__ import annotations
 
 from typing import Any
 
-from sqlalchemy import MetaData, event, inspect
+from sqlalchemy import MetaData, event, inspect, text
 from sqlalchemy.ext.asyncio import AsyncEngine, async_sessionmaker, create_async_engine
 from sqlalchemy.orm import registry
 from sqlmodel import SQLModel
 from sqlmodel.ext.asyncio.session import AsyncSession
+
+MIGRATE_LOCK = 0x71756E6C  # "qunl": the advisory lock key that serialises create_all
 
 
 def service_table_base() -> type[SQLModel]:
@@ -57,8 +59,14 @@ def make_sessionmaker(engine: AsyncEngine) -> async_sessionmaker[AsyncSession]:
 
 
 async def migrate(engine: AsyncEngine, metadata: MetaData) -> None:
-    """Create the service's tables if missing (the schema is versioned with the code)."""
+    """Create the service's tables if missing (the schema is versioned with the code).
+
+    Replicas starting together on a fresh PostgreSQL database would race on CREATE TABLE;
+    a transaction-scoped advisory lock lets one create while the others wait, then see.
+    """
     async with engine.begin() as conn:
+        if conn.dialect.name == "postgresql":
+            await conn.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": MIGRATE_LOCK})
         await conn.run_sync(metadata.create_all)
 
 

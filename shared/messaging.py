@@ -24,7 +24,7 @@ from nats.js import JetStreamContext
 from nats.js.api import PubAck
 from pydantic import ValidationError
 
-from shared import subjects
+from shared import metrics, subjects
 from shared.events import IntegrationEvent, UnreadableEvent, parse_event
 
 log = logging.getLogger("qunlive.messaging")
@@ -55,7 +55,9 @@ class EventPublisher:
         )
 
     async def publish_raw(self, subject: str, payload: bytes, msg_id: str) -> PubAck:
-        return await self._js.publish(subject, payload, headers={H_MSG_ID: msg_id})
+        ack = await self._js.publish(subject, payload, headers={H_MSG_ID: msg_id})
+        metrics.MESSAGES_PUBLISHED.labels(subject.split(".", 1)[0]).inc()
+        return ack
 
 
 async def dead_letter(
@@ -79,6 +81,7 @@ async def dead_letter(
     if deliveries is not None:
         headers[H_DELIVERIES] = str(deliveries)
     await js.publish(subjects.dead_letters(service), data, headers=headers)
+    metrics.DEAD_LETTERS.labels(service).inc()
     log.warning(
         "dead-lettered message",
         extra={"subject": original_subject, "reason": reason, "service": service},
@@ -103,6 +106,7 @@ def dead_letter_middleware(service: str, js: JetStreamContext | None = None) -> 
 
     class DeadLetterMiddleware(BaseMiddleware):
         async def consume_scope(self, call_next: Any, msg: Any) -> Any:
+            metrics.MESSAGES_CONSUMED.labels(_consumer_name(msg.raw_message)).inc()
             try:
                 return await call_next(msg)
             except (UnreadableEvent, ValidationError) as exc:
@@ -140,6 +144,13 @@ def dead_letter_middleware(service: str, js: JetStreamContext | None = None) -> 
     return DeadLetterMiddleware
 
 
+def _consumer_name(raw: Msg) -> str:
+    try:
+        return str(raw.metadata.consumer)
+    except NatsError:
+        return "core"
+
+
 def _is_jetstream(msg: NatsMessage) -> bool:
     return _js_identity(msg.raw_message)[0] is not None
 
@@ -149,9 +160,10 @@ async def decode_event(msg: NatsMessage) -> IntegrationEvent:
     return parse_event(msg.body)
 
 
-def make_broker(service: str, nats_url: str) -> NatsBroker:
+def make_broker(service: str, servers: str | list[str]) -> NatsBroker:
+    """FastStream's broker for a service; `servers`: one URL or a cluster's list."""
     return NatsBroker(
-        nats_url,
+        servers,
         name=f"qunlive-{service}",
         middlewares=[dead_letter_middleware(service)],
         graceful_timeout=15.0,

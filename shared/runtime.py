@@ -8,8 +8,10 @@ JetStream redelivers it, so nothing is lost.
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import os
+import time
 from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
@@ -19,7 +21,10 @@ from fastapi import APIRouter, FastAPI
 from faststream import FastStream
 from faststream.nats import NatsBroker
 from faststream.specification import AsyncAPI
+from nats.errors import NoRespondersError
+from nats.errors import TimeoutError as NatsTimeoutError
 from nats.js import JetStreamContext
+from nats.js.errors import ServiceUnavailableError
 from sqlalchemy import MetaData
 from sqlalchemy.ext.asyncio import AsyncEngine, async_sessionmaker
 from sqlmodel.ext.asyncio.session import AsyncSession
@@ -28,11 +33,13 @@ from shared import db, streams, subjects
 from shared.events import IntegrationEvent
 from shared.health import ReadinessCheck, health_router
 from shared.messaging import EventPublisher, make_broker
+from shared.metrics import MetricsMiddleware, metrics_router, observe_consumers
 from shared.settings import ServiceSettings
 
 log = logging.getLogger("qunlive.runtime")
 
 Hook = Callable[[], Awaitable[None]]
+JETSTREAM_WAIT_S = 30.0
 
 
 @dataclass
@@ -53,7 +60,7 @@ class Infrastructure:
         engine = db.make_engine(settings.effective_database_url)
         return cls(
             settings=settings,
-            broker=make_broker(settings.service_name, settings.nats_url),
+            broker=make_broker(settings.service_name, settings.nats_servers),
             engine=engine,
             sessions=db.make_sessionmaker(engine),
             metadata=metadata,
@@ -75,11 +82,31 @@ class Infrastructure:
         await db.migrate(self.engine, self.metadata)
         await self.broker.connect()
         self._js = self.broker.connection.jetstream()
-        await streams.provision_streams(self._js, replicas=self.settings.stream_replicas)
+        await self._provision_streams()
         await self.broker.start()
         for hook in self.on_start:
             await hook()
-        log.info("service started", extra={"nats": self.settings.nats_url})
+        log.info(
+            "service started", extra={"nats": _without_credentials(self.settings.nats_servers)}
+        )
+
+    async def _provision_streams(self) -> None:
+        """Provision the streams and wait until each answers (has a leader). A JetStream
+        cluster still electing its leaders (all nodes just started, say) answers 503 or
+        not at all for a few seconds; the subscribers' consumers need the stream leaders."""
+        deadline = time.monotonic() + JETSTREAM_WAIT_S
+        js = self.broker.connection.jetstream(timeout=2.0)  # a short wait per try
+        while True:
+            try:
+                await streams.provision_streams(js, replicas=self.settings.stream_replicas)
+                for spec in streams.ALL_STREAMS:
+                    await js.stream_info(spec.name)
+                return
+            except (ServiceUnavailableError, NoRespondersError, NatsTimeoutError) as exc:
+                if time.monotonic() > deadline:
+                    raise
+                log.warning("JetStream not ready yet, retrying", extra={"error": repr(exc)})
+                await asyncio.sleep(0.5)
 
     async def stop(self) -> None:
         for hook in reversed(self.on_stop):
@@ -111,6 +138,26 @@ class Infrastructure:
 
         return {"nats": nats, "streams": jetstream, "database": database}
 
+    def durable_consumers(self) -> list[tuple[str, str]]:
+        """(stream, durable name) of every durable consumer this service's subscribers use."""
+        found = []
+        for sub in self.broker.subscribers:
+            stream = getattr(getattr(sub, "stream", None), "name", None)
+            durable = getattr(getattr(sub, "config", None), "durable_name", None)
+            if stream and durable:
+                found.append((stream, durable))
+        return found
+
+    async def observe_consumers(self) -> None:
+        """Consumer lag for /metrics, read from JetStream at scrape time."""
+        if self._js is not None:
+            await observe_consumers(
+                self._js,
+                self.settings.service_name,
+                [spec.name for spec in streams.ALL_STREAMS],
+                self.durable_consumers(),
+            )
+
     @asynccontextmanager
     async def lifespan(self, _app: object) -> AsyncIterator[None]:
         await self.start()
@@ -118,6 +165,15 @@ class Infrastructure:
             yield
         finally:
             await self.stop()
+
+
+def _without_credentials(servers: list[str]) -> str:
+    """For logs: nats://user:password@host:4222 -> nats://host:4222."""
+    shown = []
+    for url in servers:
+        scheme, _, rest = url.rpartition("://")
+        shown.append(f"{scheme or 'nats'}://{rest.rpartition('@')[2]}")
+    return ",".join(shown)
 
 
 def asyncapi_app(
@@ -170,10 +226,12 @@ def http_app(
     routers: tuple[APIRouter, ...],
     state: object,
 ) -> FastAPI:
-    """A service's FastAPI app: its lifespan, health routes, its own routers."""
+    """A service's FastAPI app: its lifespan, health and metrics routes, its own routers."""
     app = FastAPI(title=title, version="0.1.0", description=description, lifespan=infra.lifespan)
     app.state.service = state
+    app.add_middleware(MetricsMiddleware)
     app.include_router(health_router(infra.settings.service_name, infra.readiness_checks()))
+    app.include_router(metrics_router(infra.observe_consumers))
     for router in routers:
         app.include_router(router)
     return app

@@ -21,6 +21,8 @@ class ServiceSettings(BaseSettings):
     env: Literal["dev", "test", "production"] = "dev"
     host: str = "127.0.0.1"
     port: int = 8000
+    # One URL, or the servers of one cluster separated by commas ("nats://a:4222,nats://b:4222"):
+    # the client connects to any of them and fails over to the others.
     nats_url: str = "nats://127.0.0.1:4222"
     database_url: str = ""
     data_dir: str = ".data"
@@ -50,6 +52,18 @@ class ServiceSettings(BaseSettings):
         return self
 
     @property
+    def nats_servers(self) -> list[str]:
+        return split_servers(self.nats_url)
+
+    @property
     def effective_database_url(self) -> str:
         """DATABASE_URL if set, else a SQLite file of this service under DATA_DIR."""
         return self.database_url or f"sqlite+aiosqlite:///{self.data_dir}/{self.service_name}.db"
+
+
+def split_servers(nats_url: str) -> list[str]:
+    """NATS_URL as the client's server list: "nats://a:4222, nats://b:4222" -> two URLs."""
+    servers = [url.strip() for url in nats_url.split(",") if url.strip()]
+    if not servers:
+        raise ValueError("NATS_URL is empty")
+    return servers

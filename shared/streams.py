@@ -60,6 +60,12 @@ INGEST = StreamSpec(
     "Chat and member events normalised from external group chats.",
     duplicate_window_s=DAY,  # platforms re-deliver webhooks for hours
 )
+ANALYTICS = StreamSpec(
+    "ANALYTICS",
+    (subjects.domain_events("analytics"),),
+    "Hosts' decisions about customers (accounts linked or unlinked); kept like the facts.",
+    max_age_days=3650,  # the customer database is rebuilt from these: keep them
+)
 # Raw webhook bodies, kept a week (and at most 1 GiB) so a normalisation bug can be
 # fixed and the payloads replayed (`python -m services.ingest.replay`).
 INGEST_RAW = StreamSpec(
@@ -98,6 +104,7 @@ ALL_STREAMS: tuple[StreamSpec, ...] = (
     LIVE,
     ORDERS,
     INGEST,
+    ANALYTICS,
     INGEST_RAW,
     COMMANDS,
     DEAD_LETTERS,

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from shared.events.envelope import IntegrationEvent
 
-DOMAINS = ("live", "orders", "ingest", "cmd")
+DOMAINS = ("live", "orders", "ingest", "analytics", "cmd")
 DEAD_LETTER_PREFIX = "deadletter"
 # Raw webhook bodies as received (ingest's archive); not under `ingest.>`, which holds events.
 RAW_INGEST_PREFIX = "ingest_raw"

@@ -2,29 +2,58 @@
 
 from __future__ import annotations
 
-from fastapi import FastAPI
+from fastapi import FastAPI, Request
+from fastapi.responses import JSONResponse
 from faststream import FastStream
 
 from services.analytics.bootstrap import AnalyticsApp, build
-from services.analytics.entrypoints import http
+from services.analytics.domain.identity import InvalidLink
+from services.analytics.entrypoints import consumers, http, reports
+from services.analytics.service_layer.customers import CustomerNotFound
+from services.analytics.service_layer.reports import RoomNotFound
+from shared.cors import allow_pages
+from shared.events import ANALYTICS_EVENTS
 from shared.runtime import asyncapi_app, http_app
+
+ERRORS: dict[type[Exception], int] = {
+    CustomerNotFound: 404,
+    RoomNotFound: 404,
+    InvalidLink: 422,
+}
 
 
 def create_app(analytics: AnalyticsApp | None = None) -> FastAPI:
     analytics = analytics or build()
-    return http_app(
+    app = http_app(
         analytics.infra,
         title="Qunlive analytics",
         description="The post-stream customer database: profiles, segments, reports.",
-        routers=(http.router,),
+        routers=(http.router, reports.router),
         state=analytics,
     )
+    # The host console (served by live) opens reports and exports audiences from the browser.
+    allow_pages(app, analytics.settings.cors_origins, ("GET",))
+    for error, code in ERRORS.items():
+        app.add_exception_handler(error, _answer(code))
+    return app
+
+
+def _answer(code: int):
+    async def handler(_: Request, exc: Exception) -> JSONResponse:
+        what = {404: "not found", 422: "invalid"}.get(code, "error")
+        return JSONResponse({"detail": f"{what}: {exc}"}, status_code=code)
+
+    return handler
 
 
 def asyncapi() -> FastStream:
     """`faststream docs gen --factory services.analytics.main:asyncapi`"""
+    broker = build().infra.broker
+    consumers.document(broker)
     return asyncapi_app(
-        build().infra.broker,
+        broker,
         "Qunlive analytics events",
-        "Analytics consumes every event durably; it publishes none yet.",
+        "Analytics consumes every event durably (LIVE, ORDERS, INGEST) and publishes the "
+        "hosts' decisions about customers (ANALYTICS), which it consumes too.",
+        ANALYTICS_EVENTS,
     )

@@ -1,8 +1,18 @@
 from __future__ import annotations
 
+from pydantic import Field
+
+from services.analytics.domain.segments import DORMANT_DAYS
 from shared.settings import ServiceSettings
 
 
 class AnalyticsSettings(ServiceSettings):
     service_name: str = "analytics"
     port: int = 8004
+    # Events fetched and applied per transaction on each stream (the hot path).
+    batch_size: int = Field(default=2000, ge=1, le=10_000)
+    # Dormant members: joined, silent and never bought for this many days.
+    dormant_days: int = Field(default=DORMANT_DAYS, ge=1, le=3650)
+    # Browser origins that may call this API (the host console, served by live),
+    # comma-separated. "*" is sound here: credentials are bearer headers, never cookies.
+    cors_origins: str = "*"

@@ -31,6 +31,7 @@ from services.ingest.service_layer.importing import ImportRefused, open_source, 
 from services.ingest.settings import IngestSettings
 from shared.events.ingest import PLATFORM_PATTERN
 from shared.messaging import EventPublisher
+from shared.settings import split_servers
 from shared.streams import INGEST, provision_streams
 
 EXIT_REFUSED = 2
@@ -117,16 +118,17 @@ async def main(argv: list[str] | None = None) -> int:
         )
         return 0
 
-    url = args.nats or IngestSettings().nats_url
+    settings = IngestSettings()
+    url = args.nats or settings.nats_url
     try:
-        nc = await nats.connect(url, connect_timeout=5, max_reconnect_attempts=2)
+        nc = await nats.connect(split_servers(url), connect_timeout=5, max_reconnect_attempts=2)
     except Exception as exc:
         print(f"cannot reach NATS at {url}: {exc!r}", file=sys.stderr)
         return EXIT_UNAVAILABLE
     progress = Progress(sys.stderr, enabled=not args.no_progress)
     try:
         js = nc.jetstream(timeout=10)
-        await provision_streams(js, specs=(INGEST,))
+        await provision_streams(js, replicas=settings.stream_replicas, specs=(INGEST,))
         result = await run_import(
             args.file,
             source,

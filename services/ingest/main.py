@@ -7,18 +7,22 @@ from faststream import FastStream
 
 from services.ingest.bootstrap import PUBLISHES, IngestApp, build
 from services.ingest.entrypoints import http, webhooks
+from shared.cors import allow_pages
 from shared.runtime import asyncapi_app, http_app
 
 
 def create_app(ingest: IngestApp | None = None) -> FastAPI:
     ingest = ingest or build()
-    return http_app(
+    app = http_app(
         ingest.infra,
         title="Qunlive ingest",
         description="Webhooks and chat-log imports from external group chats, as typed events.",
         routers=(webhooks.router, http.router),
         state=ingest,
     )
+    # The host console (served by live) binds group chats to rooms from the browser.
+    allow_pages(app, ingest.settings.cors_origins, ("GET", "POST", "DELETE"))
+    return app
 
 
 def asyncapi() -> FastStream:

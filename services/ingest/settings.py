@@ -25,3 +25,6 @@ class IngestSettings(ServiceSettings):
     binding_cache_s: float = Field(default=2.0, ge=0)
     # Messages of unbound chats are kept this long, then pruned.
     parked_retention_days: float = Field(default=30, gt=0)
+    # Browser origins that may call this API (the live pages: viewer page, host console),
+    # comma-separated. "*" is sound here: credentials are bearer headers, never cookies.
+    cors_origins: str = "*"

@@ -6,19 +6,21 @@ from fastapi import FastAPI
 from faststream import FastStream
 
 from services.live.bootstrap import PUBLISHES, LiveApp, build
-from services.live.entrypoints import host_actions, http, ws
+from services.live.entrypoints import host_actions, http, pages, ws
 from shared.runtime import asyncapi_app, http_app
 
 
 def create_app(live: LiveApp | None = None) -> FastAPI:
     live = live or build()
-    return http_app(
+    app = http_app(
         live.infra,
         title="Qunlive live",
         description="Rooms, viewers and the websocket where a live group sale happens.",
-        routers=(http.hosts, http.router, host_actions.router, ws.router),
+        routers=(http.hosts, http.router, host_actions.router, ws.router, pages.router),
         state=live,
     )
+    app.mount("/static", pages.static, name="static")  # the pages' CSS and JavaScript
+    return app
 
 
 def asyncapi() -> FastStream:

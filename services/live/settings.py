@@ -18,3 +18,9 @@ class LiveSettings(ServiceSettings):
     # Per viewer: chat lines, claims, grabs, votes (likes are coalesced, not limited).
     actions_per_s: float = Field(default=2.0, gt=0)
     actions_burst: int = Field(default=6, ge=1)
+    # Where the viewer page and the host console reach the other services (served to them
+    # as /config.json). Empty: the page's own host name with the service's default port.
+    orders_public_url: str = ""
+    ingest_public_url: str = ""
+    analytics_public_url: str = ""
+    currency: str = Field(default="CNY", pattern=r"^[A-Z]{3}$", description="ISO 4217, for prices")

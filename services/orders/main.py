@@ -9,8 +9,9 @@ from faststream import FastStream
 from services.orders.bootstrap import OrdersApp, build
 from services.orders.domain.fulfilment import InvalidFulfilment
 from services.orders.domain.offers import InvalidOffer
-from services.orders.entrypoints import http
+from services.orders.entrypoints import host_views, http
 from services.orders.service_layer.catalog import Conflict, Forbidden, NotFound
+from shared.cors import allow_pages
 from shared.events import ORDERS_EVENTS
 from shared.runtime import asyncapi_app, http_app
 
@@ -29,8 +30,15 @@ def create_app(orders: OrdersApp | None = None) -> FastAPI:
         orders.infra,
         title="Qunlive orders",
         description="Flash sales, group buys and pre-sales: stock, checkout, payments.",
-        routers=(http.router,),
+        routers=(http.router, host_views.router),
         state=orders,
+    )
+    # The viewer page (served by live) checks out, pays and reads orders from the browser.
+    allow_pages(
+        app,
+        orders.settings.cors_origins,
+        ("GET", "POST", "PATCH"),
+        ("Authorization", "Content-Type", "Idempotency-Key"),
     )
     for error, code in ERRORS.items():
         app.add_exception_handler(error, _answer(code))

@@ -17,6 +17,9 @@ class OrdersSettings(ServiceSettings):
     # Referral rebates in percent per level, 1 to 3 levels: "5,2,1".
     commission_percent: str = "5,2"
     sweep_every_s: float = Field(default=1.0, gt=0)
+    # Browser origins that may call this API (the live pages: viewer page, host console),
+    # comma-separated. "*" is sound here: credentials are bearer headers, never cookies.
+    cors_origins: str = "*"
 
     @property
     def callback_url(self) -> str:

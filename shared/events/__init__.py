@@ -6,6 +6,7 @@ from typing import Annotated, Any, Union
 
 from pydantic import Field, TypeAdapter, ValidationError
 
+from shared.events.analytics import ANALYTICS_EVENTS, CustomersLinked, CustomersUnlinked
 from shared.events.commands import Command, PlaceClaim
 from shared.events.envelope import IntegrationEvent, SubjectToken, new_id, utcnow
 from shared.events.ingest import INGEST_EVENTS
@@ -95,7 +96,7 @@ ORDERS_EVENTS: tuple[type[IntegrationEvent], ...] = (
 COMMANDS: tuple[type[IntegrationEvent], ...] = (PlaceClaim,)
 # Everything that travels on the bus and that parse_event reads.
 ALL_EVENTS: tuple[type[IntegrationEvent], ...] = (
-    LIVE_EVENTS + ORDERS_EVENTS + INGEST_EVENTS + COMMANDS
+    LIVE_EVENTS + ORDERS_EVENTS + INGEST_EVENTS + ANALYTICS_EVENTS + COMMANDS
 )
 
 EVENT_TYPES: dict[str, type[IntegrationEvent]] = {
@@ -148,6 +149,7 @@ def _explain(raw: bytes | str, exc: ValidationError) -> str:
 
 __all__ = [
     "ALL_EVENTS",
+    "ANALYTICS_EVENTS",
     "COMMANDS",
     "EVENT_TYPES",
     "INGEST_EVENTS",
@@ -161,6 +163,8 @@ __all__ = [
     "Command",
     "CommissionAccrued",
     "CommissionReversed",
+    "CustomersLinked",
+    "CustomersUnlinked",
     "GroupFailed",
     "GroupFormed",
     "GroupTierReached",

@@ -119,7 +119,7 @@ async def test_launcher_runs_the_platform_and_stops_it_clean(platform: Platform)
         await lily.close()
         await wei.close()
 
-    async with httpx.AsyncClient(base_url=analytics, trust_env=False) as http:
+    async with httpx.AsyncClient(base_url=analytics, trust_env=False, headers=ADMIN) as http:
 
         async def profile() -> dict[str, object]:
             response = await http.get(f"/customers/{lily.customer_id}")

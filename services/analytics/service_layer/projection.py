@@ -1,99 +1,46 @@
-"""Apply bus events to the customer database, idempotently (event id recorded once)."""
+"""Apply bus events to the customer database, a batch per transaction, idempotently."""
 
 from __future__ import annotations
 
-from collections.abc import Callable
-from datetime import UTC, datetime
+import asyncio
+import logging
+from collections.abc import Callable, Sequence
 
-from sqlalchemy.exc import IntegrityError
-from sqlalchemy.ext.asyncio import async_sessionmaker
-from sqlmodel.ext.asyncio.session import AsyncSession
+from services.analytics.adapters.store import Applied, Store
+from shared.events import IntegrationEvent
 
-from services.analytics.adapters.tables import ChatMessageRow, CustomerRow, ProcessedEvent
-from services.analytics.domain.profiles import Profile
-from shared.events import ChatMessagePosted, IntegrationEvent, ViewerJoined
-
-
-def _utc(at: datetime) -> datetime:
-    """SQLite hands datetimes back naive; every time here is UTC."""
-    return at if at.tzinfo else at.replace(tzinfo=UTC)
+log = logging.getLogger("qunlive.analytics.projection")
 
 
 class Projection:
-    def __init__(self, sessions: async_sessionmaker[AsyncSession]) -> None:
-        self._sessions = sessions
+    """The one writer of the projection: batches are applied one at a time.
 
-    async def apply(self, event: IntegrationEvent) -> bool:
-        """Apply one event; False if it was already applied."""
-        async with self._sessions() as session:
-            session.add(
-                ProcessedEvent(
-                    event_id=event.id,
-                    type=event.type,
-                    room_id=event.room_id,
-                    occurred_at=event.occurred_at,
-                )
-            )
-            try:
-                await session.flush()
-            except IntegrityError:
-                await session.rollback()
-                return False
-            await self._apply(session, event)
-            await session.commit()
-            return True
+    After a batch commits, the rooms it touched and those that ended in it are handed
+    to the report builder, which runs outside the consumers' path.
+    """
 
-    async def _apply(self, session: AsyncSession, event: IntegrationEvent) -> None:
-        if isinstance(event, ChatMessagePosted):
-            session.add(
-                ChatMessageRow(
-                    message_id=event.message_id,
-                    room_id=event.room_id,
-                    customer_id=event.customer_id,
-                    text=event.text,
-                    source=event.source,
-                    occurred_at=event.occurred_at,
-                )
-            )
-            if event.customer_id:
-                await self._update(
-                    session,
-                    event.customer_id,
-                    event.occurred_at,
-                    lambda p: p.posted(event.occurred_at, event.display_name),
-                )
-        elif isinstance(event, ViewerJoined) and event.customer_id:
-            await self._update(
-                session,
-                event.customer_id,
-                event.occurred_at,
-                lambda p: p.joined(event.occurred_at, event.display_name),
-            )
-
-    async def _update(
+    def __init__(
         self,
-        session: AsyncSession,
-        customer_id: str,
-        at: datetime,
-        change: Callable[[Profile], None],
+        store: Store,
+        on_room_ended: Callable[[str], None] | None = None,
+        on_rooms_changed: Callable[[set[str]], None] | None = None,
     ) -> None:
-        row = await session.get(CustomerRow, customer_id, with_for_update=True)
-        if row is None:
-            row = CustomerRow(customer_id=customer_id, first_seen=at, last_seen=at)
-        profile = Profile(
-            customer_id=customer_id,
-            display_name=row.display_name,
-            first_seen=_utc(row.first_seen),
-            last_seen=_utc(row.last_seen),
-            messages=row.messages,
-            rooms_joined=row.rooms_joined,
-        )
-        change(profile)
-        row.display_name = profile.display_name
-        row.first_seen, row.last_seen = profile.first_seen, profile.last_seen
-        row.messages, row.rooms_joined = profile.messages, profile.rooms_joined
-        session.add(row)
+        self.store = store
+        self.on_room_ended = on_room_ended
+        self.on_rooms_changed = on_rooms_changed
+        self.lock = asyncio.Lock()
+        self.applied = 0
+        self.duplicates = 0
 
-    async def customer(self, customer_id: str) -> CustomerRow | None:
-        async with self._sessions() as session:
-            return await session.get(CustomerRow, customer_id)
+    async def apply(self, events: Sequence[IntegrationEvent]) -> Applied:
+        prepared = self.store.prepare(events)  # outside the lock: overlaps another's write
+        async with self.lock:
+            result = await self.store.write(prepared)
+        self.applied += result.events
+        self.duplicates += result.duplicates
+        if self.on_rooms_changed is not None and result.rooms:
+            self.on_rooms_changed(result.rooms)
+        if self.on_room_ended is not None:
+            for room_id in sorted(result.ended_rooms):
+                self.on_room_ended(room_id)
+        return result

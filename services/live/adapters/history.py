@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+import asyncio
+
+from nats.aio.msg import Msg
 from nats.js import JetStreamContext
 from nats.js.api import AckPolicy, ConsumerConfig, DeliverPolicy
-from nats.js.errors import NotFoundError
+from nats.js.errors import NotFoundError, ServiceUnavailableError
 
 from services.live import protocol
 from shared import subjects
@@ -52,7 +55,7 @@ class ChatHistory:
         try:
             remaining = min(stored, 2 * CHAT_HISTORY_PER_ROOM)
             while remaining > 0:
-                batch = await sub.fetch(remaining, timeout=2.0)
+                batch = await _fetch(sub, remaining)
                 remaining -= len(batch)
                 for msg in batch:
                     try:
@@ -66,3 +69,16 @@ class ChatHistory:
         finally:
             await sub.unsubscribe()
         return lines[-limit:]
+
+
+async def _fetch(sub: JetStreamContext.PullSubscription, batch: int, tries: int = 5) -> list[Msg]:
+    """On a NATS cluster a just-created consumer's pull subject may not have reached the
+    server this client uses yet: the first pulls answer 503 (no responders). Retry briefly."""
+    for attempt in range(tries):
+        try:
+            return await sub.fetch(batch, timeout=2.0)
+        except ServiceUnavailableError:
+            if attempt == tries - 1:
+                raise
+            await asyncio.sleep(0.05 * 2**attempt)
+    raise AssertionError("unreachable")

@@ -23,7 +23,7 @@ from nats.aio.subscription import Subscription
 from services.live import protocol
 from services.live.adapters.room_feed import RoomFeed, RoomState
 from services.live.domain.viewers import Viewer
-from shared import subjects
+from shared import metrics, subjects
 from shared.events import ModerationApplied, UnreadableEvent, parse_event
 
 log = logging.getLogger("qunlive.live.hub")
@@ -125,6 +125,7 @@ class RoomHub:
         return len(self.connections) + remote
 
     async def _on_event(self, msg: Msg) -> None:
+        metrics.MESSAGES_CONSUMED.labels("room-fanout").inc()
         try:
             event = parse_event(msg.data)
         except UnreadableEvent as exc:
@@ -146,10 +147,12 @@ class RoomHub:
 
     def add(self, conn: Connection) -> None:
         self.connections.add(conn)
+        metrics.WS_CONNECTIONS.labels(self.room_id).set(len(self.connections))
         self._by_customer.setdefault(conn.viewer.customer_id, set()).add(conn)
 
     def remove(self, conn: Connection) -> None:
         self.connections.discard(conn)
+        metrics.WS_CONNECTIONS.labels(self.room_id).set(len(self.connections))
         mine = self._by_customer.get(conn.viewer.customer_id)
         if mine is not None:
             mine.discard(conn)
@@ -157,11 +160,13 @@ class RoomHub:
                 del self._by_customer[conn.viewer.customer_id]
 
     def broadcast(self, frame: str) -> None:
+        metrics.WS_FRAMES_OUT.inc(len(self.connections))
         for conn in self.connections:
             conn.offer(frame)
 
     def send_to(self, customer_id: str, frame: str) -> None:
         for conn in self._by_customer.get(customer_id, ()):
+            metrics.WS_FRAMES_OUT.inc()
             conn.offer(frame)
 
     def flush(self) -> None:

@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
-from datetime import datetime
-from typing import Literal
+from datetime import UTC, datetime, timedelta
+from typing import Annotated, Literal
 
-from fastapi import APIRouter, HTTPException, status
+from fastapi import APIRouter, HTTPException, Query, status
 from pydantic import BaseModel, Field
 
+from services.live.adapters.moderation_log import recent_decisions
 from services.live.adapters.tables import RoomRow
 from services.live.entrypoints.deps import HostDep, LiveDep
 from services.live.service_layer.rooms import RoomNotFound
@@ -55,6 +56,28 @@ class AnnouncementCreate(BaseModel):
 
 class AnnouncementCreated(BaseModel):
     announcement_id: str
+
+
+class LineupUpdate(BaseModel):
+    lineup: list[str] = Field(max_length=100, description="Offer ids in show order.")
+
+
+class LineupPublic(BaseModel):
+    room_id: str
+    lineup: list[str]
+
+
+class ModerationDecision(BaseModel):
+    """One decision: a moderator's (mute, ban, delete, ...) or the group rules' (block)."""
+
+    id: str
+    at: datetime
+    action: str
+    by: str = Field(description="Moderator's customer id, 'admin', or 'rules' (automatic).")
+    customer_id: str | None
+    reason: str
+    until: datetime | None
+    message_id: str | None
 
 
 async def _my_room(live: LiveDep, room_id: str, host: HostDep) -> RoomRow:
@@ -130,3 +153,40 @@ async def schedule_announcement(
     await _my_room(live, room_id, host)
     announcement_id = await live.announcements.schedule(room_id, body.text, body.at, body.every_s)
     return AnnouncementCreated(announcement_id=announcement_id)
+
+
+@router.put("/lineup", response_model=LineupPublic)
+async def set_lineup(
+    room_id: str, body: LineupUpdate, live: LiveDep, host: HostDep
+) -> LineupPublic:
+    """The show's offers in order (built from the catalog; the preview announces them)."""
+    await _my_room(live, room_id, host)
+    room = await live.rooms.set_lineup(room_id, body.lineup, host.id, host.is_admin)
+    return LineupPublic(room_id=room_id, lineup=room.lineup)
+
+
+@router.get("/moderation", response_model=list[ModerationDecision])
+async def moderation_decisions(
+    room_id: str,
+    live: LiveDep,
+    host: HostDep,
+    limit: Annotated[int, Query(ge=1, le=500)] = 100,
+) -> list[ModerationDecision]:
+    """Recent moderation decisions, newest first, including what the group rules blocked."""
+    room = await _my_room(live, room_id, host)
+    since = room.created_at - timedelta(minutes=1)
+    since = since if since.tzinfo else since.replace(tzinfo=UTC)  # SQLite drops the zone
+    events = await recent_decisions(live.infra.js, room_id, since, limit)
+    return [
+        ModerationDecision(
+            id=e.id,
+            at=e.occurred_at,
+            action=e.action,
+            by=e.by,
+            customer_id=e.customer_id,
+            reason=e.reason,
+            until=e.until,
+            message_id=e.message_id,
+        )
+        for e in events
+    ]

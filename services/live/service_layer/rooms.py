@@ -138,6 +138,17 @@ class RoomService:
 
         return await self._change(room_id, actor, is_admin, apply)
 
+    async def set_lineup(
+        self, room_id: str, lineup: list[str], actor: str, is_admin: bool
+    ) -> RoomRow:
+        """The show's offers in order; the next preview announces them."""
+
+        def apply(room: RoomRow) -> list[IntegrationEvent]:
+            room.lineup = list(dict.fromkeys(lineup))
+            return []
+
+        return await self._change(room_id, actor, is_admin, apply)
+
     async def set_rules(
         self, room_id: str, rules: dict[str, object], actor: str, is_admin: bool
     ) -> RoomRow:

@@ -15,6 +15,7 @@ from services.orders.domain.offers import OfferKind, Tier, tier_for
 from services.orders.entrypoints.deps import BuyerDep, HostDep, OrdersDep
 from services.orders.service_layer.catalog import OfferDraft
 from services.orders.service_layer.checkout import CheckoutRequest, tiers_of
+from shared import metrics
 from shared.events import utcnow
 
 router = APIRouter()
@@ -278,6 +279,7 @@ async def checkout(
             referrer_id=buyer.referrer_id,
         )
     )
+    metrics.CHECKOUTS.labels("http", result.reason or "ok").inc()
     if result.reason == "not_found":
         raise HTTPException(404, result.message)
     response.status_code = 201 if result.ok else 409

@@ -7,7 +7,7 @@ from faststream.nats import JStream, NatsBroker, PullSub
 from nats.js.api import ConsumerConfig, DeliverPolicy
 
 from services.orders.service_layer.checkout import Checkout, CheckoutRequest
-from shared import streams, subjects
+from shared import metrics, streams, subjects
 from shared.events import IntegrationEvent, PlaceClaim
 from shared.messaging import decode_event
 
@@ -21,7 +21,9 @@ def register(broker: NatsBroker, checkout: Checkout) -> None:
         stream=JStream(streams.COMMANDS.name, declare=False),
         durable=DURABLE_CLAIMS,
         pull_sub=PullSub(batch_size=50, timeout=0.5),
-        config=ConsumerConfig(deliver_policy=DeliverPolicy.ALL, ack_wait=30, max_deliver=-1),
+        # Short: a claim stuck on a replica that lost its NATS node is redelivered soon, and
+        # the claim id makes the redelivery the same order.
+        config=ConsumerConfig(deliver_policy=DeliverPolicy.ALL, ack_wait=10, max_deliver=-1),
         decoder=decode_event,
         ack_policy=AckPolicy.NACK_ON_ERROR,
         title="orders-claims:Consume",
@@ -32,7 +34,8 @@ def register(broker: NatsBroker, checkout: Checkout) -> None:
         if not isinstance(event, PlaceClaim) or not event.customer_id:
             raise ValueError(f"not a claim with a buyer: {event.type}")
         # The claim id is the idempotency key: a redelivered claim is the same order.
-        await checkout.place(claim_request(event))
+        result = await checkout.place(claim_request(event))
+        metrics.CHECKOUTS.labels("claim", result.reason or "ok").inc()
 
 
 def claim_request(claim: PlaceClaim) -> CheckoutRequest:

@@ -1,0 +1,421 @@
+"""The post-stream report: its contract and how it is computed from a room's figures.
+
+Definitions (persons, not accounts: linked accounts count once):
+- attendees: persons who did anything in the room (joined the page, wrote in a bound
+  group chat, bought...); unique viewers: persons who joined the live page;
+- viewers at minute m: joins up to the end of m minus leaves before m (anyone present
+  during the minute); peak viewers: the highest of those, over the show;
+- the curves span the show (start to end minute; without both, the minutes with
+  events; at most its first 24 h); orders paid after the end count in GMV, not in
+  the curve;
+- messages per minute: customers' chat lines (page + bound groups, each once) over
+  the show's length in minutes;
+- funnel: joined (attendees) -> engaged (chat, likes, votes, red packets, check-ins
+  or a claim) -> claimed (an order placed or a claim refused) -> paid (an order paid
+  and not refunded in full); each stage is a subset of the one before;
+- GMV: money paid for the room's orders minus refunds; average order: GMV / paid
+  orders; sell-through: units paid / stock; time to sell out: opened -> sold out;
+- top engagers by messages + votes + red packets + check-ins + likes/10;
+- new: the show is the first the person attended; segment movement: each attendee's
+  fan tier from the shows before this one ("new" if none) to the shows up to it.
+"""
+
+from __future__ import annotations
+
+import json
+from collections import Counter
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+
+from pydantic import BaseModel, Field
+
+from services.analytics.domain.segments import PersonStats
+
+TOP = 10
+MAX_CURVE_MINUTES = 24 * 60  # a curve covers at most the first day of a show
+
+
+class MinutePoint(BaseModel):
+    minute: datetime
+    viewers: int
+    joins: int
+    messages: int
+    likes: int
+    orders: int = Field(description="Orders placed in the minute.")
+    payments: int
+    paid_cents: int
+
+
+class Funnel(BaseModel):
+    joined: int
+    engaged: int
+    claimed: int
+    paid: int
+
+
+class OfferFigures(BaseModel):
+    offer_id: str
+    title: str | None
+    kind: str | None
+    price_cents: int | None
+    stock: int | None
+    orders: int = Field(description="Orders placed (units held).")
+    units_claimed: int
+    paid_orders: int
+    units_sold: int = Field(description="Units of orders paid and not refunded in full.")
+    net_cents: int
+    sell_through: float | None = Field(description="units_sold / stock, 0..1.")
+    opened_at: datetime | None
+    sold_out_at: datetime | None
+    seconds_to_sell_out: float | None
+
+
+class GroupBuyOutcome(BaseModel):
+    offer_id: str
+    title: str | None
+    outcome: str = Field(description="formed, failed, or open (not decided yet).")
+    buyers: int
+    minimum: int | None
+    price_cents: int | None = Field(description="The final (formed) or best tier price.")
+
+
+class PersonRef(BaseModel):
+    person_id: str
+    display_name: str
+
+
+class Ranked(PersonRef):
+    value: int
+
+
+class RedPacketFigures(BaseModel):
+    packet_id: str
+    message: str | None
+    total_cents: int | None
+    shares: int | None
+    grabbed: int
+    grabbed_cents: int
+    finished: bool
+    luckiest: PersonRef | None
+    luckiest_cents: int | None
+
+
+class PollFigures(BaseModel):
+    poll_id: str
+    question: str | None
+    options: list[str]
+    votes: list[int]
+    closed: bool
+    winner: str | None
+
+
+class NewReturning(BaseModel):
+    new: int
+    returning: int
+    new_buyers: int
+    returning_buyers: int
+
+
+class Movement(BaseModel):
+    from_tier: str = Field(description="Fan tier before this show, or 'new'.")
+    to_tier: str
+    persons: int
+
+
+class RoomReport(BaseModel):
+    room_id: str
+    title: str | None
+    host_id: str | None
+    started_at: datetime | None
+    ended_at: datetime | None
+    duration_minutes: float
+    attendees: int
+    unique_viewers: int
+    peak_viewers: int
+    watch_seconds: float
+    average_watch_seconds: float
+    messages: int
+    messages_per_minute: float
+    likes: int
+    funnel: Funnel
+    paid_orders: int
+    gmv_cents: int
+    average_order_cents: int
+    offers: list[OfferFigures]
+    group_buys: list[GroupBuyOutcome]
+    red_packets: list[RedPacketFigures]
+    polls: list[PollFigures]
+    top_engagers: list[Ranked]
+    top_buyers: list[Ranked]
+    top_referrers: list[Ranked]
+    new_vs_returning: NewReturning
+    previous_room_id: str | None = Field(description="The host's show before this one.")
+    segment_movement: list[Movement]
+    minutes: list[MinutePoint]
+
+
+@dataclass
+class RoomFacts:
+    room_id: str
+    title: str | None
+    host_id: str | None
+    started_at: datetime | None
+    ended_at: datetime | None
+
+
+@dataclass
+class MinuteCounts:
+    minute: datetime
+    joins: int
+    leaves: int
+    messages: int
+    likes: int
+    orders: int
+    payments: int
+    paid_cents: int
+
+
+@dataclass
+class OfferFacts:
+    offer_id: str
+    title: str | None
+    kind: str | None
+    price_cents: int | None
+    stock: int | None
+    opened_at: datetime | None
+    sold_out_at: datetime | None
+    group_outcome: str | None
+    group_buyers: int | None
+    group_minimum: int | None
+    tier_buyers: int | None
+    best_price_cents: int | None
+    orders: int
+    units_claimed: int
+    paid_orders: int
+    units_sold: int
+    net_cents: int
+
+
+@dataclass
+class PacketFacts:
+    packet_id: str
+    message: str | None
+    total_cents: int | None
+    shares: int | None
+    grabs: int
+    grabbed_cents: int
+    finished_at: datetime | None
+    luckiest_person: str | None
+    luckiest_cents: int | None
+
+
+@dataclass
+class PollFacts:
+    poll_id: str
+    question: str | None
+    options_json: str | None
+    results_json: str | None
+    closed_at: datetime | None
+    counted: dict[int, int]
+
+
+def _floor(at: datetime) -> datetime:
+    return at.replace(second=0, microsecond=0)
+
+
+def curve(
+    rows: list[MinuteCounts], start: datetime | None, end: datetime | None
+) -> list[MinutePoint]:
+    """Minute by minute over the show; viewers from the running joins and leaves."""
+    if not rows and (start is None or end is None):
+        return []
+    by_minute = {r.minute: r for r in rows}
+    first = _floor(start) if start and end else min(by_minute)
+    last = _floor(end) if start and end else max(by_minute)
+    last = min(last, first + timedelta(minutes=MAX_CURVE_MINUTES - 1))
+    joined = sum(r.joins for r in rows if r.minute < first)
+    left = sum(r.leaves for r in rows if r.minute < first)
+    points = []
+    minute = first
+    while minute <= last:
+        r = by_minute.get(minute)
+        joins = r.joins if r else 0
+        joined += joins
+        points.append(
+            MinutePoint(
+                minute=minute,
+                viewers=max(0, joined - left),
+                joins=joins,
+                messages=r.messages if r else 0,
+                likes=r.likes if r else 0,
+                orders=r.orders if r else 0,
+                payments=r.payments if r else 0,
+                paid_cents=r.paid_cents if r else 0,
+            )
+        )
+        left += r.leaves if r else 0
+        minute += timedelta(minutes=1)
+    return points
+
+
+def _ranked(names: dict[str, str], score: dict[str, tuple[int, ...]]) -> list[Ranked]:
+    """The top persons by score (a tuple: the value shown, then tie-breakers)."""
+    order = sorted(score.items(), key=lambda kv: (tuple(-v for v in kv[1]), kv[0]))
+    return [Ranked(person_id=p, display_name=names.get(p, ""), value=v[0]) for p, v in order[:TOP]]
+
+
+def _offer(o: OfferFacts) -> OfferFigures:
+    to_sell_out = (
+        (o.sold_out_at - o.opened_at).total_seconds() if o.sold_out_at and o.opened_at else None
+    )
+    return OfferFigures(
+        offer_id=o.offer_id,
+        title=o.title,
+        kind=o.kind,
+        price_cents=o.price_cents,
+        stock=o.stock,
+        orders=o.orders,
+        units_claimed=o.units_claimed,
+        paid_orders=o.paid_orders,
+        units_sold=o.units_sold,
+        net_cents=o.net_cents,
+        sell_through=round(o.units_sold / o.stock, 4) if o.stock else None,
+        opened_at=o.opened_at,
+        sold_out_at=o.sold_out_at,
+        seconds_to_sell_out=to_sell_out,
+    )
+
+
+def _group(o: OfferFacts) -> GroupBuyOutcome:
+    return GroupBuyOutcome(
+        offer_id=o.offer_id,
+        title=o.title,
+        outcome=o.group_outcome or "open",
+        buyers=o.group_buyers if o.group_buyers is not None else (o.tier_buyers or 0),
+        minimum=o.group_minimum,
+        price_cents=o.best_price_cents,
+    )
+
+
+def _poll(p: PollFacts) -> PollFigures:
+    options: list[str] = json.loads(p.options_json) if p.options_json else []
+    if p.results_json:
+        votes: list[int] = json.loads(p.results_json)
+    else:
+        size = max([len(options), *(i + 1 for i in p.counted)])
+        votes = [p.counted.get(i, 0) for i in range(size)]
+    best = max(votes, default=0)
+    leaders = [i for i, v in enumerate(votes) if v == best and best > 0]
+    winner = None
+    if len(leaders) == 1:
+        i = leaders[0]
+        winner = options[i] if i < len(options) else str(i)
+    return PollFigures(
+        poll_id=p.poll_id,
+        question=p.question,
+        options=options,
+        votes=votes,
+        closed=p.closed_at is not None,
+        winner=winner,
+    )
+
+
+def build_report(
+    room: RoomFacts,
+    minutes: list[MinuteCounts],
+    in_room: dict[str, PersonStats],
+    names: dict[str, str],
+    offers: list[OfferFacts],
+    packets: list[PacketFacts],
+    polls: list[PollFacts],
+    returning: set[str],
+    tiers_before: dict[str, str],
+    tiers_after: dict[str, str],
+    previous_room_id: str | None,
+) -> RoomReport:
+    attendees = {p: s for p, s in in_room.items() if s.rooms > 0}
+    points = curve(minutes, room.started_at, room.ended_at)
+    if room.started_at and room.ended_at:
+        duration = max((room.ended_at - room.started_at).total_seconds() / 60, 0.0)
+    else:
+        duration = float(len(points))
+    messages = sum(m.messages for m in minutes)
+    viewers = [p for p, s in attendees.items() if s.joins > 0]
+    watch_s = sum(s.watch_ms for s in attendees.values()) / 1000
+    paid = {p for p, s in attendees.items() if s.orders > 0}
+    claimed = paid | {p for p, s in attendees.items() if s.claims > 0}
+    engaged = claimed | {p for p, s in attendees.items() if s.engaged}
+    paid_orders = sum(o.paid_orders for o in offers)
+    gmv = sum(o.net_cents for o in offers)
+    new = set(attendees) - returning
+    movement = Counter(
+        (tiers_before.get(p, "new"), tiers_after.get(p, "ordinary")) for p in attendees
+    )
+    return RoomReport(
+        room_id=room.room_id,
+        title=room.title,
+        host_id=room.host_id,
+        started_at=room.started_at,
+        ended_at=room.ended_at,
+        duration_minutes=round(duration, 2),
+        attendees=len(attendees),
+        unique_viewers=len(viewers),
+        peak_viewers=max((p.viewers for p in points), default=0),
+        watch_seconds=round(watch_s, 3),
+        average_watch_seconds=round(watch_s / len(viewers), 3) if viewers else 0.0,
+        messages=messages,
+        messages_per_minute=round(messages / duration, 2) if duration else 0.0,
+        likes=sum(m.likes for m in minutes),
+        funnel=Funnel(
+            joined=len(attendees), engaged=len(engaged), claimed=len(claimed), paid=len(paid)
+        ),
+        paid_orders=paid_orders,
+        gmv_cents=gmv,
+        average_order_cents=round(gmv / paid_orders) if paid_orders else 0,
+        offers=[_offer(o) for o in offers],
+        group_buys=[_group(o) for o in offers if o.kind == "group_buy"],
+        red_packets=[
+            RedPacketFigures(
+                packet_id=p.packet_id,
+                message=p.message,
+                total_cents=p.total_cents,
+                shares=p.shares,
+                grabbed=p.grabs,
+                grabbed_cents=p.grabbed_cents,
+                finished=p.finished_at is not None,
+                luckiest=PersonRef(
+                    person_id=p.luckiest_person,
+                    display_name=names.get(p.luckiest_person, ""),
+                )
+                if p.luckiest_person
+                else None,
+                luckiest_cents=p.luckiest_cents,
+            )
+            for p in packets
+        ],
+        polls=[_poll(p) for p in polls],
+        top_engagers=_ranked(
+            names,
+            {p: (s.engagement, s.likes) for p, s in attendees.items() if s.engagement > 0},
+        ),
+        top_buyers=_ranked(
+            names,
+            {p: (s.spend_cents, s.orders) for p, s in attendees.items() if s.spend_cents > 0},
+        ),
+        top_referrers=_ranked(
+            names,
+            {p: (s.buyers_brought, s.referrals) for p, s in in_room.items() if s.referrals > 0},
+        ),
+        new_vs_returning=NewReturning(
+            new=len(new),
+            returning=len(attendees) - len(new),
+            new_buyers=len(paid & new),
+            returning_buyers=len(paid - new),
+        ),
+        previous_room_id=previous_room_id,
+        segment_movement=[
+            Movement(from_tier=a, to_tier=b, persons=n)
+            for (a, b), n in sorted(movement.items(), key=lambda kv: (-kv[1], kv[0]))
+        ],
+        minutes=points,
+    )

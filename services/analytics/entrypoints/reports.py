@@ -1,0 +1,74 @@
+"""HTTP for hosts: a room's post-stream report (JSON, CSV, HTML) and its audience lists."""
+
+from __future__ import annotations
+
+from typing import Annotated, Literal
+
+from fastapi import APIRouter, HTTPException, Query, Response, status
+from fastapi.responses import HTMLResponse
+
+from services.analytics.adapters.render import report_csv, report_html, rows_csv
+from services.analytics.domain.report import RoomReport
+from services.analytics.entrypoints.deps import AnalyticsDep, Host, HostDep
+from services.analytics.entrypoints.http import AsOf, Format, csv_response
+from services.analytics.service_layer.customers import Member
+from services.analytics.service_layer.reports import RoomNotFound
+
+router = APIRouter(prefix="/rooms/{room_id}", tags=["reports"])
+
+Audience = Literal["lapsed_category", "unpaid_claims", "waitlisted"]
+
+
+async def _readable(analytics: AnalyticsDep, host: Host, room_id: str) -> None:
+    room = await analytics.store.room(room_id)
+    if room is None:
+        raise RoomNotFound(room_id)
+    if not host.may_read(room.host_id):
+        raise HTTPException(status.HTTP_403_FORBIDDEN, "this is another host's room")
+
+
+@router.get("/report", response_model=RoomReport)
+async def get_report(room_id: str, analytics: AnalyticsDep, host: HostDep) -> RoomReport:
+    """The post-stream report (built when the room ended; rebuilt if events came since)."""
+    await _readable(analytics, host, room_id)
+    return await analytics.reports.get(room_id)
+
+
+@router.get("/report.csv", response_class=Response, responses={200: {"content": {"text/csv": {}}}})
+async def get_report_csv(room_id: str, analytics: AnalyticsDep, host: HostDep) -> Response:
+    """The report as CSV blocks: summary, funnel, offers, top lists, minutes..."""
+    await _readable(analytics, host, room_id)
+    report = await analytics.reports.get(room_id)
+    return csv_response(report_csv(report), f"report-{room_id}.csv")
+
+
+@router.get("/report.html", response_class=HTMLResponse)
+async def get_report_html(room_id: str, analytics: AnalyticsDep, host: HostDep) -> HTMLResponse:
+    """The report as a page with minute-by-minute charts (server-rendered SVG)."""
+    await _readable(analytics, host, room_id)
+    return HTMLResponse(report_html(await analytics.reports.get(room_id)))
+
+
+@router.get(
+    "/audiences/{audience}",
+    response_model=list[Member],
+    responses={200: {"content": {"text/csv": {}}}},
+)
+async def get_audience(
+    room_id: str,
+    audience: Audience,
+    analytics: AnalyticsDep,
+    host: HostDep,
+    format: Format = "json",
+    tag: Annotated[
+        str | None, Query(max_length=60, description="lapsed_category: only this category")
+    ] = None,
+    as_of: AsOf = None,
+) -> list[Member] | Response:
+    """Who to reach before the next show: lapsed_category (bought this category before, not
+    this time), unpaid_claims (claimed, did not pay), waitlisted (never served)."""
+    await _readable(analytics, host, room_id)
+    members = await analytics.customers.audience(room_id, audience, tag, as_of)
+    if format == "csv":
+        return csv_response(rows_csv(members, Member), f"{room_id}-{audience}.csv")
+    return members

@@ -1,0 +1,198 @@
+"""Post-stream reports: built when a room ends, cached, rebuilt when the room changed."""
+
+from __future__ import annotations
+
+import asyncio
+import itertools
+import logging
+import time
+from collections.abc import Callable
+from typing import Any
+
+from services.analytics.adapters.store import Scope, Store
+from services.analytics.domain.report import (
+    MinuteCounts,
+    OfferFacts,
+    PacketFacts,
+    PollFacts,
+    RoomFacts,
+    RoomReport,
+    build_report,
+)
+from services.analytics.domain.segments import tier
+from shared.events import utcnow
+
+log = logging.getLogger("qunlive.analytics.reports")
+
+
+class RoomNotFound(LookupError):
+    pass
+
+
+class Reports:
+    """Reports are built in the background when a room ends, and built again when
+    events of a reported room arrive later (payments after the show, a stream that
+    lagged): a short pause first gathers a burst into one build. While the projection
+    is behind (`busy`: after downtime), catching up comes first; a report built mid-way
+    would be stale at once. A request for a stale report builds it there and then."""
+
+    SETTLE_S = 0.3
+
+    def __init__(
+        self,
+        store: Store,
+        write_lock: asyncio.Lock,
+        busy: Callable[[], bool] = lambda: False,
+    ) -> None:
+        self.store = store
+        self._write_lock = write_lock
+        self._busy = busy
+        self._tasks: dict[str, asyncio.Task[None]] = {}
+        self._reported: set[str] = set()
+        self.last_build_s: float | None = None
+
+    async def load(self) -> None:
+        self._reported = await self.store.reported_rooms()
+
+    def changed(self, rooms: set[str]) -> None:
+        """Events of these rooms were applied: rebuild the reports that exist."""
+        for room_id in rooms & self._reported:
+            self.schedule(room_id)
+
+    def schedule(self, room_id: str) -> None:
+        """Build a room's report in the background (the room just ended, or changed)."""
+        if room_id in self._tasks:
+            return
+        task = asyncio.create_task(self._build_quietly(room_id), name=f"report-{room_id}")
+        self._tasks[room_id] = task
+        task.add_done_callback(lambda _: self._tasks.pop(room_id, None))
+
+    @property
+    def building(self) -> int:
+        return len(self._tasks)
+
+    async def _build_quietly(self, room_id: str) -> None:
+        try:
+            for _ in range(5):  # built again while events keep coming, a few times at most
+                await self._settled()
+                await self.refresh(room_id)
+                if await self.is_ready(room_id):
+                    return
+        except Exception:
+            log.exception("report build failed; it is built on demand", extra={"room": room_id})
+
+    async def _settled(self) -> None:
+        await asyncio.sleep(self.SETTLE_S)
+        for _ in itertools.count():
+            if not self._busy():
+                return
+            await asyncio.sleep(0.2)
+
+    async def stop(self) -> None:
+        tasks = list(self._tasks.values())
+        for task in tasks:
+            task.cancel()
+        await asyncio.gather(*tasks, return_exceptions=True)
+
+    async def get(self, room_id: str) -> RoomReport:
+        """The room's report: the cached one if the room has not changed since, else built."""
+        cached = await self.store.cached_report(room_id)
+        if cached is not None and cached.key == await self.store.cache_key(room_id):
+            return RoomReport.model_validate_json(cached.body)
+        return await self.refresh(room_id)
+
+    async def is_ready(self, room_id: str) -> bool:
+        cached = await self.store.cached_report(room_id)
+        return cached is not None and cached.key == await self.store.cache_key(room_id)
+
+    async def refresh(self, room_id: str) -> RoomReport:
+        started = time.perf_counter()
+        key = await self.store.cache_key(room_id)
+        report = await self.build(room_id)
+        async with self._write_lock:
+            await self.store.save_report(room_id, key, utcnow(), report.model_dump_json())
+        self._reported.add(room_id)
+        self.last_build_s = time.perf_counter() - started
+        log.info("report built", extra={"room": room_id, "seconds": self.last_build_s})
+        return report
+
+    async def build(self, room_id: str) -> RoomReport:
+        store = self.store
+        room = await store.room(room_id)
+        if room is None:
+            raise RoomNotFound(room_id)
+        at = room.started_at or room.first_event_at
+        before = await store.person_stats(Scope(upto=(at, room_id, False), attendees_of=room_id))
+        after = await store.person_stats(Scope(upto=(at, room_id, True), attendees_of=room_id))
+        in_room = await store.person_stats(Scope(room=room_id))
+        names = await store.names(Scope(attendees_of=room_id))
+        offers = [_offer(row) for row in await store.offers_of(room_id)]
+        packet_rows = await store.red_packets(room_id)
+        lucky = await store.person_of_accounts(r.luckiest_id for r in packet_rows if r.luckiest_id)
+        for person in lucky.values():
+            if person not in names:
+                names.update(await store.names(Scope(person=person)))
+        previous = await store.previous_room(room)
+        return build_report(
+            room=RoomFacts(room_id, room.title, room.host_id, room.started_at, room.ended_at),
+            minutes=[
+                MinuteCounts(
+                    m.minute,
+                    m.joins,
+                    m.leaves,
+                    m.messages,
+                    m.likes,
+                    m.orders,
+                    m.payments,
+                    m.paid_cents,
+                )
+                for m in await store.minutes(room_id)
+            ],
+            in_room=in_room,
+            names=names,
+            offers=offers,
+            packets=[
+                PacketFacts(
+                    r.packet_id,
+                    r.message,
+                    r.total_cents,
+                    r.shares,
+                    r.grabs,
+                    r.grabbed_cents,
+                    r.finished_at,
+                    lucky.get(r.luckiest_id) if r.luckiest_id else None,
+                    r.luckiest_cents,
+                )
+                for r in packet_rows
+            ],
+            polls=[
+                PollFacts(p.poll_id, p.question, p.options, p.results, p.closed_at, counted)
+                for p, counted in await store.polls(room_id)
+            ],
+            returning={p for p, s in before.items() if s.rooms > 0},
+            tiers_before={p: tier(s) for p, s in before.items() if s.rooms > 0},
+            tiers_after={p: tier(s) for p, s in after.items()},
+            previous_room_id=previous.room_id if previous is not None else None,
+        )
+
+
+def _offer(row: Any) -> OfferFacts:
+    return OfferFacts(
+        offer_id=row.offer_id,
+        title=row.title,
+        kind=row.kind,
+        price_cents=row.price_cents,
+        stock=row.stock,
+        opened_at=row.opened_at,
+        sold_out_at=row.sold_out_at,
+        group_outcome=row.group_outcome,
+        group_buyers=row.group_buyers,
+        group_minimum=row.group_minimum,
+        tier_buyers=row.tier_buyers,
+        best_price_cents=row.best_price_cents,
+        orders=int(row.orders or 0),
+        units_claimed=int(row.units_claimed or 0),
+        paid_orders=int(row.paid_orders or 0),
+        units_sold=int(row.units_sold or 0),
+        net_cents=int(row.net_cents or 0),
+    )

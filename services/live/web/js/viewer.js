@@ -1,0 +1,861 @@
+// The viewer page: join a room by its link, watch, chat, buy, pay. Phone first.
+import {
+  $, ApiError, api, clock, copyText, dateTime, el, loadConfig, money, newRef, setCurrency, show,
+  timeLeft, toast,
+} from './common.js';
+import { bindLanguageSelect, onLanguageChange, t, translatePage } from './i18n.js';
+import { RoomSocket } from './room-socket.js';
+
+const MAX_LINES = 200;
+const roomId = decodeURIComponent(window.location.pathname.split('/').filter(Boolean).pop() || '');
+const params = new URLSearchParams(window.location.search);
+const storageKey = `qunlive.viewer.${roomId}`;
+
+const state = {
+  config: null,
+  room: null,
+  referrer: params.get('ref') || null,
+  me: null, // {customer_id, role}
+  name: '',
+  status: 'scheduled',
+  viewers: 0,
+  likes: 0,
+  pinnedId: null,
+  offers: new Map(), // offer_id -> merged view
+  lines: [], // chat lines, oldest first
+  names: new Map(), // customer_id -> display name
+  orders: new Map(), // order_id -> order (from orders)
+  paying: new Map(), // order_id -> {since, message}
+  packet: null,
+  grabbed: new Map(), // packet_id -> amount_cents
+  poll: null,
+  votes: new Map(), // poll_id -> option
+};
+// Status lines under each control: kept as {key, vars} so a language switch re-renders them.
+const notes = new Map();
+
+let socket = null;
+let likeBatch = 0;
+let likeTimer = null;
+
+// ---- storage ------------------------------------------------------------------------------
+
+function saved() {
+  try {
+    return JSON.parse(localStorage.getItem(storageKey) || '{}');
+  } catch {
+    return {};
+  }
+}
+
+function save(patch) {
+  localStorage.setItem(storageKey, JSON.stringify({ ...saved(), ...patch }));
+}
+
+// ---- start --------------------------------------------------------------------------------
+
+async function init() {
+  translatePage();
+  bindLanguageSelect($('#lang'));
+  onLanguageChange(renderAll);
+  wireControls();
+  try {
+    state.config = await loadConfig();
+    setCurrency(state.config.currency);
+    state.room = await api('', `/rooms/${encodeURIComponent(roomId)}`);
+  } catch (error) {
+    show($('#loading'), false);
+    problem(
+      t(error.status === 404 ? 'viewer.no_room' : 'err.network'),
+      error.status === 404 ? '' : error.message,
+    );
+    return;
+  }
+  show($('#loading'), false);
+  state.status = state.room.status;
+  if (state.referrer) save({ referrer: saved().referrer || state.referrer });
+  renderHeader();
+  if (state.status === 'ended') {
+    problem(t('viewer.ended_title'), t('viewer.ended_text'));
+    return;
+  }
+  const known = saved();
+  if (known.name) {
+    state.name = known.name;
+    startSocket(known.token || null);
+  } else {
+    renderJoin();
+  }
+  setInterval(tick, 1000);
+}
+
+function problem(title, text, retry = false) {
+  $('#problem-title').textContent = title;
+  $('#problem-text').textContent = text || '';
+  show($('#problem-retry'), retry);
+  show($('#problem'));
+  show($('#room'), false);
+  show($('#join'), false);
+}
+
+function renderJoin() {
+  const room = state.room;
+  $('#schedule').textContent = room.scheduled_at
+    ? t('viewer.scheduled_for', { when: dateTime(room.scheduled_at) })
+    : '';
+  $('#preview-text').textContent = room.preview_text || '';
+  show($('#preview-text'), Boolean(room.preview_text));
+  show($('#invited-by'), Boolean(saved().referrer || state.referrer));
+  if (state.name && !$('#display-name').value) $('#display-name').value = state.name;
+  show($('#join'));
+  show($('#room'), false);
+}
+
+async function joinRoom(previousToken) {
+  const body = {
+    display_name: state.name,
+    referrer_id: saved().referrer || state.referrer || undefined,
+  };
+  if (previousToken) body.previous_token = previousToken;
+  let grant;
+  try {
+    grant = await api('', `/rooms/${encodeURIComponent(roomId)}/join`, { method: 'POST', body });
+  } catch (error) {
+    if (error.status === 401 && previousToken) return joinRoom(null); // not ours: start afresh
+    throw error;
+  }
+  state.me = { ...(state.me || {}), customer_id: grant.customer_id };
+  save({ name: state.name, token: grant.token, customer_id: grant.customer_id });
+  return grant;
+}
+
+function startSocket(previousToken) {
+  socket?.stop();
+  socket = new RoomSocket({
+    join: joinRoom,
+    onFrame,
+    onState: connectionChanged,
+  });
+  window.qunliveViewer = { socket, state }; // for people debugging, and for the browser tests
+  socket.start(previousToken);
+}
+
+function connectionChanged(status, detail) {
+  const line = $('#connection');
+  if (status === 'open') {
+    show(line, false);
+    return;
+  }
+  if (status === 'connecting') {
+    line.textContent = t('conn.connecting');
+    line.className = 'connection';
+  } else if (status === 'reconnecting') {
+    line.textContent = t('conn.reconnecting', { seconds: Math.ceil(detail.delayMs / 1000) });
+    line.className = 'connection warn';
+  } else if (status === 'stopped') {
+    show(line, false);
+    const code = detail?.status;
+    if (code === 403 || code === 4403) problem(t('viewer.removed_title'), t('viewer.removed_text'), code === 4403);
+    else if (code === 410) problem(t('viewer.ended_title'), t('viewer.ended_text'));
+    else problem(t('viewer.no_room'), detail?.detail || '');
+    return;
+  }
+  show(line, state.me !== null || status !== 'connecting');
+}
+
+// ---- frames from the room -----------------------------------------------------------------
+
+function onFrame(frame) {
+  switch (frame.type) {
+    case 'welcome':
+      state.me = { customer_id: frame.you, role: frame.role };
+      state.status = frame.status;
+      state.viewers = frame.viewers;
+      mergeHistory(frame.history);
+      setPinned(frame.pinned);
+      show($('#join'), false);
+      show($('#problem'), false);
+      show($('#room'));
+      refreshOrders();
+      renderAll();
+      break;
+    case 'chat':
+      addLines(frame.messages);
+      break;
+    case 'deleted':
+      state.lines = state.lines.filter((line) => line.id !== frame.message_id);
+      renderChat();
+      break;
+    case 'presence':
+      state.viewers = frame.viewers;
+      renderHeader();
+      break;
+    case 'room':
+      state.status = frame.status;
+      renderHeader();
+      renderProduct();
+      if (frame.status === 'ended') announce(t('viewer.ended_text'));
+      break;
+    case 'pinned':
+      setPinned(frame.offer);
+      break;
+    case 'offer':
+      mergeOffer(frame.offer);
+      break;
+    case 'likes':
+      state.likes = Math.max(state.likes, frame.total); // mine may not be counted in yet
+      renderHeader();
+      break;
+    case 'red_packet':
+      if (state.packet?.packet_id !== frame.packet_id) note('#packet-status', null);
+      state.packet = frame;
+      renderPacket();
+      break;
+    case 'poll':
+      if (state.poll?.poll_id !== frame.poll_id) note('#poll-status', null);
+      state.poll = frame;
+      renderPoll();
+      break;
+    case 'announcement':
+      announce(frame.text);
+      addLines([{ id: newRef('a'), customer_id: null, name: t('chat.announcement'), text: frame.text, source: 'announcement', at: new Date().toISOString() }]);
+      break;
+    case 'moderation':
+      moderationSeen(frame);
+      break;
+    case 'notice':
+      onNotice(frame);
+      break;
+    case 'error':
+      onError(frame);
+      break;
+    default:
+      break;
+  }
+}
+
+function mergeHistory(history) {
+  const seen = new Set(state.lines.map((line) => line.id));
+  const missed = (history || []).filter((line) => !seen.has(line.id));
+  state.lines = [...state.lines, ...missed].sort((a, b) => new Date(a.at) - new Date(b.at));
+  for (const line of state.lines) if (line.customer_id) state.names.set(line.customer_id, line.name);
+  state.lines = state.lines.slice(-MAX_LINES);
+  renderChat();
+}
+
+function addLines(lines) {
+  const seen = new Set(state.lines.map((line) => line.id));
+  for (const line of lines) {
+    if (seen.has(line.id)) continue;
+    state.lines.push(line);
+    if (line.customer_id) state.names.set(line.customer_id, line.name);
+  }
+  state.lines = state.lines.slice(-MAX_LINES);
+  renderChat();
+}
+
+function announce(text) {
+  const banner = $('#announcement');
+  banner.textContent = text;
+  show(banner);
+  clearTimeout(announce.timer);
+  announce.timer = setTimeout(() => show(banner, false), 15000);
+}
+
+function moderationSeen(frame) {
+  const aboutMe = frame.customer_id && frame.customer_id === state.me?.customer_id;
+  const who = state.names.get(frame.customer_id) || t('common.someone');
+  const key = aboutMe && frame.action !== 'delete' ? `mod.${frame.action}_you` : `mod.${frame.action}`;
+  const text = t(key, { who, reason: frame.reason || '' });
+  addLines([{ id: newRef('m'), customer_id: null, name: t('chat.moderation'), text, source: 'moderation', at: new Date().toISOString() }]);
+}
+
+// ---- the pinned offer -----------------------------------------------------------------------
+
+function setPinned(view) {
+  state.pinnedId = view ? view.offer_id : null;
+  if (view) mergeOffer(view);
+  else renderProduct();
+}
+
+/**
+ * Offer frames carry full terms when this live instance saw the offer open; otherwise
+ * only what changed (stock left, tier). The terms are then read once from orders.
+ */
+function mergeOffer(view) {
+  const known = state.offers.get(view.offer_id);
+  if (view.title) {
+    state.offers.set(view.offer_id, {
+      ...known,
+      ...view,
+      buyers: view.buyers ?? known?.buyers ?? null,
+      next_tier_at: view.next_tier_at ?? known?.next_tier_at ?? null,
+    });
+    if (view.kind === 'group_buy' && !known?.tiers) fetchOffer(view.offer_id); // the tiers
+  } else {
+    const merged = { ...(known || { offer_id: view.offer_id }) };
+    if (view.sold_out) Object.assign(merged, { sold_out: true, left: 0 });
+    else if (view.left > 0) Object.assign(merged, { left: view.left, sold_out: false });
+    if (view.closed) merged.closed = true;
+    if (view.buyers !== null && view.buyers !== undefined) merged.buyers = view.buyers;
+    if (view.next_tier_at !== null && view.next_tier_at !== undefined) merged.next_tier_at = view.next_tier_at;
+    if (view.buyers !== null && view.buyers !== undefined && view.price_cents) merged.price_cents = view.price_cents;
+    state.offers.set(view.offer_id, merged);
+    if (!known?.title || (!view.sold_out && view.left === 0 && !view.closed)) fetchOffer(view.offer_id);
+  }
+  renderProduct();
+}
+
+const offerFetches = new Map();
+function fetchOffer(offerId) {
+  if (offerFetches.has(offerId)) return;
+  const job = api(state.config.orders_url, `/offers/${encodeURIComponent(offerId)}`)
+    .then((offer) => {
+      const known = state.offers.get(offerId) || {};
+      const tiers = offer.tiers || [];
+      const next = tiers.map(([min]) => min).filter((min) => min > offer.buyers).sort((a, b) => a - b)[0];
+      state.offers.set(offerId, {
+        ...known,
+        offer_id: offerId,
+        kind: offer.kind,
+        title: offer.title,
+        price_cents: offer.current_price_cents,
+        stock: offer.stock,
+        left: offer.left,
+        per_buyer_limit: offer.per_buyer_limit,
+        ends_at: offer.ends_at,
+        sold_out: offer.left === 0 && offer.status === 'open',
+        closed: offer.status === 'closed',
+        status: offer.status,
+        buyers: offer.buyers,
+        next_tier_at: next ?? null,
+        tiers,
+        list_price_cents: offer.price_cents,
+      });
+      renderProduct();
+      renderOrders();
+    })
+    .catch(() => {})
+    .finally(() => setTimeout(() => offerFetches.delete(offerId), 500));
+  offerFetches.set(offerId, job);
+}
+
+function pinned() {
+  return state.pinnedId ? state.offers.get(state.pinnedId) : null;
+}
+
+function renderProduct() {
+  const offer = pinned();
+  show($('#product'), Boolean(offer));
+  show($('#no-product'), !offer && state.me !== null);
+  if (!offer) return;
+  const kind = offer.kind || 'flash_sale';
+  $('#product-kind').textContent = t(`kind.${kind}`);
+  $('#product-title').textContent = offer.title || t('common.loading');
+  $('#product-price').textContent = offer.title ? money(offer.price_cents) : '';
+  const tiers = offer.tiers || [];
+  const firstPrice = tiers.length ? tiers[0][1] : null;
+  const was = kind === 'group_buy' && firstPrice && firstPrice > offer.price_cents;
+  $('#product-was').textContent = was ? money(firstPrice) : '';
+  show($('#product-was'), Boolean(was));
+  const soldOut = offer.sold_out || (offer.stock > 0 && offer.left === 0);
+  $('#product-stock').textContent = soldOut
+    ? t('viewer.sold_out')
+    : t('viewer.stock_left', { left: offer.left ?? 0, stock: offer.stock ?? 0 });
+  $('#stock-bar').style.width = `${offer.stock ? Math.round((100 * (offer.left || 0)) / offer.stock) : 0}%`;
+  const tier = $('#group-tier');
+  if (kind === 'group_buy' && offer.buyers !== null && offer.buyers !== undefined) {
+    const next = nextCheaperTier(offer);
+    tier.textContent = next
+      ? t('viewer.tier_next', {
+        buyers: offer.buyers,
+        more: Math.max(next.min - offer.buyers, 0),
+        price: next.price !== undefined ? money(next.price) : '',
+      })
+      : t('viewer.tier_best', { buyers: offer.buyers });
+    show(tier);
+  } else {
+    show(tier, false);
+  }
+  const buy = $('#buy');
+  const ended = state.status === 'ended' || offer.closed;
+  buy.disabled = ended || !offer.title;
+  buy.textContent = soldOut ? t('viewer.join_waitlist') : kind === 'group_buy' ? t('viewer.join_group') : t('viewer.buy');
+  const quantity = $('#quantity');
+  quantity.max = String(offer.per_buyer_limit || 1);
+  renderCountdown();
+}
+
+/** The next tier that lowers the price (tiers from orders; else the frame's next_tier_at). */
+function nextCheaperTier(offer) {
+  const tiers = offer.tiers || [];
+  if (!tiers.length) return offer.next_tier_at ? { min: offer.next_tier_at } : null;
+  const found = tiers
+    .filter(([min, price]) => min > offer.buyers && price < offer.price_cents)
+    .sort((a, b) => a[0] - b[0])[0];
+  return found ? { min: found[0], price: found[1] } : null;
+}
+
+function renderCountdown() {
+  const offer = pinned();
+  const line = $('#product-countdown');
+  if (!offer) return;
+  if (offer.closed) {
+    line.textContent = t('viewer.sale_closed');
+    return;
+  }
+  if (!offer.ends_at) {
+    line.textContent = '';
+    return;
+  }
+  const left = timeLeft(offer.ends_at);
+  line.textContent = left ? t('viewer.ends_in', { left }) : t('viewer.sale_closed');
+}
+
+/** Show `message` ({key, vars, fallback} or null) in the status line `selector`. */
+function note(selector, message, tone = '') {
+  if (message) notes.set(selector, { ...message, tone });
+  else notes.delete(selector);
+  renderNote(selector);
+}
+
+function renderNote(selector) {
+  const node = $(selector);
+  const message = notes.get(selector);
+  let text = '';
+  if (message) {
+    text = t(message.key, message.vars);
+    if (text === message.key) text = message.fallback || '';
+  }
+  node.textContent = text;
+  node.className = `${node.classList.contains('error') ? 'error' : 'status'} ${message?.tone || ''}`;
+}
+
+function buy() {
+  const offer = pinned();
+  if (!offer) {
+    note('#buy-status', { key: 'viewer.nothing_pinned' });
+    return;
+  }
+  const quantity = Math.max(1, Math.min(Number($('#quantity').value) || 1, offer.per_buyer_limit || 99));
+  const sent = socket?.send({ type: 'claim', offer_id: offer.offer_id, quantity, ref: newRef('b') });
+  note('#buy-status', { key: sent ? 'viewer.checking' : 'conn.offline' }, sent ? '' : 'error');
+}
+
+// ---- notices and errors (private to me) -------------------------------------------------
+
+function onNotice(frame) {
+  const data = frame.data || {};
+  switch (frame.kind) {
+    case 'claim_sent':
+      note('#buy-status', { key: 'viewer.checking' });
+      break;
+    case 'order_placed':
+      note('#buy-status', { key: 'viewer.yours', vars: { when: () => clock(data.pay_by) }, order: data.order_id }, 'good');
+      addOrder(data.order_id, {
+        id: data.order_id,
+        offer_id: data.offer_id,
+        quantity: data.quantity,
+        amount_cents: data.amount_cents,
+        pay_by: data.pay_by,
+        status: 'awaiting_payment',
+      });
+      break;
+    case 'order_paid':
+    case 'order_expired':
+      state.paying.delete(data.order_id);
+      fetchOrder(data.order_id);
+      break;
+    case 'claim_rejected':
+      note(
+        '#buy-status',
+        { key: `reject.${data.reason}`, vars: { message: frame.message }, fallback: frame.message },
+        data.reason === 'sold_out_waitlisted' ? 'warn' : 'error',
+      );
+      break;
+    case 'checked_in':
+      note('#action-status', { key: 'checkin.done', vars: { streak: data.streak, points: data.points_earned, total: data.points } }, 'good');
+      break;
+    case 'grabbed':
+      state.grabbed.set(data.packet_id, data.amount_cents);
+      renderPacket();
+      break;
+    case 'voted':
+      state.votes.set(data.poll_id, data.option);
+      renderPoll();
+      break;
+    case 'role':
+      if (state.me) state.me.role = data.role;
+      toast(t('viewer.role', { role: t(`role.${data.role}`) }));
+      break;
+    default:
+      if (frame.message) toast(frame.message);
+  }
+}
+
+const ERROR_LINES = { c: '#chat-error', b: '#buy-status', g: '#packet-status', v: '#poll-status', k: '#action-status', l: '#action-status' };
+
+/** A refused frame, explained kindly where the viewer acted (the frame's ref says where). */
+function onError(frame) {
+  const message = { key: `err.${frame.code}`, vars: { message: frame.message }, fallback: frame.message };
+  const where = ERROR_LINES[(frame.ref || '').charAt(0)];
+  if (where) {
+    note(where, message, 'error');
+  } else {
+    const text = t(message.key, message.vars);
+    toast(text === message.key ? frame.message : text, 'error');
+  }
+}
+
+// ---- orders and payment -------------------------------------------------------------------
+
+function addOrder(orderId, draft) {
+  const ids = new Set(saved().orders || []);
+  ids.add(orderId);
+  save({ orders: [...ids] });
+  if (!state.orders.has(orderId)) state.orders.set(orderId, draft);
+  renderOrders();
+  fetchOrder(orderId);
+}
+
+async function fetchOrder(orderId) {
+  try {
+    const order = await api(state.config.orders_url, `/orders/${encodeURIComponent(orderId)}`, {
+      token: saved().token,
+    });
+    state.orders.set(orderId, order);
+    if (!state.offers.get(order.offer_id)?.title) fetchOffer(order.offer_id);
+    if (order.status !== 'awaiting_payment') state.paying.delete(orderId);
+    if (order.status === 'paid' && notes.get('#buy-status')?.order === orderId) {
+      note('#buy-status', { key: 'orders.paid_thanks' }, 'good');
+    }
+  } catch (error) {
+    if (error.status === 404 || error.status === 403) {
+      state.orders.delete(orderId);
+      save({ orders: (saved().orders || []).filter((id) => id !== orderId) });
+    }
+  }
+  renderOrders();
+}
+
+function refreshOrders() {
+  for (const orderId of saved().orders || []) fetchOrder(orderId);
+}
+
+const STATUS_TONE = { awaiting_payment: 'warn', paid: 'good', deposit_paid: 'good', expired: 'muted', cancelled: 'muted', refunded: 'muted', forfeited: 'muted' };
+
+function renderOrders() {
+  const list = $('#order-list');
+  const orders = [...state.orders.values()];
+  show($('#orders'), orders.length > 0);
+  // What the viewer is typing survives the redraw (an order or offer update may come mid-way).
+  const typed = new Map([...list.querySelectorAll('input')].map((input) => [input.id, input.value]));
+  const focused = document.activeElement?.id;
+  list.replaceChildren(...orders.map(renderOrder));
+  for (const [id, value] of typed) {
+    const input = document.getElementById(id);
+    if (input) input.value = value;
+  }
+  if (focused && list.querySelector(`#${CSS.escape(focused)}`)) document.getElementById(focused).focus();
+}
+
+function renderOrder(order) {
+  const offer = state.offers.get(order.offer_id);
+  const title = offer?.title || t('orders.item');
+  const waiting = order.status === 'awaiting_payment';
+  const left = waiting ? timeLeft(order.pay_by) : null;
+  const paying = state.paying.get(order.id);
+  const item = el('li', { class: 'order', dataset: { orderId: order.id, status: order.status } },
+    el('div', { class: 'order-head' },
+      el('strong', { text: `${title} × ${order.quantity}` }),
+      el('span', { class: `badge ${STATUS_TONE[order.status] || ''}`, text: t(`order.${order.status}`) })),
+    el('p', { class: 'order-amount', text: money(order.amount_cents) }),
+    waiting
+      ? el('p', { class: 'order-deadline', text: left ? t('orders.pay_by', { when: clock(order.pay_by), left }) : t('orders.pay_late') })
+      : null,
+    order.pickup_code ? el('p', { class: 'pickup', text: t('orders.pickup', { code: order.pickup_code }) }) : null,
+    order.from_waitlist ? el('p', { class: 'hint', text: t('orders.from_waitlist') }) : null,
+  );
+  if (waiting) item.append(payForm(order, paying));
+  return item;
+}
+
+function payForm(order, paying) {
+  const inputId = `card-${order.id}`;
+  const input = el('input', {
+    id: inputId, name: 'card', inputmode: 'numeric', autocomplete: 'cc-number', required: true,
+    placeholder: '4242 4242 4242 4242', maxlength: 23, 'aria-describedby': `${inputId}-hint`,
+  });
+  const form = el('form', { class: 'pay-form', novalidate: true },
+    el('label', { for: inputId, text: t('pay.card') }),
+    el('div', { class: 'row' }, input,
+      el('button', { type: 'submit', class: 'primary', disabled: Boolean(paying && !paying.message), text: t('pay.button', { amount: money(order.amount_cents) }) })),
+    el('p', { id: `${inputId}-hint`, class: 'hint', text: t('pay.hint') }),
+    el('p', { class: `status ${paying?.tone || ''}`, role: 'status', text: paying ? t(paying.message || 'pay.pending') : '' }));
+  form.addEventListener('submit', (event) => {
+    event.preventDefault();
+    pay(order.id, input.value);
+  });
+  return form;
+}
+
+async function pay(orderId, card) {
+  const digits = card.replace(/\D/g, '');
+  if (digits.length < 12) {
+    state.paying.set(orderId, { message: 'pay.bad_card', tone: 'error' });
+    renderOrders();
+    return;
+  }
+  state.paying.set(orderId, { since: Date.now() });
+  renderOrders();
+  try {
+    await api(state.config.orders_url, `/orders/${encodeURIComponent(orderId)}/pay`, {
+      method: 'POST', token: saved().token, body: { card: card.trim() },
+    });
+  } catch (error) {
+    state.paying.set(orderId, { message: error.status ? 'pay.refused' : 'err.network', tone: 'error' });
+    renderOrders();
+    fetchOrder(orderId);
+    return;
+  }
+  // The outcome arrives by the gateway's callback: the room tells us (order_paid), and we
+  // also look, in case that notice was missed.
+  for (let i = 0; i < 12 && state.paying.has(orderId); i += 1) {
+    await new Promise((resolve) => setTimeout(resolve, 1000));
+    if (!state.paying.has(orderId)) return;
+    await fetchOrder(orderId);
+  }
+  if (state.paying.has(orderId)) {
+    state.paying.set(orderId, { message: 'pay.not_confirmed', tone: 'error' });
+    renderOrders();
+  }
+}
+
+// ---- red packets and polls ------------------------------------------------------------------
+
+function renderPacket() {
+  const packet = state.packet;
+  show($('#red-packet'), Boolean(packet));
+  if (!packet) return;
+  const mine = state.grabbed.get(packet.packet_id);
+  $('#packet-message').textContent = packet.message || t('packet.default_message');
+  if (packet.status === 'finished') {
+    const lucky = packet.luckiest === state.me?.customer_id
+      ? t('common.you')
+      : state.names.get(packet.luckiest) || t('common.someone');
+    $('#packet-left').textContent = t('packet.finished', { who: lucky, amount: money(packet.luckiest_amount_cents) });
+  } else {
+    $('#packet-left').textContent = t('packet.left', { remaining: packet.remaining, shares: packet.shares });
+  }
+  $('#grab').disabled = mine !== undefined || packet.status === 'finished';
+  if (mine !== undefined) note('#packet-status', { key: 'packet.yours', vars: { amount: () => money(mine) } }, 'good');
+}
+
+function grab() {
+  if (!state.packet) return;
+  note('#packet-status', null);
+  if (!socket?.send({ type: 'grab', packet_id: state.packet.packet_id, ref: newRef('g') })) {
+    note('#packet-status', { key: 'conn.offline' }, 'error');
+  }
+}
+
+function renderPoll() {
+  const poll = state.poll;
+  show($('#poll'), Boolean(poll));
+  if (!poll) return;
+  $('#poll-question').textContent = poll.question;
+  const total = poll.counts.reduce((a, b) => a + b, 0);
+  const mine = state.votes.get(poll.poll_id);
+  $('#poll-options').replaceChildren(...poll.options.map((option, index) => {
+    const count = poll.counts[index] || 0;
+    const share = total ? Math.round((100 * count) / total) : 0;
+    const bar = el('span', { class: 'fill' });
+    bar.style.width = `${share}%`;
+    return el('li', {},
+      el('button', {
+        type: 'button',
+        class: `poll-option${mine === index ? ' chosen' : ''}`,
+        disabled: poll.closed || mine !== undefined,
+        'aria-pressed': mine === index ? 'true' : 'false',
+        onclick: () => vote(index),
+      },
+      el('span', { class: 'label', text: option }),
+      el('span', { class: 'count', text: t('poll.count', { count, share }) }),
+      bar));
+  }));
+  if (poll.closed) note('#poll-status', { key: 'poll.closed' });
+  else if (mine !== undefined) note('#poll-status', { key: 'poll.voted', vars: { option: poll.options[mine] } }, 'good');
+  else renderNote('#poll-status');
+}
+
+function vote(option) {
+  if (!state.poll) return;
+  note('#poll-status', null);
+  if (!socket?.send({ type: 'vote', poll_id: state.poll.poll_id, option, ref: newRef('v') })) {
+    note('#poll-status', { key: 'conn.offline' }, 'error');
+  }
+}
+
+// ---- chat, likes, check-in, invite ------------------------------------------------------
+
+/** Keep the list in step with state.lines, touching only what changed (a screen reader
+ * then announces just the new lines). */
+function renderChat() {
+  const list = $('#messages');
+  const nearBottom = list.scrollHeight - list.scrollTop - list.clientHeight < 80;
+  const wanted = new Set(state.lines.map((line) => line.id));
+  for (const node of [...list.children]) if (!wanted.has(node.dataset.id)) node.remove();
+  const present = new Map([...list.children].map((node) => [node.dataset.id, node]));
+  let previous = null;
+  for (const line of state.lines) {
+    let node = present.get(line.id);
+    if (!node) {
+      node = chatLine(line);
+      if (previous) previous.after(node);
+      else list.prepend(node);
+    }
+    previous = node;
+  }
+  if (nearBottom) list.scrollTop = list.scrollHeight;
+}
+
+function chatLine(line) {
+  const me = state.me?.customer_id;
+  const external = !['web', 'system', 'announcement', 'moderation'].includes(line.source);
+  return el('li', {
+    class: `line ${line.source}${line.customer_id && line.customer_id === me ? ' mine' : ''}`,
+    dataset: { id: line.id },
+  },
+  el('span', { class: 'who', text: line.name }),
+  external ? el('span', { class: 'source', text: line.source }) : null,
+  el('span', { class: 'text', text: line.text }));
+}
+
+function sendChat(text) {
+  const clean = text.trim();
+  if (!clean) return false;
+  note('#chat-error', null);
+  if (!socket?.send({ type: 'chat', text: clean, ref: newRef('c') })) {
+    note('#chat-error', { key: 'conn.offline' }, 'error');
+    return false;
+  }
+  return true;
+}
+
+function like() {
+  likeBatch += 1;
+  state.likes += 1;
+  renderHeader();
+  const button = $('#like');
+  button.classList.remove('pop');
+  void button.offsetWidth; // restart the animation
+  button.classList.add('pop');
+  clearTimeout(likeTimer);
+  likeTimer = setTimeout(() => {
+    const count = Math.min(likeBatch, 50);
+    likeBatch = 0;
+    socket?.send({ type: 'like', count, ref: newRef('l') });
+  }, 400);
+}
+
+function inviteLink() {
+  const url = new URL(`/r/${encodeURIComponent(roomId)}`, window.location.origin);
+  if (state.me?.customer_id) url.searchParams.set('ref', state.me.customer_id);
+  return url.toString();
+}
+
+function toggleInvite() {
+  const box = $('#invite-box');
+  const open = box.hidden;
+  show(box, open);
+  $('#invite').setAttribute('aria-expanded', String(open));
+  $('#invite-link').value = inviteLink();
+  show($('#share-invite'), Boolean(navigator.share));
+}
+
+// ---- header, clock, controls ------------------------------------------------------------
+
+function renderHeader() {
+  const room = state.room;
+  if (!room) return;
+  $('#room-title').textContent = room.title;
+  document.title = `${room.title} · Qunlive`;
+  const badge = $('#room-status');
+  badge.textContent = t(`status.${state.status}`);
+  badge.className = `badge status-${state.status}`;
+  show(badge);
+  $('#viewers').textContent = t('viewer.watching', { count: state.viewers });
+  show($('#viewers'), state.me !== null);
+  $('#likes-total').textContent = `❤ ${state.likes}`;
+  show($('#likes-total'), state.me !== null);
+  const ended = state.status === 'ended';
+  $('#chat-input').disabled = ended;
+  $('#chat-form button[type=submit]').disabled = ended;
+}
+
+function renderAll() {
+  renderHeader();
+  renderProduct();
+  renderOrders();
+  renderPacket();
+  renderPoll();
+  renderChat();
+  if (!$('#join').hidden) renderJoin();
+  if (!$('#invite-box').hidden) $('#invite-link').value = inviteLink();
+  for (const selector of notes.keys()) renderNote(selector);
+}
+
+function tick() {
+  renderCountdown();
+  for (const order of state.orders.values()) {
+    if (order.status !== 'awaiting_payment') continue;
+    const node = document.querySelector(`li[data-order-id="${CSS.escape(order.id)}"] .order-deadline`);
+    if (!node) continue;
+    const left = timeLeft(order.pay_by);
+    node.textContent = left ? t('orders.pay_by', { when: clock(order.pay_by), left }) : t('orders.pay_late');
+  }
+}
+
+function wireControls() {
+  $('#join-form').addEventListener('submit', (event) => {
+    event.preventDefault();
+    const name = $('#display-name').value.trim();
+    if (!name) {
+      $('#join-error').textContent = t('viewer.name_needed');
+      $('#display-name').focus();
+      return;
+    }
+    $('#join-error').textContent = '';
+    state.name = name;
+    save({ name });
+    startSocket(saved().token || null);
+  });
+  $('#problem-retry').addEventListener('click', () => {
+    show($('#problem'), false);
+    startSocket(saved().token || null);
+  });
+  $('#buy').addEventListener('click', buy);
+  $('#chat-form').addEventListener('submit', (event) => {
+    event.preventDefault();
+    if (sendChat($('#chat-input').value)) $('#chat-input').value = '';
+  });
+  $('#chat-input').addEventListener('input', () => note('#chat-error', null));
+  $('#plus-one').addEventListener('click', () => sendChat('+1'));
+  $('#like').addEventListener('click', like);
+  $('#checkin').addEventListener('click', () => {
+    if (!socket?.send({ type: 'checkin', ref: newRef('k') })) note('#action-status', { key: 'conn.offline' }, 'error');
+  });
+  $('#grab').addEventListener('click', grab);
+  $('#invite').addEventListener('click', toggleInvite);
+  $('#copy-invite').addEventListener('click', async () => {
+    const ok = await copyText($('#invite-link').value, $('#invite-link'));
+    note('#action-status', { key: ok ? 'common.copied' : 'common.copy_failed' }, ok ? 'good' : '');
+  });
+  $('#share-invite').addEventListener('click', () => {
+    navigator.share?.({ title: state.room?.title, url: $('#invite-link').value }).catch(() => {});
+  });
+}
+
+init().catch((error) => {
+  problem(t('err.unexpected'), error instanceof ApiError ? error.message : String(error));
+});

@@ -1,0 +1,304 @@
+"""Browser tests: the real pages in the system's Chromium, driven by Playwright.
+
+The services run in this test's event loop (tests/support.py serving()), on one
+nats-server; Playwright's own browser download does not work here, so Chromium is
+the system's (`apt-get install -y chromium`). Without it (or without playwright)
+every test here skips and says why.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import os
+import uuid
+from collections.abc import AsyncIterator
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pytest
+
+from services.live.adapters.tokens import ViewerTokens
+from services.live.bootstrap import LiveApp
+from services.live.bootstrap import build as build_live
+from services.live.domain.viewers import Viewer
+from services.live.main import create_app as live_app
+from services.orders.bootstrap import build as build_orders
+from services.orders.main import create_app as orders_app
+from shared.embedded_nats import NatsServer, free_port
+from tests.live.conftest import live_settings
+from tests.orders.conftest import SECRET, orders_settings
+from tests.support import serving
+
+REPO = Path(__file__).resolve().parents[2]
+ARTIFACTS = REPO / "test-artifacts" / "browser"
+CHROMIUM = os.environ.get("QUNLIVE_CHROMIUM", "/usr/bin/chromium")
+CHROMIUM_ARGS = [
+    "--headless",
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-quic",
+    "--no-first-run",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+]
+ADMIN_TOKEN = "test-admin"
+ADMIN = {"Authorization": f"Bearer {ADMIN_TOKEN}"}
+# Reduced motion: the pages honour it, and Playwright need not wait for animations to settle.
+PHONE = {
+    "viewport": {"width": 375, "height": 812},
+    "is_mobile": True,
+    "has_touch": True,
+    "reduced_motion": "reduce",
+}
+LAPTOP = {"viewport": {"width": 1280, "height": 800}, "reduced_motion": "reduce"}
+TIMEOUT_MS = 10_000
+
+
+def missing_browser() -> str | None:
+    """Why the browser tests cannot run here, or None."""
+    try:
+        import playwright.async_api  # noqa: F401
+    except ImportError:
+        return "playwright is not installed (pip install -r requirements.lock)"
+    if not os.access(CHROMIUM, os.X_OK):
+        return f"no Chromium at {CHROMIUM} (apt-get install -y chromium, or set QUNLIVE_CHROMIUM)"
+    return None
+
+
+NO_BROWSER = missing_browser()
+# For the test modules: skip before any service starts, and say why.
+needs_browser = pytest.mark.skipif(
+    NO_BROWSER is not None, reason=f"browser tests skipped: {NO_BROWSER}"
+)
+
+
+@pytest.fixture
+async def browser() -> AsyncIterator[Any]:
+    reason = missing_browser()
+    if reason:
+        pytest.skip(f"browser tests skipped: {reason}")
+    from playwright.async_api import async_playwright
+
+    async with async_playwright() as playwright:
+        chromium = await playwright.chromium.launch(
+            executable_path=CHROMIUM, args=CHROMIUM_ARGS, timeout=30_000
+        )
+        try:
+            yield chromium
+        finally:
+            await chromium.close()
+
+
+@dataclass
+class Platform:
+    """live + orders (+ analytics, ingest) in this process, and an admin HTTP client."""
+
+    live: str
+    orders: str
+    analytics: str
+    ingest: str
+    live_app: LiveApp
+    http: httpx.AsyncClient
+    page_errors: list[str] = field(default_factory=list)
+
+    async def call(self, method: str, url: str, **kwargs: Any) -> Any:
+        response = await self.http.request(method, url, headers=ADMIN, **kwargs)
+        assert response.status_code < 300, f"{method} {url}: {response.status_code} {response.text}"
+        return response.json() if response.content else None
+
+    async def live_room(self, title: str = "Cherry night 樱桃专场") -> str:
+        room = await self.call("POST", f"{self.live}/rooms", json={"title": title})
+        await self.call("POST", f"{self.live}/rooms/{room['id']}/start")
+        return str(room["id"])
+
+    async def offer(self, room_id: str, pin: bool = True, **terms: Any) -> dict[str, Any]:
+        """A product and its open offer in the room (pinned unless told otherwise)."""
+        product = await self.call(
+            "POST", f"{self.orders}/products", json={"title": terms.pop("title", "Cherries 樱桃")}
+        )
+        body = {"product_id": product["id"], "price_cents": 4990, "stock": 5, **terms}
+        body.setdefault("duration_s", 600)
+        offer: dict[str, Any] = await self.call(
+            "POST", f"{self.orders}/rooms/{room_id}/offers", json=body
+        )
+        await self.call("POST", f"{self.orders}/offers/{offer['id']}/open")
+        if pin:
+            await self.call(
+                "POST", f"{self.live}/rooms/{room_id}/pin", json={"offer_id": offer["id"]}
+            )
+        return offer
+
+    def buyer_token(self, room_id: str, name: str) -> str:
+        """A viewer token as live would give one (for buyers that are not on a page)."""
+        viewer = Viewer(
+            room_id=room_id, customer_id=f"web:{name}-{uuid.uuid4().hex[:6]}", display_name=name
+        )
+        return ViewerTokens(SECRET, 3600).issue(viewer)[0]
+
+    def watch(self, page: Any) -> Any:
+        """Collect the page's JavaScript errors: a test ends by asserting there were none."""
+        page.on("pageerror", lambda error: self.page_errors.append(f"{page.url}: {error}"))
+        page.on(
+            "console",
+            lambda msg: (
+                self.page_errors.append(f"{page.url}: {msg.text}")
+                if msg.type == "error" and "Failed to load resource" not in msg.text
+                else None
+            ),
+        )
+        page.set_default_timeout(TIMEOUT_MS)
+        return page
+
+
+@contextlib.asynccontextmanager
+async def running_platform(
+    nats_url: str, data: Path, with_ingest_and_analytics: bool
+) -> AsyncIterator[Platform]:
+    db = f"sqlite+aiosqlite:///{data}"
+    orders = build_orders(orders_settings(nats_url, f"{db}/orders.db", admin_token=ADMIN_TOKEN))
+    async with contextlib.AsyncExitStack() as stack:
+        orders_url = await stack.enter_async_context(serving(orders_app(orders)))
+        orders.gateway.callback_url = f"{orders_url}/payments/callback"
+        ingest_url = analytics_url = ""
+        if with_ingest_and_analytics:  # imported here: the viewer tests need neither
+            from services.analytics.bootstrap import build as build_analytics
+            from services.analytics.main import create_app as analytics_app
+            from services.analytics.settings import AnalyticsSettings
+            from services.ingest.bootstrap import build as build_ingest
+            from services.ingest.main import create_app as ingest_app
+            from tests.ingest.conftest import ingest_settings
+
+            ingest = build_ingest(ingest_settings(nats_url, f"{db}/ingest.db"))
+            ingest_url = await stack.enter_async_context(serving(ingest_app(ingest)))
+            analytics = build_analytics(
+                AnalyticsSettings(
+                    nats_url=nats_url,
+                    database_url=f"{db}/analytics.db",
+                    admin_token=ADMIN_TOKEN,
+                    secret_key=SECRET,
+                )
+            )
+            analytics_url = await stack.enter_async_context(serving(analytics_app(analytics)))
+        live = build_live(
+            live_settings(
+                nats_url,
+                f"{db}/live.db",
+                orders_public_url=orders_url,
+                ingest_public_url=ingest_url,
+                analytics_public_url=analytics_url,
+                actions_per_s=4.0,
+                actions_burst=8,
+            )
+        )
+        live_url = await stack.enter_async_context(serving(live_app(live)))
+        http = await stack.enter_async_context(httpx.AsyncClient(timeout=20))
+        yield Platform(live_url, orders_url, analytics_url, ingest_url, live, http)
+
+
+@pytest.fixture
+async def platform(nats_server: NatsServer, tmp_path: Path) -> AsyncIterator[Platform]:
+    """live and orders: what the viewer page needs."""
+    async with running_platform(nats_server.url, tmp_path, False) as running:
+        yield running
+
+
+@pytest.fixture
+async def full_platform(nats_server: NatsServer, tmp_path: Path) -> AsyncIterator[Platform]:
+    """live, orders, ingest and analytics: what the host console talks to."""
+    async with running_platform(nats_server.url, tmp_path, True) as running:
+        yield running
+
+
+class Proxy:
+    """A TCP proxy in front of live: `cut()` drops every connection, as a network would."""
+
+    def __init__(self, target_port: int) -> None:
+        self.target_port = target_port
+        self.port = free_port()
+        self.refusing = False
+        self._writers: set[asyncio.StreamWriter] = set()
+        self._server: asyncio.Server | None = None
+
+    @property
+    def url(self) -> str:
+        return f"http://127.0.0.1:{self.port}"
+
+    async def start(self) -> None:
+        self._server = await asyncio.start_server(self._serve, "127.0.0.1", self.port)
+
+    async def stop(self) -> None:
+        self.cut()
+        if self._server:
+            self._server.close()
+
+    def cut(self, refuse: bool = False) -> None:
+        self.refusing = refuse
+        for writer in list(self._writers):
+            writer.transport.abort()
+        self._writers.clear()
+
+    async def _serve(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        if self.refusing:
+            writer.transport.abort()
+            return
+        try:
+            up_reader, up_writer = await asyncio.open_connection("127.0.0.1", self.target_port)
+        except OSError:
+            writer.transport.abort()
+            return
+        self._writers |= {writer, up_writer}
+
+        async def pipe(src: asyncio.StreamReader, dst: asyncio.StreamWriter) -> None:
+            with contextlib.suppress(Exception):
+                while data := await src.read(65536):
+                    dst.write(data)
+                    await dst.drain()
+            dst.transport.abort()
+
+        await asyncio.gather(pipe(reader, up_writer), pipe(up_reader, writer))
+        self._writers -= {writer, up_writer}
+
+
+@pytest.fixture
+async def proxy(platform: Platform) -> AsyncIterator[Proxy]:
+    port = int(platform.live.rsplit(":", 1)[1])
+    front = Proxy(port)
+    await front.start()
+    try:
+        yield front
+    finally:
+        await front.stop()
+
+
+async def screenshot(page: Any, name: str) -> Path:
+    """Save a full-page screenshot; the page must fit its width (no sideways scrolling)."""
+    overflow = await page.evaluate(
+        "document.documentElement.scrollWidth - document.documentElement.clientWidth"
+    )
+    assert overflow <= 0, f"{name}: the page is {overflow}px wider than the screen"
+    ARTIFACTS.mkdir(parents=True, exist_ok=True)
+    path = ARTIFACTS / f"{name}.png"
+    # The sticky header stays on top; passing toasts would cover the page.
+    await page.evaluate("window.scrollTo(0, 0); document.getElementById('toasts')?.remove()")
+    await page.screenshot(path=str(path), full_page=True)
+    return path
+
+
+async def join_as(page: Any, url: str, name: str) -> None:
+    """Open the viewer link, pick a display name, wait for the room."""
+    await page.goto(url)
+    await page.get_by_label("Your display name").fill(name)
+    await page.get_by_role("button", name="Join", exact=True).click()
+    await page.locator("#room").wait_for(state="visible")
+
+
+async def stored(page: Any, room_id: str) -> dict[str, Any]:
+    """What the viewer page keeps for this room (customer id, token, order ids)."""
+    value: dict[str, Any] = await page.evaluate(
+        "(key) => JSON.parse(localStorage.getItem(key) || '{}')", f"qunlive.viewer.{room_id}"
+    )
+    return value
