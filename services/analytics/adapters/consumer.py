@@ -149,7 +149,8 @@ class BatchConsumer:
         self.dead_lettered = 0
         self._task: asyncio.Task[None] | None = None
         self._running = False
-        self._waiting = False  # in fetch: nothing in hand, safe to cancel
+        self._waiting = False  # awaiting a fetch
+        self._applying: asyncio.Task[None] | None = None  # the batch being written
         self.pending = 0  # messages the stream still holds for this consumer (last fetch)
 
     def config(self) -> ConsumerConfig:
@@ -176,8 +177,8 @@ class BatchConsumer:
         self._running = False
         if self._task is None:
             return
-        if self._waiting:
-            self._task.cancel()
+        if self._waiting and (self._applying is None or self._applying.done()):
+            self._task.cancel()  # nothing in hand: a batch being written is waited for
         done, _ = await asyncio.wait({self._task}, timeout=timeout_s)
         if not done:
             self._task.cancel()
@@ -187,12 +188,11 @@ class BatchConsumer:
         """Fetch, apply, ack, two batches deep: while one batch is written (the database
         works in its own thread, or server), the next is fetched, decoded and folded."""
         ahead: asyncio.Task[list[Msg]] | None = None
-        applying: asyncio.Task[None] | None = None
         try:
             while self._running:
                 if ahead is None:
                     ahead = asyncio.create_task(self._fetch(sub))
-                self._waiting = applying is None
+                self._waiting = True
                 try:
                     msgs = await ahead
                 finally:
@@ -204,13 +204,14 @@ class BatchConsumer:
                 if self._running:
                     ahead = asyncio.create_task(self._fetch(sub))
                 next_batch = asyncio.create_task(self.handle(msgs))
-                if applying is not None:
-                    await self._finished(applying)
-                applying = next_batch
+                if self._applying is not None:
+                    await self._finished(self._applying)
+                self._applying = next_batch
         finally:
-            if applying is not None:
-                await asyncio.wait({applying})
-                await self._finished(applying)
+            if self._applying is not None:
+                await asyncio.wait({self._applying})
+                await self._finished(self._applying)
+                self._applying = None
             if ahead is not None:
                 await self._give_back(ahead)
             await sub.stop()

@@ -110,6 +110,7 @@ class _Fold:
         self.at = at = utc(event.occurred_at)
         self.room = room = event.room_id
         self.who = event.customer_id
+        self._minute: datetime | None = None
         self.rows.insert(facts.PROCESSED, event.id, {"event_id": event.id})
         counts = self._rooms.get(room)
         if counts is None:
@@ -161,7 +162,9 @@ class _Fold:
         self.rows.add(facts.ACTIVITY, account_id=account_id, room_id=self.room, **counts)
 
     def minute(self, **counts: int) -> None:
-        self.rows.add(facts.MINUTES, room_id=self.room, minute=minute_of(self.at), **counts)
+        if self._minute is None:
+            self._minute = minute_of(self.at)
+        self.rows.add(facts.MINUTES, room_id=self.room, minute=self._minute, **counts)
 
     def referral(self, referrer: str | None, **values: Any) -> None:
         if not referrer or not self.who or referrer == self.who:

@@ -33,6 +33,8 @@ class Projection:
         self.duplicates = 0
 
     async def apply(self, events: Sequence[IntegrationEvent]) -> Applied:
+        if not events:
+            return Applied()
         prepared = self.store.prepare(events)  # outside the lock: overlaps another's write
         async with self.lock:
             result = await self.store.write(prepared)
