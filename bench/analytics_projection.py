@@ -536,7 +536,7 @@ async def raw_fetch(
 async def faststream_per_message(url: str, sample: int) -> float:
     """A FastStream subscriber on LIVE as the services write them: decode_event, the
     dead-letter middleware, NACK_ON_ERROR, a no-op handler."""
-    broker = NatsBroker(url, middlewares=[dead_letter_middleware("bench")], log_level=logging.DEBUG)
+    broker = NatsBroker(url, middlewares=[dead_letter_middleware("bench")], logger=None)
     done = asyncio.Event()
     count = 0
 

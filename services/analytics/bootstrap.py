@@ -35,11 +35,13 @@ class AnalyticsApp:
 
     async def _started(self) -> None:
         await self.reports.load()
+        turn = asyncio.Lock()  # one batch at a time, whichever stream it came from
         for feed in FEEDS:
             consumer = BatchConsumer(
                 self.infra.broker.connection,
                 feed,
                 self.projection.apply,
+                turn=turn,
                 batch=self.settings.batch_size,
             )
             await consumer.start()

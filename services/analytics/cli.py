@@ -91,15 +91,14 @@ async def rebuild(
         os.makedirs(settings.data_dir, exist_ok=True)
     engine = db.make_engine(url)
     try:
-        await db.migrate(engine, metadata)
         store = Store(engine)
+        await db.migrate(engine, metadata)
         if not await store.is_empty():
             if not force:
                 raise NotEmpty(f"{url} already holds a projection: pass --force to empty it")
             async with engine.begin() as conn:
                 await conn.run_sync(metadata.drop_all)
             await db.migrate(engine, metadata)
-            store = Store(engine)
         projection = Projection(store)
         nc = await nats.connect(servers=_servers(settings.nats_url))
         started = time.perf_counter()

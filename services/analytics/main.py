@@ -5,6 +5,7 @@ from __future__ import annotations
 from fastapi import FastAPI, Request
 from fastapi.responses import JSONResponse
 from faststream import FastStream
+from nats.errors import Error as NatsError
 
 from services.analytics.bootstrap import AnalyticsApp, build
 from services.analytics.domain.identity import InvalidLink
@@ -19,6 +20,7 @@ ERRORS: dict[type[Exception], int] = {
     CustomerNotFound: 404,
     RoomNotFound: 404,
     InvalidLink: 422,
+    NatsError: 503,  # a link decision is stored on the bus first: try again
 }
 
 
@@ -40,7 +42,7 @@ def create_app(analytics: AnalyticsApp | None = None) -> FastAPI:
 
 def _answer(code: int):
     async def handler(_: Request, exc: Exception) -> JSONResponse:
-        what = {404: "not found", 422: "invalid"}.get(code, "error")
+        what = {404: "not found", 422: "invalid", 503: "NATS unavailable"}.get(code, "error")
         return JSONResponse({"detail": f"{what}: {exc}"}, status_code=code)
 
     return handler

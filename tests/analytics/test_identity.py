@@ -69,8 +69,10 @@ async def test_same_phone_declared_accounts_and_host_links_make_one_person_rever
     assert [(e["by"], e["detail"]) for e in host_link] == [("host:h1", "asked her")]
 
     # ...and takes it back: the Telegram account is its own person again, nothing lost.
-    undone = await analytics.http.delete(
-        "/customers/links/web:a2/telegram:555", headers=ADMIN, params={"note": "wrong Mei"}
+    undone = await analytics.http.post(
+        "/customers/unlinks",
+        headers=ADMIN,
+        json={"account_id": "web:a2", "other_account_id": "telegram:555", "note": "wrong Mei"},
     )
     assert undone.status_code == 200, undone.text
     assert undone.json()["active"] is False
@@ -81,7 +83,11 @@ async def test_same_phone_declared_accounts_and_host_links_make_one_person_rever
 
     # Automatic evidence cannot override a host's unlink: undo the phone link of web:a2,
     # then web:a2 declares the phone again on a later join: still apart.
-    await analytics.http.delete(f"/customers/links/web:a2/{PHONE}", headers=ADMIN)
+    await analytics.http.post(
+        "/customers/unlinks",
+        headers=ADMIN,
+        json={"account_id": "web:a2", "other_account_id": PHONE},
+    )
     rejoin = ViewerJoined(room_id="r3", customer_id="web:a2", display_name="Mei", external_id=PHONE)
     await analytics.publish([rejoin])
 

@@ -18,10 +18,11 @@ merges a batch into the stored row), both generated from the specs below.
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from enum import Enum
 from functools import cached_property
+from operator import itemgetter
 from typing import Any
 
 
@@ -53,6 +54,10 @@ class RowSpec:
         row: dict[str, Any] = dict.fromkeys(self.columns())
         row.update({col: 0 for col, rule in self.merges.items() if rule is Merge.ADD})
         return row
+
+    @cached_property
+    def key_of(self) -> Callable[[dict[str, Any]], Any]:
+        return itemgetter(*self.key)
 
     @cached_property
     def latest_columns(self) -> tuple[str, ...]:
@@ -97,7 +102,7 @@ class Contributions:
     rows: dict[str, dict[Any, dict[str, Any]]] = field(default_factory=dict)
 
     def add(self, spec: RowSpec, **values: Any) -> None:
-        key = values[spec.key[0]] if len(spec.key) == 1 else tuple(values[k] for k in spec.key)
+        key = spec.key_of(values)
         table = self.rows.get(spec.name)
         if table is None:
             table = self.rows[spec.name] = {}

@@ -69,26 +69,18 @@ async def get_customer(
     tags=["customers"],
 )
 async def link_accounts(body: LinkIn, analytics: AnalyticsDep, host: HostDep) -> LinkView:
-    """Say two accounts are one person (recorded as evidence; undo with DELETE)."""
+    """Say two accounts are one person (recorded as evidence; undo: POST /customers/unlinks)."""
     return await analytics.customers.link(
         body.account_id, body.other_account_id, body.note, host.id
     )
 
 
-@router.delete(
-    "/customers/links/{account_id}/{other_account_id}",
-    response_model=LinkView,
-    tags=["customers"],
-)
-async def unlink_accounts(
-    account_id: str,
-    other_account_id: str,
-    analytics: AnalyticsDep,
-    host: HostDep,
-    note: Annotated[str, Query(max_length=300)] = "",
-) -> LinkView:
+@router.post("/customers/unlinks", response_model=LinkView, tags=["customers"])
+async def unlink_accounts(body: LinkIn, analytics: AnalyticsDep, host: HostDep) -> LinkView:
     """Say two accounts are not one person: the merge is undone, whatever its evidence."""
-    return await analytics.customers.unlink(account_id, other_account_id, note, host.id)
+    return await analytics.customers.unlink(
+        body.account_id, body.other_account_id, body.note, host.id
+    )
 
 
 @router.get("/segments", response_model=SegmentSummary, tags=["segments"])

@@ -35,9 +35,8 @@ class Projection:
     async def apply(self, events: Sequence[IntegrationEvent]) -> Applied:
         if not events:
             return Applied()
-        prepared = self.store.prepare(events)  # outside the lock: overlaps another's write
         async with self.lock:
-            result = await self.store.write(prepared)
+            result = await self.store.write(self.store.prepare(events))
         self.applied += result.events
         self.duplicates += result.duplicates
         if self.on_rooms_changed is not None and result.rooms:
