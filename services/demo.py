@@ -407,6 +407,10 @@ class Show:
     async def end_and_report(self, started: float) -> None:
         await asyncio.sleep(2)
         await self.post("live", f"/rooms/{self.room}/end")
+        # Live closes every viewer's socket when the show ends (their likes and watch
+        # time are published then); the report counts them once they have arrived.
+        await asyncio.wait(self.readers, timeout=10)
+        await asyncio.sleep(1)  # viewer.left follows each close by milliseconds
         say("the show ended; analytics builds the report")
         report_url = self.url("analytics", f"/rooms/{self.room}/report")
         report: dict[str, Any] | None = None
@@ -417,8 +421,6 @@ class Show:
                 report = response.json()
                 break
             await asyncio.sleep(0.5)
-        for viewer in self.viewers:
-            await viewer.ws.close()
         print()
         if report is None:
             say(f"no report yet at {report_url}")

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 from pathlib import Path
 
 import httpx
@@ -14,9 +15,9 @@ from services.live.domain.viewers import Viewer
 from services.live.main import create_app
 from shared import subjects
 from shared.embedded_nats import NatsServer
-from shared.events import parse_event
+from shared.events import LikesSent, ViewerLeft, parse_event
 from tests.live.client import TestViewer
-from tests.live.conftest import ADMIN, join, live_settings, ws_url
+from tests.live.conftest import ADMIN, join, live_settings, open_room, ws_url
 from tests.support import next_frame, of_type, serving
 
 SECRET = "test-secret-key-of-at-least-32-bytes!"
@@ -92,3 +93,44 @@ async def test_a_restarted_instance_still_serves_the_history(
         async with websockets.connect(ws_url(second, grant)) as ws:
             welcome = await next_frame(ws, of_type("welcome"))
             assert "remember me 记得我" in [m["text"] for m in welcome["history"]]
+
+
+async def test_a_lone_like_reaches_the_room_and_the_end_closes_every_viewer_with_its_watch_time(
+    two_lives: tuple[str, str], nats_server: NatsServer
+) -> None:
+    """Likes are summed per viewer but never sit unsent; when the show ends every socket,
+    on both instances, is closed with 4410 after the `room` frame, and each viewer's
+    pending likes and watch time are published then, not when the tab is closed later."""
+    url_a, url_b = two_lives
+    room = await open_room(url_a)
+    nc = await nats.connect(nats_server.url)
+    seen = await nc.subscribe(subjects.room_events("live", room))
+    mei = await TestViewer.connect(url_a, await join(url_a, room, "Mei"))
+    ana = await TestViewer.connect(url_b, await join(url_b, room, "Ana"))
+
+    await mei.send(type="like", count=3)  # below the batch size: the timer sends it
+    total = await ana.wait_for(lambda f: f["type"] == "likes" and f["total"] == 3, timeout=5)
+    assert total["total"] == 3
+    await ana.send(type="like", count=2)  # still pending when the show ends
+
+    async with httpx.AsyncClient(base_url=url_a) as http:
+        ended = await http.post(f"/rooms/{room}/end", headers=ADMIN)
+        assert ended.json()["status"] == "ended"
+    for viewer in (mei, ana):
+        await viewer.wait_for(lambda f: f["type"] == "room" and f["status"] == "ended")
+        await asyncio.wait_for(viewer.ws.wait_closed(), 10)
+        assert viewer.ws.close_code == 4410
+
+    likes: dict[str, int] = {}
+    left: dict[str, float] = {}
+    while len(left) < 2:
+        event = parse_event((await seen.next_msg(timeout=10)).data)
+        if isinstance(event, LikesSent):
+            likes[event.customer_id] = likes.get(event.customer_id, 0) + event.count
+        elif isinstance(event, ViewerLeft):
+            assert event.customer_id not in likes or likes[event.customer_id] > 0
+            left[event.customer_id] = event.watch_seconds
+    assert likes == {mei.customer_id: 3, ana.customer_id: 2}
+    assert set(left) == {mei.customer_id, ana.customer_id}
+    assert all(0 < seconds < 30 for seconds in left.values())
+    await nc.close()

@@ -24,12 +24,13 @@ from services.live import protocol
 from services.live.adapters.room_feed import RoomFeed, RoomState
 from services.live.domain.viewers import Viewer
 from shared import metrics, subjects
-from shared.events import ModerationApplied, UnreadableEvent, parse_event
+from shared.events import ModerationApplied, RoomEnded, UnreadableEvent, parse_event
 
 log = logging.getLogger("qunlive.live.hub")
 
 PRESENCE_EVERY_S = 1.0
 CLOSE_REMOVED = 4403
+CLOSE_ENDED = 4410  # the show ended: the page keeps what it shows and stops reconnecting
 PRESENCE_STALE_S = 3.5
 
 
@@ -135,6 +136,12 @@ class RoomHub:
         if isinstance(event, ModerationApplied) and event.action in ("kick", "ban"):
             for conn in list(self._by_customer.get(event.customer_id or "", ())):
                 conn.close(CLOSE_REMOVED, f"removed by a moderator: {event.reason}")
+        elif isinstance(event, RoomEnded):
+            # Everyone's watch time and likes end with the show (each connection's
+            # teardown publishes them), not whenever a tab is closed later.
+            self.flush()
+            for conn in list(self.connections):
+                conn.close(CLOSE_ENDED, "the show has ended")
 
     async def _on_presence(self, msg: Msg) -> None:
         instance = msg.subject.rsplit(".", 1)[-1]

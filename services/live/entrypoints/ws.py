@@ -40,6 +40,7 @@ CLOSE_NOT_FOUND = 4404
 STAFF = {Role.HOST, Role.MODERATOR}
 # Likes are coalesced per viewer: one event per this many (and one when they leave).
 LIKES_FLUSH_AT = 20
+LIKES_FLUSH_S = 1.0  # taps are summed; a lone tap still reaches the room within a second
 
 
 def _error(code: str, message: str, ref: str | None = None) -> str:
@@ -97,7 +98,7 @@ async def viewer_socket(websocket: WebSocket, room_id: str, token: str = Query("
             if error is not None and not _is_disconnect(error):
                 log.warning("viewer connection ended with an error", exc_info=error)
     finally:
-        await session.flush_likes()
+        await session.close()
         await live.hubs.detach(room_id, conn)
         try:
             await live.publisher.publish(
@@ -152,6 +153,7 @@ class ViewerSession:
         self.live, self.hub, self.viewer, self.conn = live, hub, viewer, conn
         self.last_post_at: float | None = None
         self.likes_pending = 0
+        self._likes_due: asyncio.Task[None] | None = None
 
     @property
     def role(self) -> Role:
@@ -211,6 +213,8 @@ class ViewerSession:
             self.likes_pending += frame.count
             if self.likes_pending >= LIKES_FLUSH_AT:
                 await self.flush_likes()
+            elif self._likes_due is None:
+                self._likes_due = asyncio.create_task(self._flush_likes_soon())
             return
         if not live.rate_limiter.allow(f"{room_id}:{me}", now):
             self.say(
@@ -320,6 +324,18 @@ class ViewerSession:
                 ref=ref,
             ).model_dump_json()
         )
+
+    async def _flush_likes_soon(self) -> None:
+        await asyncio.sleep(LIKES_FLUSH_S)
+        self._likes_due = None
+        await self.flush_likes()
+
+    async def close(self) -> None:
+        """The connection is over: what the viewer tapped still counts."""
+        if self._likes_due is not None:
+            self._likes_due.cancel()
+            self._likes_due = None
+        await self.flush_likes()
 
     async def flush_likes(self) -> None:
         if self.likes_pending:

@@ -6,6 +6,7 @@
 const CLOSE_UNAUTHORIZED = 4401;
 const CLOSE_REMOVED = 4403;
 const CLOSE_NOT_FOUND = 4404;
+const CLOSE_ENDED = 4410; // the show ended: nothing to reconnect to
 const PING_EVERY_MS = 20000;
 const PONG_WITHIN_MS = 8000;
 
@@ -116,7 +117,7 @@ export class RoomSocket {
       this.ws = null;
       this.stopPing();
       if (this.stopped) return;
-      if (event.code === CLOSE_REMOVED || event.code === CLOSE_NOT_FOUND) {
+      if (event.code === CLOSE_REMOVED || event.code === CLOSE_NOT_FOUND || event.code === CLOSE_ENDED) {
         this.stopped = true;
         this.onState('stopped', { status: event.code, detail: event.reason });
         return;

@@ -155,6 +155,7 @@ function connectionChanged(status, detail) {
   } else if (status === 'stopped') {
     show(line, false);
     const code = detail?.status;
+    if (code === 4410) return; // the show ended: the room stays on screen, orders can still be paid
     if (code === 403 || code === 4403) problem(t('viewer.removed_title'), t('viewer.removed_text'), code === 4403);
     else if (code === 410) problem(t('viewer.ended_title'), t('viewer.ended_text'));
     else problem(t('viewer.no_room'), detail?.detail || '');
