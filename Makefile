@@ -46,10 +46,21 @@ docs: $(STAMP)  ## regenerate the AsyncAPI and OpenAPI documents under docs/api/
 	@$(BIN)/python -c "import json, services.live.protocol as p; print(json.dumps(p.json_schema(), indent=2, ensure_ascii=False))" > docs/api/live.websocket.json
 	@echo docs/api/live.websocket.json
 
-bench: $(STAMP)  ## every benchmark under bench/ (needs wrk: apt-get install wrk); tables printed
-	$(BIN)/python -m bench.live_fanout
-	$(BIN)/python -m bench.orders_flash_sale --repeat 3
-	$(BIN)/python -m bench.ingest_webhook
+# Each benchmark's options, e.g. `make bench BENCH_ANALYTICS="--runs 3 --events 200000"`.
+# PostgreSQL figures (orders, analytics) need TEST_POSTGRES_URL in the environment.
+BENCH_LIVE      ?= --runs 3
+BENCH_ORDERS    ?= --repeat 3
+BENCH_INGEST    ?= --runs 3
+BENCH_ANALYTICS ?= --runs 1 --events 1000000
+
+bench: $(STAMP)  ## every benchmark under bench/ (needs wrk), then docs/PERFORMANCE.md from the figures
+	failed=""; \
+	$(BIN)/python -m bench.live_fanout $(BENCH_LIVE) || failed="$$failed live_fanout"; \
+	$(BIN)/python -m bench.orders_flash_sale $(BENCH_ORDERS) || failed="$$failed orders_flash_sale"; \
+	$(BIN)/python -m bench.ingest_webhook $(BENCH_INGEST) || failed="$$failed ingest_webhook"; \
+	$(BIN)/python -m bench.analytics_projection $(BENCH_ANALYTICS) || failed="$$failed analytics_projection"; \
+	$(BIN)/python -m bench.report || exit 1; \
+	if [ -n "$$failed" ]; then echo "failed:$$failed (docs/PERFORMANCE.md shows their last results, dated, or says not run)"; exit 1; fi
 
 clean:  ## remove local data (.data/) and caches; keeps .venv
 	rm -rf .data .pytest_cache .mypy_cache .ruff_cache test-artifacts

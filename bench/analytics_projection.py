@@ -50,6 +50,7 @@ from nats.js import JetStreamContext
 from nats.js.api import AckPolicy, ConsumerConfig, DeliverPolicy
 from nats.js.errors import NotFoundError
 
+from bench import results
 from services.analytics.adapters.consumer import Puller
 from services.analytics.bootstrap import AnalyticsApp, build
 from services.analytics.entrypoints.consumers import FEEDS
@@ -700,10 +701,11 @@ async def main(args: argparse.Namespace) -> None:
             started = time.perf_counter()
             counts = await publish_all(js, total, customers)
             total = sum(counts.values())
+            published_s = time.perf_counter() - started
             print(
                 f"published {total:,} events for {customers:,} customers in "
                 f"{max(1, round(total / EVENTS_PER_SHOW))} shows (not timed: "
-                f"{time.perf_counter() - started:.0f} s): "
+                f"{published_s:.0f} s): "
                 + ", ".join(f"{k} {v:,}" for k, v in sorted(counts.items())),
                 flush=True,
             )
@@ -713,10 +715,18 @@ async def main(args: argparse.Namespace) -> None:
             reference(f"pull request({args.batch}) + ack: the ceiling", ceiling)
             parsed = await raw_fetch(nc, total, args.batch, parse=True, puller=True)
             reference("pull request + parse_event + ack", parsed)
+            references = [
+                ("fetch", f"nats-py fetch({args.batch}) + ack", fetched),
+                ("ceiling", f"pull request({args.batch}) + ack: the ceiling", ceiling),
+                ("parse", "pull request + parse_event + ack", parsed),
+            ]
             if not args.skip_faststream:
                 sample = min(FASTSTREAM_SAMPLE, counts.get("live", 0))
                 per_message = await faststream_per_message(server.url, sample)
                 reference(f"FastStream per message, no-op ({sample:,})", per_message)
+                references.append(
+                    ("faststream", f"FastStream per message, no-op ({sample:,})", per_message)
+                )
             runs: dict[str, list[Run]] = {}
             for n in range(args.runs):
                 targets: list[tuple[str, str, Path | None, str | None]] = []
@@ -753,6 +763,80 @@ async def main(args: argparse.Namespace) -> None:
             await nc.close()
         finally:
             server.stop()
+    await write_results(args, total, customers, counts, published_s, references, runs, postgres)
+
+
+async def write_results(
+    args: argparse.Namespace,
+    total: int,
+    customers: int,
+    counts: dict[str, int],
+    published_s: float,
+    references: list[tuple[str, str, float]],
+    runs: dict[str, list[Run]],
+    postgres: str,
+) -> None:
+    """test-artifacts/bench/analytics_projection.json; the references are measured once."""
+    by_key = {key: per_s for key, _, per_s in references}
+    scenarios = [
+        results.scenario(key, label, "reference", [{"per_s": per_s}])
+        for key, label, per_s in references
+    ]
+    ratios = []
+    for kind, done in runs.items():
+        scenarios.append(
+            results.scenario(
+                f"projection_{kind}",
+                f"projection into {'PostgreSQL' if kind == 'postgres' else 'SQLite'}",
+                "measured",
+                [
+                    {
+                        "per_s": r.per_s,
+                        "events": r.events,
+                        "seconds": r.seconds,
+                        "report_s": r.report_s,
+                        "build_s": r.build_s,
+                        "size_mb": round(r.size_bytes / 1024 / 1024, 1),
+                    }
+                    for r in done
+                ],
+            )
+        )
+        for ref in ("ceiling", "fetch"):
+            ratios.append(
+                results.ratio(
+                    f"projection_{kind}_vs_{ref}",
+                    f"projection ({kind}) events/s / {ref} events/s",
+                    [r.per_s / by_key[ref] for r in done],
+                )
+            )
+    databases = [results.sqlite_database()]
+    if postgres:
+        databases.append(
+            {"kind": "PostgreSQL", "version": await results.postgres_version(postgres)}
+        )
+    results.write(
+        "analytics_projection",
+        title="Analytics projection and report",
+        parameters={
+            **vars(args),
+            "events": total,
+            "customers": customers,
+            "events_per_show": EVENTS_PER_SHOW,
+            "events_by_domain": counts,
+        },
+        load_generator={
+            "name": "nats-py",
+            "version": f"nats-py {results.package_version('nats-py')}",
+            "how": f"{total:,} events pre-published to a private nats-server (not timed, "
+            f"{published_s:.0f} s with their generation), then consumed from LIVE, ORDERS and "
+            "INGEST",
+        },
+        run_count=args.runs,
+        scenarios=scenarios,
+        ratios=ratios,
+        databases=databases,
+    )
 
 
 def parse_args() -> argparse.Namespace:

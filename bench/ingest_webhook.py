@@ -30,13 +30,14 @@ import sys
 import tempfile
 import time
 import uuid
-from dataclasses import dataclass
+from dataclasses import asdict, dataclass
 from pathlib import Path
 
 import httpx
 import nats
 from fastapi import Request
 
+from bench import results
 from services.ingest.domain.signatures import sign_generic
 from shared.embedded_nats import NatsServer, free_port, start_nats_server
 
@@ -237,7 +238,42 @@ def main() -> int:
     )
     ratio = medians[1].per_s / medians[0].per_s if medians[0].per_s else 0
     print(f"stored webhook events run at {ratio:.0%} of the no-op ceiling")
+    write_results(args, runs)
     return 0
+
+
+def write_results(args: argparse.Namespace, runs: list[list[Figures]]) -> None:
+    def row(f: Figures) -> dict[str, object]:
+        out = {k: v for k, v in asdict(f).items() if k != "endpoint" and v is not None}
+        if f.stored is not None:  # answered 200 but not found in INGEST afterwards
+            out["unstored"] = max(0, f.requests - f.non_2xx - f.stored)
+        return out
+
+    noop, webhook = ([row(r[i]) for r in runs] for i in range(2))
+    results.write(
+        "ingest_webhook",
+        title="Signed webhooks, durably stored",
+        parameters={k: v for k, v in vars(args).items() if k != "serve"},
+        load_generator={
+            "name": "wrk",
+            "version": results.wrk_version(),
+            "how": f"wrk -t{args.threads} -c{args.connections} -d{args.duration}s --latency, "
+            f"bench/ingest_webhook.lua cycling through {args.pool:,} pre-signed distinct bodies",
+        },
+        run_count=len(runs),
+        scenarios=[
+            results.scenario("noop", "no-op route, same process", "reference", noop),
+            results.scenario("webhook", "signed webhook, stored", "measured", webhook),
+        ],
+        ratios=[
+            results.ratio(
+                "webhook_vs_noop",
+                "webhook req/s / no-op req/s",
+                [r[1].per_s / r[0].per_s if r[0].per_s else 0.0 for r in runs],
+            )
+        ],
+        databases=[results.sqlite_database()],
+    )
 
 
 if __name__ == "__main__":

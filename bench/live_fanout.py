@@ -1,6 +1,7 @@
 """Live-room fan-out: one room, N viewers over two live processes, chat coming in.
 
     python -m bench.live_fanout [--viewers 1000] [--rate 50] [--seconds 20] [--scenarios live]
+                                [--runs 1]
 
 Acceptance (the issue): "one room, 1,000 connected viewers across two live
 processes, 50 chat messages/s in; report delivery latency p50/p99 and the memory
@@ -35,7 +36,9 @@ core, measures their share during the window, and measures the window again (up
 to `--retries` times, viewers still connected, after the previous traffic has
 drained) if they took more; it keeps the quietest window and says how quiet.
 
-Prints a table; writes test-artifacts/bench/live_fanout.json.
+With --runs N the whole sequence runs N times, with fresh processes each time, and the
+figures are also given as medians over the runs. Prints a table per run; writes
+test-artifacts/bench/live_fanout.json.
 """
 
 from __future__ import annotations
@@ -67,6 +70,7 @@ import httpx
 import websockets
 from websockets.asyncio.client import connect
 
+from bench import results as bench_results
 from bench.fanout_clients import ALPHABET, WorkerSpec, worker_entry
 from services.live.settings import LiveSettings
 from shared.embedded_nats import free_port, nats_server_binary, wait_for_port
@@ -110,6 +114,7 @@ class Options:
     wait_quiet_s: float
     retries: int
     out: Path
+    runs: int = 1
 
 
 # ---- processes -----------------------------------------------------------------------
@@ -886,7 +891,10 @@ def parse_args(argv: list[str] | None) -> Options:
         default=2,
         help="measure a window again (viewers stay connected) if other processes disturbed it",
     )
-    parser.add_argument("--out", type=Path, default=ARTIFACTS / "live_fanout.json")
+    parser.add_argument("--runs", type=int, default=1, help="repeat everything; medians")
+    parser.add_argument(
+        "--out", type=Path, default=bench_results.results_dir() / "live_fanout.json"
+    )
     args = parser.parse_args(argv)
     senders = args.senders or max(1, math.ceil(args.rate))
     if not 1 <= senders <= args.viewers:
@@ -912,7 +920,116 @@ def parse_args(argv: list[str] | None) -> Options:
         wait_quiet_s=args.wait_quiet,
         retries=min(max(args.retries, 0), 25),
         out=args.out,
+        runs=max(1, args.runs),
     )
+
+
+ROLES = {
+    "ceiling": ("raw websockets.broadcast, one frame per line", "reference"),
+    "ceiling-tick": (
+        f"websockets.broadcast, a frame per {LIVE_TICK_S * 1000:g} ms tick",
+        "reference",
+    ),
+    "live": ("services.live, nats-server, SQLite", "measured"),
+}
+
+
+def headline(r: Result) -> dict[str, Any]:
+    """The figures of one scenario in one run that the report and the medians use."""
+
+    def num(x: float) -> float | None:
+        return None if math.isnan(x) else x
+
+    return {
+        "viewers": r.viewers,
+        "processes": r.processes,
+        "achieved_rate": r.achieved_rate,
+        "sent": r.sent,
+        "delivered": r.delivered,
+        "expected": r.expected,
+        "delivered_pct": round(100 * r.delivered / r.expected, 3) if r.expected else 0.0,
+        "p50_ms": num(r.p50_ms),
+        "p90_ms": num(r.p90_ms),
+        "p99_ms": num(r.p99_ms),
+        "max_ms": num(r.max_ms),
+        "kib_per_conn": r.kib_per_conn,
+        "kib_per_conn_after_run": r.kib_per_conn_after_run,
+        "others_cpu_percent": r.machine_cpu_percent["others"],
+        "gaps_dropped": r.gaps_dropped,
+        "connect_failures": r.connect_failures,
+    }
+
+
+def write_results(
+    opts: Options, env: dict[str, object], runs: list[list[Result]], elapsed: float
+) -> list[dict[str, Any]]:
+    """test-artifacts/bench/live_fanout.json (the earlier keys kept); the scenarios' medians."""
+    per_run: dict[str, list[dict[str, Any]]] = {}
+    for results in runs:
+        for r in results:
+            per_run.setdefault(r.scenario, []).append(headline(r))
+    scenarios = []
+    for key, rows in per_run.items():
+        label, role = ROLES.get(key, (key, "reference"))
+        if key == "live":
+            label = f"services.live × {opts.lives} processes, nats-server, SQLite"
+        scenarios.append(bench_results.scenario(key, label, role, rows))
+
+    def ratio(key: str, label: str, figure: str, top: str, bottom: str) -> dict[str, Any] | None:
+        pairs = [
+            (a[figure], b[figure])
+            for a, b in zip(per_run.get(top, []), per_run.get(bottom, []), strict=False)
+        ]
+        values = [a / b for a, b in pairs if a is not None and b]
+        return bench_results.ratio(key, label, values) if values else None
+
+    ratios = [
+        ratio("live_p99_vs_ceiling", "live p99 / broadcast p99", "p99_ms", "live", "ceiling"),
+        ratio(
+            "live_p99_vs_ceiling_tick",
+            "live p99 / tick-batched broadcast p99",
+            "p99_ms",
+            "live",
+            "ceiling-tick",
+        ),
+        ratio(
+            "live_kib_vs_ceiling",
+            "live KiB/conn / broadcast KiB/conn",
+            "kib_per_conn",
+            "live",
+            "ceiling",
+        ),
+    ]
+    last = runs[-1]
+    extra: dict[str, Any] = {
+        "options": {k: str(v) if isinstance(v, Path) else v for k, v in asdict(opts).items()},
+        "environment": env,
+        "elapsed_s": round(elapsed, 1),
+        "results": [asdict(r) | {"achieved_rate": r.achieved_rate} for r in last],
+    }
+    if len(runs) > 1:
+        extra["all_runs"] = [
+            [asdict(r) | {"achieved_rate": r.achieved_rate} for r in results] for results in runs
+        ]
+    bench_results.write(
+        "live_fanout",
+        title="Live-room chat fan-out",
+        parameters={
+            k: str(v) if isinstance(v, Path) else v for k, v in asdict(opts).items() if k != "out"
+        },
+        load_generator={
+            "name": "bench.fanout_clients",
+            "version": f"websockets {websockets.__version__}",
+            "how": str(env["load_generator"]),
+        },
+        run_count=len(runs),
+        scenarios=scenarios,
+        ratios=[r for r in ratios if r is not None],
+        databases=[bench_results.sqlite_database()] if "live" in per_run else [],
+        extra=extra,
+        path=opts.out,
+    )
+    return scenarios
 
 
 def _stop_on_sigterm(_signum: int, _frame: FrameType | None) -> None:
@@ -931,39 +1048,49 @@ def main(argv: list[str] | None = None) -> int:
         "files in services/live and shared"
     )
     children = Children(ARTIFACTS / "logs")
+    runs: list[list[Result]] = []
     try:
-        with tempfile.TemporaryDirectory(prefix="qunlive-bench-") as scratch:
-            try:
-                results = asyncio.run(run(opts, children, Path(scratch)))
-            finally:
-                children.stop_all()
+        for n in range(opts.runs):
+            if opts.runs > 1:
+                say(f"run {n + 1}/{opts.runs}")
+            with tempfile.TemporaryDirectory(prefix="qunlive-bench-") as scratch:
+                try:
+                    runs.append(asyncio.run(run(opts, children, Path(scratch))))
+                finally:
+                    children.stop_all()
     except KeyboardInterrupt:
         say("interrupted: every process stopped")
         return 130
     elapsed = time.monotonic() - started
 
-    say()
-    say(
-        f"one room, {opts.viewers:,} viewers, {opts.rate:g} chat lines/s for {opts.seconds:g} s "
-        f"(run took {elapsed:.0f} s)"
-    )
-    say(table(results))
-    busy = [r.scenario for r in results if r.machine_cpu_percent["others"] > QUIET_PERCENT]
-    if busy:
-        say(f"warning: other processes loaded the machine during {', '.join(busy)} (see below)")
-    say()
-    for result in results:
-        for line in details(result):
-            say(line)
+    for n, results in enumerate(runs):
+        say()
+        say(
+            f"one room, {opts.viewers:,} viewers, {opts.rate:g} chat lines/s for "
+            f"{opts.seconds:g} s (run took {elapsed:.0f} s)"
+            if opts.runs == 1
+            else f"run {n + 1}/{opts.runs}: one room, {opts.viewers:,} viewers, "
+            f"{opts.rate:g} chat lines/s for {opts.seconds:g} s"
+        )
+        say(table(results))
+        busy = [r.scenario for r in results if r.machine_cpu_percent["others"] > QUIET_PERCENT]
+        if busy:
+            say(f"warning: other processes loaded the machine during {', '.join(busy)} (see below)")
+        say()
+        for result in results:
+            for line in details(result):
+                say(line)
+    summary = write_results(opts, env, runs, elapsed)
+    if opts.runs > 1:
+        say()
+        say(f"medians of {opts.runs} runs (all took {elapsed:.0f} s):")
+        for item in summary:
+            med = {k: math.nan if v is None else v for k, v in item["median"].items()}
+            say(
+                f"  {item['key']:13} p50 {med['p50_ms']:.1f} / p99 {med['p99_ms']:.1f} ms, "
+                f"{med['kib_per_conn']:.1f} KiB/conn, delivered {med['delivered_pct']:.2f}%"
+            )
     say(f"load generator: {env['load_generator']}")
-    opts.out.parent.mkdir(parents=True, exist_ok=True)
-    report = {
-        "options": {k: str(v) if isinstance(v, Path) else v for k, v in asdict(opts).items()},
-        "environment": env,
-        "elapsed_s": round(elapsed, 1),
-        "results": [asdict(r) | {"achieved_rate": r.achieved_rate} for r in results],
-    }
-    opts.out.write_text(json.dumps(report, indent=2, ensure_ascii=False) + "\n")
     say(f"figures: {opts.out.relative_to(ROOT) if opts.out.is_relative_to(ROOT) else opts.out}")
     return 0
 

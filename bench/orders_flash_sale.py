@@ -21,7 +21,6 @@ from __future__ import annotations
 
 import argparse
 import contextlib
-import json
 import os
 import re
 import shutil
@@ -39,6 +38,8 @@ from typing import Any
 
 import httpx
 
+from bench import results
+from bench.results import postgres_version, sqlite_database, wrk_version
 from services.live.adapters.tokens import ViewerTokens
 from services.live.domain.viewers import Viewer
 from shared.embedded_nats import free_port, start_nats_server
@@ -57,6 +58,8 @@ class Figures:
     p99_ms: float
     non_2xx: int
     tally: str
+    # The offer's counters after the sale (checkout) or the row's stock (update).
+    counters: dict[str, int] | None = None
 
 
 def _ms(text: str) -> float:
@@ -228,6 +231,8 @@ def one_run(args: argparse.Namespace, nats_url: str, workdir: Path) -> list[Figu
             )
             after = httpx.get(f"{url}/offers/{offer['id']}").json()
             tally = f"left={after['left']} held={after['held']} sold={after['sold']}"
+            counters = {k: int(after[k]) for k in ("left", "held", "sold")}
+            counters["oversold"] = max(0, counters["held"] + counters["sold"] - args.units)
             assert after["left"] + after["held"] + after["sold"] == args.units, after
             assert after["held"] <= args.units
             figures.append(
@@ -239,6 +244,7 @@ def one_run(args: argparse.Namespace, nats_url: str, workdir: Path) -> list[Figu
                     sale["p99_ms"],
                     sale["non_2xx"],
                     tally,
+                    counters,
                 )
             )
         port = free_port()
@@ -272,6 +278,7 @@ def one_run(args: argparse.Namespace, nats_url: str, workdir: Path) -> list[Figu
                     update["p99_ms"],
                     update["non_2xx"],
                     f"left={left}",
+                    {"left": int(left)},
                 )
             )
     return figures
@@ -325,18 +332,72 @@ def main() -> None:
             f"{med.scenario:40} {med.requests:>9} {med.per_s:>8.0f} {med.p50_ms:>8.1f} "
             f"{med.p99_ms:>8.1f} {med.non_2xx:>8}  {med.tally}"
         )
-    out = REPO / "test-artifacts" / "bench"
-    out.mkdir(parents=True, exist_ok=True)
-    (out / "orders_flash_sale.json").write_text(
-        json.dumps(
-            {
-                "args": vars(args),
-                "database": db,
-                "runs": [[asdict(f) for f in r] for r in runs],
-                "medians": summary,
-            },
-            indent=2,
-        )
+    write_results(args, db, runs, summary)
+
+
+SCENARIOS = (  # in the order one_run measures them
+    ("noop", "no-op GET /healthz, same stack", "reference"),
+    ("checkout", "orders checkout (real)", "measured"),
+    ("update", "bare conditional UPDATE, same stack", "reference"),
+)
+
+
+def write_results(
+    args: argparse.Namespace, db: str, runs: list[list[Figures]], summary: list[dict[str, Any]]
+) -> None:
+    per_run = {
+        key: [{**asdict(run[i]), **(run[i].counters or {})} for run in runs]
+        for i, (key, _, _) in enumerate(SCENARIOS)
+    }
+    for rows in per_run.values():
+        for row in rows:
+            del row["counters"], row["scenario"]
+    admin_url = os.environ.get("BENCH_POSTGRES_URL") or os.environ.get("TEST_POSTGRES_URL")
+    if admin_url:
+        import asyncio
+
+        database = {"kind": "PostgreSQL", "version": asyncio.run(postgres_version(admin_url))}
+    else:
+        database = sqlite_database()
+    noop, checkout, update = (per_run[key] for key, _, _ in SCENARIOS)
+
+    def per(a: dict[str, Any], b: dict[str, Any]) -> float:
+        return float(a["per_s"] / b["per_s"]) if b["per_s"] else 0.0
+
+    results.write(
+        "orders_flash_sale",
+        title="Flash-sale checkout",
+        parameters=dict(vars(args)),
+        load_generator={
+            "name": "wrk",
+            "version": wrk_version(),
+            "how": f"wrk -t2 -c{args.connections} --latency, bench/flash_sale.lua: every "
+            "request a different buyer (own viewer token and idempotency key), stopped once "
+            "every buyer was answered",
+        },
+        run_count=len(runs),
+        scenarios=[
+            results.scenario(key, label, role, per_run[key]) for key, label, role in SCENARIOS
+        ],
+        ratios=[
+            results.ratio(
+                "checkout_vs_noop",
+                "checkout req/s / no-op req/s",
+                [per(c, n) for c, n in zip(checkout, noop, strict=True)],
+            ),
+            results.ratio(
+                "checkout_vs_update",
+                f"checkout req/s / bare conditional UPDATE req/s ({db})",
+                [per(c, u) for c, u in zip(checkout, update, strict=True)],
+            ),
+        ],
+        databases=[database],
+        extra={
+            "args": vars(args),
+            "database": db,
+            "runs": [[asdict(f) for f in r] for r in runs],
+            "medians": summary,
+        },
     )
 
 

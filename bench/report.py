@@ -1,0 +1,893 @@
+"""docs/PERFORMANCE.md from the benchmarks' results (test-artifacts/bench/<name>.json).
+
+    python -m bench.report [--results test-artifacts/bench] [--doc docs/PERFORMANCE.md]
+                           [--charts docs/performance]
+
+Rewrites only what lies between the `<!-- bench:begin -->` and `<!-- bench:end -->`
+markers (the rest of the file is written by hand and kept) and one SVG bar chart per
+benchmark. Per benchmark: when it ran and on what, the load generator, a table of the
+medians over its runs with the reference points measured in the same run, the ratios
+taken within each run, and the goals of the issue next to the measured values: met,
+or missed by how much. A benchmark without results says it was not run; results from
+an earlier run are shown with their date.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import math
+import os
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from html import escape
+from pathlib import Path
+from typing import Any
+
+from bench.results import REPO, SCHEMA, results_dir
+
+BEGIN = "<!-- bench:begin -->"
+END = "<!-- bench:end -->"
+ISSUE = "issue #9"
+KB_PER_KIB = 1.024  # the goal says KB (1,000 bytes); the benchmark measures KiB
+QUIET_PERCENT = 25.0  # as bench.live_fanout: others' CPU in a window, 100 = one core
+STALE_AFTER_H = 12  # older than the newest results by this much: "an earlier run"
+
+Data = dict[str, Any]
+
+HEAD = """# Performance
+
+What Qunlive's hot paths do on one machine: the benchmarks under `bench/`, each measured
+against reference points taken in the same run, and the goals of the issue (flash-sale
+checkout, chat fan-out, webhook ingest, the analytics projection and its report) next to
+the measured figures.
+
+## How to re-run
+
+    make bench
+
+runs every benchmark (the HTTP ones need wrk: `apt-get install wrk`; PostgreSQL figures
+need `TEST_POSTGRES_URL`), each writing its figures to `test-artifacts/bench/<name>.json`;
+then `python -m bench.report` rewrites the part of this file between the `bench:begin`
+and `bench:end` markers and the charts in `docs/performance/`. Everything outside the
+markers is written by hand and kept. Options reach one benchmark through a make variable,
+e.g. `make bench BENCH_ANALYTICS="--runs 3"` (see the Makefile).
+
+## Results
+
+"""
+
+TAIL = """
+
+## Profiles and what each change bought
+
+_To be written: for each change to a hot path, the profile (py-spy, pyinstrument) that
+pointed at it, what it showed, and the figures before and after from the same benchmark._
+"""
+
+
+# -- reading figures -------------------------------------------------------------------------
+
+
+def scenario(data: Data, key: str) -> Data | None:
+    return next((s for s in data.get("scenarios", []) if s.get("key") == key), None)
+
+
+def median(data: Data, key: str, figure: str) -> float | None:
+    found = scenario(data, key)
+    value = found["median"].get(figure) if found else None
+    return float(value) if isinstance(value, int | float) else None
+
+
+def worst(data: Data, key: str, figure: str) -> float | None:
+    """The largest value of a figure over the runs."""
+    runs = (scenario(data, key) or {}).get("per_run", [])
+    values = [r[figure] for r in runs if isinstance(r.get(figure), int | float)]
+    return float(max(values)) if values else None
+
+
+def ratio(data: Data, key: str) -> float | None:
+    found = next((r for r in data.get("ratios", []) if r.get("key") == key), None)
+    value = found.get("median") if found else None
+    return float(value) if isinstance(value, int | float) else None
+
+
+def param(data: Data, name: str) -> Any:
+    return data.get("parameters", {}).get(name)
+
+
+def scaled(value: float | None, by: float) -> float | None:
+    return None if value is None else value * by
+
+
+# -- the goals of the issue --------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Goal:
+    text: str  # the goal as the issue words it
+    unit: str  # "%", "x", "ms", "KB", "events/s", "s", "units", "events"
+    op: str  # ">=", "<", "<="
+    target: float
+    measure: Callable[[Data], float | None]
+    # Why this run is not the setting the goal is about (None: it is).
+    differs: Callable[[Data], str | None] = lambda data: None
+    note: Callable[[Data], str | None] = lambda data: None
+
+
+@dataclass
+class Verdict:
+    goal: Goal
+    value: float | None
+    met: bool | None
+    text: str  # the whole verdict
+    short: str  # for the summary
+
+
+def fmt(value: float, unit: str) -> str:
+    if unit == "%":
+        return f"{value:.0f}%"
+    if unit == "x":
+        return f"{value:.2f}×"
+    if unit == "ms":
+        return f"{value:,.0f} ms" if value >= 100 else f"{value:.1f} ms"
+    if unit == "KB":
+        return f"{value:.1f} KB"
+    if unit == "s":
+        return f"{value:.2f} s"
+    return f"{value:,.0f} {unit}"
+
+
+def gap(value: float, unit: str) -> str:
+    return f"{value:.0f} percentage points" if unit == "%" else fmt(value, unit)
+
+
+def judge(goal: Goal, data: Data) -> Verdict:
+    value = goal.measure(data)
+    if value is None or (isinstance(value, float) and math.isnan(value)):
+        return Verdict(goal, None, None, "not measured in this run", "not measured")
+    if goal.op == ">=":
+        met, miss = value >= goal.target, goal.target - value
+        how = f"{miss / goal.target:.0%} short" if goal.target else ""
+    else:
+        met = value < goal.target if goal.op == "<" else value <= goal.target
+        miss = value - goal.target
+        how = f"{miss / goal.target:.0%} over" if goal.target else ""
+    if met:
+        spare = abs(miss)
+        text = f"met ({gap(spare, goal.unit)} to spare)" if spare else "met"
+    else:
+        text = f"**missed** by {gap(abs(miss), goal.unit)}" + (f" ({how})" if how else "")
+    differs = goal.differs(data)
+    if differs:
+        return Verdict(
+            goal,
+            value,
+            None,
+            f"not comparable: {differs}; at this size {text}",
+            f"not comparable ({differs})",
+        )
+    note = goal.note(data)
+    return Verdict(goal, value, met, f"{text}; {note}" if note else text, text)
+
+
+def _orders_size(data: Data) -> str | None:
+    buyers = param(data, "buyers") or 0
+    if buyers < 20_000:
+        return f"{buyers:,} buyers, the goal is for 20,000"
+    return None
+
+
+def _orders_postgres(data: Data) -> str | None:
+    kinds = [d.get("kind") for d in data.get("databases", [])]
+    if "PostgreSQL" not in kinds:
+        return f"the conditional UPDATE ran on {', '.join(map(str, kinds)) or '?'}, not PostgreSQL"
+    return _orders_size(data)
+
+
+def _live_size(data: Data) -> str | None:
+    viewers, lives, rate = (param(data, k) or 0 for k in ("viewers", "lives", "rate"))
+    if viewers < 1000 or lives != 2 or rate < 50:
+        return (
+            f"{viewers:,} viewers on {lives} live processes at {rate:g} msgs/s, the goal is "
+            "for 1,000 on 2 at 50"
+        )
+    return None
+
+
+def _analytics_size(data: Data) -> str | None:
+    events = param(data, "events") or 0
+    if events < 1_000_000:
+        return f"{events:,} events, the goal is for 1,000,000"
+    return None
+
+
+def _report_show(data: Data) -> str | None:
+    per_show, events = param(data, "events_per_show"), param(data, "events") or 0
+    if per_show and events:
+        shows = max(1, round(events / per_show))
+        return (
+            f"the report is of the last of {shows:,} shows (~{events // shows:,} events), "
+            f"the database holds {events:,}"
+        )
+    return None
+
+
+def _analytics_goals(kind: str, name: str) -> list[Goal]:
+    key = f"projection_{kind}"
+    return [
+        Goal(
+            f"{name}: the projection sustains at least 10,000 events/s",
+            "events/s",
+            ">=",
+            10_000,
+            lambda d: median(d, key, "per_s"),
+            _analytics_size,
+        ),
+        Goal(
+            f"{name}: the report ready within 5 s of the room ending (1,000,000 events)",
+            "s",
+            "<=",
+            5.0,
+            lambda d: median(d, key, "report_s"),
+            _analytics_size,
+            _report_show,
+        ),
+    ]
+
+
+# -- what each benchmark shows ---------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Column:
+    figure: str
+    header: str
+    form: str  # a format spec, "" for str()
+
+
+@dataclass(frozen=True)
+class Bar:
+    label: str
+    value: float | None
+    runs: Sequence[float] = ()
+    measured: bool = False
+    marks: Sequence[tuple[float, str]] = ()
+
+
+@dataclass(frozen=True)
+class Panel:
+    title: str
+    unit: str
+    bars: Sequence[Bar]
+
+
+@dataclass(frozen=True)
+class Benchmark:
+    name: str
+    title: str
+    columns: Sequence[Column]
+    per_run: str  # the figure listed run by run
+    goals: Callable[[Data], list[Goal]]
+    panels: Callable[[Data], list[Panel]]
+
+
+def bars(
+    data: Data, figure: str, marks: dict[str, list[tuple[float, str]]] | None = None
+) -> list[Bar]:
+    out = []
+    for s in data.get("scenarios", []):
+        value = s["median"].get(figure)
+        if not isinstance(value, int | float):
+            continue
+        runs = [r[figure] for r in s["per_run"] if isinstance(r.get(figure), int | float)]
+        out.append(
+            Bar(
+                s.get("label", s["key"]),
+                float(value),
+                runs,
+                s.get("role") == "measured",
+                (marks or {}).get(s["key"], []),
+            )
+        )
+    return out
+
+
+def _orders_panels(data: Data) -> list[Panel]:
+    noop, update = median(data, "noop", "per_s"), median(data, "update", "per_s")
+    marks = [(0.6 * noop, "60% of no-op")] if noop else []
+    marks += [(3 * update, "3× UPDATE")] if update else []
+    return [
+        Panel("requests per second", "req/s", bars(data, "per_s", {"checkout": marks})),
+        Panel("p99 latency", "ms", bars(data, "p99_ms", {"checkout": [(250, "250 ms")]})),
+    ]
+
+
+def _live_panels(data: Data) -> list[Panel]:
+    return [
+        Panel("p99 delivery latency", "ms", bars(data, "p99_ms", {"live": [(200, "200 ms")]})),
+        Panel(
+            "memory per connected viewer",
+            "KiB",
+            bars(data, "kib_per_conn", {"live": [(50 / KB_PER_KIB, "50 KB")]}),
+        ),
+    ]
+
+
+def _ingest_panels(data: Data) -> list[Panel]:
+    noop = median(data, "noop", "per_s")
+    marks = {"webhook": [(0.5 * noop, "50% of no-op")]} if noop else {}
+    return [
+        Panel("requests per second", "req/s", bars(data, "per_s", marks)),
+        Panel("p99 latency", "ms", bars(data, "p99_ms")),
+    ]
+
+
+def _analytics_panels(data: Data) -> list[Panel]:
+    goal = [(10_000.0, "10,000/s")]
+    return [
+        Panel(
+            "events per second",
+            "events/s",
+            bars(data, "per_s", {"projection_sqlite": goal, "projection_postgres": goal}),
+        ),
+        Panel(
+            "report ready after room.ended",
+            "s",
+            bars(
+                data,
+                "report_s",
+                {k: [(5.0, "5 s")] for k in ("projection_sqlite", "projection_postgres")},
+            ),
+        ),
+    ]
+
+
+def _analytics_goals_present(data: Data) -> list[Goal]:
+    goals = []
+    for kind, name in (("sqlite", "SQLite"), ("postgres", "PostgreSQL")):
+        if scenario(data, f"projection_{kind}") is not None:
+            goals += _analytics_goals(kind, name)
+    return goals or _analytics_goals("sqlite", "SQLite")
+
+
+BENCHMARKS: tuple[Benchmark, ...] = (
+    Benchmark(
+        "orders_flash_sale",
+        "Flash-sale checkout",
+        (
+            Column("per_s", "req/s", ",.0f"),
+            Column("p50_ms", "p50 ms", ",.1f"),
+            Column("p99_ms", "p99 ms", ",.1f"),
+            Column("requests", "requests", ",.0f"),
+            Column("non_2xx", "non-2xx (refusals too)", ",.0f"),
+            Column("tally", "stock after (last run)", ""),
+        ),
+        "per_s",
+        lambda data: [
+            Goal(
+                "checkout: at least 60% of the web stack's no-op throughput",
+                "%",
+                ">=",
+                60,
+                lambda d: scaled(ratio(d, "checkout_vs_noop"), 100),
+                _orders_size,
+            ),
+            Goal(
+                "checkout: at least 3× the PostgreSQL conditional-update checkout",
+                "x",
+                ">=",
+                3,
+                lambda d: ratio(d, "checkout_vs_update"),
+                _orders_postgres,
+            ),
+            Goal(
+                "checkout: p99 under 250 ms with 20,000 buyers arriving at once",
+                "ms",
+                "<",
+                250,
+                lambda d: median(d, "checkout", "p99_ms"),
+                _orders_size,
+            ),
+            Goal(
+                "checkout: zero oversell (units sold or held beyond the stock, worst run)",
+                "units",
+                "<=",
+                0,
+                lambda d: worst(d, "checkout", "oversold"),
+            ),
+        ],
+        _orders_panels,
+    ),
+    Benchmark(
+        "live_fanout",
+        "Live-room chat fan-out",
+        (
+            Column("viewers", "viewers", ",.0f"),
+            Column("achieved_rate", "msgs/s", "g"),
+            Column("delivered_pct", "delivered %", ".2f"),
+            Column("p50_ms", "p50 ms", ",.1f"),
+            Column("p99_ms", "p99 ms", ",.1f"),
+            Column("max_ms", "max ms", ",.1f"),
+            Column("kib_per_conn", "KiB/conn", ".1f"),
+            Column("others_cpu_percent", "others' CPU %", ".0f"),
+        ),
+        "p99_ms",
+        lambda data: [
+            Goal(
+                "chat: p99 delivery under 200 ms (1,000 viewers, 2 live processes, 50 msgs/s)",
+                "ms",
+                "<",
+                200,
+                lambda d: median(d, "live", "p99_ms"),
+                _live_size,
+            ),
+            Goal(
+                "chat: under 50 KB of memory per connected viewer",
+                "KB",
+                "<",
+                50,
+                lambda d: scaled(median(d, "live", "kib_per_conn"), KB_PER_KIB),
+                _live_size,
+            ),
+        ],
+        _live_panels,
+    ),
+    Benchmark(
+        "ingest_webhook",
+        "Signed webhooks, durably stored",
+        (
+            Column("per_s", "req/s", ",.0f"),
+            Column("p50_ms", "p50 ms", ",.2f"),
+            Column("p99_ms", "p99 ms", ",.2f"),
+            Column("requests", "requests", ",.0f"),
+            Column("non_2xx", "non-2xx", ",.0f"),
+            Column("stored", "stored in INGEST", ",.0f"),
+        ),
+        "per_s",
+        lambda data: [
+            Goal(
+                "ingest: at least 50% of the no-op ceiling for signed webhooks",
+                "%",
+                ">=",
+                50,
+                lambda d: scaled(ratio(d, "webhook_vs_noop"), 100),
+            ),
+            Goal(
+                "ingest: durably stored (200s not found in INGEST, worst run)",
+                "events",
+                "<=",
+                0,
+                lambda d: worst(d, "webhook", "unstored"),
+            ),
+        ],
+        _ingest_panels,
+    ),
+    Benchmark(
+        "analytics_projection",
+        "Analytics projection and report",
+        (
+            Column("per_s", "events/s", ",.0f"),
+            Column("seconds", "projection s", ",.1f"),
+            Column("report_s", "report ready s", ".2f"),
+            Column("build_s", "report build s", ".2f"),
+            Column("size_mb", "database MiB", ",.0f"),
+        ),
+        "per_s",
+        _analytics_goals_present,
+        _analytics_panels,
+    ),
+)
+
+# The reference points the issue names, and how to recognise them in the results.
+REFERENCES = (
+    ("the web stack's no-op ceiling", lambda label: "no-op" in label),
+    ("raw `websockets.broadcast`", lambda label: "websockets.broadcast" in label),
+    ("raw nats-py publish", lambda label: "nats-py publish" in label),
+    ("the PostgreSQL conditional-update checkout", lambda label: "conditional UPDATE" in label),
+)
+
+
+# -- markdown --------------------------------------------------------------------------------
+
+
+def cell(value: Any, form: str) -> str:
+    if value is None or (isinstance(value, float) and math.isnan(value)):
+        return "—"
+    if form and isinstance(value, int | float) and not isinstance(value, bool):
+        return format(value, form)
+    return str(value).replace("|", "\\|")
+
+
+def table(header: Sequence[str], rows: Sequence[Sequence[str]], align: str) -> str:
+    """A markdown table; `align` has an l or r per column."""
+    rule = ["---:" if a == "r" else "---" for a in align]
+    lines = ["| " + " | ".join(header) + " |", "| " + " | ".join(rule) + " |"]
+    lines += ["| " + " | ".join(row) + " |" for row in rows]
+    return "\n".join(lines)
+
+
+def when(data: Data) -> datetime | None:
+    try:
+        return datetime.strptime(str(data.get("date")), "%Y-%m-%dT%H:%M:%SZ").replace(tzinfo=UTC)
+    except ValueError:
+        return None
+
+
+def load(path: Path) -> tuple[Data | None, str | None]:
+    """The results, or why there are none to show."""
+    if not path.exists():
+        return None, f"Not run: there is no `{path.name}` in the results (`make bench` runs it)."
+    stamp = datetime.fromtimestamp(path.stat().st_mtime, UTC).strftime("%Y-%m-%d %H:%M UTC")
+    try:
+        data = json.loads(path.read_text())
+    except (OSError, ValueError) as exc:
+        return None, f"Not shown: `{path.name}` (written {stamp}) cannot be read: {exc}."
+    if not isinstance(data, dict) or data.get("schema") != SCHEMA:
+        return None, (
+            f"Not shown: `{path.name}` (written {stamp}) is from an older version of the "
+            "benchmark; run it again."
+        )
+    return data, None
+
+
+MACHINE_ROWS = (
+    ("CPU", lambda m: m.get("cpu_model") or "?"),
+    ("CPUs", lambda m: str(m.get("cpus", "?"))),
+    ("RAM", lambda m: f"{m.get('ram_gib', 0):g} GiB"),
+    ("kernel", lambda m: m.get("kernel") or "?"),
+    ("Python", lambda m: m.get("python") or "?"),
+    ("nats-server", lambda m: m.get("nats_server") or "?"),
+)
+
+
+def machine_section(found: dict[str, Data]) -> list[str]:
+    out = ["### Machine", ""]
+    if not found:
+        return [*out, "No benchmark has run yet.", ""]
+    names = list(found)
+    columns = {
+        name: [fn(found[name].get("machine", {})) for _, fn in MACHINE_ROWS] for name in names
+    }
+    postgres = {
+        name: ", ".join(
+            str(db.get("version"))
+            for db in found[name].get("databases", [])
+            if db.get("kind") == "PostgreSQL"
+        )
+        for name in names
+    }
+    dates = {name: when(found[name]) for name in names}
+    distinct = {tuple(v) for v in columns.values()}
+    if len(distinct) == 1:
+        rows = [
+            [label, value]
+            for (label, _), value in zip(MACHINE_ROWS, columns[names[0]], strict=True)
+        ]
+        versions = sorted({v for v in postgres.values() if v})
+        if versions:
+            rows.append(["PostgreSQL server", ", ".join(versions)])
+        stamps = [d for d in dates.values() if d]
+        if stamps:
+            rows.append(
+                [
+                    "benchmarks ran",
+                    f"{min(stamps):%Y-%m-%d %H:%M} to {max(stamps):%Y-%m-%d %H:%M} UTC",
+                ]
+            )
+        return [*out, table(["", "all benchmarks"], rows, "ll"), ""]
+    header = ["", *names]
+    rows = [
+        [label, *(columns[name][i] for name in names)] for i, (label, _) in enumerate(MACHINE_ROWS)
+    ]
+    rows.append(["PostgreSQL server", *(postgres[name] or "—" for name in names)])
+    rows.append(["run", *(f"{dates[n]:%Y-%m-%d %H:%M} UTC" if dates[n] else "?" for n in names)])
+    return [
+        *out,
+        "The benchmarks ran on different machines:",
+        "",
+        table(header, rows, "l" * len(header)),
+        "",
+    ]
+
+
+def section(
+    bench: Benchmark,
+    data: Data | None,
+    problem: str | None,
+    chart: str | None,
+    newest: datetime | None,
+) -> tuple[list[str], list[tuple[str, Verdict]]]:
+    out = [f"### {bench.title} (`bench/{bench.name}.py`)", ""]
+    if data is None:
+        untested = [Verdict(goal, None, None, "not run", "not run") for goal in bench.goals({})]
+        return [*out, problem or "Not run.", ""], [(bench.title, v) for v in untested]
+    runs = data.get("run_count", 1)
+    date = when(data)
+    stamp = f"{date:%Y-%m-%d %H:%M} UTC" if date else str(data.get("date"))
+    if date and newest and (newest - date).total_seconds() > STALE_AFTER_H * 3600:
+        stamp += " (**an earlier run** than the other benchmarks')"
+    gen = data.get("load_generator", {})
+    dbs = ", ".join(f"{d.get('kind')} {d.get('version')}" for d in data.get("databases", []))
+    code = data.get("code", {})
+    load = data.get("machine", {}).get("loadavg")
+    facts = [
+        f"- run: {stamp}; "
+        + (f"medians of **{runs} runs**" if runs != 1 else "**a single run** (no median)"),
+        f"- load generator: **{gen.get('name', '?')}**"
+        + (f" ({gen['version']})" if gen.get("version") else "")
+        + (f": {gen['how']}" if gen.get("how") else ""),
+    ]
+    if dbs:
+        facts.append(f"- database: {dbs}")
+    params = ", ".join(
+        f"{k} {v:,}" if isinstance(v, int) and not isinstance(v, bool) else f"{k} {v}"
+        for k, v in data.get("parameters", {}).items()
+        if not isinstance(v, dict | list)
+    )
+    facts.append(f"- parameters: {params}")
+    if code:
+        facts.append(
+            f"- code: {code.get('commit', '?')}"
+            + (
+                f" + {code['uncommitted_files']} uncommitted files"
+                if code.get("uncommitted_files")
+                else ""
+            )
+            + (f"; load average when it finished {', '.join(map(str, load))}" if load else "")
+        )
+    cpus = data.get("machine", {}).get("cpus") or 0
+    if load and cpus and load[0] > cpus:
+        facts.append(
+            f"- **the machine was busy**: load average {load[0]} on {cpus} CPUs when it "
+            "finished; other work may have slowed these figures"
+        )
+    others = [
+        s.get("label", s.get("key"))
+        for s in data.get("scenarios", [])
+        if (s.get("median", {}).get("others_cpu_percent") or 0) > QUIET_PERCENT
+    ]
+    if others:
+        facts.append(
+            f"- **other processes took over {QUIET_PERCENT:g}% of a core** during the window "
+            f"of: {'; '.join(others)}"
+        )
+    out += [*facts, ""]
+
+    per_run = next(c for c in bench.columns if c.figure == bench.per_run)
+    header = ["scenario", "role", *(c.header for c in bench.columns), "runs"]
+    header.append(f"{per_run.header}, each run")
+    align = "ll" + "".join("r" if c.form else "l" for c in bench.columns) + "rl"
+    rows = []
+    for s in data.get("scenarios", []):
+        med = s.get("median", {})
+        per = [r.get(bench.per_run) for r in s.get("per_run", [])]
+        form = per_run.form
+        rows.append(
+            [
+                s.get("label", s.get("key", "?")),
+                "**measured**" if s.get("role") == "measured" else "reference",
+                *(cell(med.get(c.figure), c.form) for c in bench.columns),
+                str(s.get("runs", len(per))),
+                "; ".join(cell(v, form) for v in per),
+            ]
+        )
+    out += [table(header, rows, align), ""]
+
+    if data.get("ratios"):
+        rows = [
+            [
+                r.get("label", r.get("key", "?")),
+                cell(r.get("median"), ".2f") + "×" if r.get("median") is not None else "—",
+                "; ".join(f"{v:.2f}×" for v in r.get("per_run", [])),
+            ]
+            for r in data["ratios"]
+        ]
+        out += [table(["ratio, within each run", "median", "each run"], rows, "lrl"), ""]
+
+    verdicts = [judge(goal, data) for goal in bench.goals(data)]
+    if verdicts:
+        rows = [
+            [v.goal.text, fmt(v.value, v.goal.unit) if v.value is not None else "—", v.text]
+            for v in verdicts
+        ]
+        out += [table([f"goal ({ISSUE})", "measured", "verdict"], rows, "lrl"), ""]
+    if chart:
+        out += [f"![{bench.title}: medians, each run as a dot, goals dashed]({chart})", ""]
+    return out, [(bench.title, v) for v in verdicts]
+
+
+def references_line(found: dict[str, Data]) -> str | None:
+    labels = [s.get("label", "") for data in found.values() for s in data.get("scenarios", [])]
+    missing = [name for name, seen in REFERENCES if not any(seen(label) for label in labels)]
+    if not found or not missing:
+        return None
+    return (
+        "Reference points the issue names that none of these results measured: "
+        + "; ".join(missing)
+        + "."
+    )
+
+
+def summary(verdicts: list[tuple[str, Verdict]]) -> list[str]:
+    if not verdicts:
+        return []
+    rows = [
+        [
+            title,
+            v.goal.text,
+            fmt(v.value, v.goal.unit) if v.value is not None else "—",
+            v.short,
+        ]
+        for title, v in verdicts
+    ]
+    return [
+        "### Goals",
+        "",
+        table(["benchmark", f"goal ({ISSUE})", "measured", "verdict"], rows, "llrl"),
+        "",
+    ]
+
+
+# -- the chart ----------------------------------------------------------------------------
+
+
+def svg_chart(title: str, panels: Sequence[Panel]) -> str:
+    """Horizontal bars per panel: the median, each run as a dot, the goal as a dashed line."""
+    width, label_w, value_w, bar_h, row_h = 760, 300, 80, 14, 24
+    x0, x1 = label_w, width - value_w
+    parts: list[str] = []
+    y = 30
+    for panel in panels:
+        drawn = [b for b in panel.bars if b.value is not None]
+        if not drawn:
+            continue
+        top = (
+            max(
+                [b.value or 0.0 for b in drawn]
+                + [r for b in drawn for r in b.runs]
+                + [m for b in drawn for m, _ in b.marks]
+                + [1e-9]
+            )
+            * 1.05
+        )
+        parts.append(
+            f'<text x="0" y="{y + 12}" class="panel">'
+            f"{escape(panel.title)} ({escape(panel.unit)})</text>"
+        )
+        y += 20
+        for bar in drawn:
+            value = bar.value or 0.0
+            w = (x1 - x0) * value / top
+            color = "#d9480f" if bar.measured else "#868e96"
+            label = bar.label if len(bar.label) <= 44 else bar.label[:43] + "…"
+            parts.append(
+                f'<text x="{x0 - 6}" y="{y + 11}" text-anchor="end" class="label">'
+                f"{escape(label)}</text>"
+                f'<rect x="{x0}" y="{y}" width="{w:.1f}" height="{bar_h}" fill="{color}"/>'
+                f'<text x="{width - 4}" y="{y + 11}" text-anchor="end">'
+                f"{escape(number(value))}</text>"
+            )
+            for run in bar.runs:
+                parts.append(
+                    f'<circle cx="{x0 + (x1 - x0) * run / top:.1f}" cy="{y + bar_h / 2}" r="2.5" '
+                    'fill="#212529"/>'
+                )
+            for mark, text in bar.marks:
+                mx = x0 + (x1 - x0) * mark / top
+                parts.append(
+                    f'<line x1="{mx:.1f}" y1="{y - 3}" x2="{mx:.1f}" y2="{y + bar_h + 3}" '
+                    'stroke="#1971c2" stroke-width="2" stroke-dasharray="3,2"/>'
+                    f'<text x="{mx + 3:.1f}" y="{y - 4}" class="mark">{escape(text)}</text>'
+                )
+            y += row_h
+        y += 14
+    legend = (
+        f'<text x="0" y="{y + 8}" class="axis">grey: reference, measured in the same run · '
+        "orange: measured · dots: each run · dashed: goal</text>"
+    )
+    height = y + 16
+    return (
+        f'<svg xmlns="http://www.w3.org/2000/svg" viewBox="0 0 {width} {height}" '
+        f'width="{width}" height="{height}" role="img" aria-label="{escape(title)}">'
+        "<style>text{font-family:system-ui,-apple-system,sans-serif;font-size:12px;fill:#212529}"
+        ".panel{font-weight:600;font-size:13px}.mark{font-size:10px;fill:#1971c2}"
+        ".axis,.label{font-size:11px}.axis{fill:#666}</style>"
+        f'<text x="0" y="14" class="panel">{escape(title)}</text>'
+        + "".join(parts)
+        + legend
+        + "</svg>\n"
+    )
+
+
+def number(value: float) -> str:
+    if value >= 1000:
+        return f"{value:,.0f}"
+    if value >= 10:
+        return f"{value:.1f}"
+    return f"{value:.2f}"
+
+
+# -- the document ----------------------------------------------------------------------------
+
+
+def render(results: Path, doc: Path, charts: Path, now: datetime | None = None) -> str:
+    """The generated block (markers included); writes the charts."""
+    now = now or datetime.now(UTC)
+    loaded = {b.name: load(results / f"{b.name}.json") for b in BENCHMARKS}
+    found = {name: data for name, (data, _) in loaded.items() if data is not None}
+    dates = [d for d in (when(data) for data in found.values()) if d]
+    newest = max(dates) if dates else None
+    body: list[str] = []
+    verdicts: list[tuple[str, Verdict]] = []
+    for bench in BENCHMARKS:
+        data, problem = loaded[bench.name]
+        chart_path = charts / f"{bench.name}.svg"
+        link = None
+        if data is not None:
+            panels = bench.panels(data)
+            if any(p.bars for p in panels):
+                charts.mkdir(parents=True, exist_ok=True)
+                chart_path.write_text(svg_chart(bench.title, panels))
+                link = os.path.relpath(chart_path, doc.parent)
+        elif chart_path.exists():
+            chart_path.unlink()  # no figures, no chart of old ones
+        lines, judged = section(bench, data, problem, link, newest)
+        body += lines
+        verdicts += judged
+    head = [
+        BEGIN,
+        "<!-- Written by `python -m bench.report` from test-artifacts/bench/*.json: "
+        "edits between these markers are overwritten. -->",
+        "",
+        f"_Generated {now:%Y-%m-%d %H:%M} UTC from the results of "
+        f"{len(found)} of {len(BENCHMARKS)} benchmarks._",
+        "",
+    ]
+    refs = references_line(found)
+    return "\n".join(
+        [
+            *head,
+            *summary(verdicts),
+            *machine_section(found),
+            *([refs, ""] if refs else []),
+            *body,
+            END,
+        ]
+    )
+
+
+def splice(existing: str | None, block: str) -> str:
+    """The document with `block` between the markers; all the rest as it was."""
+    if existing is None:
+        return HEAD + block + TAIL
+    start, end = existing.find(BEGIN), existing.find(END)
+    if start == -1 or end == -1 or end < start:
+        return existing.rstrip("\n") + "\n\n" + block + "\n"
+    return existing[:start] + block + existing[end + len(END) :]
+
+
+def write(results: Path, doc: Path, charts: Path, now: datetime | None = None) -> str:
+    block = render(results, doc, charts, now)
+    text = splice(doc.read_text() if doc.exists() else None, block)
+    doc.parent.mkdir(parents=True, exist_ok=True)
+    doc.write_text(text)
+    return text
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(
+        prog="python -m bench.report", description=__doc__.split("\n")[0]
+    )
+    parser.add_argument("--results", type=Path, default=results_dir())
+    parser.add_argument("--doc", type=Path, default=REPO / "docs" / "PERFORMANCE.md")
+    parser.add_argument("--charts", type=Path, default=REPO / "docs" / "performance")
+    args = parser.parse_args(argv)
+    write(args.results, args.doc, args.charts)
+    print(f"wrote {args.doc}")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
