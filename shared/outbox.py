@@ -10,10 +10,12 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+from collections.abc import Sequence
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy.ext.asyncio import async_sessionmaker
+from sqlalchemy import insert
+from sqlalchemy.ext.asyncio import AsyncConnection, async_sessionmaker
 from sqlmodel import Field, SQLModel, col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
@@ -54,6 +56,22 @@ class Outbox:
                 event_id=event.id, subject=event_subject(event), payload=event.model_dump_json()
             )
         )
+
+    async def insert(self, conn: AsyncConnection, events: Sequence[IntegrationEvent]) -> None:
+        """Stage many events with one INSERT in the caller's transaction (a hot path's bulk
+        write; no ORM object per event); call notify() after commit."""
+        if events:
+            now = utcnow()
+            rows = [
+                {
+                    "event_id": e.id,
+                    "subject": event_subject(e),
+                    "payload": e.model_dump_json(),
+                    "created_at": now,
+                }
+                for e in events
+            ]
+            await conn.execute(insert(self._row), rows)
 
     def notify(self) -> None:
         self._wake.set()

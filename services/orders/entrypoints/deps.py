@@ -16,7 +16,11 @@ bearer = HTTPBearer(auto_error=False)
 Credentials = Annotated[HTTPAuthorizationCredentials | None, Depends(bearer)]
 
 
-def get_orders(request: Request) -> OrdersApp:
+# Dependencies are `async def` on purpose: FastAPI runs a plain `def` dependency in its
+# thread pool, a thread hand-off per request that the checkout profile showed.
+
+
+async def get_orders(request: Request) -> OrdersApp:
     orders: OrdersApp = request.app.state.service
     return orders
 
@@ -39,7 +43,7 @@ def _missing(what: str) -> HTTPException:
     )
 
 
-def require_host(orders: OrdersDep, credentials: Credentials) -> Host:
+async def require_host(orders: OrdersDep, credentials: Credentials) -> Host:
     """Admin token or a host credential; none is 401, a viewer token is 403."""
     if credentials is None:
         raise _missing("host credentials")
@@ -53,7 +57,7 @@ def require_host(orders: OrdersDep, credentials: Credentials) -> Host:
         ) from None
 
 
-def require_buyer(orders: OrdersDep, credentials: Credentials) -> TokenHolder:
+async def require_buyer(orders: OrdersDep, credentials: Credentials) -> TokenHolder:
     """The viewer token live issued on join: who is buying."""
     if credentials is None:
         raise _missing("a viewer token (join the room first)")

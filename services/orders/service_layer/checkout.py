@@ -11,10 +11,11 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime, timedelta
+from typing import Any
 
-from sqlalchemy import func, update
+from sqlalchemy import func, insert, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import async_sessionmaker
 from sqlmodel import col, select
@@ -42,6 +43,7 @@ from services.orders.service_layer.stock_ticker import StockTicker
 from shared.events import (
     ClaimRejected,
     GroupTierReached,
+    IntegrationEvent,
     OfferSoldOut,
     OrderPlaced,
     new_id,
@@ -53,6 +55,7 @@ from shared.variants import normalize_variant
 log = logging.getLogger("qunlive.orders.checkout")
 
 ACTIVE = ("awaiting_payment", "paid", "deposit_paid")
+OFFERS = OfferRow.__table__  # the desk reads and writes the offer row with Core statements
 
 
 @dataclass(frozen=True)
@@ -70,7 +73,6 @@ class CheckoutRequest:
 @dataclass
 class _Pending:
     req: CheckoutRequest
-    chain: list[str]
     outcome: asyncio.Future[CheckoutResult]
 
 
@@ -112,48 +114,15 @@ class Checkout:
         self._desks: dict[str, asyncio.Task[None]] = {}
         self._variants: dict[str, tuple[str, ...]] = {}
 
-    async def place(self, req: CheckoutRequest, from_waitlist: bool = False) -> CheckoutResult:
+    async def place(self, req: CheckoutRequest) -> CheckoutResult:
         if req.variant is not None:
             req = replace(req, variant=normalize_variant(req.variant) or None)
         if req.referrer_id and req.referrer_id != req.customer_id:
             await self._remember_referrer(req.customer_id, req.referrer_id)
-        async with self._sessions() as session:  # read-only look-ups, no lock held
-            done = await session.get(CheckoutRow, req.key)
-            if done is not None:
-                return _replay(done, req)
-            offer = await session.get(OfferRow, req.offer_id)
-            if offer is None:
-                return CheckoutResult(False, None, "not_found", "No such offer.")
-            chain = await self._chain(session, req.customer_id)
-            variants = self._variants.get(offer.product_id)
-            if variants is None:  # products' variants never change: read once per process
-                product = await session.get(ProductRow, offer.product_id)
-                variants = self._variants[offer.product_id] = tuple(
-                    product.variants if product else ()
-                )
-        refusal = check_claim(
-            status=OfferStatus(offer.status),
-            quantity=req.quantity,
-            per_buyer_limit=offer.per_buyer_limit,
-            already_bought=0,  # checked for real under the lock
-            variant=req.variant,
-            variants=variants,
-        )
-        if refusal is not None:
-            return await self._refuse(req, offer.room_id, refusal)
-        if not from_waitlist:
-            return await self._at_desk(req, chain)
-        try:
-            return await self._hold(req, offer, chain, from_waitlist)
-        except IntegrityError:  # the same key raced in on another replica: its outcome stands
-            async with self._sessions() as session:
-                done = await session.get(CheckoutRow, req.key)
-            if done is None:
-                raise
-            return _replay(done, req)
-
-    async def _at_desk(self, req: CheckoutRequest, chain: list[str]) -> CheckoutResult:
-        waiting = _Pending(req, chain, asyncio.get_running_loop().create_future())
+        # No read per buyer before the desk: the desk reads replays, terms, holdings and
+        # referrers for its whole batch, under the offer's lock (measured: per-buyer reads
+        # before the desk were most of the time, docs/PERFORMANCE.md).
+        waiting = _Pending(req, asyncio.get_running_loop().create_future())
         self._pending.setdefault(req.offer_id, []).append(waiting)
         if req.offer_id not in self._desks:
             self._desks[req.offer_id] = asyncio.create_task(self._desk(req.offer_id))
@@ -168,7 +137,7 @@ class Checkout:
                     outcomes = list(await self._decide_batch(offer_id, batch))
                 except Exception:
                     log.warning("batch failed; deciding one by one", exc_info=True)
-                    outcomes = [await self._decide_alone(p) for p in batch]
+                    outcomes = [await self._decide_alone(offer_id, p) for p in batch]
                 for waiting, outcome in zip(batch, outcomes, strict=True):
                     if isinstance(outcome, BaseException):
                         waiting.outcome.set_exception(outcome)
@@ -178,13 +147,14 @@ class Checkout:
             self._pending.pop(offer_id, None)
             self._desks.pop(offer_id, None)
 
-    async def _decide_alone(self, waiting: _Pending) -> CheckoutResult | BaseException:
+    async def _decide_alone(
+        self, offer_id: str, waiting: _Pending
+    ) -> CheckoutResult | BaseException:
+        """A batch of one: its own lock, decision and commit."""
         req = waiting.req
         try:
-            async with self._sessions() as session:
-                offer = await session.get(OfferRow, req.offer_id)
-            assert offer is not None
-            return await self._hold(req, offer, waiting.chain, False)
+            [outcome] = await self._decide_batch(offer_id, [waiting])
+            return outcome
         except IntegrityError:  # the same key raced in elsewhere: its outcome stands
             async with self._sessions() as session:
                 done = await session.get(CheckoutRow, req.key)
@@ -195,19 +165,32 @@ class Checkout:
     async def _decide_batch(self, offer_id: str, batch: list[_Pending]) -> list[CheckoutResult]:
         """Lock the offer, decide every checkout of the batch in order, write it all, commit."""
         async with self._sessions() as session:
-            # The lock first (PostgreSQL row lock; SQLite's write lock), then fresh numbers.
-            await session.exec(
-                update(OfferRow)
-                .where(col(OfferRow.id) == offer_id)
-                .values(version=OfferRow.version + 1)
+            conn = await session.connection()
+            # The lock first (PostgreSQL row lock; SQLite's write lock), with the fresh numbers.
+            locked = (
+                (
+                    await conn.execute(
+                        update(OFFERS)
+                        .where(OFFERS.c.id == offer_id)
+                        .values(version=OFFERS.c.version + 1)
+                        .returning(*OFFERS.c)
+                    )
+                )
+                .mappings()
+                .first()
             )
-            offer = await session.get(OfferRow, offer_id, populate_existing=True)
-            assert offer is not None
-            keys = [p.req.key for p in batch]
+            if locked is None:
+                return [CheckoutResult(False, None, "not_found", "No such offer.")] * len(batch)
+            offer = OfferRow(**locked)
+            variants = await self._variants_of(session, offer.product_id)
             done = {
                 row.key: row
                 for row in (
-                    await session.exec(select(CheckoutRow).where(col(CheckoutRow.key).in_(keys)))
+                    await session.exec(
+                        select(CheckoutRow).where(
+                            col(CheckoutRow.key).in_({p.req.key for p in batch})
+                        )
+                    )
                 ).all()
             }
             customers = {p.req.customer_id for p in batch}
@@ -225,7 +208,9 @@ class Checkout:
                     )
                 ).all()
             }
+            chains = await self._chains(session, customers)
             had_stock = offer.left > 0
+            writes = _Writes()
             outcomes: list[CheckoutResult] = []
             decided: dict[str, CheckoutResult] = {}
             for waiting in batch:
@@ -236,12 +221,30 @@ class Checkout:
                 if req.key in decided:  # the same key twice in one batch
                     outcomes.append(replace(decided[req.key], replayed=True))
                     continue
-                outcome = self._decide(session, offer, req, waiting.chain, bought)
+                outcome = self._decide(
+                    writes, offer, variants, req, chains[req.customer_id], bought
+                )
                 decided[req.key] = outcome
                 outcomes.append(outcome)
+            if not decided:
+                return outcomes  # replays only: nothing to write
             if had_stock and offer.left == 0:
-                self._outbox.add(session, OfferSoldOut(room_id=offer.room_id, offer_id=offer.id))
-            session.add(offer)
+                writes.events.append(OfferSoldOut(room_id=offer.room_id, offer_id=offer.id))
+            # One statement per table for the whole batch (executemany), not an ORM object
+            # per row: the per-row ORM work was the desk's cost.
+            for table, rows in (
+                (OrderRow, writes.orders),
+                (CheckoutRow, writes.checkouts),
+                (WaitlistRow, writes.waitlist),
+            ):
+                if rows:
+                    await conn.execute(insert(table), rows)
+            await self._outbox.insert(conn, writes.events)
+            await conn.execute(
+                update(OFFERS)
+                .where(OFFERS.c.id == offer_id)
+                .values(left=offer.left, held=offer.held, buyers=offer.buyers)
+            )
             await session.commit()
         self._outbox.notify()
         self._ticker.mark(offer_id)
@@ -249,108 +252,71 @@ class Checkout:
 
     def _decide(
         self,
-        session: AsyncSession,
+        writes: _Writes,
         offer: OfferRow,
+        variants: tuple[str, ...],
         req: CheckoutRequest,
         chain: list[str],
         bought: dict[str, int],
     ) -> CheckoutResult:
         """One buyer's checkout inside the batch's transaction (the offer row is locked)."""
-        refusal: Refusal | None = None
-        if offer.status != OfferStatus.OPEN:
-            refusal = Refusal("closed", "This offer has closed.")
-        elif bought.get(req.customer_id, 0) + req.quantity > offer.per_buyer_limit:
-            refusal = Refusal("limit_reached", f"Limit {offer.per_buyer_limit} per buyer.")
-        elif offer.left < req.quantity:
+        refusal = check_claim(
+            status=OfferStatus(offer.status),
+            quantity=req.quantity,
+            per_buyer_limit=offer.per_buyer_limit,
+            already_bought=bought.get(req.customer_id, 0),
+            variant=req.variant,
+            variants=variants,
+        )
+        if refusal is None and offer.left < req.quantity:
             refusal = Refusal(
                 "sold_out_waitlisted",
                 "Sold out: you are on the waitlist and will be offered any unit released.",
             )
-            session.add(
-                WaitlistRow(
-                    offer_id=offer.id,
-                    room_id=offer.room_id,
-                    customer_id=req.customer_id,
-                    quantity=req.quantity,
-                    variant=req.variant,
-                    claim_key=req.key,
-                    referrer_chain=chain,
-                )
+            writes.waitlist.append(
+                {
+                    "offer_id": offer.id,
+                    "room_id": offer.room_id,
+                    "customer_id": req.customer_id,
+                    "quantity": req.quantity,
+                    "variant": req.variant,
+                    "claim_key": req.key,
+                    "referrer_chain": chain,
+                    "status": "waiting",
+                    "created_at": utcnow(),
+                }
             )
         if refusal is not None:
-            self._stage_refusal(session, req, offer.room_id, refusal)
+            writes.checkouts.append(_checkout_record(req, None, refusal.reason, refusal.message))
+            writes.events.append(
+                ClaimRejected(
+                    room_id=offer.room_id,
+                    customer_id=req.customer_id,
+                    claim_id=req.claim_id,
+                    offer_id=req.offer_id,
+                    reason=refusal.reason,
+                    message=refusal.message,
+                )
+            )
             return CheckoutResult(False, None, refusal.reason, refusal.message)
         offer.left -= req.quantity
         offer.held += req.quantity
         offer.buyers += 1
         bought[req.customer_id] = bought.get(req.customer_id, 0) + req.quantity
         order = self._order(req, offer, offer.price_cents, chain)
-        session.add(order)
-        session.add(
-            CheckoutRow(
-                key=req.key,
-                customer_id=req.customer_id,
-                offer_id=offer.id,
-                order_id=order.id,
-                message="yours",
-            )
-        )
-        self._placed(session, order, offer)
+        writes.orders.append(order)
+        writes.checkouts.append(_checkout_record(req, order["id"], None, "yours"))
+        writes.events.append(self._placed(order, offer))
         if offer.kind == OfferKind.GROUP_BUY:
-            self._tier_change(session, offer, offer.buyers - 1, offer.buyers)
-        return CheckoutResult(True, order.id, None, _yours(order))
+            writes.events.extend(self._tier_change(offer, offer.buyers - 1, offer.buyers))
+        return CheckoutResult(True, order["id"], None, _yours(order))
 
-    async def _hold(
-        self, req: CheckoutRequest, offer: OfferRow, chain: list[str], from_waitlist: bool
-    ) -> CheckoutResult:
-        async with self._sessions() as session:
-            taken = await session.exec(
-                update(OfferRow)
-                .where(
-                    col(OfferRow.id) == req.offer_id,
-                    col(OfferRow.status) == OfferStatus.OPEN.value,
-                    col(OfferRow.left) >= req.quantity,
-                )
-                .values(
-                    left=OfferRow.left - req.quantity,
-                    held=OfferRow.held + req.quantity,
-                    buyers=OfferRow.buyers + 1,
-                )
-                .returning(col(OfferRow.left), col(OfferRow.buyers), col(OfferRow.price_cents))
-            )
-            row = taken.first()
-            if row is None:
-                await session.rollback()
-                return await self._sold_out_or_closed(req, offer, chain)
-            left, buyers, price = row
-            # Under the offer's lock: the per-buyer limit cannot be raced past.
-            if (
-                await _bought(session, req.offer_id, req.customer_id) + req.quantity
-                > offer.per_buyer_limit
-            ):
-                await session.rollback()
-                refusal = Refusal("limit_reached", f"Limit {offer.per_buyer_limit} per buyer.")
-                return await self._refuse(req, offer.room_id, refusal)
-            order = self._order(req, offer, price, chain, from_waitlist)
-            session.add(order)
-            session.add(
-                CheckoutRow(
-                    key=req.key,
-                    customer_id=req.customer_id,
-                    offer_id=offer.id,
-                    order_id=order.id,
-                    message="yours",
-                )
-            )
-            self._placed(session, order, offer)
-            if left == 0:
-                self._outbox.add(session, OfferSoldOut(room_id=offer.room_id, offer_id=offer.id))
-            if offer.kind == OfferKind.GROUP_BUY:
-                self._tier_change(session, offer, buyers - 1, buyers)
-            await session.commit()
-        self._outbox.notify()
-        self._ticker.mark(offer.id)
-        return CheckoutResult(True, order.id, None, _yours(order))
+    async def _variants_of(self, session: AsyncSession, product_id: str) -> tuple[str, ...]:
+        variants = self._variants.get(product_id)
+        if variants is None:  # products' variants never change: read once per process
+            product = await session.get(ProductRow, product_id)
+            variants = self._variants[product_id] = tuple(product.variants if product else ())
+        return variants
 
     async def hand_to_waitlist(self, session: AsyncSession, offer: OfferRow) -> int:
         """Give units on `offer` (locked by the caller) to waiting buyers, first come first
@@ -383,14 +349,14 @@ class Checkout:
             offer.held += entry.quantity
             offer.buyers += 1
             entry.status = "offered"
-            session.add_all([order, entry, offer])
+            session.add_all([OrderRow(**order), entry, offer])
             # A retry of the buyer's original checkout now answers with this order.
             checkout = await session.get(CheckoutRow, entry.claim_key)
             if checkout is not None:
-                checkout.order_id, checkout.reason = order.id, None
+                checkout.order_id, checkout.reason = order["id"], None
                 checkout.message = "yours (from the waitlist)"
                 session.add(checkout)
-            self._placed(session, order, offer)
+            self._outbox.add(session, self._placed(order, offer))
             served += 1
         return served
 
@@ -401,7 +367,8 @@ class Checkout:
         price: int,
         chain: list[str],
         from_waitlist: bool = False,
-    ) -> OrderRow:
+    ) -> dict[str, Any]:
+        """The new order's column values (the desk inserts many at once)."""
         unit = tiers_of(offer)[0].price_cents if offer.kind == OfferKind.GROUP_BUY else price
         due, balance = unit * req.quantity, 0
         if offer.kind == OfferKind.PRE_SALE:
@@ -409,133 +376,57 @@ class Checkout:
                 offer.deposit_cents * req.quantity,
                 (price - offer.deposit_cents) * req.quantity,
             )
-        return OrderRow(
-            id=f"ord_{new_id()[:16]}",
-            offer_id=offer.id,
+        now = utcnow()
+        return {
+            "id": f"ord_{new_id()[:16]}",
+            "offer_id": offer.id,
+            "room_id": offer.room_id,
+            "customer_id": req.customer_id,
+            "kind": offer.kind,
+            "quantity": req.quantity,
+            "variant": req.variant,
+            "unit_price_cents": unit,
+            "amount_cents": due,
+            "balance_cents": balance,
+            "status": "awaiting_payment",
+            "pay_by": now + timedelta(seconds=offer.pay_within_s),
+            "claim_id": req.claim_id,
+            "source": req.source,
+            "referrer_chain": chain,
+            "from_waitlist": from_waitlist,
+            "created_at": now,
+        }
+
+    def _placed(self, order: dict[str, Any], offer: OfferRow) -> OrderPlaced:
+        chain = order["referrer_chain"]
+        return OrderPlaced(
             room_id=offer.room_id,
-            customer_id=req.customer_id,
+            customer_id=order["customer_id"],
+            order_id=order["id"],
+            claim_id=order["claim_id"],
+            offer_id=offer.id,
+            quantity=order["quantity"],
+            amount_cents=order["amount_cents"],
+            pay_by=order["pay_by"],
+            referrer_id=chain[0] if chain else None,
             kind=offer.kind,
-            quantity=req.quantity,
-            variant=req.variant,
-            unit_price_cents=unit,
-            amount_cents=due,
-            balance_cents=balance,
-            pay_by=utcnow() + timedelta(seconds=offer.pay_within_s),
-            claim_id=req.claim_id,
-            source=req.source,
-            referrer_chain=chain,
-            from_waitlist=from_waitlist,
+            variant=order["variant"],
+            from_waitlist=order["from_waitlist"],
         )
 
-    def _placed(self, session: AsyncSession, order: OrderRow, offer: OfferRow) -> None:
-        self._outbox.add(
-            session,
-            OrderPlaced(
-                room_id=offer.room_id,
-                customer_id=order.customer_id,
-                order_id=order.id,
-                claim_id=order.claim_id,
-                offer_id=offer.id,
-                quantity=order.quantity,
-                amount_cents=order.amount_cents,
-                pay_by=order.pay_by,
-                referrer_id=order.referrer_chain[0] if order.referrer_chain else None,
-                kind=offer.kind,
-                variant=order.variant,
-                from_waitlist=order.from_waitlist,
-            ),
-        )
-
-    def _tier_change(self, session: AsyncSession, offer: OfferRow, before: int, after: int) -> None:
+    def _tier_change(self, offer: OfferRow, before: int, after: int) -> list[GroupTierReached]:
         tiers = tiers_of(offer)
         if tier_for(tiers, before) != tier_for(tiers, after) or before == 0:
-            self._outbox.add(
-                session,
+            return [
                 GroupTierReached(
                     room_id=offer.room_id,
                     offer_id=offer.id,
                     buyers=after,
                     price_cents=tier_for(tiers, after).price_cents,
                     next_tier_at=next_tier_at(tiers, after),
-                ),
-            )
-
-    async def _sold_out_or_closed(
-        self, req: CheckoutRequest, offer: OfferRow, chain: list[str]
-    ) -> CheckoutResult:
-        async with self._sessions() as session:
-            current = await session.get(OfferRow, req.offer_id)
-            if current is None or current.status != OfferStatus.OPEN:
-                return await self._refuse(
-                    req, offer.room_id, Refusal("closed", "This offer has closed.")
                 )
-        refusal = Refusal(
-            "sold_out_waitlisted",
-            "Sold out: you are on the waitlist and will be offered any unit released.",
-        )
-        async with self._sessions() as session:
-            session.add(
-                WaitlistRow(
-                    offer_id=offer.id,
-                    room_id=offer.room_id,
-                    customer_id=req.customer_id,
-                    quantity=req.quantity,
-                    variant=req.variant,
-                    claim_key=req.key,
-                    referrer_chain=chain,
-                )
-            )
-            return await self._refuse(req, offer.room_id, refusal, session)
-
-    def _stage_refusal(
-        self, session: AsyncSession, req: CheckoutRequest, room_id: str, refusal: Refusal
-    ) -> None:
-        session.add(
-            CheckoutRow(
-                key=req.key,
-                customer_id=req.customer_id,
-                offer_id=req.offer_id,
-                reason=refusal.reason,
-                message=refusal.message,
-            )
-        )
-        self._outbox.add(
-            session,
-            ClaimRejected(
-                room_id=room_id,
-                customer_id=req.customer_id,
-                claim_id=req.claim_id,
-                offer_id=req.offer_id,
-                reason=refusal.reason,
-                message=refusal.message,
-            ),
-        )
-
-    async def _refuse(
-        self,
-        req: CheckoutRequest,
-        room_id: str,
-        refusal: Refusal,
-        session: AsyncSession | None = None,
-    ) -> CheckoutResult:
-        """Record the refusal under the key (a retry gets the same answer) and tell the buyer."""
-        own = session is None
-        session = session or self._sessions()
-        try:
-            self._stage_refusal(session, req, room_id, refusal)
-            try:
-                await session.commit()
-            except IntegrityError:
-                await session.rollback()
-                done = await session.get(CheckoutRow, req.key)
-                if done is None:
-                    raise
-                return _replay(done, req)
-        finally:
-            if own:
-                await session.close()
-        self._outbox.notify()
-        return CheckoutResult(False, None, refusal.reason, refusal.message)
+            ]
+        return []
 
     async def _remember_referrer(self, customer: str, referrer: str) -> None:
         """First touch wins: the first referrer of a customer stays theirs."""
@@ -547,28 +438,49 @@ class Checkout:
             with contextlib.suppress(IntegrityError):  # someone else recorded it first
                 await session.commit()
 
-    async def _chain(self, session: AsyncSession, customer: str) -> list[str]:
-        """The customer's referrer, theirs, ... as far as the rule has levels."""
+    async def _chains(self, session: AsyncSession, customers: set[str]) -> dict[str, list[str]]:
+        """Each customer's referrer, theirs, ... as far as the rule has levels: one query
+        per level for the whole batch."""
         parents: dict[str, str] = {}
-        current = customer
+        asking = customers
         for _ in range(self._levels):
-            row = await session.get(ReferralRow, current)
-            if row is None:
+            found = (
+                await session.exec(
+                    select(ReferralRow.customer_id, ReferralRow.referrer_id).where(
+                        col(ReferralRow.customer_id).in_(asking)
+                    )
+                )
+            ).all()
+            parents.update(found)
+            asking = {referrer for _, referrer in found} - parents.keys()
+            if not asking:
                 break
-            parents[current] = row.referrer_id
-            current = row.referrer_id
-        return referrer_chain(customer, parents, self._levels)
+        return {c: referrer_chain(c, parents, self._levels) for c in customers}
 
 
-async def _bought(session: AsyncSession, offer_id: str, customer_id: str) -> int:
-    total = await session.exec(
-        select(func.coalesce(func.sum(OrderRow.quantity), 0)).where(
-            OrderRow.offer_id == offer_id,
-            OrderRow.customer_id == customer_id,
-            col(OrderRow.status).in_(ACTIVE),
-        )
-    )
-    return int(total.one())
+@dataclass
+class _Writes:
+    """What a batch decided, written with one statement per table."""
+
+    orders: list[dict[str, Any]] = field(default_factory=list)
+    checkouts: list[dict[str, Any]] = field(default_factory=list)
+    waitlist: list[dict[str, Any]] = field(default_factory=list)
+    events: list[IntegrationEvent] = field(default_factory=list)
+
+
+def _checkout_record(
+    req: CheckoutRequest, order_id: str | None, reason: str | None, message: str
+) -> dict[str, Any]:
+    """The idempotency record: what a retry with this key gets back."""
+    return {
+        "key": req.key,
+        "customer_id": req.customer_id,
+        "offer_id": req.offer_id,
+        "order_id": order_id,
+        "reason": reason,
+        "message": message,
+        "created_at": utcnow(),
+    }
 
 
 def _replay(done: CheckoutRow, req: CheckoutRequest) -> CheckoutResult:
@@ -579,6 +491,6 @@ def _replay(done: CheckoutRow, req: CheckoutRequest) -> CheckoutResult:
     return CheckoutResult(done.order_id is not None, done.order_id, done.reason, done.message, True)
 
 
-def _yours(order: OrderRow) -> str:
-    due = f"{order.amount_cents / 100:.2f}"
-    return f"Yours: {order.quantity} held, pay {due} by {order.pay_by:%H:%M} UTC."
+def _yours(order: dict[str, Any]) -> str:
+    due = f"{order['amount_cents'] / 100:.2f}"
+    return f"Yours: {order['quantity']} held, pay {due} by {order['pay_by']:%H:%M} UTC."
