@@ -201,7 +201,7 @@ def asyncapi_app(
     )
 
 
-def serve(app: object, settings: ServiceSettings) -> None:
+def serve(app: object, settings: ServiceSettings, *, ws_compression: bool = True) -> None:
     """Run the HTTP/WebSocket app; SIGINT/SIGTERM shut down gracefully (lifespan stop)."""
     uvicorn.run(
         app,  # type: ignore[arg-type]
@@ -209,6 +209,7 @@ def serve(app: object, settings: ServiceSettings) -> None:
         port=settings.port,
         log_config=None,
         ws="websockets-sansio",
+        ws_per_message_deflate=ws_compression,
         timeout_graceful_shutdown=10,
         # Longer than clients' idle pools (and load balancers' 60 s would need more):
         # a reused connection the server just closed is a failed request.

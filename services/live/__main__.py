@@ -6,4 +6,4 @@ from shared.runtime import serve
 
 settings = LiveSettings()
 configure_logging("live", settings.log_level)
-serve(create_app(build(settings)), settings)
+serve(create_app(build(settings)), settings, ws_compression=settings.ws_compression)

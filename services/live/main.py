@@ -16,9 +16,10 @@ def create_app(live: LiveApp | None = None) -> FastAPI:
         live.infra,
         title="Qunlive live",
         description="Rooms, viewers and the websocket where a live group sale happens.",
-        routers=(http.hosts, http.router, host_actions.router, ws.router, pages.router),
+        routers=(http.hosts, http.router, host_actions.router, pages.router),
         state=live,
     )
+    app.add_middleware(ws.SocketsFirst)  # the viewer socket, past every HTTP layer
     app.mount("/static", pages.static, name="static")  # the pages' CSS and JavaScript
     return app
 

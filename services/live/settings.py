@@ -14,6 +14,9 @@ class LiveSettings(ServiceSettings):
     # Per-connection outbound queue; when full the oldest frame is dropped.
     send_queue_frames: int = Field(default=64, ge=4)
     max_frame_bytes: int = Field(default=8192, ge=512)
+    # permessage-deflate keeps a zlib context per socket (~45 KiB each) and compresses
+    # every tick's frame once per viewer; chat frames are small (decision 0011).
+    ws_compression: bool = False
     history_size: int = Field(default=50, ge=0, le=200)
     # Per viewer: chat lines, claims, grabs, votes (likes are coalesced, not limited).
     actions_per_s: float = Field(default=2.0, gt=0)

@@ -13,7 +13,6 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
-from collections import deque
 from collections.abc import Awaitable, Callable
 
 from nats.aio.client import Client as NatsClient
@@ -35,7 +34,23 @@ PRESENCE_STALE_S = 3.5
 
 
 class Connection:
-    """One websocket's outbound side: a bounded queue drained by one sender task."""
+    """One websocket's outbound side: a bounded queue drained by one sender task.
+
+    Thousands are held at once, so it is kept small (slots, a list, a future only
+    while the sender sleeps): memory per viewer is one of live's goals."""
+
+    __slots__ = (
+        "_close",
+        "_gap",
+        "_max_frames",
+        "_queue",
+        "_send",
+        "_wakeup",
+        "closing",
+        "dropped",
+        "joined_at",
+        "viewer",
+    )
 
     def __init__(
         self,
@@ -48,41 +63,50 @@ class Connection:
         self._send = send
         self._close = close
         self.closing: tuple[int, str] | None = None
-        self._queue: deque[str] = deque()
+        self._queue: list[str] = []  # at most max_frames: dropping the oldest is cheap
         self._max_frames = max_frames
-        self._ready = asyncio.Event()
+        self._wakeup: asyncio.Future[None] | None = None
         self.dropped = 0
         self._gap = 0
         self.joined_at = time.monotonic()
 
     def offer(self, frame: str) -> None:
         if len(self._queue) >= self._max_frames:
-            self._queue.popleft()
+            del self._queue[0]
             self.dropped += 1
             self._gap += 1
         self._queue.append(frame)
-        self._ready.set()
+        self._wake()
 
     def close(self, code: int, reason: str) -> None:
         """Ask the sender to close the socket after what is queued (kick, ban)."""
         self.closing = (code, reason)
-        self._ready.set()
+        self._wake()
+
+    def _wake(self) -> None:
+        if self._wakeup is not None and not self._wakeup.done():
+            self._wakeup.set_result(None)
 
     async def run_sender(self) -> None:
+        loop = asyncio.get_running_loop()
         while True:
-            await self._ready.wait()
-            self._ready.clear()
+            if not self._queue and not self.closing:
+                self._wakeup = loop.create_future()
+                try:
+                    await self._wakeup
+                finally:
+                    self._wakeup = None
             if self.closing:
                 while self._queue:
-                    await self._send(self._queue.popleft())
+                    await self._send(self._queue.pop(0))
                 if self._close:
                     await self._close(*self.closing)
                 return
-            if self._gap:
-                gap, self._gap = self._gap, 0
-                await self._send(protocol.Gap(dropped=gap).model_dump_json())
-            while self._queue:
-                await self._send(self._queue.popleft())
+            while self._queue and not self.closing:
+                if self._gap:  # frames were dropped while a send was stuck: say so first
+                    gap, self._gap = self._gap, 0
+                    await self._send(protocol.Gap(dropped=gap).model_dump_json())
+                await self._send(self._queue.pop(0))
 
 
 class RoomHub:

@@ -5,9 +5,11 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
+from typing import Any
 
-from fastapi import APIRouter, Query, WebSocket, WebSocketDisconnect
+from fastapi import WebSocket, WebSocketDisconnect
 from pydantic import ValidationError
+from starlette.routing import Match, WebSocketRoute
 
 from services.live import protocol
 from services.live.adapters.hub import Connection, RoomHub
@@ -33,7 +35,6 @@ from shared.events import (
 )
 
 log = logging.getLogger("qunlive.live.ws")
-router = APIRouter()
 
 CLOSE_UNAUTHORIZED = 4401
 CLOSE_NOT_FOUND = 4404
@@ -47,9 +48,11 @@ def _error(code: str, message: str, ref: str | None = None) -> str:
     return protocol.ErrorFrame(code=code, message=message, ref=ref).model_dump_json()
 
 
-@router.websocket("/rooms/{room_id}/ws")
-async def viewer_socket(websocket: WebSocket, room_id: str, token: str = Query("")) -> None:
+async def viewer_socket(websocket: WebSocket) -> None:
+    """`/rooms/{room_id}/ws?token=`: one viewer for as long as they watch."""
     live = get_live(websocket)  # type: ignore[arg-type]
+    room_id: str = websocket.path_params["room_id"]
+    token = websocket.query_params.get("token", "")
     await websocket.accept()
     try:
         viewer = live.tokens.verify(token, room_id)
@@ -88,15 +91,20 @@ async def viewer_socket(websocket: WebSocket, room_id: str, token: str = Query("
         )
         if await live.interactions.welcome_once(room_id, viewer.customer_id):
             await live.publisher.publish(_welcome_line(room_id, viewer))
+        # Receiving runs here, not in a task of its own: one task less per viewer. When
+        # the sender closes the socket (kick, end of show), the client's close ends it.
         sender = asyncio.create_task(conn.run_sender())
-        receiver = asyncio.create_task(session.receive(websocket))
-        done, pending = await asyncio.wait({sender, receiver}, return_when=asyncio.FIRST_COMPLETED)
-        for task in pending:
-            task.cancel()
-        for task in done:
-            error = None if task.cancelled() else task.exception()
-            if error is not None and not _is_disconnect(error):
+        try:
+            await session.receive(websocket)
+        except Exception as error:
+            if not _is_disconnect(error):
                 log.warning("viewer connection ended with an error", exc_info=error)
+        finally:
+            sender.cancel()
+            await asyncio.wait({sender})
+        failed = None if sender.cancelled() else sender.exception()
+        if failed is not None and not _is_disconnect(failed):
+            log.warning("viewer connection ended with an error", exc_info=failed)
     finally:
         await session.close()
         await live.hubs.detach(room_id, conn)
@@ -148,6 +156,8 @@ def _is_disconnect(exc: BaseException) -> bool:
 
 class ViewerSession:
     """One connected viewer: turns their frames into use-case calls."""
+
+    __slots__ = ("_likes_due", "conn", "hub", "last_post_at", "likes_pending", "live", "viewer")
 
     def __init__(self, live: LiveApp, hub: RoomHub, viewer: Viewer, conn: Connection) -> None:
         self.live, self.hub, self.viewer, self.conn = live, hub, viewer, conn
@@ -390,3 +400,25 @@ def _first_problem(exc: ValidationError) -> str:
     if first["type"] == "union_tag_invalid" or where == "":
         return "Unknown or missing frame type."
     return f"{where}: {first['msg']}"
+
+
+VIEWER_SOCKET = WebSocketRoute("/rooms/{room_id}/ws", viewer_socket)
+
+
+class SocketsFirst:
+    """Pure ASGI, outermost: the viewer socket skips the HTTP middleware and the
+    framework's routing and dependency layers. Every layer an ASGI call passes through
+    stays suspended, with its locals, for as long as the call lasts: for a websocket
+    that is the whole show, times every viewer (docs/PERFORMANCE.md: memory per viewer)."""
+
+    def __init__(self, app: Any) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Any, receive: Any, send: Any) -> None:
+        if scope["type"] == "websocket":
+            match, child = VIEWER_SOCKET.matches(scope)
+            if match is Match.FULL:
+                scope.update(child)
+                await VIEWER_SOCKET.handle(scope, receive, send)
+                return
+        await self.app(scope, receive, send)
