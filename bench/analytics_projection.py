@@ -445,9 +445,15 @@ def show(
     return out
 
 
-def shows(total: int, customers: int, seed: int = 42) -> Iterator[list[IntegrationEvent]]:
+def show_count(total: int, per_show: int) -> int:
+    return max(1, round(total / per_show))
+
+
+def shows(
+    total: int, customers: int, per_show: int = EVENTS_PER_SHOW, seed: int = 42
+) -> Iterator[list[IntegrationEvent]]:
     people = Population(customers, random.Random(seed))
-    n = max(1, round(total / EVENTS_PER_SHOW))
+    n = show_count(total, per_show)
     first = FIRST_SHOW
     left = total
     for k in range(n):
@@ -460,15 +466,17 @@ def shows(total: int, customers: int, seed: int = 42) -> Iterator[list[Integrati
 FIRST_SHOW = datetime(2026, 1, 1, 12, tzinfo=UTC)
 
 
-def last_show(total: int) -> RoomEnded:
+def last_show(total: int, per_show: int) -> RoomEnded:
     """The end of the last show (the generated events leave it open)."""
-    k = max(1, round(total / EVENTS_PER_SHOW)) - 1
+    k = show_count(total, per_show) - 1
     return RoomEnded(room_id=f"r_bench{k:04d}", occurred_at=FIRST_SHOW + timedelta(days=k, hours=2))
 
 
-async def publish_all(js: JetStreamContext, total: int, customers: int) -> dict[str, int]:
+async def publish_all(
+    js: JetStreamContext, total: int, customers: int, per_show: int
+) -> dict[str, int]:
     counts: dict[str, int] = {}
-    for events in shows(total, customers):
+    for events in shows(total, customers, per_show):
         for i in range(0, len(events), 2000):
             chunk = events[i : i + 2000]
             await asyncio.gather(
@@ -605,6 +613,7 @@ async def project(
     total: int,
     batch: int,
     kind: str,
+    per_show: int,
 ) -> Run:
     await _forget_durables(js)
     settings = AnalyticsSettings(nats_url=nats_url, database_url=database_url, batch_size=batch)
@@ -622,7 +631,7 @@ async def project(
         await until(projected)
         seconds = time.perf_counter() - started
         await until(quiet)
-        ended = last_show(total)
+        ended = last_show(total, per_show)
         room = ended.room_id
         before = app.projection.applied
         sent = time.perf_counter()
@@ -699,12 +708,12 @@ async def main(args: argparse.Namespace) -> None:
             js = nc.jetstream(timeout=30)
             await provision_streams(js)
             started = time.perf_counter()
-            counts = await publish_all(js, total, customers)
+            counts = await publish_all(js, total, customers, args.events_per_show)
             total = sum(counts.values())
             published_s = time.perf_counter() - started
             print(
                 f"published {total:,} events for {customers:,} customers in "
-                f"{max(1, round(total / EVENTS_PER_SHOW))} shows (not timed: "
+                f"{show_count(total, args.events_per_show)} shows (not timed: "
                 f"{published_s:.0f} s): "
                 + ", ".join(f"{k} {v:,}" for k, v in sorted(counts.items())),
                 flush=True,
@@ -738,7 +747,14 @@ async def main(args: argparse.Namespace) -> None:
                 for kind, url, sqlite_path, pg_name in targets:
                     try:
                         run = await project(
-                            server.url, js, url, sqlite_path, total, args.batch, kind
+                            server.url,
+                            js,
+                            url,
+                            sqlite_path,
+                            total,
+                            args.batch,
+                            kind,
+                            args.events_per_show,
                         )
                     finally:
                         if pg_name:
@@ -822,7 +838,7 @@ async def write_results(
             **vars(args),
             "events": total,
             "customers": customers,
-            "events_per_show": EVENTS_PER_SHOW,
+            "events_per_show": args.events_per_show,
             "events_by_domain": counts,
         },
         load_generator={
@@ -845,6 +861,12 @@ def parse_args() -> argparse.Namespace:
     parser.add_argument("--customers", type=int, default=0, help="default: events / 10")
     parser.add_argument("--runs", type=int, default=1)
     parser.add_argument("--batch", type=int, default=2000)
+    parser.add_argument(
+        "--events-per-show",
+        type=int,
+        default=EVENTS_PER_SHOW,
+        help="the report is timed on the last show: --events-per-show 1000000 makes it one show",
+    )
     parser.add_argument("--sqlite-only", action="store_true", help="skip PostgreSQL")
     parser.add_argument("--skip-faststream", action="store_true")
     return parser.parse_args()

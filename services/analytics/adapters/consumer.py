@@ -78,8 +78,9 @@ class Puller:
     nats-py's `fetch` waits for each message with its own task and timeout; measured
     here it tops out near 25k messages/s, a third of this (bench/analytics_projection.py
     prints both). Same protocol: a `no_wait` request first (what is there now, ended by
-    a 404/408 status), and when nothing was there a request that lingers up to
-    `timeout` for the first messages.
+    a 404/408 status); when nothing was there, a request for one message that lingers
+    up to `timeout`, then what came with it. (A lingering request for a whole batch
+    would hold a lone event, a room's end, until it expires: the report would wait.)
     """
 
     def __init__(self, nc: NatsClient, stream: str, consumer: str) -> None:
@@ -133,7 +134,12 @@ class Puller:
 
     async def fetch(self, batch: int, timeout: float) -> list[Msg]:
         got = await self._pull(batch, None)
-        return got if got else await self._pull(batch, timeout)
+        if got:
+            return got
+        first = await self._pull(1, timeout)
+        if not first or batch == 1:
+            return first
+        return first + await self._pull(batch - 1, None)
 
 
 class BatchConsumer:

@@ -37,6 +37,9 @@ class Reports:
     would be stale at once. A request for a stale report builds it there and then."""
 
     SETTLE_S = 0.3
+    # Background builds at a time: at the end of a busy evening many rooms end together,
+    # and each build holds a database connection for its queries (the pool is finite).
+    BUILDERS = 2
 
     def __init__(
         self,
@@ -49,6 +52,7 @@ class Reports:
         self._busy = busy
         self._tasks: dict[str, asyncio.Task[None]] = {}
         self._reported: set[str] = set()
+        self._builders = asyncio.Semaphore(self.BUILDERS)
         self.last_build_s: float | None = None
 
     async def load(self) -> None:
@@ -75,7 +79,8 @@ class Reports:
         try:
             for _ in range(5):  # built again while events keep coming, a few times at most
                 await self._settled()
-                await self.refresh(room_id)
+                async with self._builders:
+                    await self.refresh(room_id)
                 if await self.is_ready(room_id):
                     return
         except Exception:
