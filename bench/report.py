@@ -207,6 +207,8 @@ def _report_show(data: Data) -> str | None:
     per_show, events = param(data, "events_per_show"), param(data, "events") or 0
     if per_show and events:
         shows = max(1, round(events / per_show))
+        if shows == 1:
+            return f"one show of {events:,} events"
         return (
             f"the report is of the last of {shows:,} shows (~{events // shows:,} events), "
             f"the database holds {events:,}"
