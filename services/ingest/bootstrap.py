@@ -36,7 +36,7 @@ class IngestApp:
     _pruner: asyncio.Task[None] | None = field(default=None)
 
     async def _started(self) -> None:
-        await self.bus.bind(self.infra.broker.connection)
+        self.bus.bind(self.infra.broker.connection)
         self._pruner = asyncio.create_task(self._prune_loop(), name="ingest-prune-parked")
 
     async def _stopping(self) -> None:

@@ -97,13 +97,13 @@ class Intake:
         bound = [(item, room) for item in items if (room := rooms[(item.platform, item.chat_id)])]
         unbound = [item for item in items if rooms[(item.platform, item.chat_id)] is None]
 
-        acks = await self.bus.store(
-            [ingest_event(item, room, via) for item, room in bound],
-            raw=(source, raw) if archive else None,
-        )
+        stores = [self.bus.publish(ingest_event(item, room, via)) for item, room in bound]
+        if archive:
+            stores.append(self.bus.archive(source, raw))
+        acks = await asyncio.gather(*stores)
         now = self.clock()
         lines = []
-        for (item, room), ack in zip(bound, acks, strict=False):  # the archive's ack is last
+        for (item, room), ack in zip(bound, acks, strict=False):
             duplicate = bool(ack.duplicate)
             if duplicate:
                 receipt.duplicates += 1
@@ -111,9 +111,8 @@ class Intake:
                 receipt.accepted += 1
             if to_room and self._shows(item, now, duplicate):
                 assert isinstance(item, ChatMessage)
-                lines.append(room_chat_line(item, room))
-        if lines:
-            await self.bus.store(lines)
+                lines.append(self.bus.publish(room_chat_line(item, room)))
+        await asyncio.gather(*lines)
         if unbound:
             receipt.parked = len(unbound)
             await self.parked.park(source, raw, unbound)
