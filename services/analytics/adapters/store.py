@@ -405,17 +405,30 @@ class Store:
                 s.spend_cents = int(spend or 0)
                 s.first_purchase_at, s.last_purchase_at = first_buy, last_buy
                 s.rooms_bought = int(n_rooms_bought or 0)
-            referred_rows = await self._referral_rows(conn, scope)
-            first_buys = await self._first_purchases(conn, {row[1] for row in referred_rows})
-            for referrer, referred, payments, first_paid in referred_rows:
-                s = stats.setdefault(referrer, PersonStats(person_id=referrer))
-                s.referrals += 1
-                if payments:
-                    s.buyers_brought += 1
-                    first_buy = first_buys.get(referred)
-                    if first_buy is not None and first_paid is not None and first_paid <= first_buy:
-                        s.new_buyers_brought += 1
+            await self._count_referrals(conn, scope, stats)
         return stats
+
+    async def referral_counts(self, scope: Scope) -> dict[str, PersonStats]:
+        """Only the referral figures of person_stats (referrals, buyers and new buyers
+        brought): pairs of people, which cannot be added up from two scopes."""
+        stats: dict[str, PersonStats] = {}
+        async with self.engine.connect() as conn:
+            await self._count_referrals(conn, scope, stats)
+        return stats
+
+    async def _count_referrals(
+        self, conn: AsyncConnection, scope: Scope, stats: dict[str, PersonStats]
+    ) -> None:
+        referred_rows = await self._referral_rows(conn, scope)
+        first_buys = await self._first_purchases(conn, {row[1] for row in referred_rows})
+        for referrer, referred, payments, first_paid in referred_rows:
+            s = stats.setdefault(referrer, PersonStats(person_id=referrer))
+            s.referrals += 1
+            if payments:
+                s.buyers_brought += 1
+                first_buy = first_buys.get(referred)
+                if first_buy is not None and first_paid is not None and first_paid <= first_buy:
+                    s.new_buyers_brought += 1
 
     async def _first_purchases(
         self, conn: AsyncConnection, persons: set[str]

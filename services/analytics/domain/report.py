@@ -22,6 +22,7 @@ Definitions (persons, not accounts: linked accounts count once):
 
 from __future__ import annotations
 
+import heapq
 import json
 from collections import Counter
 from dataclasses import dataclass
@@ -260,7 +261,7 @@ def curve(
 
 def _ranked(names: dict[str, str], score: dict[str, tuple[int, ...]]) -> list[Ranked]:
     """The top persons by score (a tuple: the value shown, then tie-breakers)."""
-    order = sorted(score.items(), key=lambda kv: (tuple(-v for v in kv[1]), kv[0]))
+    order = heapq.nsmallest(TOP, score.items(), key=lambda kv: (tuple(-v for v in kv[1]), kv[0]))
     return [Ranked(person_id=p, display_name=names.get(p, ""), value=v[0]) for p, v in order[:TOP]]
 
 

@@ -42,7 +42,7 @@ VALUE_CLASSES = ("key", "spender", "promoter", "potential", "prospect")
 SEGMENTS = (*TIERS, "seed", "dormant", *VALUE_CLASSES)
 
 
-@dataclass
+@dataclass(slots=True)  # a report holds one per attendee, three times: 100k+ of them
 class PersonStats:
     person_id: str
     display_name: str = ""
@@ -82,6 +82,47 @@ class PersonStats:
         return (
             self.messages + self.likes + self.votes + self.red_packets + self.checkins + self.claims
         ) > 0
+
+
+def _earliest(a: datetime | None, b: datetime | None) -> datetime | None:
+    return b if a is None else a if b is None else min(a, b)
+
+
+def _latest(a: datetime | None, b: datetime | None) -> datetime | None:
+    return b if a is None else a if b is None else max(a, b)
+
+
+def through_show(before: PersonStats, show: PersonStats) -> PersonStats:
+    """A person's figures up to and including a show, from theirs before it and theirs in
+    it (a report needs both, and a second pass over the database for the sum took as long
+    as the first). Referral figures count pairs of people, which do not add up: they are
+    left at zero for the caller to fill in."""
+    return PersonStats(
+        person_id=show.person_id,
+        display_name=show.display_name or before.display_name,
+        rooms=before.rooms + show.rooms,
+        engaged_rooms=before.engaged_rooms + show.engaged_rooms,
+        first_seen=_earliest(before.first_seen, show.first_seen),
+        last_seen=_latest(before.last_seen, show.last_seen),
+        joins=before.joins + show.joins,
+        watch_ms=before.watch_ms + show.watch_ms,
+        messages=before.messages + show.messages,
+        likes=before.likes + show.likes,
+        checkins=before.checkins + show.checkins,
+        best_streak=max(before.best_streak, show.best_streak),
+        votes=before.votes + show.votes,
+        red_packets=before.red_packets + show.red_packets,
+        red_packet_cents=before.red_packet_cents + show.red_packet_cents,
+        claims=before.claims + show.claims,
+        waitlisted=before.waitlisted + show.waitlisted,
+        commission_cents=before.commission_cents + show.commission_cents,
+        last_engaged_at=_latest(before.last_engaged_at, show.last_engaged_at),
+        orders=before.orders + show.orders,
+        spend_cents=before.spend_cents + show.spend_cents,
+        first_purchase_at=_earliest(before.first_purchase_at, show.first_purchase_at),
+        last_purchase_at=_latest(before.last_purchase_at, show.last_purchase_at),
+        rooms_bought=before.rooms_bought + show.rooms_bought,
+    )
 
 
 @dataclass(frozen=True)

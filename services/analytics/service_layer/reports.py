@@ -19,7 +19,7 @@ from services.analytics.domain.report import (
     RoomReport,
     build_report,
 )
-from services.analytics.domain.segments import tier
+from services.analytics.domain.segments import PersonStats, through_show, tier
 from shared.events import utcnow
 
 log = logging.getLogger("qunlive.analytics.reports")
@@ -121,16 +121,38 @@ class Reports:
         log.info("report built", extra={"room": room_id, "seconds": self.last_build_s})
         return report
 
+    async def _through_show(
+        self, before: dict[str, PersonStats], in_room: dict[str, PersonStats], scope: Scope
+    ) -> dict[str, PersonStats]:
+        """Each attendee's figures up to and including the show (`scope`; the "after" of
+        segment movement), added up from before and in the show; referrals counted again."""
+        after = {
+            p: through_show(before.get(p) or PersonStats(person_id=p), s)
+            for p, s in in_room.items()
+            if s.rooms > 0
+        }
+        for person, counted in (await self.store.referral_counts(scope)).items():
+            if person in after:
+                s = after[person]
+                s.referrals, s.buyers_brought = counted.referrals, counted.buyers_brought
+                s.new_buyers_brought = counted.new_buyers_brought
+        return after
+
     async def build(self, room_id: str) -> RoomReport:
         store = self.store
         room = await store.room(room_id)
         if room is None:
             raise RoomNotFound(room_id)
         at = room.started_at or room.first_event_at
-        before = await store.person_stats(Scope(upto=(at, room_id, False), attendees_of=room_id))
-        after = await store.person_stats(Scope(upto=(at, room_id, True), attendees_of=room_id))
-        in_room = await store.person_stats(Scope(room=room_id))
-        names = await store.names(Scope(attendees_of=room_id))
+        # Read side by side: SQLite and PostgreSQL work on one while Python reads another.
+        before, in_room, names = await asyncio.gather(
+            store.person_stats(Scope(upto=(at, room_id, False), attendees_of=room_id)),
+            store.person_stats(Scope(room=room_id)),
+            store.names(Scope(attendees_of=room_id)),
+        )
+        after = await self._through_show(
+            before, in_room, Scope(upto=(at, room_id, True), attendees_of=room_id)
+        )
         offers = [_offer(row) for row in await store.offers_of(room_id)]
         packet_rows = await store.red_packets(room_id)
         lucky = await store.person_of_accounts(r.luckiest_id for r in packet_rows if r.luckiest_id)
