@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from fastapi import FastAPI, Request
+from fastapi.middleware import Middleware
 from fastapi.responses import JSONResponse
 from faststream import FastStream
 
@@ -10,6 +11,7 @@ from services.orders.bootstrap import OrdersApp, build
 from services.orders.domain.fulfilment import InvalidFulfilment
 from services.orders.domain.offers import InvalidOffer
 from services.orders.entrypoints import host_views, http
+from services.orders.entrypoints.fast_checkout import CheckoutFirst
 from services.orders.service_layer.catalog import Conflict, Forbidden, NotFound
 from shared.cors import allow_pages
 from shared.events import ORDERS_EVENTS
@@ -40,6 +42,9 @@ def create_app(orders: OrdersApp | None = None) -> FastAPI:
         ("GET", "POST", "PATCH"),
         ("Authorization", "Content-Type", "Idempotency-Key"),
     )
+    # Innermost of the middlewares (metrics and CORS still see every checkout): the plain
+    # checkout answered past FastAPI's routing and dependencies (fast_checkout.py).
+    app.user_middleware.append(Middleware(CheckoutFirst))
     for error, code in ERRORS.items():
         app.add_exception_handler(error, _answer(code))
     return app

@@ -57,14 +57,32 @@ async def require_host(orders: OrdersDep, credentials: Credentials) -> Host:
         ) from None
 
 
-async def require_buyer(orders: OrdersDep, credentials: Credentials) -> TokenHolder:
-    """The viewer token live issued on join: who is buying."""
-    if credentials is None:
-        raise _missing("a viewer token (join the room first)")
-    try:
-        return read_viewer_token(credentials.credentials, orders.settings.secret_key)
-    except InvalidToken as exc:
-        raise HTTPException(status.HTTP_401_UNAUTHORIZED, str(exc)) from None
+class ViewerBearer(HTTPBearer):
+    """The viewer token live issued on join: who is buying.
+
+    One dependency, not three (bearer, composition root, token): FastAPI re-inspects every
+    dependency callable on every request, a quarter of the checkout's framework time in the
+    profile. Documented as before: the `HTTPBearer` scheme. A missing or non-Bearer
+    Authorization header is 401, as with `HTTPBearer(auto_error=False)` and a None check.
+    """
+
+    def __init__(self) -> None:
+        super().__init__(scheme_name="HTTPBearer", auto_error=False)
+
+    async def __call__(self, request: Request) -> TokenHolder:  # type: ignore[override]
+        authorization = request.headers.get("Authorization")
+        scheme, _, token = (authorization or "").partition(" ")
+        token = token.strip()
+        if not (scheme and token) or scheme.lower() != "bearer":
+            raise _missing("a viewer token (join the room first)")
+        orders: OrdersApp = request.app.state.service
+        try:
+            return read_viewer_token(token, orders.settings.secret_key)
+        except InvalidToken as exc:
+            raise HTTPException(status.HTTP_401_UNAUTHORIZED, str(exc)) from None
+
+
+require_buyer = ViewerBearer()
 
 
 HostDep = Annotated[Host, Depends(require_host)]

@@ -10,6 +10,7 @@ from pydantic import BaseModel, Field, model_validator
 
 from services.orders.adapters.payments import SIGNATURE_HEADER
 from services.orders.adapters.tables import CommissionRow, OfferRow, OrderRow
+from services.orders.bootstrap import OrdersApp
 from services.orders.domain.fulfilment import Fulfilment
 from services.orders.domain.offers import OfferKind, Tier, tier_for
 from services.orders.entrypoints.deps import BuyerDep, HostDep, OrdersDep
@@ -21,6 +22,7 @@ from shared.events import utcnow
 router = APIRouter()
 
 MAX_CALLBACK_BYTES = 16 * 1024
+JSON = "application/json"
 
 
 class ProductIn(BaseModel):
@@ -260,13 +262,16 @@ async def edit_offer(offer_id: str, body: OfferEdit, orders: OrdersDep, host: Ho
 async def checkout(
     offer_id: str,
     body: CheckoutIn,
-    orders: OrdersDep,
+    request: Request,
     buyer: BuyerDep,
-    response: Response,
     idempotency_key: Annotated[str, Header(min_length=8, max_length=100)],
-) -> CheckoutOut:
+) -> Response:
     """Hold stock and create an order awaiting payment. A retry with the same
     `Idempotency-Key` returns the same outcome, never a second order."""
+    # The hottest route: the composition root comes from app.state (no dependency), and the
+    # answer is serialised once by its model and returned as bytes (FastAPI neither validates
+    # nor re-serialises a Response; `response_model` above still documents it).
+    orders: OrdersApp = request.app.state.service
     result = await orders.checkout.place(
         CheckoutRequest(
             offer_id=offer_id,
@@ -282,13 +287,15 @@ async def checkout(
     metrics.CHECKOUTS.labels("http", result.reason or "ok").inc()
     if result.reason == "not_found":
         raise HTTPException(404, result.message)
-    response.status_code = 201 if result.ok else 409
-    return CheckoutOut(
+    answer = CheckoutOut(
         ok=result.ok,
         order_id=result.order_id,
         reason=result.reason,
         message=result.message,
         replayed=result.replayed,
+    )
+    return Response(
+        answer.model_dump_json(), status_code=201 if result.ok else 409, media_type=JSON
     )
 
 

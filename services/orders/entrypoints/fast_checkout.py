@@ -1,0 +1,163 @@
+"""The checkout's plain case, answered before FastAPI's routing and dependency solving.
+
+A flash sale is thousands of `POST /offers/{id}/checkout` a second, and the checkout
+profile showed FastAPI's per-request machinery (four routers matched in turn, the
+request/response wrappers, dependency solving, parameter validation) costing more than
+the checkout itself. This ASGI layer sits inside the metrics and CORS middlewares and
+answers a checkout only when everything about it is plain: one Bearer viewer token that
+`read_viewer_token` accepts, one `Idempotency-Key` of 8 to 100 characters, a JSON body
+that `CheckoutIn` accepts. It then does what the route does (`http.checkout`) and
+answers with the same status and JSON. Anything else, and every refusal, goes on to the
+FastAPI route with the body as received: FastAPI decides and words it (401, 422, ...),
+as before. The route stays the documented one (OpenAPI), and the one tests exercise for
+the unusual cases.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from typing import Any
+
+from pydantic import ValidationError
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
+from services.orders.bootstrap import OrdersApp
+from services.orders.entrypoints import http
+from services.orders.service_layer.checkout import CheckoutRequest
+from shared import metrics
+from shared.auth import InvalidToken, read_viewer_token
+
+# The route's path, `{offer_id}` matching as Starlette's default convertor does ([^/]+).
+_PATH = re.compile(r"/offers/([^/]+)/checkout")
+_JSON = [(b"content-type", b"application/json")]
+
+
+def _checkout_route() -> Any:
+    for route in http.router.routes:
+        if getattr(route, "endpoint", None) is http.checkout:
+            return route
+    raise LookupError("the checkout route is gone from services.orders.entrypoints.http")
+
+
+class CheckoutFirst:
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+        self.route = _checkout_route()  # for the metrics' route label, as when routed
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if (
+            scope["type"] != "http"
+            or scope["method"] != "POST"
+            or scope.get("root_path")
+            or (path := _PATH.fullmatch(scope["path"])) is None
+        ):
+            await self.app(scope, receive, send)
+            return
+        body, more = b"", True
+        while more:
+            message = await receive()
+            if message["type"] != "http.request":  # the client left: FastAPI's to handle
+                await self.app(scope, _replay(body, message, receive), send)
+                return
+            body += message.get("body", b"")
+            more = message.get("more_body", False)
+        plain = self._plain(scope, body)
+        if plain is None:
+            await self.app(scope, _replay(body, None, receive), send)
+            return
+        token, key, quantity, variant = plain
+        orders: OrdersApp = scope["app"].state.service
+        try:
+            buyer = read_viewer_token(token, orders.settings.secret_key)
+        except InvalidToken:  # FastAPI words the 401
+            await self.app(scope, _replay(body, None, receive), send)
+            return
+        scope["route"] = self.route
+        result = await orders.checkout.place(
+            CheckoutRequest(
+                offer_id=path.group(1),
+                customer_id=buyer.customer_id,
+                quantity=quantity,
+                key=f"http:{buyer.customer_id}:{key}",
+                claim_id=key,
+                variant=variant,
+                source="button",
+                referrer_id=buyer.referrer_id,
+            )
+        )
+        metrics.CHECKOUTS.labels("http", result.reason or "ok").inc()
+        if result.reason == "not_found":  # as HTTPException(404, message) answers
+            status, answer = 404, _json({"detail": result.message})
+        else:
+            status = 201 if result.ok else 409
+            answer = (
+                http.CheckoutOut(
+                    ok=result.ok,
+                    order_id=result.order_id,
+                    reason=result.reason,
+                    message=result.message,
+                    replayed=result.replayed,
+                )
+                .model_dump_json()
+                .encode()
+            )
+        await send(
+            {
+                "type": "http.response.start",
+                "status": status,
+                "headers": [(b"content-length", str(len(answer)).encode()), *_JSON],
+            }
+        )
+        await send({"type": "http.response.body", "body": answer})
+
+    @staticmethod
+    def _plain(scope: Scope, body: bytes) -> tuple[str, str, int, str | None] | None:
+        """(token, idempotency key, quantity, variant) of a plain checkout, else None."""
+        authorization = key = content_type = None
+        for name, value in scope["headers"]:
+            if name == b"authorization":
+                if authorization is not None:
+                    return None
+                authorization = value
+            elif name == b"idempotency-key":
+                if key is not None:
+                    return None
+                key = value
+            elif name == b"content-type":
+                if content_type is not None:
+                    return None
+                content_type = value
+        if authorization is None or key is None or content_type != b"application/json":
+            return None
+        scheme, _, token = authorization.decode("latin-1").partition(" ")
+        token = token.strip()
+        idempotency_key = key.decode("latin-1")
+        if scheme.lower() != "bearer" or not token or not 8 <= len(idempotency_key) <= 100:
+            return None
+        try:
+            data = json.loads(body)
+            checkout = http.CheckoutIn.model_validate(data) if isinstance(data, dict) else None
+        except (ValueError, ValidationError):  # JSONDecodeError and UnicodeDecodeError too
+            return None
+        if checkout is None:
+            return None
+        return token, idempotency_key, checkout.quantity, checkout.variant
+
+
+def _replay(body: bytes, then: Message | None, receive: Receive) -> Receive:
+    """The request's messages again for the next layer: the body read so far, then the
+    message that stopped the read (a disconnect), then the connection's own."""
+    pending: list[Message] = [{"type": "http.request", "body": body, "more_body": then is not None}]
+    if then is not None:
+        pending.append(then)
+
+    async def replayed() -> Message:
+        return pending.pop(0) if pending else await receive()
+
+    return replayed
+
+
+def _json(content: Any) -> bytes:
+    """As Starlette's JSONResponse renders it."""
+    return json.dumps(content, ensure_ascii=False, separators=(",", ":")).encode()
