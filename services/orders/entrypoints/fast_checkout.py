@@ -6,11 +6,11 @@ request/response wrappers, dependency solving, parameter validation) costing mor
 the checkout itself. This ASGI layer sits inside the metrics and CORS middlewares and
 answers a checkout only when everything about it is plain: one Bearer viewer token that
 `read_viewer_token` accepts, one `Idempotency-Key` of 8 to 100 characters, a JSON body
-that `CheckoutIn` accepts. It then does what the route does (`http.checkout`) and
-answers with the same status and JSON. Anything else, and every refusal, goes on to the
-FastAPI route with the body as received: FastAPI decides and words it (401, 422, ...),
-as before. The route stays the documented one (OpenAPI), and the one tests exercise for
-the unusual cases.
+that `CheckoutIn` accepts. It answers with the route's own function
+(`http.place_checkout`): the same status and JSON. Anything else, and every refusal,
+goes on to the FastAPI route with the body as received: FastAPI decides and words it
+(401, 422, ...), as before. The route stays the documented one (OpenAPI), and the one
+tests exercise for the unusual cases.
 """
 
 from __future__ import annotations
@@ -24,8 +24,6 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from services.orders.bootstrap import OrdersApp
 from services.orders.entrypoints import http
-from services.orders.service_layer.checkout import CheckoutRequest
-from shared import metrics
 from shared.auth import InvalidToken, read_viewer_token
 
 # The route's path, `{offer_id}` matching as Starlette's default convertor does ([^/]+).
@@ -66,7 +64,7 @@ class CheckoutFirst:
         if plain is None:
             await self.app(scope, _replay(body, None, receive), send)
             return
-        token, key, quantity, variant = plain
+        token, key, checkout = plain
         orders: OrdersApp = scope["app"].state.service
         try:
             buyer = read_viewer_token(token, orders.settings.secret_key)
@@ -74,34 +72,7 @@ class CheckoutFirst:
             await self.app(scope, _replay(body, None, receive), send)
             return
         scope["route"] = self.route
-        result = await orders.checkout.place(
-            CheckoutRequest(
-                offer_id=path.group(1),
-                customer_id=buyer.customer_id,
-                quantity=quantity,
-                key=f"http:{buyer.customer_id}:{key}",
-                claim_id=key,
-                variant=variant,
-                source="button",
-                referrer_id=buyer.referrer_id,
-            )
-        )
-        metrics.CHECKOUTS.labels("http", result.reason or "ok").inc()
-        if result.reason == "not_found":  # as HTTPException(404, message) answers
-            status, answer = 404, _json({"detail": result.message})
-        else:
-            status = 201 if result.ok else 409
-            answer = (
-                http.CheckoutOut(
-                    ok=result.ok,
-                    order_id=result.order_id,
-                    reason=result.reason,
-                    message=result.message,
-                    replayed=result.replayed,
-                )
-                .model_dump_json()
-                .encode()
-            )
+        status, answer = await http.place_checkout(orders, path.group(1), buyer, key, checkout)
         await send(
             {
                 "type": "http.response.start",
@@ -112,8 +83,8 @@ class CheckoutFirst:
         await send({"type": "http.response.body", "body": answer})
 
     @staticmethod
-    def _plain(scope: Scope, body: bytes) -> tuple[str, str, int, str | None] | None:
-        """(token, idempotency key, quantity, variant) of a plain checkout, else None."""
+    def _plain(scope: Scope, body: bytes) -> tuple[str, str, http.CheckoutIn] | None:
+        """(token, idempotency key, body) of a plain checkout, else None."""
         authorization = key = content_type = None
         for name, value in scope["headers"]:
             if name == b"authorization":
@@ -142,7 +113,7 @@ class CheckoutFirst:
             return None
         if checkout is None:
             return None
-        return token, idempotency_key, checkout.quantity, checkout.variant
+        return token, idempotency_key, checkout
 
 
 def _replay(body: bytes, then: Message | None, receive: Receive) -> Receive:
@@ -156,8 +127,3 @@ def _replay(body: bytes, then: Message | None, receive: Receive) -> Receive:
         return pending.pop(0) if pending else await receive()
 
     return replayed
-
-
-def _json(content: Any) -> bytes:
-    """As Starlette's JSONResponse renders it."""
-    return json.dumps(content, ensure_ascii=False, separators=(",", ":")).encode()
