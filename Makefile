@@ -48,7 +48,8 @@ docs: $(STAMP)  ## regenerate the AsyncAPI and OpenAPI documents under docs/api/
 
 # Each benchmark's options, e.g. `make bench BENCH_ANALYTICS="--runs 3 --events 200000"`.
 # PostgreSQL figures (orders, analytics) need TEST_POSTGRES_URL in the environment.
-BENCH_LIVE      ?= --runs 3
+# Live serves without permessage-deflate (decision 0011): its references run without it too.
+BENCH_LIVE      ?= --runs 3 --no-compression
 BENCH_ORDERS    ?= --repeat 3
 BENCH_INGEST    ?= --runs 3
 # The report goal is for one show of 1,000,000 events: one show holds them all.

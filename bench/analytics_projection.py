@@ -860,7 +860,9 @@ def parse_args() -> argparse.Namespace:
     parser.add_argument("--events", type=int, default=1_000_000)
     parser.add_argument("--customers", type=int, default=0, help="default: events / 10")
     parser.add_argument("--runs", type=int, default=1)
-    parser.add_argument("--batch", type=int, default=2000)
+    parser.add_argument(
+        "--batch", type=int, default=AnalyticsSettings.model_fields["batch_size"].default
+    )
     parser.add_argument(
         "--events-per-show",
         type=int,

@@ -10,7 +10,7 @@ class AnalyticsSettings(ServiceSettings):
     service_name: str = "analytics"
     port: int = 8004
     # Events fetched and applied per transaction on each stream (the hot path).
-    batch_size: int = Field(default=2000, ge=1, le=10_000)
+    batch_size: int = Field(default=5000, ge=1, le=10_000)
     # Dormant members: joined, silent and never bought for this many days.
     dormant_days: int = Field(default=DORMANT_DAYS, ge=1, le=3650)
     # Browser origins that may call this API (the host console, served by live),

@@ -89,13 +89,14 @@ class Scope:
 
     room: only this room's facts. upto: facts of rooms up to this one in time order
     (inclusive or not). attendees_of: only persons who attended this room.
-    person: only this person.
+    person: only this person. persons: only these.
     """
 
     room: str | None = None
     upto: tuple[datetime, str, bool] | None = None
     attendees_of: str | None = None
     person: str | None = None
+    persons: frozenset[str] | None = None
 
 
 def _roomier_sqlite(dbapi_conn: Any, _record: Any) -> None:
@@ -300,6 +301,8 @@ class Store:
     def _persons(self, query: Select[Any], scope: Scope) -> Select[Any]:
         if scope.person is not None:
             query = query.where(accounts.c.person_id == scope.person)
+        if scope.persons is not None:
+            query = query.where(accounts.c.person_id.in_(sorted(scope.persons)))
         if scope.attendees_of is not None:
             query = query.where(accounts.c.person_id.in_(self._attendees(scope.attendees_of)))
         return query

@@ -259,10 +259,11 @@ def curve(
     return points
 
 
-def _ranked(names: dict[str, str], score: dict[str, tuple[int, ...]]) -> list[Ranked]:
+def _ranked(score: dict[str, tuple[int, ...]]) -> list[Ranked]:
     """The top persons by score (a tuple: the value shown, then tie-breakers)."""
     order = heapq.nsmallest(TOP, score.items(), key=lambda kv: (tuple(-v for v in kv[1]), kv[0]))
-    return [Ranked(person_id=p, display_name=names.get(p, ""), value=v[0]) for p, v in order[:TOP]]
+    # Display names are filled in by the caller, who reads them for these few persons only.
+    return [Ranked(person_id=p, display_name="", value=v[0]) for p, v in order[:TOP]]
 
 
 def _offer(o: OfferFacts) -> OfferFigures:
@@ -325,7 +326,6 @@ def build_report(
     room: RoomFacts,
     minutes: list[MinuteCounts],
     in_room: dict[str, PersonStats],
-    names: dict[str, str],
     offers: list[OfferFacts],
     packets: list[PacketFacts],
     polls: list[PollFacts],
@@ -386,7 +386,7 @@ def build_report(
                 finished=p.finished_at is not None,
                 luckiest=PersonRef(
                     person_id=p.luckiest_person,
-                    display_name=names.get(p.luckiest_person, ""),
+                    display_name="",
                 )
                 if p.luckiest_person
                 else None,
@@ -396,15 +396,12 @@ def build_report(
         ],
         polls=[_poll(p) for p in polls],
         top_engagers=_ranked(
-            names,
             {p: (s.engagement, s.likes) for p, s in attendees.items() if s.engagement > 0},
         ),
         top_buyers=_ranked(
-            names,
             {p: (s.spend_cents, s.orders) for p, s in attendees.items() if s.spend_cents > 0},
         ),
         top_referrers=_ranked(
-            names,
             {p: (s.buyers_brought, s.referrals) for p, s in in_room.items() if s.referrals > 0},
         ),
         new_vs_returning=NewReturning(

@@ -145,10 +145,9 @@ class Reports:
             raise RoomNotFound(room_id)
         at = room.started_at or room.first_event_at
         # Read side by side: SQLite and PostgreSQL work on one while Python reads another.
-        before, in_room, names = await asyncio.gather(
+        before, in_room = await asyncio.gather(
             store.person_stats(Scope(upto=(at, room_id, False), attendees_of=room_id)),
             store.person_stats(Scope(room=room_id)),
-            store.names(Scope(attendees_of=room_id)),
         )
         after = await self._through_show(
             before, in_room, Scope(upto=(at, room_id, True), attendees_of=room_id)
@@ -156,11 +155,8 @@ class Reports:
         offers = [_offer(row) for row in await store.offers_of(room_id)]
         packet_rows = await store.red_packets(room_id)
         lucky = await store.person_of_accounts(r.luckiest_id for r in packet_rows if r.luckiest_id)
-        for person in lucky.values():
-            if person not in names:
-                names.update(await store.names(Scope(person=person)))
         previous = await store.previous_room(room)
-        return build_report(
+        report = build_report(
             room=RoomFacts(room_id, room.title, room.host_id, room.started_at, room.ended_at),
             minutes=[
                 MinuteCounts(
@@ -176,7 +172,6 @@ class Reports:
                 for m in await store.minutes(room_id)
             ],
             in_room=in_room,
-            names=names,
             offers=offers,
             packets=[
                 PacketFacts(
@@ -201,6 +196,18 @@ class Reports:
             tiers_after={p: tier(s) for p, s in after.items()},
             previous_room_id=previous.room_id if previous is not None else None,
         )
+        # Names only for the few persons the report names (the top lists, the luckiest):
+        # reading every attendee's took as long as a pass over their figures.
+        named = [
+            *report.top_engagers,
+            *report.top_buyers,
+            *report.top_referrers,
+            *(p.luckiest for p in report.red_packets if p.luckiest is not None),
+        ]
+        names = await store.names(Scope(persons=frozenset(ref.person_id for ref in named)))
+        for ref in named:
+            ref.display_name = names.get(ref.person_id, "")
+        return report
 
 
 def _offer(row: Any) -> OfferFacts:
