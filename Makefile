@@ -53,7 +53,7 @@ BENCH_LIVE      ?= --runs 3 --no-compression
 BENCH_ORDERS    ?= --repeat 3
 BENCH_INGEST    ?= --runs 3
 # The report goal is for one show of 1,000,000 events: one show holds them all.
-BENCH_ANALYTICS ?= --runs 1 --events 1000000 --events-per-show 1000000
+BENCH_ANALYTICS ?= --runs 3 --events 1000000 --events-per-show 1000000
 
 bench: $(STAMP)  ## every benchmark under bench/ (needs wrk), then docs/PERFORMANCE.md from the figures
 	failed=""; \
