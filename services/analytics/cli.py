@@ -1,6 +1,6 @@
 """analytics on the command line: rebuild the customer database, print a report.
 
-    python -m services.analytics.cli rebuild [--force] [--batch 1000]
+    python -m services.analytics.cli rebuild [--force] [--batch N]
     python -m services.analytics.cli report ROOM [--format json|csv|html] [--out FILE]
 
 Both read the service's settings (DATABASE_URL, NATS_URL, DATA_DIR...) unless
@@ -82,7 +82,7 @@ async def rebuild(
     settings: AnalyticsSettings,
     *,
     force: bool = False,
-    batch: int = 1000,
+    batch: int | None = None,
     progress: ProgressBar | None = None,
 ) -> Rebuilt:
     """Replay every stream into the (empty) database."""
@@ -106,7 +106,11 @@ async def rebuild(
         try:
             for feed in FEEDS:
                 done = await read_stream(
-                    nc, feed.stream, projection.apply, batch=batch, on_progress=progress
+                    nc,
+                    feed.stream,
+                    projection.apply,
+                    batch=batch or settings.batch_size,
+                    on_progress=progress,
                 )
                 unreadable += done.unreadable
         finally:
@@ -139,7 +143,7 @@ def main(argv: list[str] | None = None) -> int:
     commands = parser.add_subparsers(dest="command", required=True)
     again = commands.add_parser("rebuild", help="rebuild the projection from the streams")
     again.add_argument("--force", action="store_true", help="empty analytics' tables first")
-    again.add_argument("--batch", type=int, default=1000, help="events per transaction")
+    again.add_argument("--batch", type=int, help="events per transaction (default: BATCH_SIZE)")
     show = commands.add_parser("report", help="print or export a room's post-stream report")
     show.add_argument("room")
     show.add_argument("--format", choices=("json", "csv", "html"), default="json")
