@@ -39,9 +39,10 @@ log = logging.getLogger("qunlive.live.ws")
 CLOSE_UNAUTHORIZED = 4401
 CLOSE_NOT_FOUND = 4404
 STAFF = {Role.HOST, Role.MODERATOR}
-# Likes are coalesced per viewer: one event per this many (and one when they leave).
+# Likes are coalesced per viewer: one event per this many taps, or a second after the
+# first one pending (a lone tap still reaches the room), and one when they leave.
 LIKES_FLUSH_AT = 20
-LIKES_FLUSH_S = 1.0  # taps are summed; a lone tap still reaches the room within a second
+LIKES_FLUSH_S = 1.0
 
 
 def _error(code: str, message: str, ref: str | None = None) -> str:
