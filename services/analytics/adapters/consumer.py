@@ -347,31 +347,3 @@ async def read_stream(
         with contextlib.suppress(Exception):
             await js.delete_consumer(stream.name, consumer.name)
     return progress
-    sub = await js.pull_subscribe(
-        stream.subjects[0],
-        stream=stream.name,
-        config=ConsumerConfig(
-            deliver_policy=DeliverPolicy.ALL,
-            ack_policy=AckPolicy.NONE,
-            inactive_threshold=60.0,
-            mem_storage=True,
-        ),
-    )
-    try:
-        while progress.done < total:
-            try:
-                msgs = await sub.fetch(batch, timeout=5.0)
-            except (TimeoutError, NatsTimeout):
-                break  # the rest was removed by retention while we read
-            msgs = [m for m in msgs if m.metadata.sequence.stream <= last]
-            good, bad = decode(msgs)
-            await apply([event for _, event in good])
-            progress.done += len(msgs)
-            progress.unreadable += len(bad)
-            if on_progress:
-                on_progress(progress)
-            if not msgs or msgs[-1].metadata.sequence.stream >= last:
-                break
-    finally:
-        await sub.unsubscribe()
-    return progress
