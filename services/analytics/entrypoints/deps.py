@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import hmac
 from dataclasses import dataclass
 from typing import Annotated
 
@@ -10,7 +9,7 @@ from fastapi import Depends, HTTPException, Request, status
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 
 from services.analytics.bootstrap import AnalyticsApp
-from shared.auth import InvalidToken, read_host_token
+from shared.auth import ADMIN, InvalidToken, host_of
 
 bearer = HTTPBearer(auto_error=False)
 Credentials = Annotated[HTTPAuthorizationCredentials | None, Depends(bearer)]
@@ -30,7 +29,7 @@ class Host:
 
     @property
     def is_admin(self) -> bool:
-        return self.id == "admin"
+        return self.id == ADMIN
 
     def may_read(self, room_host_id: str | None) -> bool:
         return self.is_admin or self.id == room_host_id
@@ -44,10 +43,9 @@ def require_host(analytics: AnalyticsDep, credentials: Credentials) -> Host:
             "host credentials required",
             headers={"WWW-Authenticate": "Bearer"},
         )
-    if hmac.compare_digest(credentials.credentials, analytics.settings.admin_token):
-        return Host("admin")
+    settings = analytics.settings
     try:
-        return Host(read_host_token(credentials.credentials, analytics.settings.secret_key))
+        return Host(host_of(credentials.credentials, settings.admin_token, settings.secret_key))
     except InvalidToken:
         raise HTTPException(
             status.HTTP_403_FORBIDDEN, "only a host or an admin may read the customer database"

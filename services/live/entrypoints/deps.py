@@ -2,15 +2,14 @@
 
 from __future__ import annotations
 
-import hmac
 from dataclasses import dataclass
 from typing import Annotated
 
 from fastapi import Depends, HTTPException, Request, status
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 
-from services.live.adapters.tokens import InvalidToken
 from services.live.bootstrap import LiveApp
+from shared.auth import ADMIN, InvalidToken, host_of
 
 bearer = HTTPBearer(auto_error=False)
 
@@ -31,7 +30,7 @@ class Principal:
 
     @property
     def is_admin(self) -> bool:
-        return self.id == "admin"
+        return self.id == ADMIN
 
     def may_run(self, host_id: str) -> bool:
         return self.is_admin or self.id == host_id
@@ -48,10 +47,11 @@ def require_admin_or_host(
             "host credentials required",
             headers={"WWW-Authenticate": "Bearer"},
         )
-    if hmac.compare_digest(credentials.credentials, live.settings.admin_token):
-        return Principal("admin")
+    settings = live.settings
     try:
-        return Principal(live.host_tokens.verify(credentials.credentials))
+        return Principal(
+            host_of(credentials.credentials, settings.admin_token, settings.secret_key)
+        )
     except InvalidToken:
         raise HTTPException(
             status.HTTP_403_FORBIDDEN, "only the host or an admin may do this"

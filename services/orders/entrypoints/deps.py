@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import hmac
 from dataclasses import dataclass
 from typing import Annotated
 
@@ -10,7 +9,7 @@ from fastapi import Depends, HTTPException, Request, status
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 
 from services.orders.bootstrap import OrdersApp
-from shared.auth import InvalidToken, TokenHolder, read_host_token, read_viewer_token
+from shared.auth import ADMIN, InvalidToken, TokenHolder, host_of, read_viewer_token
 
 bearer = HTTPBearer(auto_error=False)
 Credentials = Annotated[HTTPAuthorizationCredentials | None, Depends(bearer)]
@@ -34,7 +33,7 @@ class Host:
 
     @property
     def is_admin(self) -> bool:
-        return self.id == "admin"
+        return self.id == ADMIN
 
 
 def _missing(what: str) -> HTTPException:
@@ -47,10 +46,9 @@ async def require_host(orders: OrdersDep, credentials: Credentials) -> Host:
     """Admin token or a host credential; none is 401, a viewer token is 403."""
     if credentials is None:
         raise _missing("host credentials")
-    if hmac.compare_digest(credentials.credentials, orders.settings.admin_token):
-        return Host("admin")
+    settings = orders.settings
     try:
-        return Host(read_host_token(credentials.credentials, orders.settings.secret_key))
+        return Host(host_of(credentials.credentials, settings.admin_token, settings.secret_key))
     except InvalidToken:
         raise HTTPException(
             status.HTTP_403_FORBIDDEN, "only the host or an admin may do this"
