@@ -9,6 +9,7 @@ from __future__ import annotations
 import os
 import uuid
 from collections.abc import AsyncIterator, Iterator
+from contextlib import asynccontextmanager
 from pathlib import Path
 
 import asyncpg
@@ -59,15 +60,21 @@ async def database_url(request: pytest.FixtureRequest, tmp_path: Path) -> AsyncI
         return
     if not POSTGRES_URL:
         pytest.skip("PostgreSQL variant: TEST_POSTGRES_URL is not set")
-    name = f"qunlive_test_{uuid.uuid4().hex[:12]}"
+    async with scratch_postgres(f"qunlive_test_{uuid.uuid4().hex[:12]}") as url:
+        yield url.replace("postgresql://", "postgresql+asyncpg://", 1)
+
+
+@asynccontextmanager
+async def scratch_postgres(name: str) -> AsyncIterator[str]:
+    """A new PostgreSQL database `name` on the TEST_POSTGRES_URL server (its
+    postgresql:// URL), dropped afterwards whatever still holds connections to it."""
     admin = await asyncpg.connect(_pg_admin_url())
     try:
         await admin.execute(f'CREATE DATABASE "{name}"')
     finally:
         await admin.close()
-    base = _pg_admin_url().rsplit("/", 1)[0]
     try:
-        yield f"postgresql+asyncpg://{base.split('://', 1)[1]}/{name}"
+        yield f"{_pg_admin_url().rsplit('/', 1)[0]}/{name}"
     finally:
         admin = await asyncpg.connect(_pg_admin_url())
         try:

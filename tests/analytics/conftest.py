@@ -18,6 +18,7 @@ from services.live.adapters.tokens import HostTokens
 from shared.embedded_nats import NatsServer
 from shared.events import IntegrationEvent
 from shared.messaging import EventPublisher
+from tests.conftest import scratch_postgres
 from tests.support import eventually, serving
 
 SECRET = "test-secret-key-of-at-least-32-bytes!"
@@ -79,25 +80,8 @@ async def other_database_url(database_url: str, tmp_path: Any) -> AsyncIterator[
     if database_url.startswith("sqlite"):
         yield f"sqlite+aiosqlite:///{tmp_path}/other.db"
         return
-    import asyncpg
-
-    from tests.conftest import _pg_admin_url
-
-    base, name = database_url.rsplit("/", 1)
-    other = f"{name}_other"
-    admin = await asyncpg.connect(_pg_admin_url())
-    try:
-        await admin.execute(f'CREATE DATABASE "{other}"')
-    finally:
-        await admin.close()
-    try:
-        yield f"{base}/{other}"
-    finally:
-        admin = await asyncpg.connect(_pg_admin_url())
-        try:
-            await admin.execute(f'DROP DATABASE IF EXISTS "{other}" WITH (FORCE)')
-        finally:
-            await admin.close()
+    async with scratch_postgres(database_url.rsplit("/", 1)[1] + "_other") as url:
+        yield url.replace("postgresql://", "postgresql+asyncpg://", 1)
 
 
 async def dump(database_url: str, skip: tuple[str, ...] = ("analytics_reports",)) -> dict:

@@ -11,7 +11,7 @@ import nats
 import pytest
 from nats.js import JetStreamContext
 
-from tests.conftest import POSTGRES_URL, _pg_admin_url
+from tests.conftest import POSTGRES_URL, scratch_postgres
 from tests.distributed.topology import Topology, build_topology
 
 
@@ -19,21 +19,8 @@ from tests.distributed.topology import Topology, build_topology
 async def postgres_database() -> AsyncIterator[str]:
     if not POSTGRES_URL:
         pytest.skip("distributed topology needs PostgreSQL: TEST_POSTGRES_URL is not set")
-    name = f"qunlive_dist_{uuid.uuid4().hex[:12]}"
-    admin = await asyncpg.connect(_pg_admin_url())
-    try:
-        await admin.execute(f'CREATE DATABASE "{name}"')
-    finally:
-        await admin.close()
-    base = _pg_admin_url().rsplit("/", 1)[0]
-    try:
-        yield f"{base}/{name}"
-    finally:
-        admin = await asyncpg.connect(_pg_admin_url())
-        try:
-            await admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
-        finally:
-            await admin.close()
+    async with scratch_postgres(f"qunlive_dist_{uuid.uuid4().hex[:12]}") as url:
+        yield url
 
 
 @pytest.fixture
