@@ -8,7 +8,6 @@ re-publish after a crash is dropped by JetStream) and marks them sent.
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import logging
 from collections.abc import Sequence
 from datetime import datetime
@@ -19,6 +18,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection, async_sessionmaker
 from sqlmodel import Field, SQLModel
 from sqlmodel.ext.asyncio.session import AsyncSession
 
+from shared.background import Periodic
 from shared.events import IntegrationEvent, utcnow
 from shared.messaging import EventPublisher
 from shared.subjects import event_subject
@@ -45,8 +45,7 @@ class Outbox:
     def __init__(self, row_cls: Any, sessions: async_sessionmaker[AsyncSession]) -> None:
         self._row = row_cls
         self._sessions = sessions
-        self._wake = asyncio.Event()
-        self._task: asyncio.Task[None] | None = None
+        self._relay = Periodic("outbox-relay", self._relay_all, every_s=1.0)
         self.publisher: EventPublisher | None = None
 
     def add(self, session: AsyncSession, event: IntegrationEvent) -> None:
@@ -74,7 +73,7 @@ class Outbox:
             await conn.execute(sa.insert(self._row), rows)
 
     def notify(self) -> None:
-        self._wake.set()
+        self._relay.wake()
 
     async def relay_once(self, batch: int = 200) -> int:
         if self.publisher is None:
@@ -110,28 +109,17 @@ class Outbox:
             await session.commit()
         return len(rows)
 
-    async def _run(self) -> None:
-        while True:
-            try:
-                while await self.relay_once():
-                    pass
-            except asyncio.CancelledError:
-                raise
-            except Exception:
-                log.exception("outbox relay failed; retrying")
-            with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(self._wake.wait(), timeout=1.0)
-            self._wake.clear()
+    async def _relay_all(self) -> None:
+        while await self.relay_once():
+            pass
 
     async def start(self, publisher: EventPublisher) -> None:
         self.publisher = publisher
-        self._task = asyncio.create_task(self._run(), name="outbox-relay")
+        self._relay.start()
 
     async def stop(self) -> None:
-        if self._task:
-            self._task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._task
+        if self.publisher is not None:
+            await self._relay.stop()
             try:
                 await self.relay_once()  # flush what committed just before stop
             except Exception:

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
-import contextlib
 import logging
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
@@ -14,6 +12,7 @@ from services.ingest.adapters.tables import metadata
 from services.ingest.service_layer.bindings import Bindings
 from services.ingest.service_layer.intake import Intake
 from services.ingest.settings import IngestSettings
+from shared.background import Periodic
 from shared.events import ChatMessagePosted, IntegrationEvent
 from shared.events.ingest import INGEST_EVENTS
 from shared.runtime import Infrastructure
@@ -33,29 +32,24 @@ class IngestApp:
     parked: ParkedStore
     intake: Intake
     bindings: Bindings
-    _pruner: asyncio.Task[None] | None = field(default=None)
+    pruner: Periodic = field(init=False)
+
+    def __post_init__(self) -> None:
+        self.pruner = Periodic("ingest-prune-parked", self.prune_parked, PRUNE_EVERY_S)
 
     async def _started(self) -> None:
         self.bus.bind(self.infra.broker.connection)
-        self._pruner = asyncio.create_task(self._prune_loop(), name="ingest-prune-parked")
+        self.pruner.start()
 
     async def _stopping(self) -> None:
-        if self._pruner:
-            self._pruner.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._pruner
+        await self.pruner.stop()
 
-    async def _prune_loop(self) -> None:
+    async def prune_parked(self) -> None:
         """Parked messages of chats nobody binds are kept PARKED_RETENTION_DAYS, then dropped."""
-        while True:
-            keep = timedelta(days=self.settings.parked_retention_days)
-            try:
-                pruned = await self.parked.prune(datetime.now(UTC) - keep)
-                if pruned:
-                    log.info("pruned parked messages", extra={"count": pruned})
-            except Exception:
-                log.warning("pruning parked messages failed", exc_info=True)
-            await asyncio.sleep(PRUNE_EVERY_S)
+        keep = timedelta(days=self.settings.parked_retention_days)
+        pruned = await self.parked.prune(datetime.now(UTC) - keep)
+        if pruned:
+            log.info("pruned parked messages", extra={"count": pruned})
 
 
 def build(settings: IngestSettings | None = None) -> IngestApp:

@@ -4,14 +4,24 @@ hand (SQLite, and PostgreSQL where TEST_POSTGRES_URL is set)."""
 
 from __future__ import annotations
 
+import asyncio
 import csv
 import io
+from typing import Any
 
-from services.analytics.adapters.store import Scope
+import pytest
+from nats.aio.client import Client as NatsClient
+
+from services.analytics.adapters.store import Scope, Store
+from services.analytics.bootstrap import build
+from services.analytics.main import create_app
+from shared.db import make_engine
+from shared.embedded_nats import NatsServer
+from shared.messaging import EventPublisher
 from tests.analytics import show
-from tests.analytics.conftest import Analytics
+from tests.analytics.conftest import Analytics, analytics_settings
 from tests.analytics.show import ANN, BO, CAT, DAN, LILY, LILY_TG, ROOM, WEI
-from tests.support import eventually
+from tests.support import eventually, serving
 
 # Lily's two accounts are one person, named by its smallest account id.
 LILY_P = LILY_TG
@@ -186,3 +196,39 @@ async def test_profile_audiences_and_csv_export(analytics: Analytics) -> None:
     assert summary["persons"] == 6
     assert summary["tiers"] == {"core": 0, "active": 2, "ordinary": 4}
     assert summary["seed"] == 1
+
+
+async def test_a_stop_during_a_report_build_lets_it_finish(
+    nats_server: NatsServer, nc: NatsClient, database_url: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The service stops while the room's report is being built: the build is finished and
+    saved, not cancelled half-way through its queries (which, on aiosqlite, could leave a
+    connection's close pending forever and the process unable to exit)."""
+    app = build(analytics_settings(nats_server.url, database_url))
+    built_once, release = asyncio.Event(), asyncio.Event()
+    real_build = app.reports.build
+
+    async def held_build(room_id: str) -> Any:
+        report = await real_build(room_id)
+        built_once.set()
+        await release.wait()  # still inside the build when the stop comes
+        return report
+
+    monkeypatch.setattr(app.reports, "build", held_build)
+    events = show.scripted_show()
+    async with serving(create_app(app)):
+        bus = EventPublisher(nc.jetstream())
+        for event in events:
+            await bus.publish(event)
+        await asyncio.wait_for(built_once.wait(), 15)
+        asyncio.get_running_loop().call_later(0.2, release.set)
+    # stopped: the build was let finish, and its report saved
+
+    engine = make_engine(database_url)
+    try:
+        store = Store(engine)
+        cached = await store.cached_report(ROOM)
+        assert cached is not None
+        assert cached.key == await store.cache_key(ROOM)
+    finally:
+        await engine.dispose()

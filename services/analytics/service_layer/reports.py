@@ -20,6 +20,7 @@ from services.analytics.domain.report import (
     build_report,
 )
 from services.analytics.domain.segments import PersonStats, through_show, tier
+from shared.background import STOP_TIMEOUT_S
 from shared.events import utcnow
 
 log = logging.getLogger("qunlive.analytics.reports")
@@ -51,6 +52,8 @@ class Reports:
         self._write_lock = write_lock
         self._busy = busy
         self._tasks: dict[str, asyncio.Task[None]] = {}
+        self._in_database: set[str] = set()  # rooms whose build is querying right now
+        self._stopping = False
         self._reported: set[str] = set()
         self._builders = asyncio.Semaphore(self.BUILDERS)
         self.last_build_s: float | None = None
@@ -65,7 +68,7 @@ class Reports:
 
     def schedule(self, room_id: str) -> None:
         """Build a room's report in the background (the room just ended, or changed)."""
-        if room_id in self._tasks:
+        if room_id in self._tasks or self._stopping:
             return
         task = asyncio.create_task(self._build_quietly(room_id), name=f"report-{room_id}")
         self._tasks[room_id] = task
@@ -78,11 +81,19 @@ class Reports:
     async def _build_quietly(self, room_id: str) -> None:
         try:
             for _ in range(5):  # built again while events keep coming, a few times at most
+                if self._stopping:
+                    return
                 await self._settled()
                 async with self._builders:
-                    await self.refresh(room_id)
-                if await self.is_ready(room_id):
-                    return
+                    if self._stopping:
+                        return
+                    self._in_database.add(room_id)
+                    try:
+                        await self.refresh(room_id)
+                        if await self.is_ready(room_id):
+                            return
+                    finally:
+                        self._in_database.discard(room_id)
         except Exception:
             log.exception("report build failed; it is built on demand", extra={"room": room_id})
 
@@ -93,9 +104,18 @@ class Reports:
                 return
             await asyncio.sleep(0.2)
 
-    async def stop(self) -> None:
+    async def stop(self, timeout_s: float = STOP_TIMEOUT_S) -> None:
+        """Drop the builds that are waiting; let the ones querying finish (see
+        shared.background: a query cancelled on aiosqlite can hang the event loop's close)."""
+        self._stopping = True
+        for room_id, task in self._tasks.items():
+            if room_id not in self._in_database:
+                task.cancel()
         tasks = list(self._tasks.values())
-        for task in tasks:
+        if not tasks:
+            return
+        _, late = await asyncio.wait(tasks, timeout=timeout_s)
+        for task in late:
             task.cancel()
         await asyncio.gather(*tasks, return_exceptions=True)
 

@@ -8,8 +8,6 @@ down) is skipped rather than posted stale.
 
 from __future__ import annotations
 
-import asyncio
-import contextlib
 import logging
 from collections.abc import Callable
 from datetime import UTC, datetime
@@ -19,6 +17,7 @@ from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from services.live.adapters.tables import AnnouncementRow
+from shared.background import Periodic
 from shared.events import AnnouncementPosted, new_id, utcnow
 from shared.messaging import EventPublisher
 
@@ -43,7 +42,7 @@ class Announcements:
         self._sessions = sessions
         self._publisher = publisher
         self._posted: dict[str, int] = {}
-        self._task: asyncio.Task[None] | None = None
+        self._job = Periodic("announcements", self.tick, every_s=1.0)
 
     async def schedule(
         self, room_id: str, text: str, at: datetime | None, every_s: int | None
@@ -87,19 +86,8 @@ class Announcements:
             await session.commit()
         return posted
 
-    async def _run(self) -> None:
-        while True:
-            try:
-                await self.tick()
-            except Exception:
-                log.exception("announcement tick failed")
-            await asyncio.sleep(1.0)
-
     def start(self) -> None:
-        self._task = asyncio.create_task(self._run(), name="announcements")
+        self._job.start()
 
     async def stop(self) -> None:
-        if self._task:
-            self._task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._task
+        await self._job.stop()

@@ -7,7 +7,6 @@ their own events (through the outbox); this is only the counter.
 
 from __future__ import annotations
 
-import asyncio
 import contextlib
 import logging
 from collections.abc import Callable
@@ -16,6 +15,7 @@ from sqlalchemy.ext.asyncio import async_sessionmaker
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from services.orders.adapters.tables import OfferRow
+from shared.background import Periodic
 from shared.events import StockChanged
 from shared.messaging import EventPublisher
 
@@ -31,9 +31,8 @@ class StockTicker:
     ) -> None:
         self._sessions = sessions
         self._publisher = publisher
-        self._every_s = every_s
         self._dirty: set[str] = set()
-        self._task: asyncio.Task[None] | None = None
+        self._job = Periodic("stock-ticker", self.flush, every_s)
 
     def mark(self, offer_id: str) -> None:
         self._dirty.add(offer_id)
@@ -50,21 +49,10 @@ class StockTicker:
                     StockChanged(room_id=offer.room_id, offer_id=offer.id, left=offer.left)
                 )
 
-    async def _run(self) -> None:
-        while True:
-            await asyncio.sleep(self._every_s)
-            try:
-                await self.flush()
-            except Exception:
-                log.warning("stock counter publish failed; next tick retries", exc_info=True)
-
     def start(self) -> None:
-        self._task = asyncio.create_task(self._run(), name="stock-ticker")
+        self._job.start()
 
     async def stop(self) -> None:
-        if self._task:
-            self._task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._task
+        await self._job.stop()
         with contextlib.suppress(Exception):
             await self.flush()

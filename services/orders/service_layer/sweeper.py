@@ -8,7 +8,6 @@ replicas reaching the same order or offer exactly one acts.
 
 from __future__ import annotations
 
-import asyncio
 import contextlib
 import logging
 
@@ -23,6 +22,7 @@ from services.orders.service_layer.catalog import Catalog, Conflict
 from services.orders.service_layer.checkout import Checkout, tiers_of
 from services.orders.service_layer.payments import Payments
 from services.orders.service_layer.stock_ticker import StockTicker
+from shared.background import Periodic
 from shared.events import (
     GroupFailed,
     GroupFormed,
@@ -52,8 +52,7 @@ class Sweeper:
         self._catalog = catalog
         self._checkout = checkout
         self._payments = payments
-        self._every_s = every_s
-        self._task: asyncio.Task[None] | None = None
+        self._job = Periodic("orders-sweeper", self.sweep, every_s)
 
     async def sweep(self) -> None:
         now = utcnow()
@@ -257,19 +256,8 @@ class Sweeper:
                     f"group formed at {tier.price_cents / 100:.2f}",
                 )
 
-    async def _run(self) -> None:
-        while True:
-            try:
-                await self.sweep()
-            except Exception:
-                log.exception("sweep failed; next tick retries")
-            await asyncio.sleep(self._every_s)
-
     def start(self) -> None:
-        self._task = asyncio.create_task(self._run(), name="orders-sweeper")
+        self._job.start()
 
     async def stop(self) -> None:
-        if self._task:
-            self._task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._task
+        await self._job.stop()
