@@ -40,6 +40,23 @@ log = logging.getLogger("qunlive.runtime")
 
 Hook = Callable[[], Awaitable[None]]
 JETSTREAM_WAIT_S = 30.0
+JETSTREAM_RETRY_PAUSE_S = 0.5
+
+
+async def _while_jetstream_settles(what: str, attempt: Hook) -> None:
+    """Try `attempt` until JetStream answers it, for up to JETSTREAM_WAIT_S."""
+    deadline = time.monotonic() + JETSTREAM_WAIT_S
+    while True:
+        try:
+            await attempt()
+            return
+        except (ServiceUnavailableError, NoRespondersError, NatsTimeoutError) as exc:
+            if time.monotonic() > deadline:
+                raise
+            log.warning(
+                "JetStream not ready yet, retrying", extra={"step": what, "error": repr(exc)}
+            )
+            await asyncio.sleep(JETSTREAM_RETRY_PAUSE_S)
 
 
 @dataclass
@@ -83,7 +100,10 @@ class Infrastructure:
         await self.broker.connect()
         self._js = self.broker.connection.jetstream()
         await self._provision_streams()
-        await self.broker.start()
+        # The subscribers' durable consumers have leaders of their own to elect: the same
+        # wait. (A retry starts only what is not started: FastStream skips a subscription
+        # it already holds.)
+        await _while_jetstream_settles("subscribers", self.broker.start)
         for hook in self.on_start:
             await hook()
         log.info(
@@ -94,19 +114,14 @@ class Infrastructure:
         """Provision the streams and wait until each answers (has a leader). A JetStream
         cluster still electing its leaders (all nodes just started, say) answers 503 or
         not at all for a few seconds; the subscribers' consumers need the stream leaders."""
-        deadline = time.monotonic() + JETSTREAM_WAIT_S
         js = self.broker.connection.jetstream(timeout=2.0)  # a short wait per try
-        while True:
-            try:
-                await streams.provision_streams(js, replicas=self.settings.stream_replicas)
-                for spec in streams.ALL_STREAMS:
-                    await js.stream_info(spec.name)
-                return
-            except (ServiceUnavailableError, NoRespondersError, NatsTimeoutError) as exc:
-                if time.monotonic() > deadline:
-                    raise
-                log.warning("JetStream not ready yet, retrying", extra={"error": repr(exc)})
-                await asyncio.sleep(0.5)
+
+        async def provision() -> None:
+            await streams.provision_streams(js, replicas=self.settings.stream_replicas)
+            for spec in streams.ALL_STREAMS:
+                await js.stream_info(spec.name)
+
+        await _while_jetstream_settles("streams", provision)
 
     async def stop(self) -> None:
         for hook in reversed(self.on_stop):
