@@ -9,8 +9,11 @@ from shared.settings import ServiceSettings
 class AnalyticsSettings(ServiceSettings):
     service_name: str = "analytics"
     port: int = 8004
-    # Events fetched and applied per transaction on each stream (the hot path).
-    batch_size: int = Field(default=5000, ge=1, le=10_000)
+    # Events fetched and applied per transaction on each stream (the hot path). Larger
+    # batches write each hot B-tree page once for more rows (store alone, 1M events into
+    # SQLite: 11.5k events/s at 5,000, 14.3k at 20,000); a live show's trickle is applied
+    # as it comes, whatever this is.
+    batch_size: int = Field(default=20_000, ge=1, le=100_000)
     # Dormant members: joined, silent and never bought for this many days.
     dormant_days: int = Field(default=DORMANT_DAYS, ge=1, le=3650)
     # Browser origins that may call this API (the host console, served by live),
