@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import re
+import time
+
 import pytest
 
 from shared import subjects
@@ -12,6 +15,16 @@ def test_every_event_round_trips_through_the_bus_format() -> None:
     line = ChatMessagePosted(room_id="r_1", message_id="m", display_name="莉莉", text="+1 两盒")
     assert parse_event(line.model_dump_json()) == line
     assert subjects.event_subject(line) == "live.r_1.chat.message_posted"
+
+
+def test_event_ids_are_unique_and_sort_in_the_order_events_were_made() -> None:
+    first = [RoomEnded(room_id="r_1").id for _ in range(1000)]
+    time.sleep(0.002)  # the next millisecond
+    later = RoomEnded(room_id="r_1").id
+    assert len(set(first)) == 1000
+    assert all(re.fullmatch(r"[0-9a-f]{32}", i) for i in [*first, later])
+    assert max(first) < later
+    assert [i[:12] for i in first] == sorted(i[:12] for i in first)
 
 
 def test_every_event_type_is_registered_once_and_documented() -> None:
