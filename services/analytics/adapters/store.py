@@ -40,6 +40,8 @@ from services.analytics.domain.segments import PersonStats
 from shared.events import IntegrationEvent
 
 ID_CHUNK = 500
+# Persons' first paid order (None: never paid), shared by the reads of one report.
+FirstBuys = dict[str, datetime | None]
 SQLITE_CACHE_KIB = 64 * 1024
 SQLITE_MMAP_BYTES = 256 * 1024 * 1024
 SQLITE_CHECKPOINT_PAGES = 20_000  # ~80 MB of WAL: a page updated by many batches is copied once
@@ -327,7 +329,9 @@ class Store:
             )
         return query
 
-    async def person_stats(self, scope: Scope) -> dict[str, PersonStats]:
+    async def person_stats(
+        self, scope: Scope, first_buys: FirstBuys | None = None
+    ) -> dict[str, PersonStats]:
         a = activity.c
         engaged = a.messages + a.likes + a.votes + a.red_packets + a.checkins + a.claims
         acts = self._scoped(
@@ -408,22 +412,29 @@ class Store:
                 s.spend_cents = int(spend or 0)
                 s.first_purchase_at, s.last_purchase_at = first_buy, last_buy
                 s.rooms_bought = int(n_rooms_bought or 0)
-            await self._count_referrals(conn, scope, stats)
+            await self._count_referrals(conn, scope, stats, first_buys)
         return stats
 
-    async def referral_counts(self, scope: Scope) -> dict[str, PersonStats]:
+    async def referral_counts(
+        self, scope: Scope, first_buys: FirstBuys | None = None
+    ) -> dict[str, PersonStats]:
         """Only the referral figures of person_stats (referrals, buyers and new buyers
         brought): pairs of people, which cannot be added up from two scopes."""
         stats: dict[str, PersonStats] = {}
         async with self.engine.connect() as conn:
-            await self._count_referrals(conn, scope, stats)
+            await self._count_referrals(conn, scope, stats, first_buys)
         return stats
 
     async def _count_referrals(
-        self, conn: AsyncConnection, scope: Scope, stats: dict[str, PersonStats]
+        self,
+        conn: AsyncConnection,
+        scope: Scope,
+        stats: dict[str, PersonStats],
+        first_buys: FirstBuys | None = None,
     ) -> None:
         referred_rows = await self._referral_rows(conn, scope)
-        first_buys = await self._first_purchases(conn, {row[1] for row in referred_rows})
+        first_buys = {} if first_buys is None else first_buys
+        await self._first_purchases(conn, {row[1] for row in referred_rows}, first_buys)
         for referrer, referred, payments, first_paid in referred_rows:
             s = stats.setdefault(referrer, PersonStats(person_id=referrer))
             s.referrals += 1
@@ -434,19 +445,21 @@ class Store:
                     s.new_buyers_brought += 1
 
     async def _first_purchases(
-        self, conn: AsyncConnection, persons: set[str]
-    ) -> dict[str, datetime]:
-        """Each person's first paid order ever (a referred buyer is *new* if it was theirs)."""
-        found: dict[str, datetime] = {}
-        for chunk in _chunks(sorted(persons)):
+        self, conn: AsyncConnection, persons: set[str], found: FirstBuys
+    ) -> None:
+        """Each person's first paid order ever (a referred buyer is *new* if it was theirs),
+        into `found`, None for none; those already in it are not read again."""
+        for chunk in _chunks(sorted(persons - found.keys())):
             result = await conn.execute(
                 select(accounts.c.person_id, func.min(orders.c.paid_at))
                 .select_from(orders.join(accounts, accounts.c.account_id == orders.c.account_id))
                 .where(accounts.c.person_id.in_(chunk), NET > 0)
                 .group_by(accounts.c.person_id)
             )
-            found.update({person: at for person, at in result if at is not None})
-        return found
+            paid = {person: at for person, at in result if at is not None}
+            # Filled in only now: a read running beside this one must not take "not yet
+            # read" for "never paid" (it reads them itself meanwhile; same answer).
+            found.update({person: paid.get(person) for person in chunk})
 
     async def _referral_rows(self, conn: AsyncConnection, scope: Scope) -> list[Any]:
         """(referrer person, referred person, payments, first paid at), other people only."""

@@ -9,7 +9,7 @@ import time
 from collections.abc import Callable
 from typing import Any
 
-from services.analytics.adapters.store import Scope, Store
+from services.analytics.adapters.store import FirstBuys, Scope, Store
 from services.analytics.domain.report import (
     MinuteCounts,
     OfferFacts,
@@ -142,20 +142,33 @@ class Reports:
         return report
 
     async def _through_show(
-        self, before: dict[str, PersonStats], in_room: dict[str, PersonStats], scope: Scope
+        self,
+        before: dict[str, PersonStats],
+        in_room: dict[str, PersonStats],
+        scope: Scope,
+        first_buys: FirstBuys | None = None,
     ) -> dict[str, PersonStats]:
         """Each attendee's figures up to and including the show (`scope`; the "after" of
         segment movement), added up from before and in the show; referrals counted again."""
-        after = {
-            p: through_show(before.get(p) or PersonStats(person_id=p), s)
-            for p, s in in_room.items()
-            if s.rooms > 0
-        }
-        for person, counted in (await self.store.referral_counts(scope)).items():
-            if person in after:
-                s = after[person]
-                s.referrals, s.buyers_brought = counted.referrals, counted.buyers_brought
-                s.new_buyers_brought = counted.new_buyers_brought
+        counted = await self.store.referral_counts(scope, first_buys)
+        nobody = PersonStats(person_id="")
+        after: dict[str, PersonStats] = {}
+        for person, show in in_room.items():
+            if show.rooms == 0:
+                continue
+            c = counted.get(person, nobody)
+            referrals = (c.referrals, c.buyers_brought, c.new_buyers_brought)
+            earlier = before.get(person)
+            if earlier is None and referrals == (
+                show.referrals,
+                show.buyers_brought,
+                show.new_buyers_brought,
+            ):
+                after[person] = show  # the first show they came to: it is the sum (shared)
+                continue
+            s = through_show(earlier or nobody, show)
+            s.referrals, s.buyers_brought, s.new_buyers_brought = referrals
+            after[person] = s
         return after
 
     async def build(self, room_id: str) -> RoomReport:
@@ -165,12 +178,14 @@ class Reports:
             raise RoomNotFound(room_id)
         at = room.started_at or room.first_event_at
         # Read side by side: SQLite and PostgreSQL work on one while Python reads another.
+        # Referred buyers' first purchases are read once for the three scopes.
+        first_buys: FirstBuys = {}
         before, in_room = await asyncio.gather(
-            store.person_stats(Scope(upto=(at, room_id, False), attendees_of=room_id)),
-            store.person_stats(Scope(room=room_id)),
+            store.person_stats(Scope(upto=(at, room_id, False), attendees_of=room_id), first_buys),
+            store.person_stats(Scope(room=room_id), first_buys),
         )
         after = await self._through_show(
-            before, in_room, Scope(upto=(at, room_id, True), attendees_of=room_id)
+            before, in_room, Scope(upto=(at, room_id, True), attendees_of=room_id), first_buys
         )
         offers = [_offer(row) for row in await store.offers_of(room_id)]
         packet_rows = await store.red_packets(room_id)
