@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+from typing import Any
 
 import nats
 import pytest
@@ -127,6 +128,40 @@ async def test_pay_confirm_duplicate_and_bad_callbacks(orders: Orders) -> None:
     )
     assert response.status_code == 404
     assert (await orders.http.post("/payments/callback", content=b"{")).status_code == 401
+
+
+async def test_a_callback_before_the_payment_is_recorded_is_retried_and_settles(
+    orders: Orders, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The provider's callback can come before the merchant has recorded the payment it
+    just started (under load the commit took longer than the provider's delay): the first
+    attempt is a 404, and the provider tries again until it gets a 2xx."""
+    offer = await orders.offer()
+    lily = orders.buyer("lily")
+    order_id = (await orders.checkout(offer["id"], lily)).json()["order_id"]
+    payments = orders.app.payments
+    real_charge = payments.provider.charge
+    early = asyncio.Event()
+
+    async def slow_to_record(order: str, amount_cents: int, card: str) -> Any:
+        charge = await real_charge(order, amount_cents, card)
+        await asyncio.sleep(0.3)  # the callback (0.05 s) comes before the row exists
+        early.set()
+        return charge
+
+    monkeypatch.setattr(payments.provider, "charge", slow_to_record)
+    paid = await orders.http.post(
+        f"/orders/{order_id}/pay",
+        headers={"Authorization": lily["Authorization"]},
+        json={"card": "4242 4242 4242 4242"},
+    )
+    assert paid.status_code == 202 and early.is_set()
+
+    async def confirmed() -> dict | None:
+        order = await orders.get(f"/orders/{order_id}", lily)
+        return order if order["status"] == "paid" else None
+
+    assert (await eventually(confirmed))["paid_cents"] == 49900
 
 
 async def test_declined_card_then_expiry_releases_stock_to_the_waitlist(
