@@ -9,6 +9,7 @@ from typing import Any
 import nats
 import pytest
 
+from services.orders.service_layer.catalog import NotFound
 from shared import subjects
 from shared.embedded_nats import NatsServer
 from shared.events import ClaimRejected, OrderPlaced, PlaceClaim, parse_event
@@ -140,15 +141,22 @@ async def test_a_callback_before_the_payment_is_recorded_is_retried_and_settles(
     lily = orders.buyer("lily")
     order_id = (await orders.checkout(offer["id"], lily)).json()["order_id"]
     payments = orders.app.payments
-    real_charge = payments.provider.charge
+    real_charge, real_on_callback = payments.provider.charge, payments.on_callback
     early = asyncio.Event()
+
+    async def noting_404s(event: Any) -> Any:
+        try:
+            return await real_on_callback(event)
+        except NotFound:
+            early.set()
+            raise
 
     async def slow_to_record(order: str, amount_cents: int, card: str) -> Any:
         charge = await real_charge(order, amount_cents, card)
-        await asyncio.sleep(0.3)  # the callback (0.05 s) comes before the row exists
-        early.set()
+        await asyncio.wait_for(early.wait(), 10)  # the row is written after the callback
         return charge
 
+    monkeypatch.setattr(payments, "on_callback", noting_404s)
     monkeypatch.setattr(payments.provider, "charge", slow_to_record)
     paid = await orders.http.post(
         f"/orders/{order_id}/pay",
