@@ -12,7 +12,8 @@ from typing import Annotated, ClassVar
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field
 
 # Room ids become NATS subject tokens: no dots, spaces or wildcards.
-_TOKEN = re.compile(r"^[A-Za-z0-9_-]{1,64}$")
+SUBJECT_TOKEN_PATTERN = r"^[A-Za-z0-9_-]{1,64}$"
+_TOKEN = re.compile(SUBJECT_TOKEN_PATTERN)
 
 
 def _subject_token(value: str) -> str:

@@ -2,11 +2,10 @@
 
 from __future__ import annotations
 
-from datetime import datetime
 from typing import Annotated, Literal
 
 from fastapi import APIRouter, Query, Response, status
-from pydantic import BaseModel, Field
+from pydantic import AwareDatetime, BaseModel, Field
 
 from services.analytics.adapters.render import rows_csv
 from services.analytics.domain.segments import SEGMENTS
@@ -21,7 +20,7 @@ from services.analytics.service_layer.customers import (
 router = APIRouter()
 
 AsOf = Annotated[
-    datetime | None,
+    AwareDatetime | None,
     Query(description="Judge recency and dormancy as of this time (default: now)."),
 ]
 Format = Annotated[Literal["json", "csv"], Query(description="json, or csv to download")]

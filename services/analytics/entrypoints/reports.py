@@ -13,6 +13,7 @@ from services.analytics.entrypoints.deps import AnalyticsDep, Host, HostDep
 from services.analytics.entrypoints.http import AsOf, Format, csv_response
 from services.analytics.service_layer.customers import Member
 from services.analytics.service_layer.reports import RoomNotFound
+from shared.api import RoomIdPath
 
 router = APIRouter(prefix="/rooms/{room_id}", tags=["reports"])
 
@@ -28,14 +29,14 @@ async def _readable(analytics: AnalyticsDep, host: Host, room_id: str) -> None:
 
 
 @router.get("/report", response_model=RoomReport)
-async def get_report(room_id: str, analytics: AnalyticsDep, host: HostDep) -> RoomReport:
+async def get_report(room_id: RoomIdPath, analytics: AnalyticsDep, host: HostDep) -> RoomReport:
     """The post-stream report (built when the room ended; rebuilt if events came since)."""
     await _readable(analytics, host, room_id)
     return await analytics.reports.get(room_id)
 
 
 @router.get("/report.csv", response_class=Response, responses={200: {"content": {"text/csv": {}}}})
-async def get_report_csv(room_id: str, analytics: AnalyticsDep, host: HostDep) -> Response:
+async def get_report_csv(room_id: RoomIdPath, analytics: AnalyticsDep, host: HostDep) -> Response:
     """The report as CSV blocks: summary, funnel, offers, top lists, minutes..."""
     await _readable(analytics, host, room_id)
     report = await analytics.reports.get(room_id)
@@ -43,7 +44,9 @@ async def get_report_csv(room_id: str, analytics: AnalyticsDep, host: HostDep) -
 
 
 @router.get("/report.html", response_class=HTMLResponse)
-async def get_report_html(room_id: str, analytics: AnalyticsDep, host: HostDep) -> HTMLResponse:
+async def get_report_html(
+    room_id: RoomIdPath, analytics: AnalyticsDep, host: HostDep
+) -> HTMLResponse:
     """The report as a page with minute-by-minute charts (server-rendered SVG)."""
     await _readable(analytics, host, room_id)
     return HTMLResponse(report_html(await analytics.reports.get(room_id)))
@@ -55,7 +58,7 @@ async def get_report_html(room_id: str, analytics: AnalyticsDep, host: HostDep) 
     responses={200: {"content": {"text/csv": {}}}},
 )
 async def get_audience(
-    room_id: str,
+    room_id: RoomIdPath,
     audience: Audience,
     analytics: AnalyticsDep,
     host: HostDep,

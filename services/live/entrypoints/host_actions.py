@@ -6,7 +6,7 @@ from datetime import UTC, datetime, timedelta
 from typing import Annotated, Literal
 
 from fastapi import APIRouter, HTTPException, Query, status
-from pydantic import BaseModel, Field
+from pydantic import AwareDatetime, BaseModel, Field
 
 from services.live.adapters.moderation_log import recent_decisions
 from services.live.adapters.tables import RoomRow
@@ -50,7 +50,7 @@ class ModerationRequest(BaseModel):
 
 class AnnouncementCreate(BaseModel):
     text: str = Field(min_length=1, max_length=1000)
-    at: datetime | None = Field(default=None, description="When; now if absent.")
+    at: AwareDatetime | None = Field(default=None, description="When; now if absent.")
     every_s: int | None = Field(default=None, ge=60, description="Repeat every N seconds.")
 
 

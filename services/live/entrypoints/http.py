@@ -11,7 +11,7 @@ from typing import Annotated
 
 from fastapi import APIRouter, Depends, HTTPException, status
 from fastapi.security import HTTPAuthorizationCredentials
-from pydantic import BaseModel, Field
+from pydantic import AwareDatetime, BaseModel, Field
 
 from services.live.adapters.tables import RoomRow
 from services.live.adapters.tokens import InvalidToken
@@ -34,7 +34,7 @@ class HostCredentials(BaseModel):
 
 class RoomCreate(BaseModel):
     title: str = Field(min_length=1, max_length=200, examples=["Cherry night 樱桃专场"])
-    scheduled_at: datetime | None = None
+    scheduled_at: AwareDatetime | None = None
     lineup: list[str] = Field(
         default_factory=list, max_length=100, description="Offer ids in show order."
     )

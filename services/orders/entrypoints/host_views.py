@@ -9,6 +9,7 @@ from pydantic import BaseModel, Field
 from services.orders.entrypoints.deps import HostDep, OrdersDep
 from services.orders.entrypoints.http import OfferOut, ProductOut
 from services.orders.service_layer import sales_figures
+from shared.api import RoomIdPath
 
 router = APIRouter()
 
@@ -30,7 +31,7 @@ async def list_products(orders: OrdersDep, host: HostDep) -> list[ProductOut]:
 
 
 @router.get("/rooms/{room_id}/sales", response_model=RoomSalesOut, tags=["offers"])
-async def room_sales(room_id: str, orders: OrdersDep, host: HostDep) -> RoomSalesOut:
+async def room_sales(room_id: RoomIdPath, orders: OrdersDep, host: HostDep) -> RoomSalesOut:
     """A room's offers and its figures so far: claims, orders, paid orders, GMV."""
     sales = await sales_figures.room_sales(orders.infra.sessions, room_id, host.id, host.is_admin)
     return RoomSalesOut(

@@ -7,7 +7,7 @@ from datetime import datetime, timedelta
 from typing import Annotated, Literal
 
 from fastapi import APIRouter, Header, HTTPException, Request, Response, status
-from pydantic import BaseModel, Field, model_validator
+from pydantic import AwareDatetime, BaseModel, Field, model_validator
 
 from services.orders.adapters.payments import SIGNATURE_HEADER
 from services.orders.adapters.tables import CommissionRow, OfferRow, OrderRow
@@ -18,6 +18,7 @@ from services.orders.entrypoints.deps import BuyerDep, HostDep, OrdersDep
 from services.orders.service_layer.catalog import OfferDraft
 from services.orders.service_layer.checkout import CheckoutRequest, tiers_of
 from shared import metrics
+from shared.api import RoomIdPath
 from shared.auth import TokenHolder
 from shared.events import utcnow
 
@@ -54,8 +55,10 @@ class OfferIn(BaseModel):
     price_cents: int = Field(default=0, ge=0, le=100_000_000)
     stock: int = Field(ge=0, le=10_000_000)
     per_buyer_limit: int = Field(default=1, ge=1, le=99)
-    opens_at: datetime | None = Field(default=None, description="Opens by itself at this time.")
-    ends_at: datetime | None = None
+    opens_at: AwareDatetime | None = Field(
+        default=None, description="Opens by itself at this time."
+    )
+    ends_at: AwareDatetime | None = None
     duration_s: int | None = Field(
         default=None,
         ge=1,
@@ -66,8 +69,8 @@ class OfferIn(BaseModel):
     tiers: list[TierIn] = Field(default_factory=list, max_length=20)
     min_group: int = Field(default=0, ge=0, le=1_000_000)
     deposit_cents: int = Field(default=0, ge=0, le=100_000_000)
-    balance_from: datetime | None = None
-    balance_until: datetime | None = None
+    balance_from: AwareDatetime | None = None
+    balance_until: AwareDatetime | None = None
     forfeit_deposit: bool = True
 
 
@@ -75,7 +78,7 @@ class OfferEdit(BaseModel):
     price_cents: int | None = Field(default=None, ge=0, le=100_000_000)
     stock: int | None = Field(default=None, ge=0, le=10_000_000)
     per_buyer_limit: int | None = Field(default=None, ge=1, le=99)
-    ends_at: datetime | None = None
+    ends_at: AwareDatetime | None = None
     tiers: list[TierIn] | None = None
 
 
@@ -196,7 +199,9 @@ async def add_product(body: ProductIn, orders: OrdersDep, host: HostDep) -> Prod
 
 
 @router.post("/rooms/{room_id}/offers", status_code=201, response_model=OfferOut, tags=["offers"])
-async def create_offer(room_id: str, body: OfferIn, orders: OrdersDep, host: HostDep) -> OfferOut:
+async def create_offer(
+    room_id: RoomIdPath, body: OfferIn, orders: OrdersDep, host: HostDep
+) -> OfferOut:
     """Attach a flash sale, group buy or pre-sale to a room (opens on `opens_at` or on /open)."""
     ends_at = body.ends_at or (
         utcnow() + timedelta(seconds=body.duration_s) if body.duration_s else None
