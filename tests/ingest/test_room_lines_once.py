@@ -6,7 +6,10 @@ ingest and live run together on one nats-server; a websocket viewer counts what 
 from __future__ import annotations
 
 import asyncio
+import time
 from collections.abc import Awaitable, Callable
+from dataclasses import replace
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -14,8 +17,16 @@ import httpx
 import pytest
 from nats.aio.client import Client as NatsClient
 
+from services.ingest.adapters.bus import NatsUnavailable
+from shared import streams
 from shared.embedded_nats import NatsServer
-from shared.events import AnnouncementPosted, OrderPlaced, utcnow
+from shared.events import (
+    AnnouncementPosted,
+    ChatMessagePosted,
+    IntegrationEvent,
+    OrderPlaced,
+    utcnow,
+)
 from shared.messaging import EventPublisher
 from tests.ingest import payloads as p
 from tests.ingest.conftest import Ingest, start_ingest, stream_messages
@@ -139,3 +150,65 @@ async def test_events_re_published_by_a_relay_reach_viewers_once(
         assert len([f for f in frames if f.get("kind") == "order_placed"]) == 1
     finally:
         await viewer.close()
+
+
+async def shrink_live_window(nc: NatsClient, ingest: Ingest, seconds: float) -> None:
+    """LIVE's duplicate window (2 min) scaled down, on the server and in ingest alike."""
+    await nc.jetstream().update_stream(replace(streams.LIVE, duplicate_window_s=seconds).config(1))
+    ingest.app.intake.live_dedupe_window = timedelta(seconds=seconds)
+
+
+async def room_lines(nc: NatsClient, room: str) -> list[str]:
+    lines = await stream_messages(nc, "LIVE", f"live.{room}.chat.message_posted")
+    return [m.headers["Nats-Msg-Id"] for m in lines]
+
+
+async def test_a_line_dated_in_the_future_is_stored_once_when_re_sent_later(
+    ingest: Ingest, nc: NatsClient
+) -> None:
+    """Scaled by 1/60: a line 240 s in the future, re-sent 125 s later, LIVE's window 120 s."""
+    window = 2.0
+    await shrink_live_window(nc, ingest, window)
+    await ingest.bind("line", "g-future", "r_future")
+    sent_at = datetime.now(UTC) + timedelta(seconds=4)
+    raw = p.encode(p.generic_message(chat_id="g-future", sent_at=sent_at.isoformat()))
+    assert (await ingest.generic(raw)).json()["accepted"] == 1
+    stored = time.monotonic()
+    # The re-send must come after LIVE's window: time itself is what this test waits for.
+    await asyncio.sleep(max(0.0, stored + window + 0.2 - time.monotonic()))
+    assert (await ingest.generic(raw)).json()["duplicates"] == 1
+    assert await room_lines(nc, "r_future") == ["chat:line:g-future:m-1001"]
+
+
+async def test_a_retry_after_a_failed_room_publish_still_brings_the_line(
+    ingest: Ingest, live_url: str, nc: NatsClient, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """ingest stored the event, then could not publish the room line (NATS away, a crash):
+    the platform's retry is a duplicate for INGEST, and the room line is sent then."""
+    room = await open_room(live_url)
+    await ingest.bind("telegram", p.GROUP_ID, room)
+    viewer = await TestViewer.connect(live_url, await join(live_url, room, "Ana"))
+    bus = ingest.app.bus
+    publish = bus.publish
+
+    async def room_line_fails_once(event: IntegrationEvent) -> Any:
+        if isinstance(event, ChatMessagePosted):
+            monkeypatch.setattr(bus, "publish", publish)
+            raise NatsUnavailable("the room line was not stored")
+        return await publish(event)
+
+    monkeypatch.setattr(bus, "publish", room_line_fails_once)
+    try:
+        key, post = telegram(90)
+        assert (await post(ingest)).status_code == 503
+        retried = await post(ingest)
+        assert retried.status_code == 200 and retried.json()["duplicates"] == 1
+        sentinel, post_sentinel = telegram(91)
+        await post_sentinel(ingest)
+        assert (await seen_after(viewer, sentinel)).count(key) == 1
+    finally:
+        await viewer.close()
+    assert [i for i in await room_lines(nc, room) if i[:5] == "chat:"] == [
+        f"chat:{key}",
+        f"chat:{sentinel}",
+    ]
