@@ -9,7 +9,6 @@ retries. Retries are harmless: every event's Nats-Msg-Id is its platform key.
 from __future__ import annotations
 
 import asyncio
-import json
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
@@ -19,7 +18,7 @@ from nats.js.api import PubAck
 
 from services.ingest.adapters.bus import Bus
 from services.ingest.adapters.store import BindingStore, ParkedStore
-from services.ingest.domain import generic, telegram, whatsapp
+from services.ingest.domain import fields, generic, telegram, whatsapp
 from services.ingest.domain.events import (
     Via,
     ingest_event,
@@ -54,7 +53,7 @@ class Receipt:
 def parse(source: str, raw: bytes) -> Normalised:
     """JSON, then the source's normaliser: Malformed or UnknownShape say what is wrong."""
     try:
-        body = json.loads(raw)
+        body = fields.json_document(raw)
     except (ValueError, RecursionError) as exc:  # UnicodeDecodeError is a ValueError
         raise Malformed(f"malformed JSON: {str(exc)[:200]}") from None
     try:
