@@ -26,18 +26,30 @@ from shared.embedded_nats import free_port, start_nats_server
 from tests.ingest import payloads as p
 from tests.ingest.conftest import ADMIN, ingest_settings
 
-JSON = st.recursive(
-    st.none()
-    | st.booleans()
-    | st.integers(min_value=-(2**70), max_value=2**70)
-    | st.floats(allow_nan=False, allow_infinity=False)
-    | st.text(max_size=24)
-    | st.text(min_size=100, max_size=300),  # past the limits of ids and names
-    lambda inner: (
-        st.lists(inner, max_size=4) | st.dictionaries(st.text(max_size=10), inner, max_size=4)
-    ),
-    max_leaves=16,
-)
+
+def json_values(hostile: bool) -> st.SearchStrategy[Any]:
+    leaves = (
+        st.none()
+        | st.booleans()
+        | st.integers(min_value=-(2**70), max_value=2**70)
+        | st.floats(allow_nan=hostile, allow_infinity=hostile)
+        | st.text(max_size=24)
+        | st.text(min_size=100, max_size=300)  # past the limits of ids and names
+    )
+    if hostile:  # what Python writes for NaN; half an emoji, as JavaScript cuts it
+        leaves |= st.sampled_from(["\ud83d", "樱桃 \ud83d", "\ude00x", "\udfff\ud800"])
+    return st.recursive(
+        leaves,
+        lambda inner: (
+            st.lists(inner, max_size=4) | st.dictionaries(st.text(max_size=10), inner, max_size=4)
+        ),
+        max_leaves=16,
+    )
+
+
+JSON = json_values(hostile=False)  # what an HTTP client sends as json=
+HOSTILE_JSON = json_values(hostile=True)  # raw bodies may hold anything
+
 DOCUMENTED = {
     "/webhooks/telegram": [
         p.telegram_message("+1"),
@@ -68,7 +80,7 @@ def mutated(draw: st.DrawFn, base: Any) -> Any:
 
     def walk(node: Any) -> Any:
         if draw(st.integers(0, 7)) == 0:
-            return draw(JSON)
+            return draw(HOSTILE_JSON)
         if isinstance(node, dict):
             return {k: walk(v) for k, v in node.items() if draw(st.integers(0, 9)) != 0}
         if isinstance(node, list):
@@ -84,7 +96,7 @@ def webhook_request(draw: st.DrawFn) -> tuple[str, bytes, dict[str, str]]:
     body = draw(
         st.one_of(
             st.binary(max_size=512),
-            JSON.map(lambda v: json.dumps(v).encode()),
+            HOSTILE_JSON.map(lambda v: json.dumps(v).encode()),
             st.sampled_from(DOCUMENTED[path])
             .flatmap(mutated)
             .map(lambda v: json.dumps(v).encode()),

@@ -65,6 +65,20 @@ class Bus:
         except Exception as exc:  # timeout, disconnect, stream error: not stored
             raise NatsUnavailable(f"publish failed: {exc!r}") from exc
 
+    async def stored_at(self, ack: PubAck) -> datetime | None:
+        """When the stream stored the message an ack names (a duplicate's ack names the
+        first copy), by the server's clock; None when it is no longer there."""
+        js, _ = self._ready()
+        if not ack.seq:
+            return None
+        try:
+            stored = await js.get_msg(ack.stream, ack.seq)
+        except NotFoundError:
+            return None
+        except Exception as exc:
+            raise NatsUnavailable(f"stored message lookup failed: {exc!r}") from exc
+        return stored.time
+
     async def archive(self, source: str, raw: bytes) -> PubAck:
         """Keep the raw body as received (INGEST_RAW, a week) for a replay after a fix."""
         js, _ = self._ready()

@@ -80,26 +80,33 @@ def room_chat_line(item: ChatMessage, room_id: str) -> ChatMessagePosted:
     )
 
 
-def shows_in_room(
-    item: Item,
-    now: datetime,
-    duplicate: bool,
-    max_age: timedelta,
-    live_dedupe_window: timedelta,
-) -> bool:
+def shows_in_room(item: Item, now: datetime, max_age: timedelta) -> bool:
     """Whether a stored chat line also goes to the live room (and so may become a claim).
 
     - only new chat lines: edits (live has no edit frame, and an edited "+1" must
       not buy twice), member changes and reactions stay ingest events;
     - not old lines (a late re-delivery or a backlog after downtime): a "+1" from
-      before the host pinned something else must not buy the new offer;
-    - a re-delivery (INGEST said duplicate) is re-sent only while the LIVE stream
-      would still drop it as a duplicate: that repairs a crash between the two
-      publishes without ever showing a line twice.
+      before the host pinned something else must not buy the new offer.
     """
     if not isinstance(item, ChatMessage) or item.edited:
         return False
-    age = now - item.at
-    if age > max_age:
+    return now - item.at <= max_age
+
+
+# Of LIVE's duplicate window, the part in which a re-delivery may re-send its room line;
+# the rest absorbs a difference between ingest's clock and the NATS server's.
+RESEND_SHARE = 0.75
+
+
+def resends_to_room(first_stored_at: datetime | None, now: datetime, window: timedelta) -> bool:
+    """Whether a re-delivery (INGEST said duplicate) sends its room line again.
+
+    Only while the LIVE stream would still drop it as a duplicate: that repairs a crash
+    between the two publishes without ever storing a line twice. The time is counted
+    from when INGEST stored the first copy (`first_stored_at`, the server's clock, None
+    when unknown), never from the sender's `sent_at`: a line dated minutes ahead would
+    look fresh to the window long after LIVE forgot it.
+    """
+    if first_stored_at is None:
         return False
-    return not duplicate or age < live_dedupe_window
+    return now - first_stored_at < window * RESEND_SHARE

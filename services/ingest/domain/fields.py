@@ -6,13 +6,57 @@ mistyped field that we need is an `UnknownShape` with the path, never a crash.
 
 from __future__ import annotations
 
+import json
+import re
 from datetime import UTC, datetime
 from typing import Any
 
 from services.ingest.domain.model import UnknownShape
 
+# A surrogate itself (the body's bytes are decoded as json.loads does, letting encoded
+# surrogates through), or a \uD800-\uDFFF escape: only a body with one of these can
+# hold a lone surrogate once parsed.
+_SURROGATE = re.compile("[\ud800-\udfff]")
+_MAYBE_SURROGATE = re.compile("[\ud800-\udfff]|\\\\u[dD][89a-fA-F]")
+
 # Unix seconds that make sense for a chat message (1970 .. 2200): anything else is garbage.
 _MAX_UNIX = 7_258_118_400
+
+
+def json_document(raw: bytes) -> Any:
+    """Parse a JSON body (UTF-8, -16 or -32), strictly and with its text repaired.
+
+    NaN and Infinity are not JSON (RFC 8259): ValueError. A lone UTF-16 surrogate
+    (JavaScript cut an emoji in half) cannot be stored or sent on: it becomes U+FFFD,
+    and two halves of a pair written separately become the one character they name.
+    Deep nesting raises RecursionError.
+    """
+    text = raw.decode(json.detect_encoding(raw), "surrogatepass")
+    document = json.loads(text, parse_constant=_not_json)
+    if _MAYBE_SURROGATE.search(text):
+        document = _repaired(document)
+    return document
+
+
+def _not_json(constant: str) -> Any:
+    raise ValueError(f"{constant} is not JSON")
+
+
+def repair_text(value: str) -> str:
+    """Lone surrogates to U+FFFD, split pairs joined; any other text as it is."""
+    if not _SURROGATE.search(value):
+        return value
+    return value.encode("utf-16-le", "surrogatepass").decode("utf-16-le", "replace")
+
+
+def _repaired(node: Any) -> Any:
+    if isinstance(node, str):
+        return repair_text(node)
+    if isinstance(node, list):
+        return [_repaired(value) for value in node]
+    if isinstance(node, dict):
+        return {repair_text(key): _repaired(value) for key, value in node.items()}
+    return node
 
 
 def obj(value: Any, path: str) -> dict[str, Any]:

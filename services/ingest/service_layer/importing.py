@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import asyncio
 import csv
-import json
 from collections.abc import Awaitable, Callable, Iterator
 from dataclasses import dataclass, replace
 from pathlib import Path
@@ -27,6 +26,7 @@ from services.ingest.domain.exports import (
     telegram_export_chat,
     telegram_export_message,
 )
+from services.ingest.domain.fields import json_document
 from services.ingest.domain.model import ChatMessage, UnknownShape
 from shared.events import IntegrationEvent
 
@@ -47,9 +47,9 @@ class Source:
 def open_source(path: Path, fmt: str, platform: str, chat_override: str | None) -> Source:
     if fmt == "telegram-json":
         try:
-            export = json.loads(path.read_text(encoding="utf-8"))
+            export = json_document(path.read_bytes())
             chat_id, title, messages = telegram_export_chat(export)
-        except (ValueError, UnknownShape) as exc:
+        except (ValueError, RecursionError, UnknownShape) as exc:
             raise ImportRefused(f"{path}: {exc}") from None
         chat = chat_override or chat_id
 

@@ -9,17 +9,25 @@ retries. Retries are harmless: every event's Nats-Msg-Id is its platform key.
 from __future__ import annotations
 
 import asyncio
-import json
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
+from nats.js.api import PubAck
+
 from services.ingest.adapters.bus import Bus
 from services.ingest.adapters.store import BindingStore, ParkedStore
-from services.ingest.domain import generic, telegram, whatsapp
-from services.ingest.domain.events import Via, ingest_event, room_chat_line, shows_in_room
-from services.ingest.domain.model import ChatMessage, Item, Normalised, UnknownShape
+from services.ingest.domain import fields, generic, telegram, whatsapp
+from services.ingest.domain.events import (
+    Via,
+    ingest_event,
+    resends_to_room,
+    room_chat_line,
+    shows_in_room,
+)
+from services.ingest.domain.model import ChatMessage, Normalised, UnknownShape
+from shared.events import ChatMessagePosted
 from shared.streams import LIVE
 
 # Which normaliser reads a source's payloads (the endpoint, and the archive subject).
@@ -45,7 +53,7 @@ class Receipt:
 def parse(source: str, raw: bytes) -> Normalised:
     """JSON, then the source's normaliser: Malformed or UnknownShape say what is wrong."""
     try:
-        body = json.loads(raw)
+        body = fields.json_document(raw)
     except (ValueError, RecursionError) as exc:  # UnicodeDecodeError is a ValueError
         raise Malformed(f"malformed JSON: {str(exc)[:200]}") from None
     try:
@@ -102,21 +110,31 @@ class Intake:
             stores.append(self.bus.archive(source, raw))
         acks = await asyncio.gather(*stores)
         now = self.clock()
-        lines = []
+        lines: list[ChatMessagePosted] = []
+        resends: list[tuple[ChatMessagePosted, PubAck]] = []
         for (item, room), ack in zip(bound, acks, strict=False):
-            duplicate = bool(ack.duplicate)
-            if duplicate:
+            if ack.duplicate:
                 receipt.duplicates += 1
             else:
                 receipt.accepted += 1
-            if to_room and self._shows(item, now, duplicate):
+            if to_room and shows_in_room(item, now, self.live_max_age):
                 assert isinstance(item, ChatMessage)
-                lines.append(self.bus.publish(room_chat_line(item, room)))
-        await asyncio.gather(*lines)
+                line = room_chat_line(item, room)
+                if ack.duplicate:
+                    resends.append((line, ack))
+                else:
+                    lines.append(line)
+        if resends:
+            # Re-deliveries: when did INGEST store each first copy, by the server's clock?
+            stored = await asyncio.gather(*(self.bus.stored_at(ack) for _, ack in resends))
+            now = self.clock()
+            lines += [
+                line
+                for (line, _), first_stored_at in zip(resends, stored, strict=True)
+                if resends_to_room(first_stored_at, now, self.live_dedupe_window)
+            ]
+        await asyncio.gather(*(self.bus.publish(line) for line in lines))
         if unbound:
             receipt.parked = len(unbound)
             await self.parked.park(source, raw, unbound)
         return receipt
-
-    def _shows(self, item: Item, now: datetime, duplicate: bool) -> bool:
-        return shows_in_room(item, now, duplicate, self.live_max_age, self.live_dedupe_window)

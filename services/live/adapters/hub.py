@@ -21,9 +21,11 @@ from nats.aio.subscription import Subscription
 
 from services.live import protocol
 from services.live.adapters.room_feed import RoomFeed, RoomState
+from services.live.domain.once import Once
 from services.live.domain.viewers import Viewer
 from shared import metrics, subjects
 from shared.events import ModerationApplied, RoomEnded, UnreadableEvent, parse_event
+from shared.streams import LIVE
 
 log = logging.getLogger("qunlive.live.hub")
 
@@ -31,6 +33,8 @@ PRESENCE_EVERY_S = 1.0
 CLOSE_REMOVED = 4403
 CLOSE_ENDED = 4410  # the show ended: the page keeps what it shows and stops reconnecting
 PRESENCE_STALE_S = 3.5
+# Re-publishes of an event (retries, replicas, relays) are dropped within LIVE's window.
+ONCE_LIMIT = 65_536
 
 
 class Connection:
@@ -114,6 +118,7 @@ class RoomHub:
         self.room_id = room_id
         # Kept current from the room's own events, so the hot path never asks the database.
         self.feed = RoomFeed(state)
+        self.once = Once(LIVE.duplicate_window_s, ONCE_LIMIT)
         self.instance_id = instance_id
         self.tick_s = tick_s
         self.connections: set[Connection] = set()
@@ -156,6 +161,8 @@ class RoomHub:
         except UnreadableEvent as exc:
             log.warning("unreadable room event", extra={"subject": msg.subject, "reason": str(exc)})
             return
+        if not self.once.first(event.id):
+            return  # a re-publish: JetStream dropped it from the stream, viewers had it
         self.feed.apply(event)
         if isinstance(event, ModerationApplied) and event.action in ("kick", "ban"):
             for conn in list(self._by_customer.get(event.customer_id or "", ())):

@@ -10,7 +10,12 @@ from typing import Any, ClassVar
 import pytest
 
 from services.ingest.domain import signatures as sig
-from services.ingest.domain.events import ingest_event, room_chat_line, shows_in_room
+from services.ingest.domain.events import (
+    ingest_event,
+    resends_to_room,
+    room_chat_line,
+    shows_in_room,
+)
 from services.ingest.domain.exports import (
     BadRecord,
     csv_header_problem,
@@ -89,18 +94,26 @@ class TestEvents:
         assert ingest_event(reaction, "r_1", "webhook").id == "whatsapp:g:wamid.R"
 
     def test_which_lines_the_live_room_shows(self) -> None:
-        window, max_age = timedelta(seconds=120), timedelta(minutes=10)
-
-        def shows(item: object, now: datetime, duplicate: bool = False) -> bool:
-            return shows_in_room(item, now, duplicate, max_age, window)  # type: ignore[arg-type]
-
-        assert shows(LINE, NOW + timedelta(seconds=1))
-        assert not shows(LINE, NOW + timedelta(minutes=11))  # too old: not shown, never claims
-        assert shows(LINE, NOW + timedelta(seconds=30), duplicate=True)  # LIVE still dedupes
-        assert not shows(LINE, NOW + timedelta(minutes=3), duplicate=True)  # could show twice
+        max_age = timedelta(minutes=10)
+        assert shows_in_room(LINE, NOW + timedelta(seconds=1), max_age)
+        assert shows_in_room(LINE, NOW - timedelta(minutes=4), max_age)  # the sender's clock
+        assert not shows_in_room(LINE, NOW + timedelta(minutes=11), max_age)  # never claims
         edit = ChatMessage(**{**LINE.__dict__, "edited": True})
-        assert not shows(edit, NOW)
-        assert not shows(MemberChange("t", "c", "1", "u", "n", True, NOW), NOW)
+        assert not shows_in_room(edit, NOW, max_age)
+        member = MemberChange("t", "c", "1", "u", "n", True, NOW)
+        assert not shows_in_room(member, NOW, max_age)
+
+    def test_a_re_delivery_re_sends_its_line_only_while_live_would_drop_it(self) -> None:
+        window = timedelta(seconds=120)
+        first_stored = NOW
+        assert resends_to_room(first_stored, NOW + timedelta(seconds=30), window)
+        # Counted from the first store, not from the line's own time: a line dated 4 min
+        # ahead re-sent 125 s later would be stored twice by LIVE (its window is 2 min).
+        assert not resends_to_room(first_stored, NOW + timedelta(seconds=125), window)
+        # Near the window's end a clock difference between ingest and NATS could store
+        # it twice: the last quarter is left alone.
+        assert not resends_to_room(first_stored, NOW + timedelta(seconds=100), window)
+        assert not resends_to_room(None, NOW, window)  # the first copy is gone: unknown
 
 
 class TestExports:
