@@ -150,7 +150,9 @@ class RoomReport(BaseModel):
     top_buyers: list[Ranked]
     top_referrers: list[Ranked]
     new_vs_returning: NewReturning
-    previous_room_id: str | None = Field(description="The host's show before this one.")
+    previous_room_id: str | None = Field(
+        description="The host's latest show that started and ended before this one started."
+    )
     segment_movement: list[Movement]
     minutes: list[MinutePoint]
 
