@@ -56,6 +56,7 @@ links = t.LinkRow.__table__
 evidence = t.LinkEvidenceRow.__table__
 processed = t.ProcessedEvent.__table__
 minutes = t.MinuteRow.__table__
+presence = t.PresenceRow.__table__
 messages = t.MessageRow.__table__
 polls = t.PollRow.__table__
 poll_votes = t.PollVoteRow.__table__
@@ -604,6 +605,28 @@ class Store:
         return await self._all(
             select(minutes).where(minutes.c.room_id == room_id).order_by(minutes.c.minute)
         )
+
+    async def presence(self, room_id: str) -> list[Any]:
+        """(person, minute, joins, last at, last key, in after) per account and minute."""
+        p = presence.c
+        return await self._all(
+            select(accounts.c.person_id, p.minute, p.joins, p.last_at, p.last_key, p.last_in)
+            .select_from(presence.join(accounts, accounts.c.account_id == p.account_id))
+            .where(p.room_id == room_id)
+        )
+
+    async def staff(self, room_id: str, host_id: str | None) -> set[str]:
+        """The persons who ran the room: its host, and who joined it as host or moderator."""
+        p = presence.c
+        query = (
+            select(distinct(accounts.c.person_id))
+            .select_from(presence.join(accounts, accounts.c.account_id == p.account_id))
+            .where(p.room_id == room_id, p.staff > 0)
+        )
+        found = {person for (person,) in await self._all(query)}
+        if host_id is not None:
+            found.add(await self.person_of(host_id) or host_id)
+        return found
 
     async def offers_of(self, room_id: str) -> list[Any]:
         o = orders.c
