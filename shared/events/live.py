@@ -44,6 +44,11 @@ class ViewerJoined(LiveEvent):
     external_id: str | None = Field(
         default=None, description="Another account the viewer declared (telegram:..., phone:...)."
     )
+    role: Literal["host", "moderator", "committee", "member"] | None = Field(
+        default=None,
+        description="Their role in the room when they joined; host and moderator are the "
+        "room's staff, not viewers (None: not said, events before this field).",
+    )
 
 
 class ViewerLeft(LiveEvent):

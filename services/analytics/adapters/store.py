@@ -56,6 +56,7 @@ links = t.LinkRow.__table__
 evidence = t.LinkEvidenceRow.__table__
 processed = t.ProcessedEvent.__table__
 minutes = t.MinuteRow.__table__
+presence = t.PresenceRow.__table__
 messages = t.MessageRow.__table__
 polls = t.PollRow.__table__
 poll_votes = t.PollVoteRow.__table__
@@ -65,6 +66,11 @@ reports = t.ReportRow.__table__
 
 # A room's place in time: when it started, else its first event.
 room_time = func.coalesce(rooms.c.started_at, rooms.c.first_event_at)
+# A show is a room that started: one scheduled (room.opened) that has not started, for
+# later or cancelled before it began, is nobody's attended show nor anyone's previous
+# show (what was done on its page, a pre-sale order say, still counts in the person's
+# figures). A room whose opening analytics never saw (events of older streams) counts.
+took_place = or_(rooms.c.started_at.is_not(None), rooms.c.opened_at.is_(None))
 NET = orders.c.paid_cents - orders.c.refunded_cents
 
 
@@ -317,28 +323,37 @@ class Store:
             .where(a2.c.room_id == room_id, a2.c.first_seen.is_not(None))
         )
 
-    def _scoped(self, query: Select[Any], room_col: Any, scope: Scope) -> Select[Any]:
+    def _scoped(
+        self, query: Select[Any], room_col: Any, scope: Scope, rooms_joined: bool = False
+    ) -> Select[Any]:
         query = self._persons(query, scope)
         if scope.room is not None:
             query = query.where(room_col == scope.room)
         if scope.upto is not None:
             at, room_id, inclusive = scope.upto
             same = rooms.c.room_id <= room_id if inclusive else rooms.c.room_id < room_id
-            query = query.join(rooms, rooms.c.room_id == room_col).where(
-                or_(room_time < at, and_(room_time == at, same))
-            )
+            if not rooms_joined:
+                query = query.join(rooms, rooms.c.room_id == room_col)
+            query = query.where(or_(room_time < at, and_(room_time == at, same)))
         return query
+
+    @staticmethod
+    def _shows(scope: Scope) -> Any:
+        """Which rooms count as shows attended/bought in: those that took place; asked
+        about one room, that room (its report describes whoever came to its page)."""
+        return literal(True) if scope.room is not None else took_place
 
     async def person_stats(
         self, scope: Scope, first_buys: FirstBuys | None = None
     ) -> dict[str, PersonStats]:
         a = activity.c
         engaged = a.messages + a.likes + a.votes + a.red_packets + a.checkins + a.claims
+        show = self._shows(scope)
         acts = self._scoped(
             select(
                 accounts.c.person_id,
-                func.count(distinct(case((a.first_seen.is_not(None), a.room_id)))),
-                func.count(distinct(case((engaged > 0, a.room_id)))),
+                func.count(distinct(case((and_(show, a.first_seen.is_not(None)), a.room_id)))),
+                func.count(distinct(case((and_(show, engaged > 0), a.room_id)))),
                 func.min(a.first_seen),
                 func.max(a.last_seen),
                 func.sum(a.joins),
@@ -355,10 +370,15 @@ class Store:
                 func.sum(a.commission_cents),
                 func.max(a.last_engaged_at),
             )
-            .select_from(activity.join(accounts, accounts.c.account_id == a.account_id))
+            .select_from(
+                activity.join(accounts, accounts.c.account_id == a.account_id).outerjoin(
+                    rooms, rooms.c.room_id == a.room_id
+                )
+            )
             .group_by(accounts.c.person_id),
             a.room_id,
             scope,
+            rooms_joined=True,
         )
         paid = NET > 0
         buys = self._scoped(
@@ -368,12 +388,17 @@ class Store:
                 func.sum(NET),
                 func.min(case((paid, orders.c.paid_at))),
                 func.max(case((paid, orders.c.paid_at))),
-                func.count(distinct(case((paid, orders.c.room_id)))),
+                func.count(distinct(case((and_(show, paid), orders.c.room_id)))),
             )
-            .select_from(orders.join(accounts, accounts.c.account_id == orders.c.account_id))
+            .select_from(
+                orders.join(accounts, accounts.c.account_id == orders.c.account_id).outerjoin(
+                    rooms, rooms.c.room_id == orders.c.room_id
+                )
+            )
             .group_by(accounts.c.person_id),
             orders.c.room_id,
             scope,
+            rooms_joined=True,
         )
         stats: dict[str, PersonStats] = {}
         async with self.engine.connect() as conn:
@@ -539,16 +564,23 @@ class Store:
             return result.one_or_none()
 
     async def previous_room(self, room: Row[Any]) -> Row[Any] | None:
-        """The room just before this one in time (any host): 'the last show'."""
+        """The host's last show before this one: the latest room of the same host that
+        started and ended before this one started (a room scheduled for later, or
+        cancelled before it began, was no show)."""
         at = room.started_at or room.first_event_at
+        started = rooms.c.started_at
         async with self.engine.connect() as conn:
             result = await conn.execute(
                 select(rooms)
                 .where(
-                    or_(at > room_time, and_(at == room_time, rooms.c.room_id < room.room_id)),
+                    started.is_not(None),
+                    rooms.c.ended_at.is_not(None),
+                    rooms.c.ended_at <= at,
+                    or_(started < at, and_(started == at, rooms.c.room_id < room.room_id)),
+                    rooms.c.room_id != room.room_id,
                     rooms.c.host_id == room.host_id if room.host_id is not None else literal(True),
                 )
-                .order_by(room_time.desc(), rooms.c.room_id.desc())
+                .order_by(started.desc(), rooms.c.room_id.desc())
                 .limit(1)
             )
             return result.one_or_none()
@@ -573,6 +605,28 @@ class Store:
         return await self._all(
             select(minutes).where(minutes.c.room_id == room_id).order_by(minutes.c.minute)
         )
+
+    async def presence(self, room_id: str) -> list[Any]:
+        """(person, minute, joins, last at, last key, in after) per account and minute."""
+        p = presence.c
+        return await self._all(
+            select(accounts.c.person_id, p.minute, p.joins, p.last_at, p.last_key, p.last_in)
+            .select_from(presence.join(accounts, accounts.c.account_id == p.account_id))
+            .where(p.room_id == room_id)
+        )
+
+    async def staff(self, room_id: str, host_id: str | None) -> set[str]:
+        """The persons who ran the room: its host, and who joined it as host or moderator."""
+        p = presence.c
+        query = (
+            select(distinct(accounts.c.person_id))
+            .select_from(presence.join(accounts, accounts.c.account_id == p.account_id))
+            .where(p.room_id == room_id, p.staff > 0)
+        )
+        found = {person for (person,) in await self._all(query)}
+        if host_id is not None:
+            found.add(await self.person_of(host_id) or host_id)
+        return found
 
     async def offers_of(self, room_id: str) -> list[Any]:
         o = orders.c

@@ -100,6 +100,22 @@ class MinuteRow(AnalyticsTable, table=True):  # type: ignore[valid-type, misc, c
     paid_cents: int = 0
 
 
+class PresenceRow(AnalyticsTable, table=True):  # type: ignore[valid-type, misc, call-arg]
+    """An account's joins and leaves of a room's page per minute (UTC), and whether it
+    was in after the minute (its last event a join): viewers counted per person."""
+
+    __tablename__ = "analytics_presence"
+    __table_args__ = KEYED
+    room_id: str = Field(primary_key=True)
+    account_id: str = Field(primary_key=True)
+    minute: datetime = Field(primary_key=True)
+    joins: int = 0
+    staff: int | None = None  # 1: joined as the room's host or a moderator
+    last_at: datetime | None = None
+    last_key: str | None = None
+    last_in: bool | None = None
+
+
 class OfferRow(AnalyticsTable, table=True):  # type: ignore[valid-type, misc, call-arg]
     __tablename__ = "analytics_offers"
     offer_id: str = Field(primary_key=True)
@@ -267,6 +283,7 @@ TABLES = {
     "rooms": RoomRow.__table__,
     "activity": ActivityRow.__table__,
     "minutes": MinuteRow.__table__,
+    "presence": PresenceRow.__table__,
     "offers": OfferRow.__table__,
     "orders": OrderRow.__table__,
     "messages": MessageRow.__table__,

@@ -198,6 +198,12 @@ MINUTES = RowSpec(
         "paid_cents": A,
     },
 )
+PRESENCE = RowSpec(
+    "presence",
+    ("room_id", "account_id", "minute"),
+    {"joins": A, "staff": HI, "last_at": L, "last_key": L, "last_in": L},
+    latest_by=("last_at", "last_key"),
+)
 OFFERS = RowSpec(
     "offers",
     ("offer_id",),
@@ -331,6 +337,7 @@ ALL_SPECS: tuple[RowSpec, ...] = (
     ROOMS,
     ACTIVITY,
     MINUTES,
+    PRESENCE,
     OFFERS,
     ORDERS,
     MESSAGES,

@@ -76,6 +76,8 @@ from shared.events.ingest import (
 
 # Room lines with these sources are copies of ingest events (counted from INGEST).
 WEB_SOURCE = "web"
+# Who runs the show, not watches it (viewer.joined's role): no viewer, no attendee.
+STAFF_ROLES = frozenset({"host", "moderator"})
 
 
 def utc(at: datetime) -> datetime:
@@ -166,6 +168,22 @@ class _Fold:
             self._minute = minute_of(self.at)
         self.rows.add(facts.MINUTES, room_id=self.room, minute=self._minute, **counts)
 
+    def presence(self, inside: bool, **values: int) -> None:
+        """The actor came onto the page or left it: in or out after this minute, unless
+        a later event of the minute says otherwise."""
+        if not self.who:
+            return
+        self.rows.add(
+            facts.PRESENCE,
+            room_id=self.room,
+            account_id=self.who,
+            minute=minute_of(self.at),
+            last_at=self.at,
+            last_key=self.event.id,
+            last_in=inside,
+            **values,
+        )
+
     def referral(self, referrer: str | None, **values: Any) -> None:
         if not referrer or not self.who or referrer == self.who:
             return
@@ -242,6 +260,7 @@ def _room_ended(f: _Fold, e: RoomEnded) -> None:
 def _viewer_joined(f: _Fold, e: ViewerJoined) -> None:
     f.acted(e.display_name, joins=1)
     f.minute(joins=1)
+    f.presence(True, joins=1, staff=1 if e.role in STAFF_ROLES else 0)
     f.referral(e.referrer_id, joins=1)
     if e.external_id and e.customer_id and e.external_id != e.customer_id:
         f.evidence(
@@ -256,6 +275,7 @@ def _viewer_joined(f: _Fold, e: ViewerJoined) -> None:
 def _viewer_left(f: _Fold, e: ViewerLeft) -> None:
     f.acted(leaves=1, watch_ms=round(e.watch_seconds * 1000))
     f.minute(leaves=1)
+    f.presence(False)
 
 
 def _chat_line(f: _Fold, e: ChatMessagePosted) -> None:

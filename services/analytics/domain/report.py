@@ -1,10 +1,14 @@
 """The post-stream report: its contract and how it is computed from a room's figures.
 
 Definitions (persons, not accounts: linked accounts count once):
+- the room's staff (its host, with their console, and whoever joined it as host or
+  moderator) run the show: they are no attendee and no viewer;
 - attendees: persons who did anything in the room (joined the page, wrote in a bound
   group chat, bought...); unique viewers: persons who joined the live page;
-- viewers at minute m: joins up to the end of m minus leaves before m (anyone present
-  during the minute); peak viewers: the highest of those, over the show;
+- viewers at minute m: the persons present during the minute (a person is present from
+  a join until their next leave: joining again while present, from a second tab or
+  after a live instance restarted and dropped the socket without a leave, changes
+  nothing); peak viewers: the highest of those, over the show, never above unique;
 - the curves span the show (start to end minute; without both, the minutes with
   events; at most its first 24 h); orders paid after the end count in GMV, not in
   the curve;
@@ -25,8 +29,10 @@ from __future__ import annotations
 import heapq
 import json
 from collections import Counter
+from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from typing import Any
 
 from pydantic import BaseModel, Field
 
@@ -150,7 +156,9 @@ class RoomReport(BaseModel):
     top_buyers: list[Ranked]
     top_referrers: list[Ranked]
     new_vs_returning: NewReturning
-    previous_room_id: str | None = Field(description="The host's show before this one.")
+    previous_room_id: str | None = Field(
+        description="The host's latest show that started and ended before this one started."
+    )
     segment_movement: list[Movement]
     minutes: list[MinutePoint]
 
@@ -162,6 +170,64 @@ class RoomFacts:
     host_id: str | None
     started_at: datetime | None
     ended_at: datetime | None
+
+
+@dataclass
+class PresenceMark:
+    """One account's joins and leaves in one minute: `joins` joins, and in or out after
+    the minute as its last event (at `last_at`, ties by event id `last_key`) said."""
+
+    person_id: str
+    minute: datetime
+    joins: int
+    last_at: datetime
+    last_key: str
+    last_in: bool
+
+
+@dataclass
+class Presence:
+    """Who was on the page when: the viewers, and per minute the persons arriving and
+    the change in persons present (arrivals minus those gone since the minute before)."""
+
+    viewers: set[str]
+    arrivals: Counter[datetime]
+    changes: Counter[datetime]
+
+
+def presence(marks: Iterable[PresenceMark], staff: set[str]) -> Presence:
+    """Each viewer's presence, per person: from a join to the next leave.
+
+    A person is present during a minute if they were in at its start or joined in it,
+    and in after it if the minute's last event (of any of their accounts) was a join:
+    however many joins they made (tabs, reconnections after a restart), they count once."""
+    merged: dict[tuple[str, datetime], list[Any]] = {}
+    for m in marks:
+        if m.person_id in staff:
+            continue
+        order = (m.last_at, m.last_key)
+        cur = merged.get((m.person_id, m.minute))
+        if cur is None:
+            merged[(m.person_id, m.minute)] = [m.joins, order, m.last_in]
+            continue
+        cur[0] += m.joins
+        if order > cur[1]:
+            cur[1], cur[2] = order, m.last_in
+    found = Presence(set(), Counter(), Counter())
+    person, inside = None, False
+    for (who, minute), (joins, _, last_in) in sorted(merged.items(), key=lambda kv: kv[0]):
+        if who != person:
+            person, inside = who, False
+        if joins:
+            found.viewers.add(who)
+        during = inside or joins > 0
+        if during and not inside:
+            found.arrivals[minute] += 1
+            found.changes[minute] += 1
+        if during and not last_in:
+            found.changes[minute + timedelta(minutes=1)] -= 1
+        inside = bool(last_in) and during
+    return found
 
 
 @dataclass
@@ -225,28 +291,28 @@ def _floor(at: datetime) -> datetime:
 
 
 def curve(
-    rows: list[MinuteCounts], start: datetime | None, end: datetime | None
+    rows: list[MinuteCounts], present: Presence, start: datetime | None, end: datetime | None
 ) -> list[MinutePoint]:
-    """Minute by minute over the show; viewers from the running joins and leaves."""
-    if not rows and (start is None or end is None):
+    """Minute by minute over the show; viewers: the persons present during the minute."""
+    marked = set(present.changes)
+    if not rows and not marked and (start is None or end is None):
         return []
     by_minute = {r.minute: r for r in rows}
-    first = _floor(start) if start and end else min(by_minute)
-    last = _floor(end) if start and end else max(by_minute)
+    known = set(by_minute) | marked
+    first = _floor(start) if start and end else min(known)
+    last = _floor(end) if start and end else max(known)
     last = min(last, first + timedelta(minutes=MAX_CURVE_MINUTES - 1))
-    joined = sum(r.joins for r in rows if r.minute < first)
-    left = sum(r.leaves for r in rows if r.minute < first)
+    viewers = sum(n for at, n in present.changes.items() if at < first)
     points = []
     minute = first
     while minute <= last:
         r = by_minute.get(minute)
-        joins = r.joins if r else 0
-        joined += joins
+        viewers += present.changes.get(minute, 0)
         points.append(
             MinutePoint(
                 minute=minute,
-                viewers=max(0, joined - left),
-                joins=joins,
+                viewers=viewers,
+                joins=present.arrivals.get(minute, 0),
                 messages=r.messages if r else 0,
                 likes=r.likes if r else 0,
                 orders=r.orders if r else 0,
@@ -254,7 +320,6 @@ def curve(
                 paid_cents=r.paid_cents if r else 0,
             )
         )
-        left += r.leaves if r else 0
         minute += timedelta(minutes=1)
     return points
 
@@ -333,15 +398,18 @@ def build_report(
     tiers_before: dict[str, str],
     tiers_after: dict[str, str],
     previous_room_id: str | None,
+    marks: Iterable[PresenceMark] = (),
+    staff: frozenset[str] = frozenset(),
 ) -> RoomReport:
-    attendees = {p: s for p, s in in_room.items() if s.rooms > 0}
-    points = curve(minutes, room.started_at, room.ended_at)
+    attendees = {p: s for p, s in in_room.items() if s.rooms > 0 and p not in staff}
+    present = presence(marks, set(staff))
+    points = curve(minutes, present, room.started_at, room.ended_at)
     if room.started_at and room.ended_at:
         duration = max((room.ended_at - room.started_at).total_seconds() / 60, 0.0)
     else:
         duration = float(len(points))
     messages = sum(m.messages for m in minutes)
-    viewers = [p for p, s in attendees.items() if s.joins > 0]
+    viewers = present.viewers  # each present in a minute: the peak is at most their number
     watch_s = sum(s.watch_ms for s in attendees.values()) / 1000
     paid = {p for p, s in attendees.items() if s.orders > 0}
     claimed = paid | {p for p, s in attendees.items() if s.claims > 0}

@@ -15,6 +15,7 @@ from services.analytics.domain.report import (
     OfferFacts,
     PacketFacts,
     PollFacts,
+    PresenceMark,
     RoomFacts,
     RoomReport,
     build_report,
@@ -191,6 +192,12 @@ class Reports:
         packet_rows = await store.red_packets(room_id)
         lucky = await store.person_of_accounts(r.luckiest_id for r in packet_rows if r.luckiest_id)
         previous = await store.previous_room(room)
+        staff = await store.staff(room_id, room.host_id)
+        marks = [
+            PresenceMark(person, minute, int(joins or 0), last_at, last_key or "", bool(inside))
+            for person, minute, joins, last_at, last_key, inside in await store.presence(room_id)
+            if last_at is not None
+        ]
         report = build_report(
             room=RoomFacts(room_id, room.title, room.host_id, room.started_at, room.ended_at),
             minutes=[
@@ -230,6 +237,8 @@ class Reports:
             tiers_before={p: tier(s) for p, s in before.items() if s.rooms > 0},
             tiers_after={p: tier(s) for p, s in after.items()},
             previous_room_id=previous.room_id if previous is not None else None,
+            marks=marks,
+            staff=frozenset(staff),
         )
         # Names only for the few persons the report names (the top lists, the luckiest):
         # reading every attendee's took as long as a pass over their figures.

@@ -22,7 +22,7 @@ from nats.aio.subscription import Subscription
 from services.live import protocol
 from services.live.adapters.room_feed import RoomFeed, RoomState
 from services.live.domain.once import Once
-from services.live.domain.viewers import Viewer
+from services.live.domain.viewers import Role, Viewer
 from shared import metrics, subjects
 from shared.events import ModerationApplied, RoomEnded, UnreadableEvent, parse_event
 from shared.streams import LIVE
@@ -35,6 +35,7 @@ CLOSE_ENDED = 4410  # the show ended: the page keeps what it shows and stops rec
 PRESENCE_STALE_S = 3.5
 # Re-publishes of an event (retries, replicas, relays) are dropped within LIVE's window.
 ONCE_LIMIT = 65_536
+STAFF = frozenset({Role.HOST, Role.MODERATOR})  # they run the show: not viewers
 
 
 class Connection:
@@ -149,10 +150,18 @@ class RoomHub:
         await self._nc.publish(subjects.presence_heartbeat(self.room_id, self.instance_id), b"0")
 
     @property
+    def local_viewers(self) -> int:
+        """Viewers on this instance: distinct customers with a viewer role (a second tab
+        is the same person; the host's console and moderators run the show)."""
+        role_of = self.feed.state.role_of
+        return sum(1 for customer in self._by_customer if role_of(customer) not in STAFF)
+
+    @property
     def viewer_count(self) -> int:
+        """The room's viewers: this instance's and the others' (from their heartbeats)."""
         now = time.monotonic()
         remote = sum(n for n, seen in self._remote_counts.values() if now - seen < PRESENCE_STALE_S)
-        return len(self.connections) + remote
+        return self.local_viewers + remote
 
     async def _on_event(self, msg: Msg) -> None:
         metrics.MESSAGES_CONSUMED.labels("room-fanout").inc()
@@ -231,7 +240,7 @@ class RoomHub:
         subject = subjects.presence_heartbeat(self.room_id, self.instance_id)
         while True:
             try:
-                await self._nc.publish(subject, str(len(self.connections)).encode())
+                await self._nc.publish(subject, str(self.local_viewers).encode())
             except Exception:
                 log.warning("presence heartbeat failed", extra={"room_id": self.room_id})
             await asyncio.sleep(PRESENCE_EVERY_S)

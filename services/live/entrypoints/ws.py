@@ -88,6 +88,7 @@ async def viewer_socket(websocket: WebSocket) -> None:
                 display_name=viewer.display_name,
                 referrer_id=viewer.referrer_id,
                 external_id=viewer.external_id,
+                role=session.role.value,
             )
         )
         if await live.interactions.welcome_once(room_id, viewer.customer_id):

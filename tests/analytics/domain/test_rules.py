@@ -9,7 +9,7 @@ import pytest
 
 from services.analytics.domain import facts
 from services.analytics.domain.identity import InvalidLink, LinkState, groups, pair
-from services.analytics.domain.report import MinuteCounts, curve
+from services.analytics.domain.report import PresenceMark, curve, presence
 from services.analytics.domain.segments import (
     PersonStats,
     is_dormant,
@@ -160,11 +160,42 @@ def test_a_hosts_unlink_beats_automatic_evidence_until_the_host_links_again() ->
     assert not LinkState(auto_evidence=0, host_links=0, decision=None).active
 
 
-def test_viewers_per_minute_count_anyone_present_during_the_minute() -> None:
-    def counts(minute: int, joins: int = 0, leaves: int = 0) -> MinuteCounts:
-        return MinuteCounts(T + timedelta(minutes=minute), joins, leaves, 0, 0, 0, 0, 0)
+def _mark(who: str, minute: int, second: int, joined: bool) -> PresenceMark:
+    at = T + timedelta(minutes=minute, seconds=second)
+    return PresenceMark(who, T + timedelta(minutes=minute), int(joined), at, at.isoformat(), joined)
 
-    rows = [counts(-5, joins=1), counts(0, joins=2), counts(1, leaves=2), counts(3, leaves=1)]
-    points = curve(rows, T, T + timedelta(minutes=4))
+
+def test_viewers_per_minute_count_anyone_present_during_the_minute() -> None:
+    marks = [
+        _mark("a", -5, 0, True),
+        _mark("b", 0, 0, True),
+        _mark("c", 0, 0, True),
+        _mark("b", 1, 10, False),
+        _mark("c", 1, 20, False),
+        _mark("a", 3, 0, False),
+    ]
+    points = curve([], presence(marks, set()), T, T + timedelta(minutes=4))
     # one joined before the start; two join at 0; two leave during 1; the last during 3
     assert [p.viewers for p in points] == [3, 3, 1, 1, 0]
+    assert [p.joins for p in points] == [2, 0, 0, 0, 0]
+
+
+def test_joining_again_while_present_counts_a_person_once() -> None:
+    """A restarted live instance drops sockets without viewer.left: the viewers join
+    again; two tabs join twice; a person's two accounts are one viewer; staff are none."""
+    marks = [
+        _mark("a", 0, 0, True),
+        _mark("b", 0, 5, True),
+        _mark("host", 0, 1, True),
+        _mark("a", 2, 0, True),  # after the restart
+        _mark("b", 2, 0, True),
+        _mark("b", 2, 1, True),  # a second tab
+        _mark("a", 2, 30, True),  # a's other account
+        _mark("b", 3, 0, False),  # b leaves: gone, whatever the joins before
+        _mark("a", 3, 10, False),
+        _mark("a", 3, 50, True),  # ... and comes back in the same minute
+    ]
+    present = presence(marks, {"host"})
+    points = curve([], present, T, T + timedelta(minutes=5))
+    assert [p.viewers for p in points] == [2, 2, 2, 2, 1, 1]
+    assert max(p.viewers for p in points) <= len(present.viewers) == 2

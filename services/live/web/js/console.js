@@ -39,15 +39,36 @@ const live = (path, options = {}) => api('', path, { token: state.token, ...opti
 const orders = (path, options = {}) => api(state.config.orders_url, path, { token: state.token, ...options });
 const ingest = (path, options = {}) => api(state.config.ingest_url, path, { token: state.token, ...options });
 
+// The errors on screen, by where they show: kept (not their text) so that a language
+// change says them again in the new language, and a refresh that works again clears
+// the "can't reach the server" it left.
+const errors = new Map();
+
+function errorText(error) {
+  if (error.status === 0) return t('err.network');
+  if (error.status === 401 || error.status === 403) {
+    return t('err.not_allowed', { detail: error.detail || '' });
+  }
+  return error.message;
+}
+
 function fail(where, error) {
-  const text = error.status === 401 || error.status === 403
-    ? t('err.not_allowed', { detail: error.detail || '' })
-    : error.message;
-  $(where).textContent = text;
+  errors.set(where, error);
+  $(where).textContent = errorText(error);
 }
 
 function clearError(where) {
+  errors.delete(where);
   $(where).textContent = '';
+}
+
+/** A periodic refresh worked: the network error it (or another call) left is over. */
+function reachable(where) {
+  if (errors.get(where)?.status === 0) clearError(where);
+}
+
+function renderErrors() {
+  for (const [where, error] of errors) $(where).textContent = errorText(error);
 }
 
 // ---- login --------------------------------------------------------------------------------
@@ -311,7 +332,7 @@ async function fetchAnalytics(what) {
       headers: { Authorization: `Bearer ${state.token}` },
     });
   } catch {
-    throw new Error(t('err.network'));
+    throw Object.assign(new Error(t('err.network')), { status: 0 });
   }
   if (!response.ok) {
     const body = await response.text();
@@ -334,7 +355,7 @@ async function openReport() {
     else window.location.href = url;
   } catch (error) {
     tab?.close();
-    $('#room-error').textContent = error.message;
+    fail('#room-error', error);
   }
 }
 
@@ -351,7 +372,7 @@ async function download(what) {
     link.remove();
     setTimeout(() => URL.revokeObjectURL(link.href), 60000);
   } catch (error) {
-    $('#room-error').textContent = error.message;
+    fail('#room-error', error);
   }
 }
 
@@ -717,6 +738,7 @@ async function refreshDecisions() {
   if (!state.room) return;
   try {
     state.decisions = await live(`/rooms/${encodeURIComponent(state.room.id)}/moderation?limit=50`);
+    reachable('#moderation-error');
   } catch (error) {
     fail('#moderation-error', error);
     return;
@@ -795,7 +817,9 @@ async function refreshBindings() {
     state.bindings = await ingest(`/bindings?room_id=${encodeURIComponent(state.room.id)}`);
     state.bindingsError = '';
   } catch (error) {
-    state.bindingsError = error.status === 403 || error.status === 401 ? t('bindings.admin_only') : error.message;
+    state.bindingsError = error.status === 403 || error.status === 401
+      ? t('bindings.admin_only')
+      : errorText(error);
   }
   renderBindings();
 }
@@ -830,7 +854,9 @@ async function bind(event) {
     toast(t('bindings.bound', { adopted: bound.adopted }));
     await refreshBindings();
   } catch (error) {
-    state.bindingsError = error.status === 403 || error.status === 401 ? t('bindings.admin_only') : error.message;
+    state.bindingsError = error.status === 403 || error.status === 401
+      ? t('bindings.admin_only')
+      : errorText(error);
     renderBindings();
   }
 }
@@ -849,6 +875,7 @@ async function unbind(binding) {
 
 function renderAll() {
   if (state.token) $('#who').textContent = t('console.logged_in');
+  renderErrors();
   renderProducts();
   renderRecentRooms();
   if (!state.room) return;

@@ -37,6 +37,11 @@ const notes = new Map();
 let socket = null;
 let likeBatch = 0;
 let likeTimer = null;
+// The chat follows new lines unless the viewer scrolled up to read (then it stays put).
+// Kept as a flag, not measured at each render: the list is measured as empty while the
+// room is still hidden, which left a late joiner at the oldest line for good.
+let followChat = true;
+const FOLLOW_SLACK_PX = 80;
 
 // ---- storage ------------------------------------------------------------------------------
 
@@ -155,7 +160,11 @@ function connectionChanged(status, detail) {
   } else if (status === 'stopped') {
     show(line, false);
     const code = detail?.status;
-    if (code === 4410) return; // the show ended: the room stays on screen, orders can still be paid
+    if (code === 4410) { // the show ended: the room stays on screen, orders can still be paid
+      state.status = 'ended'; // said by the close too, should its status frame be lost
+      renderAll();
+      return;
+    }
     if (code === 403 || code === 4403) problem(t('viewer.removed_title'), t('viewer.removed_text'), code === 4403);
     else if (code === 410) problem(t('viewer.ended_title'), t('viewer.ended_text'));
     else problem(t('viewer.no_room'), detail?.detail || '');
@@ -381,6 +390,7 @@ function renderProduct() {
   const buy = $('#buy');
   const ended = state.status === 'ended' || offer.closed;
   buy.disabled = ended || !offer.title;
+  $('#quantity').disabled = ended;
   buy.textContent = soldOut ? t('viewer.join_waitlist') : kind === 'group_buy' ? t('viewer.join_group') : t('viewer.buy');
   const quantity = $('#quantity');
   quantity.max = String(offer.per_buyer_limit || 1);
@@ -401,7 +411,7 @@ function renderCountdown() {
   const offer = pinned();
   const line = $('#product-countdown');
   if (!offer) return;
-  if (offer.closed) {
+  if (offer.closed || state.status === 'ended') { // the show's end closes its sales
     line.textContent = t('viewer.sale_closed');
     return;
   }
@@ -703,7 +713,6 @@ function vote(option) {
  * then announces just the new lines). */
 function renderChat() {
   const list = $('#messages');
-  const nearBottom = list.scrollHeight - list.scrollTop - list.clientHeight < 80;
   const wanted = new Set(state.lines.map((line) => line.id));
   for (const node of [...list.children]) if (!wanted.has(node.dataset.id)) node.remove();
   const present = new Map([...list.children].map((node) => [node.dataset.id, node]));
@@ -717,7 +726,18 @@ function renderChat() {
     }
     previous = node;
   }
-  if (nearBottom) list.scrollTop = list.scrollHeight;
+  if (followChat) scrollChatDown();
+}
+
+function scrollChatDown() {
+  const list = $('#messages');
+  list.scrollTop = list.scrollHeight;
+}
+
+function chatScrolled() {
+  const list = $('#messages');
+  if (!list.clientHeight) return; // hidden: nothing to say about where the viewer reads
+  followChat = list.scrollHeight - list.scrollTop - list.clientHeight < FOLLOW_SLACK_PX;
 }
 
 function chatLine(line) {
@@ -792,6 +812,8 @@ function renderHeader() {
   const ended = state.status === 'ended';
   $('#chat-input').disabled = ended;
   $('#chat-form button[type=submit]').disabled = ended;
+  // The socket closes with the show: what would travel on it is off.
+  for (const id of ['#plus-one', '#like', '#checkin']) $(id).disabled = ended;
 }
 
 function renderAll() {
@@ -818,6 +840,7 @@ function tick() {
 }
 
 function wireControls() {
+  $('#messages').addEventListener('scroll', chatScrolled, { passive: true });
   $('#join-form').addEventListener('submit', (event) => {
     event.preventDefault();
     const name = $('#display-name').value.trim();
