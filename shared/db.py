@@ -8,9 +8,10 @@ from __future__ import annotations
 
 from typing import Any
 
-from sqlalchemy import MetaData, event, inspect, text
+from sqlalchemy import Connection, MetaData, event, inspect, text
 from sqlalchemy.ext.asyncio import AsyncEngine, async_sessionmaker, create_async_engine
 from sqlalchemy.orm import registry
+from sqlalchemy.schema import CreateColumn
 from sqlmodel import SQLModel
 from sqlmodel.ext.asyncio.session import AsyncSession
 
@@ -68,6 +69,26 @@ async def migrate(engine: AsyncEngine, metadata: MetaData) -> None:
         if conn.dialect.name == "postgresql":
             await conn.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": MIGRATE_LOCK})
         await conn.run_sync(metadata.create_all)
+        await conn.run_sync(_add_missing_columns, metadata)
+
+
+def _add_missing_columns(conn: Connection, metadata: MetaData) -> None:
+    """Tables only grow (docs/decisions/0001): a column the code has and an existing table
+    lacks is added, if it may be empty (nullable) or has a server default; anything else
+    needs a real migration and stops the start with a clear error."""
+    inspector = inspect(conn)
+    for table in metadata.sorted_tables:
+        existing = {c["name"] for c in inspector.get_columns(table.name)}
+        for column in table.columns:
+            if column.name in existing:
+                continue
+            if not (column.nullable or column.server_default is not None):
+                raise RuntimeError(
+                    f"{table.name}.{column.name} is missing and cannot be added empty: "
+                    "this schema change needs a migration"
+                )
+            ddl = CreateColumn(column).compile(dialect=conn.dialect)
+            conn.execute(text(f"ALTER TABLE {table.name} ADD COLUMN {ddl}"))
 
 
 async def is_migrated(engine: AsyncEngine, metadata: MetaData) -> bool:

@@ -11,6 +11,7 @@ Retry policy (ARCHITECTURE rule 3), chosen on purpose:
 
 from __future__ import annotations
 
+import json
 import logging
 from typing import Any
 
@@ -18,10 +19,12 @@ from faststream.exceptions import NackMessage
 from faststream.middlewares import BaseMiddleware
 from faststream.nats import NatsBroker
 from faststream.nats.message import NatsMessage
+from nats import errors as nats_errors
 from nats.aio.msg import Msg
 from nats.errors import Error as NatsError
 from nats.js import JetStreamContext
 from nats.js.api import PubAck
+from nats.js.errors import ServerError, ServiceUnavailableError
 from pydantic import ValidationError
 
 from shared import metrics, subjects
@@ -59,6 +62,14 @@ class EventPublisher:
         metrics.MESSAGES_PUBLISHED.labels(subject.split(".", 1)[0]).inc()
         return ack
 
+    async def dead_letter(self, **kwargs: Any) -> None:
+        """`dead_letter` on this publisher's JetStream."""
+        await dead_letter(self._js, **kwargs)
+
+    async def dead_letter_item(self, **kwargs: Any) -> None:
+        """`dead_letter_item` on this publisher's JetStream."""
+        await dead_letter_item(self._js, **kwargs)
+
 
 async def dead_letter(
     js: JetStreamContext,
@@ -74,7 +85,7 @@ async def dead_letter(
     headers = {
         H_REASON: _header_safe(reason),
         H_SERVICE: service,
-        H_ORIGINAL_SUBJECT: original_subject,
+        H_ORIGINAL_SUBJECT: _header_safe(original_subject),
     }
     if msg_id:
         headers[H_MSG_ID] = msg_id
@@ -86,6 +97,53 @@ async def dead_letter(
         "dead-lettered message",
         extra={"subject": original_subject, "reason": reason, "service": service},
     )
+
+
+async def dead_letter_item(
+    js: JetStreamContext,
+    *,
+    service: str,
+    job: str,
+    item: str,
+    reason: str,
+    detail: dict[str, Any] | None = None,
+) -> None:
+    """Keep a periodic job's item that was given up (a row, not a message): JSON with the
+    job, the item and what the caller adds; the dedupe id is the item's, so a second give-up
+    within the stream's duplicate window (a replica, a restart) adds nothing."""
+    data = json.dumps({"job": job, "item": item, **(detail or {})}, default=str).encode()
+    await dead_letter(
+        js,
+        service=service,
+        original_subject=subjects.periodic_job(service, job),
+        data=data,
+        reason=reason,
+        msg_id=f"{service}:{job}:{item}",
+    )
+
+
+# Failures that are NATS's (away, reconnecting, electing a leader, slow), not the message's.
+_TRANSIENT_NATS = (
+    TimeoutError,  # nats.errors.TimeoutError and asyncio's
+    OSError,
+    nats_errors.NoRespondersError,
+    nats_errors.ConnectionClosedError,
+    nats_errors.ConnectionReconnectingError,
+    nats_errors.ConnectionDrainingError,
+    nats_errors.OutboundBufferLimitError,
+    nats_errors.StaleConnectionError,
+    nats_errors.FlushTimeoutError,
+    nats_errors.NoServersError,
+    nats_errors.UnexpectedEOF,
+    ServiceUnavailableError,
+    ServerError,
+)
+
+
+def is_transient_nats_error(exc: BaseException) -> bool:
+    """True when publishing may work later as it is; False when the message itself is
+    refused (bad subject, over max payload, rejected by the stream)."""
+    return isinstance(exc, _TRANSIENT_NATS)
 
 
 def _header_safe(text: str) -> str:

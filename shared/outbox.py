@@ -3,6 +3,11 @@
 A service adds events to its outbox inside the same database transaction as
 the change; a relay publishes them after commit (Nats-Msg-Id = event id, so a
 re-publish after a crash is dropped by JetStream) and marks them sent.
+
+A row NATS refuses (a subject that is not one, a payload over the limit) fails alone:
+the rows after it go out, it is tried again a few times, then it goes to dead letters
+(its payload and subject, untouched) and is marked sent. NATS being away is no row's
+fault: nothing is marked, the next pass publishes them all again.
 """
 
 from __future__ import annotations
@@ -18,9 +23,9 @@ from sqlalchemy.ext.asyncio import AsyncConnection, async_sessionmaker
 from sqlmodel import Field, SQLModel
 from sqlmodel.ext.asyncio.session import AsyncSession
 
-from shared.background import Periodic
+from shared.background import ItemFailures, Periodic
 from shared.events import IntegrationEvent, utcnow
-from shared.messaging import EventPublisher
+from shared.messaging import EventPublisher, is_transient_nats_error
 from shared.subjects import event_subject
 
 log = logging.getLogger("qunlive.outbox")
@@ -42,10 +47,15 @@ def outbox_table(base: type[SQLModel], table_name: str) -> Any:
 
 
 class Outbox:
-    def __init__(self, row_cls: Any, sessions: async_sessionmaker[AsyncSession]) -> None:
+    def __init__(
+        self, row_cls: Any, sessions: async_sessionmaker[AsyncSession], service: str = ""
+    ) -> None:
         self._row = row_cls
         self._sessions = sessions
         self._relay = Periodic("outbox-relay", self._relay_all, every_s=1.0)
+        self._failures = ItemFailures("outbox-relay", transient=is_transient_nats_error)
+        # The dead letters' service: the table's prefix (orders_outbox -> orders) by default.
+        self._service = service or str(row_cls.__tablename__).split("_", 1)[0]
         self.publisher: EventPublisher | None = None
 
     def add(self, session: AsyncSession, event: IntegrationEvent) -> None:
@@ -76,15 +86,19 @@ class Outbox:
         self._relay.wake()
 
     async def relay_once(self, batch: int = 200) -> int:
+        """Publish a batch of unsent rows; how many left the outbox (sent or dead-lettered)."""
         if self.publisher is None:
             return 0
         publisher, table = self.publisher, self._row.__table__
+        resting = self._failures.skipped()
         async with self._sessions() as session:
             conn = await session.connection()
+            query = sa.select(table.c.seq, table.c.event_id, table.c.subject, table.c.payload)
+            if resting:  # a row that failed waits out its backoff; the others go on
+                query = query.where(table.c.event_id.not_in(resting))
             rows = (
                 await conn.execute(
-                    sa.select(table.c.seq, table.c.event_id, table.c.subject, table.c.payload)
-                    .where(table.c.sent_at.is_(None))
+                    query.where(table.c.sent_at.is_(None))
                     .order_by(table.c.seq)
                     .limit(batch)
                     # Replicas relay different rows instead of queueing on the same ones
@@ -96,18 +110,41 @@ class Outbox:
                 return 0
             # The batch goes out at once, in outbox order (one socket write, acks awaited
             # together), not one write and one ack wait per event: the relay was an eighth of
-            # a flash sale's CPU. If any publish fails, none is marked sent and the next pass
-            # publishes them all again; JetStream drops the duplicates (Nats-Msg-Id).
-            await asyncio.gather(
-                *(publisher.publish_raw(r.subject, r.payload.encode(), r.event_id) for r in rows)
+            # a flash sale's CPU. What failed is not marked sent and the next pass publishes
+            # it again; JetStream drops the duplicates (Nats-Msg-Id).
+            outcomes = await asyncio.gather(
+                *(publisher.publish_raw(r.subject, r.payload.encode(), r.event_id) for r in rows),
+                return_exceptions=True,
             )
-            await conn.execute(
-                sa.update(table)
-                .where(table.c.seq.in_([r.seq for r in rows]))
-                .values(sent_at=utcnow())
-            )
+            done = []
+            for row, outcome in zip(rows, outcomes, strict=True):
+                if not isinstance(outcome, BaseException):
+                    self._failures.succeeded(row.event_id)
+                    done.append(row.seq)
+                elif isinstance(outcome, Exception) and await self._failures.failed(
+                    row.event_id, outcome, self._dead_letter(publisher, row)
+                ):
+                    done.append(row.seq)  # kept in dead letters: it leaves the outbox
+                elif not isinstance(outcome, Exception):
+                    raise outcome  # a cancel
+            if done:
+                await conn.execute(
+                    sa.update(table).where(table.c.seq.in_(done)).values(sent_at=utcnow())
+                )
             await session.commit()
-        return len(rows)
+        return len(done)
+
+    def _dead_letter(self, publisher: EventPublisher, row: Any) -> Any:
+        async def keep(reason: str) -> None:
+            await publisher.dead_letter(
+                service=self._service,
+                original_subject=row.subject,
+                data=row.payload.encode(),
+                reason=reason,
+                msg_id=f"{self._service}:outbox:{row.event_id}",
+            )
+
+        return keep
 
     async def _relay_all(self) -> None:
         while await self.relay_once():

@@ -52,6 +52,12 @@ def dead_letters(service: str) -> str:
     return f"{DEAD_LETTER_PREFIX}.{service}"
 
 
+def periodic_job(service: str, job: str) -> str:
+    """What a periodic job's given-up item shows as its origin in dead letters (nothing is
+    published on it: the item was a database row, not a message)."""
+    return f"job.{service}.{job}"
+
+
 def all_dead_letters() -> str:
     return f"{DEAD_LETTER_PREFIX}.>"
 

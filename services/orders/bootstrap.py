@@ -58,7 +58,14 @@ def build(settings: OrdersSettings | None = None) -> OrdersApp:
     catalog = Catalog(infra.sessions, outbox, ticker, checkout.hand_to_waitlist)
     payments = Payments(infra.sessions, outbox, gateway, rule)
     sweeper = Sweeper(
-        infra.sessions, outbox, ticker, catalog, checkout, payments, every_s=settings.sweep_every_s
+        infra.sessions,
+        outbox,
+        ticker,
+        catalog,
+        checkout,
+        payments,
+        every_s=settings.sweep_every_s,
+        publisher=lambda: infra.publisher,
     )
     app = OrdersApp(settings, infra, catalog, checkout, payments, sweeper, ticker, outbox, gateway)
     subscribers.register(infra.broker, checkout)

@@ -167,7 +167,7 @@ class CommissionAccrued(OrdersEvent):
 
 
 class CommissionReversed(OrdersEvent):
-    """A commission taken back because its order was refunded in full."""
+    """A commission taken back, `amount_cents` of it: all on a full refund, the rest on a part."""
 
     type: Literal["commission.reversed"] = "commission.reversed"
     order_id: str

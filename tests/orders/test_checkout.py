@@ -12,7 +12,7 @@ import pytest
 from services.orders.service_layer.catalog import NotFound
 from shared import subjects
 from shared.embedded_nats import NatsServer
-from shared.events import ClaimRejected, OrderPlaced, PlaceClaim, parse_event
+from shared.events import ClaimRejected, OrderPlaced, PlaceClaim, new_id, parse_event
 from shared.messaging import EventPublisher
 from tests.orders.conftest import ADMIN, Orders
 from tests.support import eventually
@@ -301,3 +301,167 @@ async def test_a_checkout_past_the_fast_path_gets_the_same_answers(orders: Order
     for plain in (True, False):
         status, body = await post("dee", f"key-dee-{plain}", plain, "/offers/off_nope/checkout")
         assert (status, body) == (404, {"detail": "No such offer."})
+
+
+async def test_a_retry_answers_exactly_what_the_first_checkout_answered(orders: Orders) -> None:
+    offer = await orders.offer(stock=1)
+    lily, wei = orders.buyer("lily"), orders.buyer("wei")
+    for buyer, key, code in ((lily, "lily-key-01", 201), (wei, "wei-key-001", 409)):
+        first = await orders.checkout(offer["id"], buyer, key=key)
+        assert first.status_code == code, first.text
+        again = await orders.checkout(offer["id"], buyer, key=key)
+        assert again.status_code == code
+        assert again.json() == {**first.json(), "replayed": True}
+    assert first.json()["message"].startswith("Sold out")
+    won = await orders.checkout(offer["id"], lily, key="lily-key-01")
+    assert won.json()["message"].startswith("Yours: 1 held, pay 499.00 by ")
+
+
+async def test_a_key_reused_with_another_body_is_refused_not_replayed(orders: Orders) -> None:
+    """Stripe's rule: an idempotency key stands for one request; the same key with other
+    parameters is an error that says so, on the fast path and on the FastAPI route alike."""
+    offer = await orders.offer(variants=["S", "L"], per_buyer_limit=5)
+    lily = orders.buyer("lily")
+    first = await orders.checkout(offer["id"], lily, key="reused-key-1", quantity=1, variant="S")
+    assert first.status_code == 201, first.text
+    url = f"/offers/{offer['id']}/checkout"
+    for content_type in ("application/json", "application/json; charset=utf-8"):
+        headers = {
+            "Authorization": lily["Authorization"],
+            "Idempotency-Key": "reused-key-1",
+            "Content-Type": content_type,
+        }
+        other = await orders.http.post(
+            url, headers=headers, content=b'{"quantity": 2, "variant": "L"}'
+        )
+        assert other.status_code == 422, other.text
+        body = other.json()
+        assert body["reason"] == "idempotency_key_reused" and not body["ok"]
+        assert body["order_id"] is None and "same parameters" in body["message"]
+    # The same request again is still the same order (an equivalent spelling of S too).
+    again = await orders.checkout(offer["id"], lily, key="reused-key-1", quantity=1, variant="s")
+    assert again.status_code == 201 and again.json()["order_id"] == first.json()["order_id"]
+    order = await orders.get(f"/orders/{first.json()['order_id']}", lily)
+    assert (order["quantity"], order["variant"]) == (1, "S")
+    counts = await stock_adds_up(orders, offer["id"])
+    assert counts["held"] == 1
+    # The key belongs to this offer: used on another, it is the same refusal.
+    elsewhere = await orders.offer(variants=["S", "L"])
+    moved = await orders.checkout(elsewhere["id"], lily, key="reused-key-1", variant="S")
+    assert moved.status_code == 422 and moved.json()["reason"] == "idempotency_key_reused"
+
+
+async def test_a_chat_claim_id_reused_for_another_claim_is_refused(
+    orders: Orders, nats_server: NatsServer
+) -> None:
+    offer = await orders.offer(room_id="r8", per_buyer_limit=5)
+    nc = await nats.connect(nats_server.url)
+    said = await nc.subscribe(subjects.room_events("orders", "r8"))
+    bus = EventPublisher(nc.jetstream())
+    claim = PlaceClaim(
+        room_id="r8",
+        customer_id="telegram:77",
+        claim_id="m-7",
+        offer_id=offer["id"],
+        quantity=1,
+        source="chat",
+    )
+    await bus.publish(claim)
+    seen: list[Any] = []
+    while not any(isinstance(e, OrderPlaced) for e in seen):
+        seen.append(parse_event((await said.next_msg(timeout=10)).data))
+    await bus.publish(claim.model_copy(update={"id": new_id(), "quantity": 3}))
+    while not any(isinstance(e, ClaimRejected) for e in seen):
+        seen.append(parse_event((await said.next_msg(timeout=10)).data))
+    [rejected] = [e for e in seen if isinstance(e, ClaimRejected)]
+    assert (rejected.claim_id, rejected.reason) == ("m-7", "invalid")
+    assert "already" in rejected.message
+    assert (await stock_adds_up(orders, offer["id"]))["held"] == 1
+    await nc.close()
+
+
+async def test_a_waiting_buyer_holds_one_place_and_promotion_respects_the_limit(
+    orders: Orders,
+) -> None:
+    offer = await orders.offer(stock=2, per_buyer_limit=1)
+    a, b, w1, w2 = (orders.buyer(n) for n in ("a", "b", "w1", "w2"))
+    order_a = (await orders.checkout(offer["id"], a)).json()["order_id"]
+    order_b = (await orders.checkout(offer["id"], b)).json()["order_id"]
+    for buyer, key in ((w1, "w1-key-0001"), (w1, "w1-key-0002"), (w2, "w2-key-0001")):
+        waiting = await orders.checkout(offer["id"], buyer, key=key)
+        assert waiting.status_code == 409 and waiting.json()["reason"] == "sold_out_waitlisted"
+    assert (
+        "already" in (await orders.checkout(offer["id"], w1, key="w1-key-0002")).json()["message"]
+    )
+    for order_id, buyer in ((order_b, b), (order_a, a)):
+        auth = {"Authorization": buyer["Authorization"]}
+        cancelled = await orders.http.post(f"/orders/{order_id}/cancel", headers=auth)
+        assert cancelled.status_code == 200, cancelled.text
+    w1_first = await orders.checkout(offer["id"], w1, key="w1-key-0001")
+    assert w1_first.json()["ok"], w1_first.text
+    w1_second = await orders.checkout(offer["id"], w1, key="w1-key-0002")
+    assert not w1_second.json()["ok"], w1_second.text
+    w2_place = await orders.checkout(offer["id"], w2, key="w2-key-0001")
+    assert w2_place.json()["ok"], w2_place.text
+    counts = await stock_adds_up(orders, offer["id"])
+    assert (counts["held"], counts["left"]) == (2, 0)
+
+
+async def test_chat_plus_one_twice_while_sold_out_is_one_place(
+    orders: Orders, nats_server: NatsServer
+) -> None:
+    offer = await orders.offer(room_id="r7", stock=2, per_buyer_limit=1)
+    a, b = orders.buyer("a", "r7"), orders.buyer("b", "r7")
+    order_ids = [(await orders.checkout(offer["id"], x)).json()["order_id"] for x in (a, b)]
+    nc = await nats.connect(nats_server.url)
+    said = await nc.subscribe(subjects.room_events("orders", "r7"))
+    bus = EventPublisher(nc.jetstream())
+    for claim_id in ("m-1", "m-2"):
+        await bus.publish(
+            PlaceClaim(
+                room_id="r7",
+                customer_id="telegram:5",
+                claim_id=claim_id,
+                offer_id=offer["id"],
+                quantity=1,
+                source="chat",
+            )
+        )
+    rejected: set[str] = set()
+    while len(rejected) < 2:
+        event = parse_event((await said.next_msg(timeout=10)).data)
+        if isinstance(event, ClaimRejected):
+            assert event.reason == "sold_out_waitlisted"
+            rejected.add(event.claim_id)
+    for order_id, buyer in zip(order_ids, (a, b), strict=True):
+        auth = {"Authorization": buyer["Authorization"]}
+        assert (await orders.http.post(f"/orders/{order_id}/cancel", headers=auth)).is_success
+
+    async def served() -> dict | None:
+        offer_now = await stock_adds_up(orders, offer["id"])
+        return offer_now if offer_now["left"] + offer_now["held"] == 2 else None
+
+    counts = await eventually(served)
+    assert (counts["held"], counts["left"]) == (1, 1), counts
+    await nc.close()
+
+
+async def test_a_waitlist_place_is_not_served_past_the_limit_the_buyer_reached_meanwhile(
+    orders: Orders,
+) -> None:
+    offer = await orders.offer(stock=2, per_buyer_limit=2)
+    a, w = orders.buyer("a"), orders.buyer("w")
+    order_a = (await orders.checkout(offer["id"], a, quantity=2)).json()["order_id"]
+    waiting = await orders.checkout(offer["id"], w, key="w-waits-for-2", quantity=2)
+    assert waiting.json()["reason"] == "sold_out_waitlisted"
+    # One more unit: too few for the waiting ask of 2, so it is on sale, and w takes it.
+    more = await orders.http.patch(f"/offers/{offer['id']}", headers=ADMIN, json={"stock": 3})
+    assert more.json()["left"] == 1, more.text
+    took = await orders.checkout(offer["id"], w, key="w-takes-one", quantity=1)
+    assert took.status_code == 201, took.text
+    # a's 2 units come back: w's waiting 2 would make 3, over the limit of 2.
+    auth = {"Authorization": a["Authorization"]}
+    assert (await orders.http.post(f"/orders/{order_a}/cancel", headers=auth)).is_success
+    counts = await stock_adds_up(orders, offer["id"])
+    assert (counts["held"], counts["left"]) == (1, 2), counts
+    assert not (await orders.checkout(offer["id"], w, key="w-waits-for-2", quantity=2)).json()["ok"]

@@ -203,3 +203,49 @@ async def test_editing_a_live_offer_keeps_the_books_straight(orders: Orders) -> 
     assert closed.status_code == 409
     buyer = orders.buyer("late")
     assert (await orders.checkout(offer["id"], buyer)).json()["reason"] == "closed"
+
+
+async def test_commissions_follow_what_was_finally_paid_after_partial_refunds(
+    orders: Orders,
+) -> None:
+    """Rule "5,2": a referrer earns 5% of what the buyer finally paid. A group-buy member
+    refunded the tier difference, or a buyer refunded in part, earns the referrer less."""
+    tiers = [{"min_buyers": 1, "price_cents": 5900}, {"min_buyers": 2, "price_cents": 4900}]
+    group = await orders.offer(
+        kind="group_buy", stock=100, tiers=tiers, min_group=2, duration_s=3600
+    )
+    aunt = orders.buyer("aunt")
+    members = [orders.buyer(f"m{i}", referrer=aunt["customer_id"]) for i in range(2)]
+    order_ids = [(await orders.checkout(group["id"], m)).json()["order_id"] for m in members]
+    for order_id, member in zip(order_ids, members, strict=True):
+        await pay_and_wait(orders, order_id, member, "paid")
+
+    async def ledger() -> list[tuple[str, int, str]]:
+        rows = await orders.get(f"/commissions/{aunt['customer_id']}")
+        return sorted((c["order_id"], c["amount_cents"], c["status"]) for c in rows)
+
+    assert await ledger() == sorted((o, 295, "accrued") for o in order_ids)
+    await orders.http.patch(
+        f"/offers/{group['id']}",
+        headers=ADMIN,
+        json={"ends_at": (utcnow() - timedelta(seconds=1)).isoformat()},
+    )
+
+    async def adjusted() -> list | None:
+        now = await ledger()
+        return now if now == sorted((o, 245, "accrued") for o in order_ids) else None
+
+    await eventually(adjusted, timeout=15)  # 5% of 49.00, no longer of 59.00
+    # A flash-sale order refunded in part, then in full.
+    flash = await orders.offer(stock=5)
+    buyer = orders.buyer("b", referrer=aunt["customer_id"])
+    flash_order = (await orders.checkout(flash["id"], buyer)).json()["order_id"]
+    await pay_and_wait(orders, flash_order, buyer, "paid")
+    part = await orders.http.post(
+        f"/orders/{flash_order}/refund", headers=ADMIN, json={"amount_cents": 9900}
+    )
+    assert part.status_code == 200, part.text
+    assert (flash_order, 2000, "accrued") in await ledger()  # 5% of 400.00
+    rest = await orders.http.post(f"/orders/{flash_order}/refund", headers=ADMIN, json={})
+    assert rest.json()["status"] == "refunded"
+    assert [c for c in await ledger() if c[0] == flash_order] == [(flash_order, 2000, "reversed")]

@@ -96,7 +96,10 @@ class CheckoutRow(OrdersTable, table=True):  # type: ignore[valid-type, misc, ca
     offer_id: str
     order_id: str | None = None
     reason: str | None = None
-    message: str = ""
+    message: str = ""  # the answer's message, word for word
+    # The request the key was first used for (CheckoutRequest.fingerprint); the same key with
+    # another request is refused. None on rows from before it was kept.
+    fingerprint: str | None = None
     created_at: datetime = Field(default_factory=utcnow)
 
 
@@ -111,7 +114,7 @@ class WaitlistRow(OrdersTable, table=True):  # type: ignore[valid-type, misc, ca
     variant: str | None = None
     claim_key: str
     referrer_chain: list[str] = Field(default_factory=list, sa_column=Column(JSON, nullable=False))
-    status: str = "waiting"  # waiting | offered
+    status: str = "waiting"  # waiting | offered | lapsed (would pass the per-buyer limit)
     created_at: datetime = Field(default_factory=utcnow)
 
 

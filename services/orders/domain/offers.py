@@ -129,3 +129,23 @@ def check_claim(
             "limit_reached", f"Limit {per_buyer_limit} per buyer; you can take {left} more."
         )
     return None
+
+
+def sold_out(already_waiting: bool) -> Refusal:
+    """Not enough left: the buyer waits for released units, in one place per offer."""
+    if already_waiting:
+        return Refusal(
+            "sold_out_waitlisted",
+            "Sold out: you are already on the waitlist (one place per buyer) and will be "
+            "offered a unit when one is released.",
+        )
+    return Refusal(
+        "sold_out_waitlisted",
+        "Sold out: you are on the waitlist and will be offered any unit released.",
+    )
+
+
+def may_serve_from_waitlist(*, holding: int, quantity: int, per_buyer_limit: int) -> bool:
+    """A waiting place is served only within the per-buyer limit, counting what the buyer
+    holds now (bought meanwhile, or the limit lowered since they joined)."""
+    return holding + quantity <= per_buyer_limit

@@ -47,3 +47,14 @@ def commissions(
         for level, (who, bp) in enumerate(zip(chain, rule.basis_points, strict=False), start=1)
         if amount_cents * bp // 10_000 > 0
     ]
+
+
+def commissions_after_refund(
+    paid_cents: int, refunded_cents: int, chain: list[str], rule: CommissionRule
+) -> dict[int, int]:
+    """What each level's commission comes to once part of the order is refunded: the rule
+    applied to what the buyer finally paid (a level missing here comes to 0)."""
+    return {
+        level: cents
+        for _, level, cents in commissions(max(paid_cents - refunded_cents, 0), chain, rule)
+    }

@@ -16,7 +16,7 @@ from services.orders.domain.fulfilment import Fulfilment
 from services.orders.domain.offers import OfferKind, Tier, tier_for
 from services.orders.entrypoints.deps import BuyerDep, HostDep, OrdersDep
 from services.orders.service_layer.catalog import OfferDraft
-from services.orders.service_layer.checkout import CheckoutRequest, tiers_of
+from services.orders.service_layer.checkout import KEY_REUSED, CheckoutRequest, tiers_of
 from shared import metrics
 from shared.api import RoomIdPath
 from shared.auth import TokenHolder
@@ -116,7 +116,10 @@ class CheckoutIn(BaseModel):
 class CheckoutOut(BaseModel):
     ok: bool
     order_id: str | None
-    reason: str | None = Field(description="Why not: sold_out_waitlisted, limit_reached, ...")
+    reason: str | None = Field(
+        description="Why not: sold_out_waitlisted, limit_reached, ...; "
+        "idempotency_key_reused (422) when the key was first used with other parameters."
+    )
     message: str
     replayed: bool = Field(description="True when this key was seen before: the same outcome.")
 
@@ -264,7 +267,24 @@ async def edit_offer(offer_id: str, body: OfferEdit, orders: OrdersDep, host: Ho
     "/offers/{offer_id}/checkout",
     response_model=CheckoutOut,
     tags=["checkout"],
-    responses={201: {"model": CheckoutOut}, 409: {"model": CheckoutOut}},
+    responses={
+        201: {"model": CheckoutOut},
+        409: {"model": CheckoutOut},
+        422: {
+            "description": "Invalid body or headers, or `reason: idempotency_key_reused`: "
+            "the key was first used with other parameters (nothing changed).",
+            "content": {
+                JSON: {
+                    "schema": {
+                        "anyOf": [
+                            {"$ref": "#/components/schemas/HTTPValidationError"},
+                            {"$ref": "#/components/schemas/CheckoutOut"},
+                        ]
+                    }
+                }
+            },
+        },
+    },
 )
 async def checkout(
     offer_id: str,
@@ -274,7 +294,8 @@ async def checkout(
     idempotency_key: Annotated[str, Header(min_length=8, max_length=100)],
 ) -> Response:
     """Hold stock and create an order awaiting payment. A retry with the same
-    `Idempotency-Key` returns the same outcome, never a second order."""
+    `Idempotency-Key` and body returns the same answer, never a second order; the same key
+    with another body is refused (422, `idempotency_key_reused`)."""
     # The hottest route: the composition root comes from app.state (no dependency), and the
     # answer is serialised once by its model and returned as bytes (FastAPI neither validates
     # nor re-serialises a Response; `response_model` above still documents it).
@@ -311,7 +332,8 @@ async def place_checkout(
         message=result.message,
         replayed=result.replayed,
     )
-    return (201 if result.ok else 409), answer.model_dump_json().encode()
+    code = 201 if result.ok else 422 if result.reason == KEY_REUSED else 409
+    return code, answer.model_dump_json().encode()
 
 
 @router.get("/orders/{order_id}", response_model=OrderOut, tags=["orders"])
@@ -354,7 +376,8 @@ async def cancel(order_id: str, orders: OrdersDep, buyer: BuyerDep) -> OrderOut:
 
 @router.post("/orders/{order_id}/refund", response_model=OrderOut, tags=["orders"])
 async def refund(order_id: str, body: RefundIn, orders: OrdersDep, host: HostDep) -> OrderOut:
-    """Refund all or part; a full refund reverses the referral commissions."""
+    """Refund all or part; the referral commissions follow what was finally paid (a part
+    refunded lowers them, a full refund reverses them)."""
     order = await orders.payments.refund(
         order_id, host.id, host.is_admin, body.amount_cents, body.reason
     )

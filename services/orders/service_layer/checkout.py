@@ -32,10 +32,11 @@ from services.orders.adapters.tables import (
 from services.orders.domain.offers import (
     OfferKind,
     OfferStatus,
-    Refusal,
     Tier,
     check_claim,
+    may_serve_from_waitlist,
     next_tier_at,
+    sold_out,
     tier_for,
 )
 from services.orders.domain.referral import referrer_chain
@@ -68,6 +69,16 @@ class CheckoutRequest:
     variant: str | None = None
     source: str = "button"
     referrer_id: str | None = None
+
+    @property
+    def fingerprint(self) -> str:
+        """What the idempotency key stands for: the same key with another fingerprint is
+        another request, refused (Stripe's rule). The variant as normalised ("x-large" and
+        "XL" are one request); who asks is in the key already."""
+        return f"{self.offer_id}|{self.quantity}|{self.variant or ''}"
+
+
+KEY_REUSED = "idempotency_key_reused"
 
 
 @dataclass
@@ -194,39 +205,43 @@ class Checkout:
                 ).all()
             }
             customers = {p.req.customer_id for p in batch}
-            bought: dict[str, int] = {
-                customer: int(quantity)
-                for customer, quantity in (
+            bought = await self._holdings(session, offer_id, customers)
+            waiting = set(
+                (
                     await session.exec(
-                        select(OrderRow.customer_id, func.sum(OrderRow.quantity))
-                        .where(
-                            OrderRow.offer_id == offer_id,
-                            col(OrderRow.customer_id).in_(customers),
-                            col(OrderRow.status).in_(ACTIVE),
+                        select(WaitlistRow.customer_id).where(
+                            WaitlistRow.offer_id == offer_id,
+                            WaitlistRow.status == "waiting",
+                            col(WaitlistRow.customer_id).in_(customers),
                         )
-                        .group_by(col(OrderRow.customer_id))
                     )
                 ).all()
-            }
+            )
             chains = await self._chains(session, customers)
             had_stock = offer.left > 0
             writes = _Writes()
             outcomes: list[CheckoutResult] = []
-            decided: dict[str, CheckoutResult] = {}
-            for waiting in batch:
-                req = waiting.req
+            decided: dict[str, tuple[CheckoutRequest, CheckoutResult]] = {}
+            for pending in batch:
+                req = pending.req
                 if req.key in done:
-                    outcomes.append(_replay(done[req.key], req))
-                    continue
-                if req.key in decided:  # the same key twice in one batch
-                    outcomes.append(replace(decided[req.key], replayed=True))
-                    continue
-                outcome = self._decide(
-                    writes, offer, variants, req, chains[req.customer_id], bought
-                )
-                decided[req.key] = outcome
+                    outcome = _replay(done[req.key], req)
+                elif req.key in decided:  # the same key twice in one batch
+                    first, result = decided[req.key]
+                    outcome = (
+                        replace(result, replayed=True)
+                        if first.fingerprint == req.fingerprint
+                        else _key_reused(first.fingerprint)
+                    )
+                else:
+                    outcome = self._decide(
+                        writes, offer, variants, req, chains[req.customer_id], bought, waiting
+                    )
+                    decided[req.key] = (req, outcome)
+                if outcome.reason == KEY_REUSED:
+                    writes.events.append(_rejected(offer, req, "invalid", outcome.message))
                 outcomes.append(outcome)
-            if not decided:
+            if not decided and not writes.events:
                 return outcomes  # replays only: nothing to write
             if had_stock and offer.left == 0:
                 writes.events.append(OfferSoldOut(room_id=offer.room_id, offer_id=offer.id))
@@ -258,6 +273,7 @@ class Checkout:
         req: CheckoutRequest,
         chain: list[str],
         bought: dict[str, int],
+        waiting: set[str],
     ) -> CheckoutResult:
         """One buyer's checkout inside the batch's transaction (the offer row is locked)."""
         refusal = check_claim(
@@ -268,11 +284,11 @@ class Checkout:
             variant=req.variant,
             variants=variants,
         )
-        if refusal is None and offer.left < req.quantity:
-            refusal = Refusal(
-                "sold_out_waitlisted",
-                "Sold out: you are on the waitlist and will be offered any unit released.",
-            )
+        if refusal is None and offer.left < req.quantity and req.customer_id in waiting:
+            refusal = sold_out(already_waiting=True)  # one place per buyer per offer
+        elif refusal is None and offer.left < req.quantity:
+            refusal = sold_out(already_waiting=False)
+            waiting.add(req.customer_id)
             writes.waitlist.append(
                 {
                     "offer_id": offer.id,
@@ -288,16 +304,7 @@ class Checkout:
             )
         if refusal is not None:
             writes.checkouts.append(_checkout_record(req, None, refusal.reason, refusal.message))
-            writes.events.append(
-                ClaimRejected(
-                    room_id=offer.room_id,
-                    customer_id=req.customer_id,
-                    claim_id=req.claim_id,
-                    offer_id=req.offer_id,
-                    reason=refusal.reason,
-                    message=refusal.message,
-                )
-            )
+            writes.events.append(_rejected(offer, req, refusal.reason, refusal.message))
             return CheckoutResult(False, None, refusal.reason, refusal.message)
         offer.left -= req.quantity
         offer.held += req.quantity
@@ -305,11 +312,12 @@ class Checkout:
         bought[req.customer_id] = bought.get(req.customer_id, 0) + req.quantity
         order = self._order(req, offer, offer.price_cents, chain)
         writes.orders.append(order)
-        writes.checkouts.append(_checkout_record(req, order["id"], None, "yours"))
+        message = _yours(order)  # a retry answers this, word for word
+        writes.checkouts.append(_checkout_record(req, order["id"], None, message))
         writes.events.append(self._placed(order, offer))
         if offer.kind == OfferKind.GROUP_BUY:
             writes.events.extend(self._tier_change(offer, offer.buyers - 1, offer.buyers))
-        return CheckoutResult(True, order["id"], None, _yours(order))
+        return CheckoutResult(True, order["id"], None, message)
 
     async def _variants_of(self, session: AsyncSession, product_id: str) -> tuple[str, ...]:
         variants = self._variants.get(product_id)
@@ -331,8 +339,26 @@ class Checkout:
                 .limit(50)
             )
         ).all()
+        holding = await self._holdings(session, offer.id, {e.customer_id for e in waiting})
         served = 0
         for entry in waiting:
+            if not may_serve_from_waitlist(
+                holding=holding.get(entry.customer_id, 0),
+                quantity=entry.quantity,
+                per_buyer_limit=offer.per_buyer_limit,
+            ):
+                # They hold enough meanwhile: the place lapses, the next buyer is served.
+                entry.status = "lapsed"
+                session.add(entry)
+                checkout = await session.get(CheckoutRow, entry.claim_key)
+                if checkout is not None and checkout.order_id is None:
+                    checkout.reason = "limit_reached"
+                    checkout.message = (
+                        f"Limit {offer.per_buyer_limit} per buyer: your place on the waitlist "
+                        "lapsed, you hold your limit already."
+                    )
+                    session.add(checkout)
+                continue
             if entry.quantity > offer.left:
                 break  # first come first served: nobody jumps the queue with a smaller ask
             req = CheckoutRequest(
@@ -348,17 +374,37 @@ class Checkout:
             offer.left -= entry.quantity
             offer.held += entry.quantity
             offer.buyers += 1
+            holding[entry.customer_id] = holding.get(entry.customer_id, 0) + entry.quantity
             entry.status = "offered"
             session.add_all([OrderRow(**order), entry, offer])
-            # A retry of the buyer's original checkout now answers with this order.
+            # A retry of the buyer's original checkout now answers with this order: the
+            # outcome of that request changed (the documented waitlist rule).
             checkout = await session.get(CheckoutRow, entry.claim_key)
             if checkout is not None:
                 checkout.order_id, checkout.reason = order["id"], None
-                checkout.message = "yours (from the waitlist)"
+                checkout.message = _yours(order)
                 session.add(checkout)
             self._outbox.add(session, self._placed(order, offer))
             served += 1
         return served
+
+    @staticmethod
+    async def _holdings(
+        session: AsyncSession, offer_id: str, customers: set[str]
+    ) -> dict[str, int]:
+        """Units each customer holds on the offer (active orders)."""
+        if not customers:
+            return {}
+        rows = await session.exec(
+            select(OrderRow.customer_id, func.sum(OrderRow.quantity))
+            .where(
+                OrderRow.offer_id == offer_id,
+                col(OrderRow.customer_id).in_(customers),
+                col(OrderRow.status).in_(ACTIVE),
+            )
+            .group_by(col(OrderRow.customer_id))
+        )
+        return {customer: int(quantity) for customer, quantity in rows.all()}
 
     def _order(
         self,
@@ -479,18 +525,45 @@ def _checkout_record(
         "order_id": order_id,
         "reason": reason,
         "message": message,
+        "fingerprint": req.fingerprint,
         "created_at": utcnow(),
     }
 
 
 def _replay(done: CheckoutRow, req: CheckoutRequest) -> CheckoutResult:
-    if done.offer_id != req.offer_id or done.customer_id != req.customer_id:
-        return CheckoutResult(
-            False, None, "invalid", "This idempotency key was used for another checkout.", True
-        )
+    """The first request's answer again, word for word, if this is the same request."""
+    same = done.offer_id == req.offer_id and done.customer_id == req.customer_id
+    if not same or done.fingerprint not in (None, req.fingerprint):
+        first = done.fingerprint or f"{done.offer_id}|?|"
+        return _key_reused(first)
     return CheckoutResult(done.order_id is not None, done.order_id, done.reason, done.message, True)
+
+
+def _key_reused(first: str) -> CheckoutResult:
+    offer_id, quantity, variant = first.split("|", 2)
+    was = f"quantity {quantity}" + (f", variant {variant}" if variant else "")
+    return CheckoutResult(
+        False,
+        None,
+        KEY_REUSED,
+        f"This idempotency key was already used for another checkout ({was} on offer "
+        f"{offer_id}): a key can only be used again with the same parameters it was first "
+        "used with. Nothing was changed; use a new key for a new checkout.",
+    )
+
+
+def _rejected(offer: OfferRow, req: CheckoutRequest, reason: Any, message: str) -> ClaimRejected:
+    return ClaimRejected(
+        room_id=offer.room_id,
+        customer_id=req.customer_id,
+        claim_id=req.claim_id,
+        offer_id=req.offer_id,
+        reason=reason,
+        message=message,
+    )
 
 
 def _yours(order: dict[str, Any]) -> str:
     due = f"{order['amount_cents'] / 100:.2f}"
-    return f"Yours: {order['quantity']} held, pay {due} by {order['pay_by']:%H:%M} UTC."
+    held = f"{order['quantity']} held, pay {due} by {order['pay_by']:%H:%M} UTC."
+    return f"Yours from the waitlist: {held}" if order["from_waitlist"] else f"Yours: {held}"

@@ -27,7 +27,11 @@ from services.orders.adapters.tables import (
 )
 from services.orders.domain.fulfilment import Fulfilment, pickup_code
 from services.orders.domain.offers import OfferKind
-from services.orders.domain.referral import CommissionRule, commissions
+from services.orders.domain.referral import (
+    CommissionRule,
+    commissions,
+    commissions_after_refund,
+)
 from services.orders.service_layer.catalog import Conflict, Forbidden, NotFound
 from services.orders.service_layer.checkout import aware
 from shared.events import (
@@ -185,7 +189,7 @@ class Payments:
                 order.pickup_code = pickup_code()
                 session.add(order)
             for who, level, cents in commissions(
-                order.paid_cents, order.referrer_chain, self._rule
+                order.paid_cents - order.refunded_cents, order.referrer_chain, self._rule
             ):
                 session.add(
                     CommissionRow(
@@ -244,29 +248,9 @@ class Payments:
             if not 0 < amount <= refundable:
                 raise Conflict(f"refund must be between 0.01 and {refundable / 100:.2f}")
             order.refunded_cents += amount
-            full = order.refunded_cents == order.paid_cents
-            if full:
+            if order.refunded_cents == order.paid_cents:
                 order.status = "refunded"
-                rows = (
-                    await session.exec(
-                        select(CommissionRow).where(
-                            CommissionRow.order_id == order_id, CommissionRow.status == "accrued"
-                        )
-                    )
-                ).all()
-                for row in rows:
-                    row.status = "reversed"
-                    session.add(row)
-                    self._outbox.add(
-                        session,
-                        CommissionReversed(
-                            room_id=order.room_id,
-                            customer_id=row.beneficiary,
-                            order_id=order_id,
-                            level=row.level,
-                            amount_cents=row.amount_cents,
-                        ),
-                    )
+            await self._follow_refund(session, order)
             session.add(order)
             self._outbox.add(
                 session,
@@ -291,6 +275,43 @@ class Payments:
         if payments:
             await self.provider.refund(payments[-1].id, amount)
         return order
+
+    async def _follow_refund(self, session: AsyncSession, order: OrderRow) -> None:
+        """Commissions follow what the buyer finally paid: after a refund each level comes
+        to the rule applied to paid - refunded; the difference is taken back
+        (CommissionReversed with that amount). A level that comes to nothing is reversed,
+        keeping the amount it was reversed from.
+        See docs/decisions/0015-orders-commission-follows-payment.md."""
+        owed = commissions_after_refund(
+            order.paid_cents, order.refunded_cents, order.referrer_chain, self._rule
+        )
+        rows = (
+            await session.exec(
+                select(CommissionRow).where(
+                    CommissionRow.order_id == order.id, CommissionRow.status == "accrued"
+                )
+            )
+        ).all()
+        for row in rows:
+            now_owed = 0 if order.status == "refunded" else owed.get(row.level, 0)
+            if now_owed >= row.amount_cents:
+                continue  # commissions only go down with refunds
+            taken_back = row.amount_cents - now_owed
+            if now_owed == 0:
+                row.status = "reversed"
+            else:
+                row.amount_cents = now_owed
+            session.add(row)
+            self._outbox.add(
+                session,
+                CommissionReversed(
+                    room_id=order.room_id,
+                    customer_id=row.beneficiary,
+                    order_id=order.id,
+                    level=row.level,
+                    amount_cents=taken_back,
+                ),
+            )
 
     async def ledger(self, beneficiary: str) -> list[CommissionRow]:
         async with self._sessions() as session:

@@ -9,15 +9,15 @@ from __future__ import annotations
 
 import contextlib
 import logging
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 
 from sqlalchemy.ext.asyncio import async_sessionmaker
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from services.orders.adapters.tables import OfferRow
-from shared.background import Periodic
+from shared.background import ItemFailures, Periodic
 from shared.events import StockChanged
-from shared.messaging import EventPublisher
+from shared.messaging import EventPublisher, is_transient_nats_error
 
 log = logging.getLogger("qunlive.orders.stock")
 
@@ -33,21 +33,48 @@ class StockTicker:
         self._publisher = publisher
         self._dirty: set[str] = set()
         self._job = Periodic("stock-ticker", self.flush, every_s)
+        # An offer whose counter cannot be told (an event cannot carry its room id) fails
+        # alone: the others' counters still go out; after a few tries it is given up.
+        self._failures = ItemFailures("stock-ticker", transient=is_transient_nats_error)
 
     def mark(self, offer_id: str) -> None:
         self._dirty.add(offer_id)
 
     async def flush(self) -> None:
         dirty, self._dirty = self._dirty, set()
+        dirty -= self._failures.skipped()
         if not dirty:
             return
-        async with self._sessions() as session:
-            offers = [await session.get(OfferRow, offer_id) for offer_id in dirty]
+        try:
+            async with self._sessions() as session:
+                offers = [await session.get(OfferRow, offer_id) for offer_id in dirty]
+        except Exception:
+            self._dirty |= dirty  # the next tick tells them
+            raise
         for offer in offers:
-            if offer is not None:
-                await self._publisher().publish(
-                    StockChanged(room_id=offer.room_id, offer_id=offer.id, left=offer.left)
-                )
+            if offer is None:
+                continue
+            told = await self._failures.attempt(
+                offer.id, self._teller(offer), self._dead_letter(offer.id)
+            )
+            if not told and not self._failures.given_up(offer.id):
+                self._dirty.add(offer.id)
+
+    def _teller(self, offer: OfferRow) -> Callable[[], Awaitable[object]]:
+        async def tell() -> None:
+            await self._publisher().publish(
+                StockChanged(room_id=offer.room_id, offer_id=offer.id, left=offer.left)
+            )
+
+        return tell
+
+    def _dead_letter(self, offer_id: str) -> Callable[[str], Awaitable[object]]:
+        async def keep(reason: str) -> None:
+            await self._publisher().dead_letter_item(
+                service="orders", job="stock-ticker", item=offer_id, reason=reason
+            )
+
+        return keep
 
     def start(self) -> None:
         self._job.start()

@@ -4,14 +4,20 @@ balances not paid in their window forfeit.
 
 Every replica runs the sweeper; each step is a conditional UPDATE, so of two
 replicas reaching the same order or offer exactly one acts.
+
+Each order or offer is its own item: one that fails (a row from before the edge
+validation, whose room id no event can carry) is logged, tried again a few times, then
+dead-lettered and left alone, and never stops the others (shared.background.ItemFailures).
 """
 
 from __future__ import annotations
 
 import contextlib
 import logging
+from collections.abc import Awaitable, Callable
 
 from sqlalchemy import update
+from sqlalchemy.exc import DBAPIError, InterfaceError, OperationalError
 from sqlalchemy.ext.asyncio import async_sessionmaker
 from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
@@ -22,7 +28,7 @@ from services.orders.service_layer.catalog import Catalog, Conflict
 from services.orders.service_layer.checkout import Checkout, tiers_of
 from services.orders.service_layer.payments import Payments
 from services.orders.service_layer.stock_ticker import StockTicker
-from shared.background import Periodic
+from shared.background import ItemFailures, Periodic
 from shared.events import (
     GroupFailed,
     GroupFormed,
@@ -30,9 +36,18 @@ from shared.events import (
     OrderExpired,
     utcnow,
 )
+from shared.messaging import EventPublisher
 from shared.outbox import Outbox
 
 log = logging.getLogger("qunlive.orders.sweeper")
+JOB = "orders-sweeper"
+
+
+def database_away(exc: BaseException) -> bool:
+    """The database's failure (gone, locked, a dropped connection), not the item's."""
+    if isinstance(exc, DBAPIError) and exc.connection_invalidated:
+        return True
+    return isinstance(exc, OperationalError | InterfaceError | OSError | TimeoutError)
 
 
 class Sweeper:
@@ -45,6 +60,7 @@ class Sweeper:
         checkout: Checkout,
         payments: Payments,
         every_s: float = 1.0,
+        publisher: Callable[[], EventPublisher] | None = None,
     ) -> None:
         self._sessions = sessions
         self._outbox = outbox
@@ -52,15 +68,25 @@ class Sweeper:
         self._catalog = catalog
         self._checkout = checkout
         self._payments = payments
-        self._job = Periodic("orders-sweeper", self.sweep, every_s)
+        self._publisher = publisher  # for dead letters
+        self._job = Periodic(JOB, self.sweep, every_s)
+        self._failures = ItemFailures(JOB, transient=database_away)
 
     async def sweep(self) -> None:
         now = utcnow()
+        skipped = self._failures.skipped()
+        # The limited queries leave out what is skipped, or 500 bad rows would hide the rest.
+        skip_due = {i.removeprefix("expire:") for i in skipped if i.startswith("expire:")}
+        skip_forfeit = {i.removeprefix("forfeit:") for i in skipped if i.startswith("forfeit:")}
         async with self._sessions() as session:
             due = (
                 await session.exec(
                     select(OrderRow.id)
-                    .where(OrderRow.status == "awaiting_payment", col(OrderRow.pay_by) < now)
+                    .where(
+                        OrderRow.status == "awaiting_payment",
+                        col(OrderRow.pay_by) < now,
+                        col(OrderRow.id).not_in(skip_due),
+                    )
                     .limit(500)
                 )
             ).all()
@@ -92,22 +118,53 @@ class Sweeper:
                 await session.exec(
                     select(OrderRow.id)
                     .join(OfferRow, col(OfferRow.id) == col(OrderRow.offer_id))
-                    .where(OrderRow.status == "deposit_paid", col(OfferRow.balance_until) < now)
+                    .where(
+                        OrderRow.status == "deposit_paid",
+                        col(OfferRow.balance_until) < now,
+                        col(OrderRow.id).not_in(skip_forfeit),
+                    )
                     .limit(500)
                 )
             ).all()
         for order_id in due:
-            await self.expire(order_id)
+            await self._each("expire", order_id, self.expire)
         for offer_id in to_open:
-            with contextlib.suppress(Conflict):
-                await self._catalog.open(offer_id)
+            await self._each("open", offer_id, self._open)
         for offer_id in to_close:
-            with contextlib.suppress(Conflict):
-                await self._catalog.close(offer_id)
+            await self._each("close", offer_id, self._close)
         for offer_id in to_settle:
-            await self.settle_group(offer_id)
+            await self._each("settle", offer_id, self.settle_group)
         for order_id in to_forfeit:
-            await self.forfeit(order_id)
+            await self._each("forfeit", order_id, self.forfeit)
+
+    async def _each(
+        self,
+        step: str,
+        item_id: str,
+        work: Callable[[str], Awaitable[object]],
+        once: bool = False,
+        **detail: object,
+    ) -> bool:
+        """One item of a pass, on its own: its failure is logged and dead-lettered, the
+        pass goes on. `once`: the item will not come back in a later pass."""
+        item = f"{step}:{item_id}"
+
+        async def dead_letter(reason: str) -> None:
+            if self._publisher is None:
+                return  # logged by ItemFailures; no bus to keep it on
+            await self._publisher().dead_letter_item(
+                service="orders", job=JOB, item=item, reason=reason, detail=detail
+            )
+
+        return await self._failures.attempt(item, lambda: work(item_id), dead_letter, once)
+
+    async def _open(self, offer_id: str) -> None:
+        with contextlib.suppress(Conflict):
+            await self._catalog.open(offer_id)
+
+    async def _close(self, offer_id: str) -> None:
+        with contextlib.suppress(Conflict):
+            await self._catalog.close(offer_id)
 
     async def expire(self, order_id: str) -> bool:
         return await self._release(order_id, "awaiting_payment", "expired")
@@ -243,18 +300,36 @@ class Sweeper:
                 )
             await session.commit()
         self._outbox.notify()
-        for order_id in unpaid:  # the group is decided: open commitments lapse
-            await self.expire(order_id)
+        # The group is decided: open commitments lapse, members get back what they paid
+        # over the final tier. Each on its own: one that fails is dead-lettered (with the
+        # amount owed) and the others still get theirs.
+        for order_id in unpaid:
+            await self._each("settle-expire", order_id, self.expire, once=True)
         for order in orders:
             due = tier.price_cents * order.quantity
             if not formed:
-                await self._payments.refund_order(order.id, None, "group did not form")
+                refund, reason = None, "group did not form"
             elif order.paid_cents > due:
-                await self._payments.refund_order(
-                    order.id,
-                    order.paid_cents - due,
-                    f"group formed at {tier.price_cents / 100:.2f}",
-                )
+                refund = order.paid_cents - due
+                reason = f"group formed at {tier.price_cents / 100:.2f}"
+            else:
+                continue
+            await self._each(
+                "settle-refund",
+                order.id,
+                self._refunder(refund, reason),
+                once=True,
+                offer_id=offer_id,
+                amount_cents=refund if refund is not None else order.paid_cents,
+            )
+
+    def _refunder(
+        self, amount_cents: int | None, reason: str
+    ) -> Callable[[str], Awaitable[object]]:
+        async def refund(order_id: str) -> None:
+            await self._payments.refund_order(order_id, amount_cents, reason)
+
+        return refund
 
     def start(self) -> None:
         self._job.start()

@@ -112,3 +112,23 @@ def test_fulfilment_needs_its_details() -> None:
         Fulfilment("drone", address="x")
     code = pickup_code()
     assert len(code) == 6 and code.isdigit()
+
+
+def test_one_waitlist_place_per_buyer_and_served_within_the_limit() -> None:
+    from services.orders.domain.offers import may_serve_from_waitlist, sold_out
+
+    assert sold_out(False).reason == sold_out(True).reason == "sold_out_waitlisted"
+    assert "already" in sold_out(True).message and "already" not in sold_out(False).message
+    assert may_serve_from_waitlist(holding=0, quantity=2, per_buyer_limit=2)
+    assert not may_serve_from_waitlist(holding=1, quantity=2, per_buyer_limit=2)
+    assert not may_serve_from_waitlist(holding=1, quantity=1, per_buyer_limit=1)
+
+
+def test_commission_follows_what_was_finally_paid() -> None:
+    from services.orders.domain.referral import commissions_after_refund
+
+    rule = CommissionRule((500, 200))
+    assert commissions_after_refund(5900, 0, ["a", "b"], rule) == {1: 295, 2: 118}
+    assert commissions_after_refund(5900, 1000, ["a", "b"], rule) == {1: 245, 2: 98}
+    assert commissions_after_refund(5900, 5900, ["a", "b"], rule) == {}
+    assert commissions_after_refund(30, 10, ["a", "b"], rule) == {1: 1}  # 2% of 0.20 is 0
