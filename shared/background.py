@@ -80,7 +80,7 @@ class ItemFailures:
     item's fault: it is logged, not counted, and does not rest. On its MAX_ITEM_TRIES-th
     failure an item is given up: handed to its dead-letter hook (the caller's
     `dead_letter(reason)`), then skipped by this process; if the hook fails, it rests and is
-    tried again. See docs/decisions/0013-orders-periodic-jobs-isolate-items.md.
+    tried again. See docs/decisions/0015-periodic-jobs-isolate-items.md.
     """
 
     def __init__(

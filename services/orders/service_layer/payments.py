@@ -281,7 +281,7 @@ class Payments:
         to the rule applied to paid - refunded; the difference is taken back
         (CommissionReversed with that amount). A level that comes to nothing is reversed,
         keeping the amount it was reversed from.
-        See docs/decisions/0015-orders-commission-follows-payment.md."""
+        See docs/decisions/0017-commission-follows-payment.md."""
         owed = commissions_after_refund(
             order.paid_cents, order.refunded_cents, order.referrer_chain, self._rule
         )
