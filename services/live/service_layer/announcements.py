@@ -9,7 +9,7 @@ down) is skipped rather than posted stale.
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from datetime import UTC, datetime
 
 from sqlalchemy.ext.asyncio import async_sessionmaker
@@ -17,9 +17,9 @@ from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from services.live.adapters.tables import AnnouncementRow
-from shared.background import Periodic
+from shared.background import ItemFailures, Periodic
 from shared.events import AnnouncementPosted, new_id, utcnow
-from shared.messaging import EventPublisher
+from shared.messaging import EventPublisher, is_transient_nats_error
 
 log = logging.getLogger("qunlive.live.announcements")
 LATE_LIMIT_S = 60.0
@@ -43,6 +43,9 @@ class Announcements:
         self._publisher = publisher
         self._posted: dict[str, int] = {}
         self._job = Periodic("announcements", self.tick, every_s=1.0)
+        # One announcement that cannot be posted (a row no event can carry) fails alone:
+        # the other rooms' announcements still go out (decision 0015).
+        self._failures = ItemFailures("announcements", transient=is_transient_nats_error)
 
     async def schedule(
         self, room_id: str, text: str, at: datetime | None, every_s: int | None
@@ -70,14 +73,10 @@ class Announcements:
                 slot = due_slot(at, row.every_s, now)
                 if slot is None or self._posted.get(row.id) == slot:
                     continue
-                await self._publisher().publish(
-                    AnnouncementPosted(
-                        id=f"{row.id}-{slot}",
-                        room_id=row.room_id,
-                        announcement_id=row.id,
-                        text=row.text,
-                    )
-                )
+                if not await self._failures.attempt(
+                    row.id, self._poster(row, slot), self._dead_letter(row.id)
+                ):
+                    continue
                 self._posted[row.id] = slot
                 posted += 1
                 if not row.every_s:
@@ -85,6 +84,23 @@ class Announcements:
                     session.add(row)
             await session.commit()
         return posted
+
+    def _poster(self, row: AnnouncementRow, slot: int) -> Callable[[], Awaitable[object]]:
+        async def post() -> None:
+            event = AnnouncementPosted(
+                id=f"{row.id}-{slot}", room_id=row.room_id, announcement_id=row.id, text=row.text
+            )
+            await self._publisher().publish(event)
+
+        return post
+
+    def _dead_letter(self, announcement_id: str) -> Callable[[str], Awaitable[object]]:
+        async def keep(reason: str) -> None:
+            await self._publisher().dead_letter_item(
+                service="live", job="announcements", item=announcement_id, reason=reason
+            )
+
+        return keep
 
     def start(self) -> None:
         self._job.start()
