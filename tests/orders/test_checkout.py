@@ -151,8 +151,8 @@ async def test_a_callback_before_the_payment_is_recorded_is_retried_and_settles(
             early.set()
             raise
 
-    async def slow_to_record(order: str, amount_cents: int, card: str) -> Any:
-        charge = await real_charge(order, amount_cents, card)
+    async def slow_to_record(order: str, amount_cents: int, card: str, **key: str) -> Any:
+        charge = await real_charge(order, amount_cents, card, **key)
         await asyncio.wait_for(early.wait(), 10)  # the row is written after the callback
         return charge
 
@@ -465,3 +465,50 @@ async def test_a_waitlist_place_is_not_served_past_the_limit_the_buyer_reached_m
     counts = await stock_adds_up(orders, offer["id"])
     assert (counts["held"], counts["left"]) == (1, 2), counts
     assert not (await orders.checkout(offer["id"], w, key="w-waits-for-2", quantity=2)).json()["ok"]
+
+
+async def test_paying_twice_charges_once_and_a_declined_card_can_be_replaced(
+    orders: Orders,
+) -> None:
+    """A double tap on Pay (or a retry after a lost answer) is the charge already started,
+    never a second charge; after a decline, another card starts a new one."""
+    from sqlmodel import select
+
+    from services.orders.adapters.tables import PaymentRow
+
+    offer = await orders.offer()
+    lily = orders.buyer("lily")
+    auth = {"Authorization": lily["Authorization"]}
+    order_id = (await orders.checkout(offer["id"], lily)).json()["order_id"]
+
+    async def pay(card: str) -> dict[str, Any]:
+        answer = await orders.http.post(
+            f"/orders/{order_id}/pay", headers=auth, json={"card": card}
+        )
+        assert answer.status_code == 202, answer.text
+        return answer.json()  # type: ignore[no-any-return]
+
+    declined = await pay("4000 0000 0000 0002")
+
+    async def payments() -> list[PaymentRow]:
+        async with orders.app.infra.sessions() as session:
+            return list((await session.exec(select(PaymentRow))).all())
+
+    async def settled() -> bool:
+        return all(p.status != "pending" for p in await payments())
+
+    await eventually(settled)
+    good = "4242 4242 4242 4242"
+    taps = await asyncio.gather(*(pay(good) for _ in range(3)))
+    again = await pay(good)
+    assert {t["payment_id"] for t in [*taps, again]} == {taps[0]["payment_id"]}
+    assert taps[0]["payment_id"] != declined["payment_id"]
+
+    async def paid() -> dict | None:
+        order = await orders.get(f"/orders/{order_id}", lily)
+        return order if order["status"] == "paid" else None
+
+    assert (await eventually(paid))["paid_cents"] == 49900
+    await eventually(settled)
+    statuses = sorted(p.status for p in await payments())
+    assert statuses == ["declined", "succeeded"]  # no second charge, nothing late_refunded

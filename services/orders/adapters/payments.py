@@ -16,6 +16,7 @@ import json
 import logging
 import random
 import time
+from collections import OrderedDict
 from dataclasses import dataclass
 from typing import Protocol
 
@@ -29,6 +30,7 @@ SIGNATURE_HEADER = "X-Sim-Signature"
 # Test cards, as payment providers document them.
 DECLINED_CARDS = frozenset({"4000000000000002", "4000000000009995"})
 MAX_CALLBACK_AGE_S = 300
+MAX_REMEMBERED_CHARGES = 100_000
 
 
 @dataclass(frozen=True)
@@ -48,7 +50,13 @@ class CallbackEvent:
 class PaymentProvider(Protocol):
     name: str
 
-    async def charge(self, order_id: str, amount_cents: int, card: str) -> Charge: ...
+    async def charge(
+        self, order_id: str, amount_cents: int, card: str, idempotency_key: str
+    ) -> Charge:
+        """Start a charge. The same `idempotency_key` again answers the charge it started
+        (as providers do: Stripe's Idempotency-Key header): a double tap on Pay, or two
+        replicas handling one retry, charges once."""
+        ...
 
     async def refund(self, payment_id: str, amount_cents: int) -> None: ...
 
@@ -77,12 +85,21 @@ class SimulatedGateway:
         self._rng = rng or random.Random()
         self._tasks: set[asyncio.Task[None]] = set()
         self._http = httpx.AsyncClient(timeout=10)
+        # Charges by idempotency key, the oldest forgotten first (providers keep keys ~24 h).
+        self._charges: OrderedDict[str, Charge] = OrderedDict()
 
-    async def charge(self, order_id: str, amount_cents: int, card: str) -> Charge:
-        payment_id = f"simpay_{new_id()[:16]}"
+    async def charge(
+        self, order_id: str, amount_cents: int, card: str, idempotency_key: str
+    ) -> Charge:
+        if (started := self._charges.get(idempotency_key)) is not None:
+            return started
+        charge = Charge(f"simpay_{new_id()[:16]}", "pending")
+        self._charges[idempotency_key] = charge
+        if len(self._charges) > MAX_REMEMBERED_CHARGES:
+            self._charges.popitem(last=False)
         outcome = "declined" if card.replace(" ", "") in DECLINED_CARDS else "succeeded"
-        self._later(payment_id, outcome, amount_cents)
-        return Charge(payment_id, "pending")
+        self._later(charge.payment_id, outcome, amount_cents)
+        return charge
 
     async def refund(self, payment_id: str, amount_cents: int) -> None:
         log.info("simulated refund", extra={"payment_id": payment_id, "amount": amount_cents})

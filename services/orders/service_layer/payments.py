@@ -11,7 +11,7 @@ from __future__ import annotations
 import logging
 from dataclasses import dataclass
 
-from sqlalchemy import update
+from sqlalchemy import func, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import async_sessionmaker
 from sqlmodel import col, select
@@ -110,7 +110,23 @@ class Payments:
             stage, amount = "balance", order.balance_cents
         else:
             raise Conflict(f"order is {order.status}: nothing to pay")
-        charge = await self.provider.charge(order.id, amount, card)
+        # One charge per attempt at a stage: a retry of this call (a double tap, a lost
+        # answer) gets the charge already started, never a second one; after a decline
+        # the next attempt is a new charge (another card).
+        async with self._sessions() as session:
+            declined = (
+                await session.exec(
+                    select(func.count())
+                    .select_from(PaymentRow)
+                    .where(
+                        col(PaymentRow.order_id) == order.id,
+                        col(PaymentRow.stage) == stage,
+                        col(PaymentRow.status) == "declined",
+                    )
+                )
+            ).one()
+        key = f"{order.id}:{stage}:{declined}"
+        charge = await self.provider.charge(order.id, amount, card, idempotency_key=key)
         payment = PaymentRow(
             id=charge.payment_id,
             order_id=order.id,
@@ -120,7 +136,13 @@ class Payments:
         )
         async with self._sessions() as session:
             session.add(payment)
-            await session.commit()
+            try:
+                await session.commit()
+            except IntegrityError:  # the same charge, recorded by the first call
+                await session.rollback()
+                recorded = await session.get(PaymentRow, charge.payment_id)
+                assert recorded is not None
+                return recorded
         return payment
 
     async def on_callback(self, event: CallbackEvent) -> CallbackResult:
