@@ -619,7 +619,8 @@ class Store:
         """The persons who ran the room: its host, and who joined it as host or moderator."""
         p = presence.c
         query = (
-            select(distinct(accounts.c.person_id))
+            select(accounts.c.person_id)
+            .distinct()
             .select_from(presence.join(accounts, accounts.c.account_id == p.account_id))
             .where(p.room_id == room_id, p.staff > 0)
         )
