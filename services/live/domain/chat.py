@@ -1,13 +1,20 @@
-"""Turning what a viewer typed into a chat line, or a reason it is refused."""
+"""A chat line from the live page: cleaned, limited, laid out as its author typed it."""
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 
 from services.live.domain.viewers import Viewer
 from shared.events import ChatMessagePosted, new_id
 
 MAX_CHAT_CHARS = 500
+
+# Control characters and invisible format characters (zero-width spaces, direction marks):
+# they carry no text and can fake an empty or reordered line. Newlines are kept apart.
+_INVISIBLE = re.compile(r"[\x00-\x08\x0b-\x1f\x7f\u200b-\u200f\u202a-\u202e\u2060\ufeff]")
+_NEWLINES = re.compile(r"\r\n|[\r\u2028\u2029\x85]")
+_BLANK_RUNS = re.compile(r"\n{3,}")
 
 
 @dataclass(frozen=True)
@@ -16,8 +23,16 @@ class Refused:
     message: str
 
 
+def layout(text: str) -> str:
+    """Line breaks kept (a 接龙 list is one entry per line), each line trimmed, at most one
+    blank line in a row, none at either end."""
+    text = _INVISIBLE.sub("", _NEWLINES.sub("\n", text).replace("\t", " "))
+    lines = "\n".join(line.strip() for line in text.split("\n"))
+    return _BLANK_RUNS.sub("\n\n", lines).strip("\n")
+
+
 def compose_chat(viewer: Viewer, text: str) -> ChatMessagePosted | Refused:
-    cleaned = " ".join(text.split())
+    cleaned = layout(text)
     if not cleaned:
         return Refused("empty", "Write something first.")
     if len(cleaned) > MAX_CHAT_CHARS:

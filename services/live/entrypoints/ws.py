@@ -200,7 +200,7 @@ class ViewerSession:
             try:
                 frame = protocol.client_frame.validate_json(text)
             except ValidationError as exc:
-                self.say(_error("bad_frame", _first_problem(exc)))
+                self.say(_error("bad_frame", _first_problem(exc), protocol.ref_of(text)))
                 continue
             try:
                 await self.handle(frame)
