@@ -40,9 +40,7 @@ async def fast_live(nats_server: NatsServer, tmp_path: Path) -> AsyncIterator[st
 
 
 @pytest.fixture
-async def fast_lives(
-    nats_server: NatsServer, database_url: str
-) -> AsyncIterator[tuple[str, str]]:
+async def fast_lives(nats_server: NatsServer, database_url: str) -> AsyncIterator[tuple[str, str]]:
     """Two such instances on one NATS and one database, as in production."""
     first, second = (
         create_app(

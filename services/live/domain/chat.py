@@ -3,12 +3,15 @@
 from __future__ import annotations
 
 import re
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
+from typing import TypeVar
 
 from services.live.domain.viewers import Viewer
 from shared.events import ChatMessagePosted, new_id
 
 MAX_CHAT_CHARS = 500
+Line = TypeVar("Line")
 
 # Control characters and invisible format characters (zero-width spaces, direction marks):
 # they carry no text and can fake an empty or reordered line. Newlines are kept apart.
@@ -45,3 +48,18 @@ def compose_chat(viewer: Viewer, text: str) -> ChatMessagePosted | Refused:
         text=cleaned,
         source="web",
     )
+
+
+def history_window(
+    lines: Sequence[Line], limit: int, is_system: Callable[[Line], bool]
+) -> list[Line]:
+    """The history a joining viewer gets: the last `limit` lines of the conversation, and
+    system lines (welcomes) only in the places the conversation leaves free: a show's
+    welcomes never push what people said out of it. Stream order is kept."""
+    if limit <= 0:
+        return []
+    said = [line for line in lines if not is_system(line)][-limit:]
+    free = limit - len(said)
+    system = [line for line in lines if is_system(line)][-free:] if free else []
+    kept = {id(line) for line in (*said, *system)}
+    return [line for line in lines if id(line) in kept]
