@@ -9,7 +9,7 @@ from datetime import UTC, date, datetime
 from services.live.adapters.history import ChatHistory
 from services.live.adapters.hub import Hubs
 from services.live.adapters.room_feed import RoomState
-from services.live.adapters.room_past import offer_events
+from services.live.adapters.room_past import room_past
 from services.live.adapters.tables import LiveOutbox, metadata
 from services.live.adapters.tokens import HostTokens, ViewerTokens
 from services.live.domain.moderation import RoomRules
@@ -105,8 +105,8 @@ def build(settings: LiveSettings | None = None) -> LiveApp:
     infra = Infrastructure.build(settings, metadata)
     outbox = Outbox(LiveOutbox, infra.sessions)
     instance_id = uuid.uuid4().hex[:8]
-    # A hub that starts serving a room first reads the room's offers from ORDERS.
-    hubs = Hubs(instance_id, settings.tick_s, past=lambda room: offer_events(infra.js, room))
+    # A hub that starts serving a room first reads its offers, red packets and polls.
+    hubs = Hubs(instance_id, settings.tick_s, past=lambda room: room_past(infra.js, room))
 
     async def lines_by(room_id: str, customer_id: str) -> list[str]:
         return await app.history.lines_by(room_id, customer_id)

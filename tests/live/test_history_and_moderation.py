@@ -285,3 +285,24 @@ async def test_an_offer_opened_before_this_instance_served_the_room_is_shown_in_
     assert (update["offer"]["title"], update["offer"]["stock"]) == ("Cherries 樱桃", 8000)
     await first.close()
     await nc.close()
+
+
+async def test_a_red_packet_sent_before_this_instance_served_the_room_is_followed(
+    fast_lives: tuple[str, str],
+) -> None:
+    url_a, url_b = fast_lives
+    room = await open_room(url_a)
+    async with httpx.AsyncClient(base_url=url_a) as http:
+        sent = await http.post(
+            f"/rooms/{room}/red-packets", json={"total_cents": 500, "shares": 3}, headers=ADMIN
+        )
+        assert sent.status_code == 201, sent.text
+    packet = sent.json()["packet_id"]
+    watcher = await connect(url_b, room, "watcher")  # B never saw the packet sent
+    grabber = await connect(url_a, room, "grabber")
+    await grabber.send(type="grab", packet_id=packet, ref="g")
+    assert (await grabber.wait_for(lambda f: f.get("ref") == "g"))["type"] == "notice"
+    update = await watcher.wait_for(kind("red_packet", packet_id=packet, remaining=2))
+    assert (update["shares"], update["status"]) == (3, "open")
+    await watcher.close()
+    await grabber.close()

@@ -1,9 +1,10 @@
 """What a room said before this instance served it, read back from the durable streams.
 
-A live instance learns a room's offers from `offer.*` events as they pass; one that starts
-serving a room later (a second instance, a restart, the first viewer after the pin) would
-show the pinned offer as zeros. When a hub opens it folds the room's offer events from the
-ORDERS stream first, so every instance has the whole picture.
+A live instance learns a room's offers, red packets and polls from their events as they
+pass; one that starts serving a room later (a second instance, a restart, the first viewer
+after the pin) would show the pinned offer as zeros and drop the grabs of a packet it never
+saw opened. When a hub opens it folds those events from ORDERS and LIVE first, so every
+instance has the whole picture.
 """
 
 from __future__ import annotations
@@ -21,11 +22,17 @@ from shared.events import (
     OfferOpened,
     OfferSoldOut,
     OfferUpdated,
+    PollClosed,
+    PollOpened,
+    RedPacketFinished,
+    RedPacketGrabbed,
+    RedPacketSent,
     StockChanged,
     UnreadableEvent,
+    VoteCast,
     parse_event,
 )
-from shared.streams import ORDERS
+from shared.streams import LIVE, ORDERS, StreamSpec
 
 OFFER_EVENTS: tuple[type[IntegrationEvent], ...] = (
     OfferOpened,
@@ -35,18 +42,38 @@ OFFER_EVENTS: tuple[type[IntegrationEvent], ...] = (
     OfferClosed,
     GroupTierReached,
 )
+INTERACTION_EVENTS: tuple[type[IntegrationEvent], ...] = (
+    RedPacketSent,
+    RedPacketGrabbed,
+    RedPacketFinished,
+    PollOpened,
+    VoteCast,
+    PollClosed,
+)
 BATCH = 1000
 
 
-async def offer_events(js: JetStreamContext, room_id: str) -> list[IntegrationEvent]:
-    """Every offer event of the room in the ORDERS stream, oldest first."""
+async def room_past(js: JetStreamContext, room_id: str) -> list[IntegrationEvent]:
+    """The room's offer, red packet and poll events, each stream's oldest first."""
+    return [
+        *await _events(js, ORDERS, "orders", room_id, OFFER_EVENTS),
+        *await _events(js, LIVE, "live", room_id, INTERACTION_EVENTS),
+    ]
+
+
+async def _events(
+    js: JetStreamContext,
+    stream: StreamSpec,
+    domain: str,
+    room_id: str,
+    kinds: tuple[type[IntegrationEvent], ...],
+) -> list[IntegrationEvent]:
     filters = [
-        subjects.room_event("orders", room_id, cls.model_fields["type"].default)
-        for cls in OFFER_EVENTS
+        subjects.room_event(domain, room_id, cls.model_fields["type"].default) for cls in kinds
     ]
     try:
         info = await js.stream_info(
-            ORDERS.name, subjects_filter=subjects.room_events("orders", room_id)
+            stream.name, subjects_filter=subjects.room_events(domain, room_id)
         )
     except NotFoundError:
         return []
@@ -55,7 +82,7 @@ async def offer_events(js: JetStreamContext, room_id: str) -> list[IntegrationEv
         return []
     sub = await js.pull_subscribe(
         "",
-        stream=ORDERS.name,
+        stream=stream.name,
         config=ConsumerConfig(
             filter_subjects=filters,
             deliver_policy=DeliverPolicy.ALL,
