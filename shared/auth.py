@@ -24,7 +24,11 @@ VIEWER_AUDIENCE = "qunlive-viewer"
 
 
 class InvalidToken(Exception):
-    pass
+    """A token we refuse. Its message is said to the caller as it is: plain words, never
+    the decoder's (which check failed, how the token is malformed); `__cause__` keeps those."""
+
+
+INVALID = "invalid token: join the room again"
 
 
 @dataclass(frozen=True)
@@ -43,7 +47,7 @@ def read_viewer_token(token: str, secret: str) -> TokenHolder:
         except jwt.ExpiredSignatureError as exc:
             raise InvalidToken("token expired: join the room again") from exc
         except jwt.PyJWTError as exc:
-            raise InvalidToken(f"invalid token: {exc}") from exc
+            raise InvalidToken(INVALID) from exc
     return TokenHolder(
         customer_id=str(claims["sub"]),
         room_id=str(claims.get("room", "")),
@@ -126,5 +130,5 @@ def read_host_token(token: str, secret: str) -> str:
     try:
         claims = jwt.decode(token, secret, algorithms=[ALGORITHM], audience=HOST_AUDIENCE)
     except jwt.PyJWTError as exc:
-        raise InvalidToken(f"not a host credential: {exc}") from exc
+        raise InvalidToken("not a host credential") from exc
     return str(claims["sub"])

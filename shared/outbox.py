@@ -56,6 +56,9 @@ class Outbox:
         self._failures = ItemFailures("outbox-relay", transient=is_transient_nats_error)
         # The dead letters' service: the table's prefix (orders_outbox -> orders) by default.
         self._service = service or str(row_cls.__tablename__).split("_", 1)[0]
+        # One relay pass at a time in this process: flush() and the periodic relay must not
+        # publish the same rows twice (core subscribers would see both copies).
+        self._lock = asyncio.Lock()
         self.publisher: EventPublisher | None = None
 
     def add(self, session: AsyncSession, event: IntegrationEvent) -> None:
@@ -85,11 +88,49 @@ class Outbox:
     def notify(self) -> None:
         self._relay.wake()
 
+    async def flush(self, events: Sequence[IntegrationEvent]) -> None:
+        """Publish what is staged, up to and including `events`, now; return once JetStream
+        stored it. For a decision that must be in force when its caller hears "done" (a mute,
+        a deletion): every instance and the durable streams have it. Earlier rows go first,
+        so the order stays the outbox's. A failure is logged and left to the relay (the rows
+        stay unsent); the caller's change is committed either way."""
+        if not events:
+            return
+        if self.publisher is None:
+            self.notify()
+            return
+        table = self._row.__table__
+        try:
+            async with self._lock:
+                async with self._sessions() as session:
+                    conn = await session.connection()
+                    through = (
+                        await conn.execute(
+                            sa.select(sa.func.max(table.c.seq)).where(
+                                table.c.event_id.in_([e.id for e in events])
+                            )
+                        )
+                    ).scalar()
+                if through is None:
+                    return
+                while await self._relay_locked(200, through=through):
+                    pass
+        except Exception:
+            log.warning("outbox flush failed; the relay will retry", exc_info=True)
+            self.notify()
+
     async def relay_once(self, batch: int = 200) -> int:
         """Publish a batch of unsent rows; how many left the outbox (sent or dead-lettered)."""
+        async with self._lock:
+            return await self._relay_locked(batch)
+
+    async def _relay_locked(self, batch: int, through: int | None = None) -> int:
         if self.publisher is None:
             return 0
         publisher, table = self.publisher, self._row.__table__
+        pending = table.c.sent_at.is_(None)
+        if through is not None:
+            pending = sa.and_(pending, table.c.seq <= through)
         resting = self._failures.skipped()
         async with self._sessions() as session:
             conn = await session.connection()
@@ -98,12 +139,14 @@ class Outbox:
                 query = query.where(table.c.event_id.not_in(resting))
             rows = (
                 await conn.execute(
-                    query.where(table.c.sent_at.is_(None))
+                    query.where(pending)
                     .order_by(table.c.seq)
                     .limit(batch)
                     # Replicas relay different rows instead of queueing on the same ones
-                    # (PostgreSQL; SQLite has one writer anyway and ignores it).
-                    .with_for_update(skip_locked=True)
+                    # (PostgreSQL; SQLite has one writer anyway and ignores it). A flush
+                    # waits for rows another replica is publishing instead: once that
+                    # replica commits they are sent, and the flush's caller may answer.
+                    .with_for_update(skip_locked=through is None)
                 )
             ).all()
             if not rows:

@@ -16,7 +16,7 @@ RAW_INGEST_PREFIX = "ingest_raw"
 
 
 def event_subject(event: IntegrationEvent) -> str:
-    return f"{event.domain}.{event.room_id}.{event.type}"
+    return f"{event.domain}.{event.room_id}.{event.subject_type}"
 
 
 def event_subject_pattern(event_cls: type[IntegrationEvent]) -> str:
@@ -35,7 +35,7 @@ def room_event(domain: str, room_id: str, event_type: str) -> str:
 
 
 def room_chat(room_id: str) -> str:
-    """A room's chat lines and chat moderation (deletions)."""
+    """A room's chat lines, its system lines (welcomes) and chat moderation (deletions)."""
     return f"live.{room_id}.chat.>"
 
 

@@ -9,6 +9,7 @@ from datetime import UTC, date, datetime
 from services.live.adapters.history import ChatHistory
 from services.live.adapters.hub import Hubs
 from services.live.adapters.room_feed import RoomState
+from services.live.adapters.room_past import room_past
 from services.live.adapters.tables import LiveOutbox, metadata
 from services.live.adapters.tokens import HostTokens, ViewerTokens
 from services.live.domain.moderation import RoomRules
@@ -104,17 +105,25 @@ def build(settings: LiveSettings | None = None) -> LiveApp:
     infra = Infrastructure.build(settings, metadata)
     outbox = Outbox(LiveOutbox, infra.sessions)
     instance_id = uuid.uuid4().hex[:8]
+    # A hub that starts serving a room first reads its offers, red packets and polls.
+    hubs = Hubs(instance_id, settings.tick_s, past=lambda room: room_past(infra.js, room))
+
+    async def lines_by(room_id: str, customer_id: str) -> list[str]:
+        return await app.history.lines_by(room_id, customer_id)
+
     app = LiveApp(
         settings=settings,
         infra=infra,
         tokens=ViewerTokens(settings.secret_key, settings.viewer_token_ttl_s),
         host_tokens=HostTokens(settings.secret_key),
-        rooms=RoomService(infra.sessions, outbox),
-        interactions=Interactions(infra.sessions, outbox),
+        rooms=RoomService(infra.sessions, outbox, applied=hubs.apply_now),
+        interactions=Interactions(
+            infra.sessions, outbox, applied=hubs.apply_now, lines_by=lines_by
+        ),
         announcements=Announcements(infra.sessions, lambda: infra.publisher),
         rate_limiter=RateLimiter(settings.actions_per_s, settings.actions_burst),
         outbox=outbox,
-        hubs=Hubs(instance_id, settings.tick_s),
+        hubs=hubs,
         instance_id=instance_id,
     )
     subscribers.register(infra.broker, ChatToBuy(app.rooms, lambda: infra.publisher))

@@ -6,6 +6,7 @@ prose version of this module.
 
 from __future__ import annotations
 
+import json
 from datetime import datetime
 from typing import Annotated, Literal
 
@@ -13,11 +14,15 @@ from pydantic import BaseModel, ConfigDict, Field, TypeAdapter
 
 # ---- client -> server ---------------------------------------------------------------
 
+REF_MAX = 64
+
 
 class ClientFrame(BaseModel):
     model_config = ConfigDict(extra="forbid")
     ref: str | None = Field(
-        default=None, max_length=64, description="Echoed back in the error frame it caused."
+        default=None,
+        max_length=REF_MAX,
+        description="Echoed back in the error or notice frame it caused.",
     )
 
 
@@ -68,6 +73,18 @@ class Moderate(ClientFrame):
     message_id: str | None = Field(default=None, max_length=64)
     reason: str = Field(default="", max_length=300)
     minutes: int = Field(default=10, ge=1, le=7 * 24 * 60)
+
+
+def ref_of(text: str) -> str | None:
+    """The `ref` of a frame that is refused as a whole (unknown type, a wrong field), so its
+    error still carries it; None when the frame has no usable ref (not JSON, not a string,
+    too long)."""
+    try:
+        raw = json.loads(text)
+    except ValueError:
+        return None
+    ref = raw.get("ref") if isinstance(raw, dict) else None
+    return ref if isinstance(ref, str) and len(ref) <= REF_MAX else None
 
 
 AnyClientFrame = Annotated[

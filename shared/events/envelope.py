@@ -65,3 +65,9 @@ class IntegrationEvent(BaseModel):
         description="Acting customer account as 'platform:id' (web:..., telegram:...), if any.",
         examples=["web:3f2a9c", "telegram:123456789"],
     )
+
+    @property
+    def subject_type(self) -> str:
+        """The last tokens of the event's subject: its type, unless an event kind keeps some
+        of its events apart (shared/subjects.py builds the subject from this)."""
+        return self.type

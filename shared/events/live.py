@@ -9,6 +9,9 @@ from pydantic import Field
 
 from shared.events.envelope import IntegrationEvent
 
+# The subject type of system chat lines (see ChatMessagePosted.subject_type).
+SYSTEM_CHAT_TYPE = "chat.system_posted"
+
 
 class LiveEvent(IntegrationEvent):
     domain = "live"
@@ -65,8 +68,17 @@ class ChatMessagePosted(LiveEvent):
     message_id: str
     display_name: str = Field(max_length=64)
     text: str = Field(max_length=2000)
-    source: str = Field(default="web", description="web, telegram, whatsapp, webhook, import")
+    source: str = Field(
+        default="web", description="web, telegram, whatsapp, webhook, import; system (welcomes)"
+    )
     reply_to: str | None = None
+
+    @property
+    def subject_type(self) -> str:
+        # System lines (welcomes) go to a subject of their own in the room's chat: the chat
+        # history keeps a room's last lines per subject, and a show's welcomes must not push
+        # the conversation out of it (docs/decisions/0018-live-history-and-moderation.md).
+        return SYSTEM_CHAT_TYPE if self.source == "system" else self.type
 
 
 class RoomPreviewAnnounced(LiveEvent):

@@ -66,16 +66,42 @@ async def test_bad_frames_get_an_error_and_the_connection_stays_up(live_url: str
         await next_frame(ws, of_type("pong"))
 
 
+async def test_a_bad_frame_error_echoes_the_frames_ref(live_url: str) -> None:
+    room = await open_room(live_url)
+    async with websockets.connect(ws_url(live_url, await join(live_url, room, "A"))) as ws:
+        await next_frame(ws, of_type("welcome"))
+        cases = [
+            {"type": "teleport", "ref": "t1"},
+            {"type": "chat", "ref": "t2"},
+            {"type": "vote", "poll_id": "p", "option": "first", "ref": "t3"},
+            {"type": "chat", "text": "hi", "colour": "red", "ref": "t4"},
+        ]
+        for frame in cases:
+            await ws.send(json.dumps(frame))
+            error = await next_frame(ws, of_type("error"))
+            assert (error["code"], error["ref"]) == ("bad_frame", frame["ref"]), error
+        # A ref that is itself wrong cannot be echoed; the frame is still answered.
+        await ws.send(json.dumps({"type": "teleport", "ref": "x" * 65}))
+        error = await next_frame(ws, of_type("error"))
+        assert (error["code"], error["ref"]) == ("bad_frame", None)
+
+
 async def test_a_forged_token_or_another_rooms_token_is_refused(live_url: str) -> None:
     room, other = await open_room(live_url), await open_room(live_url)
     grant = await join(live_url, other, "A")
     forged = grant["token"][:-4] + "AAAA"
-    for path in (f"/rooms/{room}/ws?token={grant['token']}", f"/rooms/{room}/ws?token={forged}"):
+    messages = []
+    for token in (grant["token"], forged, "not-a-token", grant["token"].replace(".", "", 1)):
+        path = f"/rooms/{room}/ws?token={token}"
         async with websockets.connect(live_url.replace("http", "ws") + path) as ws:
             error = await next_frame(ws, of_type("error"))
             assert error["code"] == "unauthorized"
+            messages.append(error["message"])
             await ws.wait_closed()
             assert ws.close_code == 4401
+    assert messages[0] == "this token is for another room"
+    # The decoder's own words (which check failed, how the token is malformed) stay inside.
+    assert set(messages[1:]) == {"invalid token: join the room again"}
 
 
 async def test_host_api_needs_host_credentials(live_url: str) -> None:

@@ -1,4 +1,10 @@
-"""A room's recent chat, read from the CHAT_HISTORY stream (survives restarts)."""
+"""A room's recent chat, read from the CHAT_HISTORY stream (survives restarts).
+
+The stream holds each room's last lines per subject: what people said, the system lines
+(welcomes, on a subject of their own) and the deletions. Moderation applies to the history:
+a deleted line (a moderator's delete, or every line of a banned member) is not served again,
+by any instance.
+"""
 
 from __future__ import annotations
 
@@ -10,9 +16,27 @@ from nats.js.api import AckPolicy, ConsumerConfig, DeliverPolicy
 from nats.js.errors import NotFoundError, ServiceUnavailableError
 
 from services.live import protocol
+from services.live.domain.chat import history_window
 from shared import subjects
-from shared.events import ChatMessagePosted, UnreadableEvent, parse_event
-from shared.streams import CHAT_HISTORY, CHAT_HISTORY_PER_ROOM
+from shared.events import (
+    ChatMessageDeleted,
+    ChatMessagePosted,
+    IntegrationEvent,
+    UnreadableEvent,
+    parse_event,
+)
+from shared.events.live import SYSTEM_CHAT_TYPE
+from shared.streams import CHAT_HISTORY, CHAT_HISTORY_PER_ROOM, LIVE
+
+# Lines, system lines, deletions: the stream keeps at most this many per subject.
+CHAT_SUBJECTS_PER_ROOM = 3
+SYSTEM = "system"
+CHAT_TYPES = (
+    ChatMessagePosted.model_fields["type"].default,
+    SYSTEM_CHAT_TYPE,
+    ChatMessageDeleted.model_fields["type"].default,
+)
+SOURCE_HEADER = "Nats-Stream-Source"
 
 
 def chat_line(event: ChatMessagePosted) -> protocol.ChatLine:
@@ -31,47 +55,102 @@ class ChatHistory:
         self._js = js
 
     async def recent(self, room_id: str, limit: int) -> list[protocol.ChatLine]:
+        """The last `limit` lines a joining viewer gets, oldest first."""
         if limit <= 0:
             return []
+        lines = await self._visible(room_id)
+        return history_window(lines, limit, lambda line: line.source == SYSTEM)
+
+    async def lines_by(self, room_id: str, customer_id: str) -> list[str]:
+        """The ids of the lines by this member still in the room's history."""
+        return [line.id for line in await self._visible(room_id) if line.customer_id == customer_id]
+
+    async def _visible(self, room_id: str) -> list[protocol.ChatLine]:
+        """The room's lines still standing, oldest first. CHAT_HISTORY is copied from LIVE by
+        the server, a little later: what it has not copied yet (a line, a deletion acked a
+        moment ago) is read from LIVE itself, so the history is never behind the bus."""
         subject = subjects.room_chat(room_id)
-        try:
-            info = await self._js.stream_info(CHAT_HISTORY.name, subjects_filter=subject)
-        except NotFoundError:
+        published = await self._last_published(room_id)
+        if published == 0:
             return []
-        stored = sum((info.state.subjects or {}).values())
-        if stored == 0:
-            return []
-        sub = await self._js.pull_subscribe(
-            subject,
-            stream=CHAT_HISTORY.name,
-            config=ConsumerConfig(
-                deliver_policy=DeliverPolicy.ALL,
-                ack_policy=AckPolicy.NONE,
-                inactive_threshold=10.0,
-                mem_storage=True,
-            ),
-        )
+        events, copied = await self._read(CHAT_HISTORY.name, subject, after=0)
+        if copied < published:
+            tail, _ = await self._read(LIVE.name, subject, after=copied)
+            events += tail
         lines: list[protocol.ChatLine] = []
+        deleted: set[str] = set()
+        for event in events:
+            if isinstance(event, ChatMessagePosted):
+                lines.append(chat_line(event))
+            elif isinstance(event, ChatMessageDeleted):
+                deleted.add(event.message_id)
+        return [line for line in lines if line.id not in deleted]
+
+    async def _last_published(self, room_id: str) -> int:
+        """The LIVE sequence of the room's newest chat event (line, system line, deletion)."""
+
+        async def last(subject: str) -> int:
+            try:
+                return (await self._js.get_last_msg(LIVE.name, subject)).seq or 0
+            except NotFoundError:
+                return 0
+
+        found = await asyncio.gather(
+            *(last(subjects.room_event("live", room_id, kind)) for kind in CHAT_TYPES)
+        )
+        return max(found)
+
+    async def _read(
+        self, stream: str, subject: str, after: int
+    ) -> tuple[list[IntegrationEvent], int]:
+        """The room's chat events in `stream` after LIVE sequence `after` (at most what the
+        history keeps), and the LIVE sequence of the last one read."""
         try:
-            remaining = min(stored, 2 * CHAT_HISTORY_PER_ROOM)
+            info = await self._js.stream_info(stream, subjects_filter=subject)
+        except NotFoundError:
+            return [], after
+        if sum((info.state.subjects or {}).values()) == 0:
+            return [], after
+        sourced = stream == CHAT_HISTORY.name
+        config = ConsumerConfig(
+            ack_policy=AckPolicy.NONE, inactive_threshold=10.0, mem_storage=True
+        )
+        if sourced or after == 0:
+            config.deliver_policy = DeliverPolicy.ALL
+        else:
+            config.deliver_policy = DeliverPolicy.BY_START_SEQUENCE
+            config.opt_start_seq = after + 1
+        sub = await self._js.pull_subscribe(subject, stream=stream, config=config)
+        events: list[IntegrationEvent] = []
+        last = after
+        try:
+            remaining = CHAT_SUBJECTS_PER_ROOM * CHAT_HISTORY_PER_ROOM
             while remaining > 0:
-                batch = await _fetch(sub, remaining)
+                batch = await fetch(sub, remaining)
                 remaining -= len(batch)
                 for msg in batch:
+                    last = _origin(msg) if sourced else msg.metadata.sequence.stream
                     try:
-                        event = parse_event(msg.data)
+                        events.append(parse_event(msg.data))
                     except UnreadableEvent:
                         continue
-                    if isinstance(event, ChatMessagePosted):
-                        lines.append(chat_line(event))
-                if batch and batch[-1].metadata.num_pending == 0:
+                if not batch or batch[-1].metadata.num_pending == 0:
                     break
         finally:
             await sub.unsubscribe()
-        return lines[-limit:]
+        return events, last
 
 
-async def _fetch(sub: JetStreamContext.PullSubscription, batch: int, tries: int = 5) -> list[Msg]:
+def _origin(msg: Msg) -> int:
+    """The LIVE sequence a CHAT_HISTORY message was copied from (`Nats-Stream-Source`:
+    "LIVE <seq> <filter> ...")."""
+    try:
+        return int((msg.headers or {})[SOURCE_HEADER].split()[1])
+    except (KeyError, IndexError, ValueError):
+        return 0
+
+
+async def fetch(sub: JetStreamContext.PullSubscription, batch: int, tries: int = 5) -> list[Msg]:
     """On a NATS cluster a just-created consumer's pull subject may not have reached the
     server this client uses yet: the first pulls answer 503 (no responders). Retry briefly."""
     for attempt in range(tries):

@@ -24,7 +24,13 @@ from services.live.adapters.room_feed import RoomFeed, RoomState
 from services.live.domain.once import Once
 from services.live.domain.viewers import Role, Viewer
 from shared import metrics, subjects
-from shared.events import ModerationApplied, RoomEnded, UnreadableEvent, parse_event
+from shared.events import (
+    IntegrationEvent,
+    ModerationApplied,
+    RoomEnded,
+    UnreadableEvent,
+    parse_event,
+)
 from shared.streams import LIVE
 
 log = logging.getLogger("qunlive.live.hub")
@@ -36,6 +42,9 @@ PRESENCE_STALE_S = 3.5
 # Re-publishes of an event (retries, replicas, relays) are dropped within LIVE's window.
 ONCE_LIMIT = 65_536
 STAFF = frozenset({Role.HOST, Role.MODERATOR})  # they run the show: not viewers
+
+# What a room said before this instance served it, read from the durable streams.
+PastEvents = Callable[[str], Awaitable[list[IntegrationEvent]]]
 
 
 class Connection:
@@ -128,14 +137,32 @@ class RoomHub:
         self._last_presence = -1
         self._subs: list[Subscription] = []
         self._tasks: list[asyncio.Task[None]] = []
+        # While the past is read: events from the bus wait here, to be applied after it.
+        self._arrived: list[IntegrationEvent] | None = None
 
-    async def open(self, nc: NatsClient) -> None:
+    async def open(self, nc: NatsClient, past: PastEvents | None = None) -> None:
         self._nc = nc
+        self._arrived = []
         self._subs = [
             await nc.subscribe(subjects.room_events("live", self.room_id), cb=self._on_event),
             await nc.subscribe(subjects.room_events("orders", self.room_id), cb=self._on_event),
             await nc.subscribe(subjects.room_presence(self.room_id), cb=self._on_presence),
         ]
+        # Subscribed first, then the past: nothing falls between the two, and what arrived
+        # meanwhile is applied after the past, once (the past holds it too, by event id).
+        try:
+            earlier = await past(self.room_id) if past else []
+        except Exception:
+            log.warning("could not read the room's past events", extra={"room_id": self.room_id})
+            earlier = []
+        for event in earlier:
+            self.once.first(event.id)  # a re-publish of it later is not shown either
+            self.feed.apply(event)
+        known = {event.id for event in earlier}
+        arrived, self._arrived = self._arrived, None
+        for event in arrived:
+            if event.id not in known:
+                self._apply(event)
         self._tasks = [
             asyncio.create_task(self._tick_loop(), name=f"tick-{self.room_id}"),
             asyncio.create_task(self._presence_loop(), name=f"presence-{self.room_id}"),
@@ -172,9 +199,23 @@ class RoomHub:
             return
         if not self.once.first(event.id):
             return  # a re-publish: JetStream dropped it from the stream, viewers had it
+        if self._arrived is not None:
+            self._arrived.append(event)
+            return
+        self._apply(event)
+
+    def apply_now(self, event: IntegrationEvent) -> None:
+        """A decision this instance just made: in force here before its caller hears "done"
+        (the room's frames follow when the event comes back from the bus)."""
+        self.feed.state.apply(event)
+
+    def _apply(self, event: IntegrationEvent) -> None:
         self.feed.apply(event)
         if isinstance(event, ModerationApplied) and event.action in ("kick", "ban"):
-            for conn in list(self._by_customer.get(event.customer_id or "", ())):
+            removed = self._by_customer.get(event.customer_id or "", ())
+            if removed:
+                self.flush()  # the `moderation` frame (and what came before it) goes out first
+            for conn in list(removed):
                 conn.close(CLOSE_REMOVED, f"removed by a moderator: {event.reason}")
         elif isinstance(event, RoomEnded):
             # Everyone's watch time and likes end with the show (each connection's
@@ -249,9 +290,10 @@ class RoomHub:
 class Hubs:
     """The rooms this instance serves: a hub exists while it has a local viewer."""
 
-    def __init__(self, instance_id: str, tick_s: float) -> None:
+    def __init__(self, instance_id: str, tick_s: float, past: PastEvents | None = None) -> None:
         self.instance_id = instance_id
         self.tick_s = tick_s
+        self._past = past
         self._hubs: dict[str, RoomHub] = {}
         self._lock = asyncio.Lock()
         self._nc: NatsClient | None = None
@@ -271,10 +313,17 @@ class Hubs:
                 if self._nc is None:
                     raise RuntimeError("hubs not bound to NATS")
                 hub = RoomHub(room_id, self.instance_id, self.tick_s, await load_state())
-                await hub.open(self._nc)
+                await hub.open(self._nc, self._past)
                 self._hubs[room_id] = hub
             hub.add(conn)
             return hub
+
+    def apply_now(self, events: list[IntegrationEvent]) -> None:
+        """Decisions this instance just committed, applied to the rooms it serves at once."""
+        for event in events:
+            hub = self._hubs.get(event.room_id)
+            if hub is not None:
+                hub.apply_now(event)
 
     async def detach(self, room_id: str, conn: Connection) -> None:
         async with self._lock:

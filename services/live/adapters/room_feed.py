@@ -66,6 +66,39 @@ class RoomState:
     def role_of(self, customer_id: str) -> Role:
         return self.roles.get(customer_id, Role.MEMBER)
 
+    def apply(self, event: IntegrationEvent) -> None:
+        """Fold a decision into the state. Idempotent: the instance that made the decision
+        applies it before answering, then sees it again from the bus."""
+        match event:
+            case RoomStarted():
+                self.status = "live"
+            case RoomEnded():
+                self.status = "ended"
+            case ProductPinned():
+                self.pinned_offer_id = event.offer_id
+            case RoomRulesChanged():
+                self.rules = RoomRules(
+                    blocked_words=tuple(event.blocked_words),
+                    block_links=event.block_links,
+                    block_ads=event.block_ads,
+                    max_length=event.max_length,
+                    slow_mode_s=event.slow_mode_s,
+                )
+            case RoleChanged() if event.customer_id:
+                self.roles[event.customer_id] = Role(event.role)
+            case ModerationApplied() if event.customer_id:
+                target = event.customer_id
+                if event.action == "mute" and event.until:
+                    self.muted_until[target] = event.until
+                elif event.action == "unmute":
+                    self.muted_until.pop(target, None)
+                elif event.action == "ban":
+                    self.banned.add(target)
+                elif event.action == "unban":
+                    self.banned.discard(target)
+            case _:
+                pass
+
 
 class RoomFeed:
     def __init__(self, state: RoomState) -> None:
@@ -92,6 +125,7 @@ class RoomFeed:
 
     def apply(self, event: IntegrationEvent) -> None:
         state = self.state
+        state.apply(event)
         match event:
             case ChatMessagePosted():
                 self._chat.append(chat_line(event))
@@ -99,24 +133,12 @@ class RoomFeed:
                 self._chat = [c for c in self._chat if c.id != event.message_id]
                 self._say(protocol.ChatDeleted(message_id=event.message_id))
             case RoomStarted():
-                state.status = "live"
                 self._say(protocol.RoomStatus(status="live"))
             case RoomEnded():
-                state.status = "ended"
                 self._say(protocol.RoomStatus(status="ended"))
             case ProductPinned():
-                state.pinned_offer_id = event.offer_id
                 self._say(protocol.Pinned(offer=self.pinned()))
-            case RoomRulesChanged():
-                state.rules = RoomRules(
-                    blocked_words=tuple(event.blocked_words),
-                    block_links=event.block_links,
-                    block_ads=event.block_ads,
-                    max_length=event.max_length,
-                    slow_mode_s=event.slow_mode_s,
-                )
             case RoleChanged() if event.customer_id:
-                state.roles[event.customer_id] = Role(event.role)
                 self._say(
                     protocol.Notice(
                         kind="role", message=f"You are now {event.role}.", data={"role": event.role}
@@ -274,21 +296,13 @@ class RoomFeed:
                 pass
 
     def _moderation(self, event: ModerationApplied) -> None:
-        target = event.customer_id
         if event.action == "block":
             # Automatic rule hits are private: the author learns why, the room sees nothing.
             return
-        if target:
-            if event.action == "mute" and event.until:
-                self.state.muted_until[target] = event.until
-            elif event.action == "unmute":
-                self.state.muted_until.pop(target, None)
-            elif event.action == "ban":
-                self.state.banned.add(target)
-            elif event.action == "unban":
-                self.state.banned.discard(target)
         self._say(
-            protocol.ModerationNotice(action=event.action, customer_id=target, reason=event.reason)
+            protocol.ModerationNotice(
+                action=event.action, customer_id=event.customer_id, reason=event.reason
+            )
         )
 
     def drain(self) -> list[Outgoing]:

@@ -7,7 +7,7 @@ import time
 import jwt
 
 from services.live.domain.viewers import Role, Viewer
-from shared.auth import ALGORITHM, HOST_AUDIENCE, InvalidToken, read_host_token
+from shared.auth import ALGORITHM, HOST_AUDIENCE, INVALID, InvalidToken, read_host_token
 from shared.auth import VIEWER_AUDIENCE as AUDIENCE
 
 __all__ = ["HostTokens", "InvalidToken", "ViewerTokens"]
@@ -45,7 +45,7 @@ class ViewerTokens:
                 options={"verify_exp": False},
             )
         except jwt.PyJWTError as exc:
-            raise InvalidToken(f"invalid token: {exc}") from exc
+            raise InvalidToken(INVALID) from exc
         return str(claims["sub"])
 
     def verify(self, token: str, room_id: str) -> Viewer:
@@ -54,7 +54,7 @@ class ViewerTokens:
         except jwt.ExpiredSignatureError as exc:
             raise InvalidToken("token expired: join the room again") from exc
         except jwt.PyJWTError as exc:
-            raise InvalidToken(f"invalid token: {exc}") from exc
+            raise InvalidToken(INVALID) from exc
         if claims.get("room") != room_id:
             raise InvalidToken("this token is for another room")
         return Viewer(

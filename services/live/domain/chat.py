@@ -1,13 +1,23 @@
-"""Turning what a viewer typed into a chat line, or a reason it is refused."""
+"""A chat line from the live page: cleaned, limited, laid out as its author typed it."""
 
 from __future__ import annotations
 
+import re
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
+from typing import TypeVar
 
 from services.live.domain.viewers import Viewer
 from shared.events import ChatMessagePosted, new_id
 
 MAX_CHAT_CHARS = 500
+Line = TypeVar("Line")
+
+# Control characters and invisible format characters (zero-width spaces, direction marks):
+# they carry no text and can fake an empty or reordered line. Newlines are kept apart.
+_INVISIBLE = re.compile(r"[\x00-\x08\x0b-\x1f\x7f\u200b-\u200f\u202a-\u202e\u2060\ufeff]")
+_NEWLINES = re.compile(r"\r\n|[\r\u2028\u2029\x85]")
+_BLANK_RUNS = re.compile(r"\n{3,}")
 
 
 @dataclass(frozen=True)
@@ -16,8 +26,16 @@ class Refused:
     message: str
 
 
+def layout(text: str) -> str:
+    """Line breaks kept (a 接龙 list is one entry per line), each line trimmed, at most one
+    blank line in a row, none at either end."""
+    text = _INVISIBLE.sub("", _NEWLINES.sub("\n", text).replace("\t", " "))
+    lines = "\n".join(line.strip() for line in text.split("\n"))
+    return _BLANK_RUNS.sub("\n\n", lines).strip("\n")
+
+
 def compose_chat(viewer: Viewer, text: str) -> ChatMessagePosted | Refused:
-    cleaned = " ".join(text.split())
+    cleaned = layout(text)
     if not cleaned:
         return Refused("empty", "Write something first.")
     if len(cleaned) > MAX_CHAT_CHARS:
@@ -30,3 +48,18 @@ def compose_chat(viewer: Viewer, text: str) -> ChatMessagePosted | Refused:
         text=cleaned,
         source="web",
     )
+
+
+def history_window(
+    lines: Sequence[Line], limit: int, is_system: Callable[[Line], bool]
+) -> list[Line]:
+    """The history a joining viewer gets: the last `limit` lines of the conversation, and
+    system lines (welcomes) only in the places the conversation leaves free: a show's
+    welcomes never push what people said out of it. Stream order is kept."""
+    if limit <= 0:
+        return []
+    said = [line for line in lines if not is_system(line)][-limit:]
+    free = limit - len(said)
+    system = [line for line in lines if is_system(line)][-free:] if free else []
+    kept = {id(line) for line in (*said, *system)}
+    return [line for line in lines if id(line) in kept]

@@ -39,14 +39,22 @@ _PLUS = re.compile(
     r"^\s*\+\s*(?P<plus>\d{1,2})" + _UNIT + r"(?:\s*" + _QTY + _UNITS + r")?" + _VARIANT + _END,
     re.IGNORECASE,
 )
-# "buy", "buy 2", "buy 2 XL", "I'll take 3", "want two boxes", "要2", "买3件"
+# "buy", "buy 2", "buy 2 XL", "I'll take 3", "want two boxes", "要2", "买3件", and with a
+# subject or a modal verb: "我要两盒", "我也要", "我想要一份", "帮我拍一个"
 _VERB = re.compile(
-    r"^\s*(?:i'?ll\s+|i\s+)?(?:buy|take|want|要|买|拍)\s*(?:"
-    + _QTY
-    + _UNIT
-    + r")?"
-    + _VARIANT
-    + _END,
+    r"^\s*(?:(?:i'?ll\s+|i\s+)?(?:buy|take|want)|(?:我也?|给我|帮我)?\s*想?\s*(?:要|买|拍))"
+    r"\s*(?:" + _QTY + _UNIT + r")?" + _VARIANT + _END,
+    re.IGNORECASE,
+)
+# "来两盒", "给我来两个": 来 ("bring me") buys only with a count ("来了" is not a claim)
+_BRING = re.compile(
+    r"^\s*(?:我也?|给我|帮我)?\s*来\s*" + _QTY + _UNITS + _VARIANT + _END, re.IGNORECASE
+)
+# Politeness around a buy line is not part of it ("+1 please" is not the variant "please").
+_POLITE_HEAD = re.compile(r"^\s*(?:please|pls|plz)\s*[,，]?\s*", re.IGNORECASE)
+_POLITE_TAIL = re.compile(
+    r"[\s,，]*(?:please|pls|plz|thanks|thank you|thx|谢谢啦|谢谢|谢了|麻烦了|麻烦|拜托了|拜托)"
+    r"\s*[!.。！~]*\s*$",
     re.IGNORECASE,
 )
 # a bare count with its unit: "2 boxes", "两盒", "3 pcs XL"
@@ -85,20 +93,38 @@ def _variant(raw: str | None) -> str | None:
 
 
 def parse_claim(text: str) -> ClaimIntent | None:
-    """The claim a chat line makes, or None when it is just chat."""
-    line = " ".join(text.split())
+    """The claim a chat line makes, or None when it is just chat.
+
+    A message of several lines claims only as a 接龙 list: people copy the list and add
+    their own entry at the end, so the last line is the sender's (the others were claimed
+    when their authors posted them)."""
+    lines = [" ".join(part.split()) for part in text.splitlines()]
+    lines = [part for part in lines if part]
+    if not lines:
+        return None
+    if len(lines) > 1:
+        return _chain(lines[-1])
+    line = _POLITE_TAIL.sub("", _POLITE_HEAD.sub("", lines[0]))
     if not line or len(line) > 80:
         return None
-    if match := _CHAIN.match(line):
+    if (chained := _chain(line)) is not None:
+        return chained
+    for pattern in (_PLUS, _VERB, _BRING, _COUNT):
+        if match := pattern.match(line):
+            counted = match.groupdict().get("plus")
+            qty = _quantity(match["qty"] or counted)
+            return None if qty is None else ClaimIntent(qty, _variant(match["variant"]))
+    return None
+
+
+def _chain(line: str) -> ClaimIntent | None:
+    if len(line) > 80:
+        return None
+    if match := _CHAIN.match(_POLITE_TAIL.sub("", line)):
         qty = _quantity(match["qty"])
         if qty is None:
             return None
         return ClaimIntent(
             qty, _variant(match["variant"]), int(match["pos"]), match["name"].strip()
         )
-    for pattern in (_PLUS, _VERB, _COUNT):
-        if match := pattern.match(line):
-            counted = match.groupdict().get("plus")
-            qty = _quantity(match["qty"] or counted)
-            return None if qty is None else ClaimIntent(qty, _variant(match["variant"]))
     return None

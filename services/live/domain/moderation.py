@@ -10,6 +10,7 @@ from __future__ import annotations
 import re
 from collections.abc import Mapping
 from dataclasses import dataclass, fields
+from datetime import datetime
 from typing import Any
 
 from services.live.domain.viewers import Role
@@ -80,3 +81,20 @@ def check_message(
         if wait > 0:
             return Blocked("slow_mode", f"Slow mode is on: wait {wait:.0f}s, then post again.")
     return Allowed()
+
+
+@dataclass(frozen=True)
+class Standing:
+    """A member's standing in a room as the database has it: checked when they post, so a
+    host's decision is in force on every instance as soon as it is committed."""
+
+    status: str
+    rules: RoomRules
+    pinned_offer_id: str | None
+    role: Role
+    muted_until: datetime | None
+    banned: bool
+
+    def muted(self, now: datetime) -> datetime | None:
+        """Until when the member is muted, or None."""
+        return self.muted_until if self.muted_until and self.muted_until > now else None

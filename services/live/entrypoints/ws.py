@@ -201,7 +201,7 @@ class ViewerSession:
             try:
                 frame = protocol.client_frame.validate_json(text)
             except ValidationError as exc:
-                self.say(_error("bad_frame", _first_problem(exc)))
+                self.say(_error("bad_frame", _first_problem(exc), protocol.ref_of(text)))
                 continue
             try:
                 await self.handle(frame)
@@ -259,12 +259,21 @@ class ViewerSession:
                 )
 
     async def chat(self, frame: protocol.SendChat, now: float) -> None:
-        state, me = self.hub.state, self.viewer.customer_id
-        muted = state.muted_until.get(me)
-        if muted and muted > utcnow():
+        me = self.viewer.customer_id
+        # The committed state, not this instance's view of it: a host's mute or rule is in
+        # force on every instance as soon as their call answered.
+        standing = await self.live.rooms.standing(self.viewer.room_id, me)
+        if standing.banned:
+            self.say(_error("banned", "You are banned from this room.", frame.ref))
+            return
+        if standing.status == RoomStatus.ENDED:
+            self.say(_error("room_ended", "The show has ended.", frame.ref))
+            return
+        muted = standing.muted(utcnow())
+        if muted:
             self.say(_error("muted", f"You are muted until {muted:%H:%M} UTC.", frame.ref))
             return
-        verdict = check_message(state.rules, self.role, frame.text, now, self.last_post_at)
+        verdict = check_message(standing.rules, standing.role, frame.text, now, self.last_post_at)
         if isinstance(verdict, Blocked):
             self.say(_error(f"blocked_{verdict.rule}", verdict.message, frame.ref))
             await self.live.publisher.publish(
@@ -289,7 +298,7 @@ class ViewerSession:
             return
         self.last_post_at = now
         intent = parse_claim(chat.text)
-        offer_id = state.pinned_offer_id
+        offer_id = standing.pinned_offer_id
         if intent is not None and offer_id is not None:
             await self.claim(
                 offer_id,
@@ -364,7 +373,9 @@ class ViewerSession:
                 log.warning("could not publish likes", extra={"count": count})
 
     async def moderate(self, frame: protocol.Moderate) -> None:
-        if self.role not in STAFF:
+        # The committed role: a moderator demoted on another instance moderates no more.
+        standing = await self.live.rooms.standing(self.viewer.room_id, self.viewer.customer_id)
+        if standing.role not in STAFF:
             self.say(_error("forbidden", "Only the host and moderators can do that.", frame.ref))
             return
         target = frame.customer_id

@@ -7,6 +7,7 @@ red packet is split once and grabbed correctly whichever instance a viewer is on
 from __future__ import annotations
 
 import random
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from datetime import date, timedelta
 
@@ -30,6 +31,7 @@ from services.live.domain.red_packets import luckiest, split_red_packet
 from shared.events import (
     ChatMessageDeleted,
     CheckedIn,
+    IntegrationEvent,
     ModerationApplied,
     PollClosed,
     PollOpened,
@@ -53,6 +55,10 @@ class Outcome:
     data: dict[str, object]
 
 
+async def _no_lines(room_id: str, customer_id: str) -> list[str]:
+    return []
+
+
 def _ok(code: str, message: str, **data: object) -> Outcome:
     return Outcome(True, code, message, data)
 
@@ -67,10 +73,15 @@ class Interactions:
         sessions: async_sessionmaker[AsyncSession],
         outbox: Outbox,
         rng: random.Random | None = None,
+        *,
+        applied: Callable[[list[IntegrationEvent]], None] = lambda events: None,
+        lines_by: Callable[[str, str], Awaitable[list[str]]] | None = None,
     ) -> None:
         self._sessions = sessions
         self._outbox = outbox
         self._rng = rng or random.SystemRandom()
+        self._applied = applied
+        self._lines_by = lines_by or _no_lines
 
     # ---- red packets -------------------------------------------------------------------
 
@@ -300,6 +311,9 @@ class Interactions:
         minutes: int = 10,
         message_id: str | None = None,
     ) -> ModerationApplied:
+        """A moderator's decision, in force when this returns: committed (the send-time check
+        reads it), stored in JetStream (every instance and the history have it), and applied
+        to this instance's room. A ban also deletes the member's lines still in the history."""
         until = utcnow() + timedelta(minutes=minutes) if action == "mute" else None
         event = ModerationApplied(
             room_id=room_id,
@@ -310,6 +324,7 @@ class Interactions:
             until=until,
             message_id=message_id,
         )
+        staged: list[IntegrationEvent] = []
         async with self._sessions() as session:
             if customer_id and action in ("mute", "unmute", "ban", "unban"):
                 member = await session.get(MemberRow, (room_id, customer_id), with_for_update=True)
@@ -322,13 +337,32 @@ class Interactions:
                     member.banned = action == "ban"
                 session.add(member)
             if action == "delete" and message_id:
-                self._outbox.add(
-                    session, ChatMessageDeleted(room_id=room_id, message_id=message_id, by=by)
-                )
-            self._outbox.add(session, event)
+                staged.append(ChatMessageDeleted(room_id=room_id, message_id=message_id, by=by))
+            staged.append(event)
+            for staged_event in staged:
+                self._outbox.add(session, staged_event)
             await session.commit()
-        self._outbox.notify()
+        if action == "ban" and customer_id:
+            # After the commit: the member can post nothing more, so no line escapes this read.
+            staged += await self._delete_lines(room_id, customer_id, by)
+        await self._outbox.flush(staged)
+        self._applied(staged)
         return event
+
+    async def _delete_lines(
+        self, room_id: str, customer_id: str, by: str
+    ) -> list[IntegrationEvent]:
+        lines = await self._lines_by(room_id, customer_id)
+        if not lines:
+            return []
+        deletions: list[IntegrationEvent] = [
+            ChatMessageDeleted(room_id=room_id, message_id=line, by=by) for line in lines
+        ]
+        async with self._sessions() as session:
+            for deletion in deletions:
+                self._outbox.add(session, deletion)
+            await session.commit()
+        return deletions
 
     async def welcome_once(self, room_id: str, customer_id: str) -> bool:
         """True exactly once per member per room: the first connection gets the welcome."""

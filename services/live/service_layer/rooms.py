@@ -3,13 +3,15 @@
 from __future__ import annotations
 
 from collections.abc import Callable
-from datetime import datetime
+from datetime import UTC, datetime
 
+import sqlalchemy as sa
 from sqlalchemy.ext.asyncio import async_sessionmaker
 from sqlmodel import select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from services.live.adapters.tables import HostRow, MemberRow, RoomRow
+from services.live.domain.moderation import RoomRules, Standing
 from services.live.domain.rooms import RoomStatus, transition
 from services.live.domain.viewers import Role
 from shared.events import (
@@ -35,10 +37,31 @@ class NotYourRoom(PermissionError):
     pass
 
 
+Applied = Callable[[list[IntegrationEvent]], None]
+
+
+def _nothing(events: list[IntegrationEvent]) -> None:
+    pass
+
+
 class RoomService:
-    def __init__(self, sessions: async_sessionmaker[AsyncSession], outbox: Outbox) -> None:
+    """A host's decision (start, end, pin, rules, roles) is in force when its call answers:
+    committed, stored in JetStream (every instance and the history see it), and applied to
+    this instance's rooms (`applied`)."""
+
+    def __init__(
+        self,
+        sessions: async_sessionmaker[AsyncSession],
+        outbox: Outbox,
+        applied: Applied = _nothing,
+    ) -> None:
         self._sessions = sessions
         self._outbox = outbox
+        self._applied = applied
+
+    async def _in_force(self, events: list[IntegrationEvent]) -> None:
+        await self._outbox.flush(events)
+        self._applied(events)
 
     async def create_host(self, name: str) -> HostRow:
         host = HostRow(id=f"host:{new_id()[:12]}", name=name)
@@ -95,11 +118,12 @@ class RoomService:
                 raise RoomNotFound(room_id)
             if not is_admin and room.host_id != actor:
                 raise NotYourRoom(room_id)
-            for event in change(room):
+            events = change(room)
+            for event in events:
                 self._outbox.add(session, event)
             session.add(room)
             await session.commit()
-        self._outbox.notify()
+        await self._in_force(events)
         return room
 
     async def change_status(
@@ -177,13 +201,50 @@ class RoomService:
                 )
             member.role = role.value
             session.add(member)
-            self._outbox.add(
-                session,
-                RoleChanged(room_id=room_id, customer_id=customer_id, role=role.value, by=actor),
+            changed = RoleChanged(
+                room_id=room_id, customer_id=customer_id, role=role.value, by=actor
             )
+            self._outbox.add(session, changed)
             await session.commit()
-        self._outbox.notify()
+        await self._in_force([changed])
         return member
+
+    async def standing(self, room_id: str, customer_id: str) -> Standing:
+        """The room's rules and this member's role and sanctions, as committed: one read."""
+        rooms, members = RoomRow.__table__, MemberRow.__table__
+        query = (
+            sa.select(
+                rooms.c.status,
+                rooms.c.rules,
+                rooms.c.pinned_offer_id,
+                members.c.role,
+                members.c.muted_until,
+                members.c.banned,
+            )
+            .select_from(
+                rooms.outerjoin(
+                    members,
+                    sa.and_(members.c.room_id == rooms.c.id, members.c.customer_id == customer_id),
+                )
+            )
+            .where(rooms.c.id == room_id)
+        )
+        async with self._sessions() as session:
+            conn = await session.connection()
+            row = (await conn.execute(query)).first()
+        if row is None:
+            raise RoomNotFound(room_id)
+        status, rules, pinned, role, muted_until, banned = row
+        if muted_until is not None and muted_until.tzinfo is None:
+            muted_until = muted_until.replace(tzinfo=UTC)  # SQLite drops the zone
+        return Standing(
+            status=status,
+            rules=RoomRules.from_dict(rules),
+            pinned_offer_id=pinned,
+            role=Role(role or Role.MEMBER),
+            muted_until=muted_until,
+            banned=bool(banned),
+        )
 
     async def members(self, room_id: str) -> list[MemberRow]:
         async with self._sessions() as session:
