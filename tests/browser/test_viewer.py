@@ -269,3 +269,26 @@ async def test_viewer_reconnects_after_a_drop_and_catches_up(
 
 async def _has_offer(page: Any, offer_id: str) -> bool:
     return bool(await page.evaluate(f"window.qunliveViewer.state.offers.has('{offer_id}')"))
+
+
+async def test_a_list_typed_on_several_lines_keeps_its_lines(
+    platform: Platform, browser: Any
+) -> None:
+    """A 接龙 chain is typed line by line (Shift+Enter), sent with Enter, and every page
+    shows it on its lines, not run together."""
+    room = await platform.live_room()
+    page = platform.watch(await (await browser.new_context(**PHONE)).new_page())
+    await join_as(page, f"{platform.live}/r/{room}", "Lily 莉莉")
+    say = page.get_by_label("Message")
+    await say.click()
+    for i, line in enumerate(["接龙 cherries", "1. Wei 2 boxes", "2. Lily 1 box"]):
+        if i:
+            await page.keyboard.press("Shift+Enter")
+        await page.keyboard.type(line)
+    await screenshot(page, "viewer-chain-typing")
+    await page.keyboard.press("Enter")
+    shown = page.locator("#messages .line", has_text="接龙 cherries").locator(".text")
+    await shown.wait_for()
+    assert await shown.inner_text() == "接龙 cherries\n1. Wei 2 boxes\n2. Lily 1 box"
+    assert await say.input_value() == ""  # sent, and the box is empty again
+    await screenshot(page, "viewer-chain-lines")

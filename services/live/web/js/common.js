@@ -176,3 +176,16 @@ export function localInputToIso(value) {
   const at = new Date(value);
   return Number.isNaN(at.getTime()) ? null : at.toISOString();
 }
+
+/**
+ * A chat box that keeps line breaks (a 接龙 list is typed on several lines): Enter sends,
+ * Shift+Enter starts a new line, and Enter that confirms an input method's candidate
+ * (pinyin, kana) only confirms it.
+ */
+export function sendOnEnter(textarea) {
+  textarea.addEventListener('keydown', (event) => {
+    if (event.key !== 'Enter' || event.shiftKey || event.isComposing || event.keyCode === 229) return;
+    event.preventDefault();
+    textarea.form?.requestSubmit();
+  });
+}

@@ -1,7 +1,7 @@
 // The host console: schedule a room, build its lineup, run the show, read the figures.
 import {
-  $, api, clock, copyText, dateTime, el, loadConfig, localInputToIso, money, setCurrency, show,
-  toCents, toast,
+  $, api, clock, copyText, dateTime, el, loadConfig, localInputToIso, money, sendOnEnter,
+  setCurrency, show, toCents, toast,
 } from './common.js';
 import { bindLanguageSelect, onLanguageChange, t, translatePage } from './i18n.js';
 import { RoomSocket } from './room-socket.js';
@@ -944,6 +944,7 @@ function wire() {
   $('#poll-form').addEventListener('submit', openPoll);
   $('#rules-form').addEventListener('submit', saveRules);
   $('#binding-form').addEventListener('submit', bind);
+  sendOnEnter($('#host-chat-input'));
   $('#host-chat').addEventListener('submit', (event) => {
     event.preventDefault();
     const text = $('#host-chat-input').value.trim();

@@ -1,7 +1,7 @@
 // The viewer page: join a room by its link, watch, chat, buy, pay. Phone first.
 import {
-  $, ApiError, api, clock, copyText, dateTime, el, loadConfig, money, newRef, setCurrency, show,
-  timeLeft, toast,
+  $, ApiError, api, clock, copyText, dateTime, el, loadConfig, money, newRef, sendOnEnter,
+  setCurrency, show, timeLeft, toast,
 } from './common.js';
 import { bindLanguageSelect, onLanguageChange, t, translatePage } from './i18n.js';
 import { RoomSocket } from './room-socket.js';
@@ -864,6 +864,7 @@ function wireControls() {
     if (sendChat($('#chat-input').value)) $('#chat-input').value = '';
   });
   $('#chat-input').addEventListener('input', () => note('#chat-error', null));
+  sendOnEnter($('#chat-input'));
   $('#plus-one').addEventListener('click', () => sendChat('+1'));
   $('#like').addEventListener('click', like);
   $('#checkin').addEventListener('click', () => {
