@@ -13,6 +13,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
+import weakref
 from collections.abc import Awaitable, Callable
 
 from nats.aio.client import Client as NatsClient
@@ -295,7 +296,11 @@ class Hubs:
         self.tick_s = tick_s
         self._past = past
         self._hubs: dict[str, RoomHub] = {}
-        self._lock = asyncio.Lock()
+        # One lock per room, alive while someone holds or waits for it: opening a room reads
+        # its past from the streams, and joins to the instance's other rooms must not wait.
+        self._locks: weakref.WeakValueDictionary[str, asyncio.Lock] = (
+            weakref.WeakValueDictionary()
+        )
         self._nc: NatsClient | None = None
 
     def bind(self, nc: NatsClient) -> None:
@@ -304,10 +309,16 @@ class Hubs:
     def get(self, room_id: str) -> RoomHub | None:
         return self._hubs.get(room_id)
 
+    def _lock(self, room_id: str) -> asyncio.Lock:
+        lock = self._locks.get(room_id)
+        if lock is None:
+            lock = self._locks[room_id] = asyncio.Lock()
+        return lock
+
     async def attach(
         self, room_id: str, conn: Connection, load_state: Callable[[], Awaitable[RoomState]]
     ) -> RoomHub:
-        async with self._lock:
+        async with self._lock(room_id):
             hub = self._hubs.get(room_id)
             if hub is None:
                 if self._nc is None:
@@ -326,7 +337,7 @@ class Hubs:
                 hub.apply_now(event)
 
     async def detach(self, room_id: str, conn: Connection) -> None:
-        async with self._lock:
+        async with self._lock(room_id):
             hub = self._hubs.get(room_id)
             if hub is None:
                 return
@@ -336,7 +347,6 @@ class Hubs:
                 await hub.close()
 
     async def close_all(self) -> None:
-        async with self._lock:
-            for hub in self._hubs.values():
-                await hub.close()
-            self._hubs.clear()
+        hubs, self._hubs = list(self._hubs.values()), {}
+        for hub in hubs:
+            await hub.close()
