@@ -607,12 +607,14 @@ class Store:
         )
 
     async def presence(self, room_id: str) -> list[Any]:
-        """(person, minute, joins, last at, last key, in after) per account and minute."""
+        """(person, minute, joins, in after) per account and minute, in the order of each
+        minute's last event (the database compares the times: ~100k rows at 1M events)."""
         p = presence.c
         return await self._all(
-            select(accounts.c.person_id, p.minute, p.joins, p.last_at, p.last_key, p.last_in)
+            select(accounts.c.person_id, p.minute, p.joins, p.last_in)
             .select_from(presence.join(accounts, accounts.c.account_id == p.account_id))
-            .where(p.room_id == room_id)
+            .where(p.room_id == room_id, p.last_at.is_not(None))
+            .order_by(accounts.c.person_id, p.minute, p.last_at, p.last_key)
         )
 
     async def staff(self, room_id: str, host_id: str | None) -> set[str]:

@@ -32,7 +32,7 @@ from collections import Counter
 from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from typing import Any
+from typing import NamedTuple
 
 from pydantic import BaseModel, Field
 
@@ -172,17 +172,14 @@ class RoomFacts:
     ended_at: datetime | None
 
 
-@dataclass
-class PresenceMark:
-    """One account's joins and leaves in one minute: `joins` joins, and in or out after
-    the minute as its last event (at `last_at`, ties by event id `last_key`) said."""
+class PresenceMark(NamedTuple):
+    """One account's joins of the room's page in one minute, and whether it was in after
+    the minute (its last event that minute a join)."""
 
     person_id: str
     minute: datetime
     joins: int
-    last_at: datetime
-    last_key: str
-    last_in: bool
+    last_in: bool | None
 
 
 @dataclass
@@ -198,35 +195,33 @@ class Presence:
 def presence(marks: Iterable[PresenceMark], staff: set[str]) -> Presence:
     """Each viewer's presence, per person: from a join to the next leave.
 
-    A person is present during a minute if they were in at its start or joined in it,
-    and in after it if the minute's last event (of any of their accounts) was a join:
-    however many joins they made (tabs, reconnections after a restart), they count once."""
-    merged: dict[tuple[str, datetime], list[Any]] = {}
-    for m in marks:
-        if m.person_id in staff:
-            continue
-        order = (m.last_at, m.last_key)
-        cur = merged.get((m.person_id, m.minute))
-        if cur is None:
-            merged[(m.person_id, m.minute)] = [m.joins, order, m.last_in]
-            continue
-        cur[0] += m.joins
-        if order > cur[1]:
-            cur[1], cur[2] = order, m.last_in
+    `marks` come in the order their minute's last events happened (the store sorts them
+    by time): for one person and minute, the last mark says whether they were in after it,
+    whichever of their accounts or tabs it came from. A person is present during a minute
+    if they were in at its start or joined in it: however many joins they made (tabs,
+    reconnections after a restart), they count once."""
     found = Presence(set(), Counter(), Counter())
-    person, inside = None, False
-    for (who, minute), (joins, _, last_in) in sorted(merged.items(), key=lambda kv: kv[0]):
-        if who != person:
-            person, inside = who, False
+    ordered = sorted(  # stable: within a person's minute the time order stays
+        (m for m in marks if m.person_id not in staff), key=lambda m: (m.person_id, m.minute)
+    )
+    person, inside, joins = None, False, 0
+    for i, m in enumerate(ordered):
+        joins += m.joins
+        nxt = ordered[i + 1] if i + 1 < len(ordered) else None
+        if nxt is not None and (nxt.person_id, nxt.minute) == (m.person_id, m.minute):
+            continue  # one person's minute: its last mark has the last word
+        if m.person_id != person:
+            person, inside = m.person_id, False
         if joins:
-            found.viewers.add(who)
+            found.viewers.add(m.person_id)
         during = inside or joins > 0
+        joins = 0
         if during and not inside:
-            found.arrivals[minute] += 1
-            found.changes[minute] += 1
-        if during and not last_in:
-            found.changes[minute + timedelta(minutes=1)] -= 1
-        inside = bool(last_in) and during
+            found.arrivals[m.minute] += 1
+            found.changes[m.minute] += 1
+        if during and not m.last_in:
+            found.changes[m.minute + timedelta(minutes=1)] -= 1
+        inside = bool(m.last_in) and during
     return found
 
 

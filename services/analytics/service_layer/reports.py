@@ -181,9 +181,11 @@ class Reports:
         # Read side by side: SQLite and PostgreSQL work on one while Python reads another.
         # Referred buyers' first purchases are read once for the three scopes.
         first_buys: FirstBuys = {}
-        before, in_room = await asyncio.gather(
+        before, in_room, presence_rows, staff = await asyncio.gather(
             store.person_stats(Scope(upto=(at, room_id, False), attendees_of=room_id), first_buys),
             store.person_stats(Scope(room=room_id), first_buys),
+            store.presence(room_id),
+            store.staff(room_id, room.host_id),
         )
         after = await self._through_show(
             before, in_room, Scope(upto=(at, room_id, True), attendees_of=room_id), first_buys
@@ -192,12 +194,7 @@ class Reports:
         packet_rows = await store.red_packets(room_id)
         lucky = await store.person_of_accounts(r.luckiest_id for r in packet_rows if r.luckiest_id)
         previous = await store.previous_room(room)
-        staff = await store.staff(room_id, room.host_id)
-        marks = [
-            PresenceMark(person, minute, int(joins or 0), last_at, last_key or "", bool(inside))
-            for person, minute, joins, last_at, last_key, inside in await store.presence(room_id)
-            if last_at is not None
-        ]
+        marks = [PresenceMark._make(row) for row in presence_rows]
         report = build_report(
             room=RoomFacts(room_id, room.title, room.host_id, room.started_at, room.ended_at),
             minutes=[

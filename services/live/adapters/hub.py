@@ -298,9 +298,7 @@ class Hubs:
         self._hubs: dict[str, RoomHub] = {}
         # One lock per room, alive while someone holds or waits for it: opening a room reads
         # its past from the streams, and joins to the instance's other rooms must not wait.
-        self._locks: weakref.WeakValueDictionary[str, asyncio.Lock] = (
-            weakref.WeakValueDictionary()
-        )
+        self._locks: weakref.WeakValueDictionary[str, asyncio.Lock] = weakref.WeakValueDictionary()
         self._nc: NatsClient | None = None
 
     def bind(self, nc: NatsClient) -> None:

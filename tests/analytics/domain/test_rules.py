@@ -161,8 +161,8 @@ def test_a_hosts_unlink_beats_automatic_evidence_until_the_host_links_again() ->
 
 
 def _mark(who: str, minute: int, second: int, joined: bool) -> PresenceMark:
-    at = T + timedelta(minutes=minute, seconds=second)
-    return PresenceMark(who, T + timedelta(minutes=minute), int(joined), at, at.isoformat(), joined)
+    """A mark; the lists below give them in the time order (`second`) of their events."""
+    return PresenceMark(who, T + timedelta(minutes=minute), int(joined), joined)
 
 
 def test_viewers_per_minute_count_anyone_present_during_the_minute() -> None:
