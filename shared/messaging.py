@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import json
 import logging
+from collections.abc import Awaitable, Callable
 from typing import Any
 
 from faststream.exceptions import NackMessage
@@ -120,6 +121,27 @@ async def dead_letter_item(
         reason=reason,
         msg_id=f"{service}:{job}:{item}",
     )
+
+
+def item_dead_letter(
+    publisher: Callable[[], EventPublisher | None],
+    *,
+    service: str,
+    job: str,
+    item: str,
+    **detail: Any,
+) -> Callable[[str], Awaitable[None]]:
+    """The dead-letter hook a periodic job hands `ItemFailures` for one item; without a
+    publisher (not connected yet) the give-up is only logged, as ItemFailures does."""
+
+    async def keep(reason: str) -> None:
+        bus = publisher()
+        if bus is not None:
+            await bus.dead_letter_item(
+                service=service, job=job, item=item, reason=reason, detail=detail
+            )
+
+    return keep
 
 
 # Failures that are NATS's (away, reconnecting, electing a leader, slow), not the message's.

@@ -19,7 +19,7 @@ from sqlmodel.ext.asyncio.session import AsyncSession
 from services.live.adapters.tables import AnnouncementRow
 from shared.background import ItemFailures, Periodic
 from shared.events import AnnouncementPosted, new_id, utcnow
-from shared.messaging import EventPublisher, is_transient_nats_error
+from shared.messaging import EventPublisher, is_transient_nats_error, item_dead_letter
 
 log = logging.getLogger("qunlive.live.announcements")
 LATE_LIMIT_S = 60.0
@@ -74,7 +74,11 @@ class Announcements:
                 if slot is None or self._posted.get(row.id) == slot:
                     continue
                 if not await self._failures.attempt(
-                    row.id, self._poster(row, slot), self._dead_letter(row.id)
+                    row.id,
+                    self._poster(row, slot),
+                    item_dead_letter(
+                        self._publisher, service="live", job="announcements", item=row.id
+                    ),
                 ):
                     continue
                 self._posted[row.id] = slot
@@ -93,14 +97,6 @@ class Announcements:
             await self._publisher().publish(event)
 
         return post
-
-    def _dead_letter(self, announcement_id: str) -> Callable[[str], Awaitable[object]]:
-        async def keep(reason: str) -> None:
-            await self._publisher().dead_letter_item(
-                service="live", job="announcements", item=announcement_id, reason=reason
-            )
-
-        return keep
 
     def start(self) -> None:
         self._job.start()

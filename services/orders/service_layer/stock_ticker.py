@@ -17,7 +17,7 @@ from sqlmodel.ext.asyncio.session import AsyncSession
 from services.orders.adapters.tables import OfferRow
 from shared.background import ItemFailures, Periodic
 from shared.events import StockChanged
-from shared.messaging import EventPublisher, is_transient_nats_error
+from shared.messaging import EventPublisher, is_transient_nats_error, item_dead_letter
 
 log = logging.getLogger("qunlive.orders.stock")
 
@@ -55,7 +55,11 @@ class StockTicker:
             if offer is None:
                 continue
             told = await self._failures.attempt(
-                offer.id, self._teller(offer), self._dead_letter(offer.id)
+                offer.id,
+                self._teller(offer),
+                item_dead_letter(
+                    self._publisher, service="orders", job="stock-ticker", item=offer.id
+                ),
             )
             if not told and not self._failures.given_up(offer.id):
                 self._dirty.add(offer.id)
@@ -67,14 +71,6 @@ class StockTicker:
             )
 
         return tell
-
-    def _dead_letter(self, offer_id: str) -> Callable[[str], Awaitable[object]]:
-        async def keep(reason: str) -> None:
-            await self._publisher().dead_letter_item(
-                service="orders", job="stock-ticker", item=offer_id, reason=reason
-            )
-
-        return keep
 
     def start(self) -> None:
         self._job.start()

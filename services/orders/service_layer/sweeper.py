@@ -36,7 +36,7 @@ from shared.events import (
     OrderExpired,
     utcnow,
 )
-from shared.messaging import EventPublisher
+from shared.messaging import EventPublisher, item_dead_letter
 from shared.outbox import Outbox
 
 log = logging.getLogger("qunlive.orders.sweeper")
@@ -68,7 +68,8 @@ class Sweeper:
         self._catalog = catalog
         self._checkout = checkout
         self._payments = payments
-        self._publisher = publisher  # for dead letters
+        # For dead letters; without one (a test's sweeper) a given-up item is only logged.
+        self._publisher: Callable[[], EventPublisher | None] = publisher or (lambda: None)
         self._job = Periodic(JOB, self.sweep, every_s)
         self._failures = ItemFailures(JOB, transient=database_away)
 
@@ -148,14 +149,9 @@ class Sweeper:
         """One item of a pass, on its own: its failure is logged and dead-lettered, the
         pass goes on. `once`: the item will not come back in a later pass."""
         item = f"{step}:{item_id}"
-
-        async def dead_letter(reason: str) -> None:
-            if self._publisher is None:
-                return  # logged by ItemFailures; no bus to keep it on
-            await self._publisher().dead_letter_item(
-                service="orders", job=JOB, item=item, reason=reason, detail=detail
-            )
-
+        dead_letter = item_dead_letter(
+            self._publisher, service="orders", job=JOB, item=item, **detail
+        )
         return await self._failures.attempt(item, lambda: work(item_id), dead_letter, once)
 
     async def _open(self, offer_id: str) -> None:
