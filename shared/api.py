@@ -1,4 +1,5 @@
-"""How every service reads ids and times at its HTTP edge.
+"""How every service reads requests at its HTTP edge: ids, times, JSON; and the headers
+every answer carries.
 
 A room id travels on as a NATS subject token, so a malformed one is refused here
 (422) with the same rule the events use, never stored to break later work. Times
@@ -8,9 +9,15 @@ naive time is a 422 that says so rather than a comparison error later.
 
 from __future__ import annotations
 
-from typing import Annotated
+import json
+import math
+import re
+from collections.abc import Callable, Coroutine
+from typing import Annotated, Any
 
-from fastapi import Path
+from fastapi import APIRouter, Path, Request, Response
+from fastapi.routing import APIRoute
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from shared.events.envelope import SUBJECT_TOKEN_PATTERN
 
@@ -22,3 +29,121 @@ RoomIdPath = Annotated[
         examples=["r_8f3a2b1c9d0e"],
     ),
 ]
+
+
+# ---- JSON as RFC 8259 and I-JSON (RFC 7493) read it -------------------------------------
+
+MAX_JSON_DEPTH = 32
+MAX_SAFE_INTEGER = 2**53 - 1  # what every JSON client (JavaScript first) reads exactly
+_SURROGATE = re.compile("[\ud800-\udfff]")
+
+
+def loads_strict(data: bytes | str) -> Any:
+    """JSON, refusing what Python's json accepts but a request must not carry: NaN and
+    Infinity (not JSON), numbers past 2**53 or overflowing to infinity, lone UTF-16
+    surrogates (not text: they cannot be stored or sent back), nesting deeper than
+    MAX_JSON_DEPTH. Every refusal is a json.JSONDecodeError, which FastAPI answers 422."""
+    try:
+        text = data if isinstance(data, str) else data.decode("utf-8", "surrogatepass")
+    except UnicodeDecodeError:
+        raise json.JSONDecodeError("not UTF-8", repr(data[:40]), 0) from None
+    try:
+        value = json.loads(
+            text, parse_constant=_not_json, parse_int=_safe_int, parse_float=_finite_float
+        )
+    except RecursionError:
+        raise json.JSONDecodeError(f"nested deeper than {MAX_JSON_DEPTH}", text, 0) from None
+    except json.JSONDecodeError:
+        raise
+    except ValueError as exc:  # from the hooks below, or int() past its digit limit
+        raise json.JSONDecodeError(str(exc), text, 0) from None
+    _check(value, text, 0)
+    return value
+
+
+def _not_json(constant: str) -> Any:
+    raise ValueError(f"{constant} is not JSON")
+
+
+def _safe_int(digits: str) -> int:
+    number = int(digits)
+    if abs(number) > MAX_SAFE_INTEGER:
+        raise ValueError("integer beyond 2**53: clients cannot read it exactly")
+    return number
+
+
+def _finite_float(digits: str) -> float:
+    number = float(digits)
+    if not math.isfinite(number):
+        raise ValueError(f"{digits[:20]} is too large a number")
+    return number
+
+
+def _check(value: Any, text: str, depth: int) -> None:
+    if depth > MAX_JSON_DEPTH:
+        raise json.JSONDecodeError(f"nested deeper than {MAX_JSON_DEPTH}", text, 0)
+    if isinstance(value, str):
+        if not value.isascii() and _SURROGATE.search(value):
+            raise json.JSONDecodeError("a lone UTF-16 surrogate is not text", text, 0)
+    elif isinstance(value, dict):
+        for key, item in value.items():
+            _check(key, text, depth + 1)
+            _check(item, text, depth + 1)
+    elif isinstance(value, list):
+        for item in value:
+            _check(item, text, depth + 1)
+
+
+class StrictJsonRequest(Request):
+    async def json(self) -> Any:
+        if not hasattr(self, "_json"):
+            self._json = loads_strict(await self.body())
+        return self._json
+
+
+class StrictJsonRoute(APIRoute):
+    """A route whose JSON body is read by loads_strict (its refusals are 422s)."""
+
+    def get_route_handler(self) -> Callable[[Request], Coroutine[Any, Any, Response]]:
+        handler = super().get_route_handler()
+
+        async def strict(request: Request) -> Response:
+            return await handler(StrictJsonRequest(request.scope, request.receive))
+
+        return strict
+
+
+def api_router(**options: Any) -> APIRouter:
+    """Every service's routers: FastAPI's, reading JSON bodies strictly."""
+    return APIRouter(route_class=StrictJsonRoute, **options)
+
+
+# ---- headers on every answer ------------------------------------------------------------
+
+API_HEADERS = [(b"x-content-type-options", b"nosniff")]
+NO_STORE = (b"cache-control", b"no-store")
+
+
+class SecurityHeaders:
+    """nosniff on every answer; `Cache-Control: no-store` unless the route set its own
+    (API answers are per caller and change: no cache or proxy may keep one)."""
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+
+        async def with_headers(message: Message) -> None:
+            if message["type"] == "http.response.start":
+                headers = list(message.get("headers", []))
+                names = {name.lower() for name, _ in headers}
+                headers += [h for h in API_HEADERS if h[0] not in names]
+                if b"cache-control" not in names:
+                    headers.append(NO_STORE)
+                message["headers"] = headers
+            await send(message)
+
+        await self.app(scope, receive, with_headers)

@@ -117,18 +117,32 @@ HOST_AUDIENCE = "qunlive-host"
 ADMIN = "admin"
 
 
+class NotAllowed(Exception):
+    """A valid credential that does not carry this right (a viewer token on a host API)."""
+
+
 def host_of(credential: str, admin_token: str, secret: str) -> str:
     """Who calls a host API: ADMIN for the platform's admin token, else the host id of a
-    host credential; InvalidToken for anything else (a viewer token, garbage)."""
-    if hmac.compare_digest(credential.encode(), admin_token.encode()):
+    host credential. NotAllowed for a valid viewer token (a real caller, not a host: 403),
+    InvalidToken for anything else (garbage, expired, signed by another key: 401)."""
+    if hmac.compare_digest(credential.encode("utf-8", "replace"), admin_token.encode()):
         return ADMIN
-    return read_host_token(credential, secret)
+    try:
+        return read_host_token(credential, secret)
+    except InvalidToken:
+        try:
+            read_viewer_token(credential, secret)
+        except InvalidToken:
+            raise InvalidToken("not a valid credential") from None
+        raise NotAllowed("a viewer token: host credentials required") from None
 
 
 def read_host_token(token: str, secret: str) -> str:
     """The host id of a host credential (live issues them), or InvalidToken."""
     try:
         claims = jwt.decode(token, secret, algorithms=[ALGORITHM], audience=HOST_AUDIENCE)
+    except jwt.ExpiredSignatureError as exc:
+        raise InvalidToken("host credential expired") from exc
     except jwt.PyJWTError as exc:
         raise InvalidToken("not a host credential") from exc
     return str(claims["sub"])

@@ -8,6 +8,8 @@ from collections.abc import Awaitable, Callable
 from fastapi import APIRouter, Response
 from pydantic import BaseModel
 
+from shared.api import api_router
+
 ReadinessCheck = Callable[[], Awaitable[str | None]]  # None = ok, else what is wrong
 
 
@@ -23,7 +25,7 @@ class Readiness(BaseModel):
 
 
 def health_router(service: str, checks: dict[str, ReadinessCheck]) -> APIRouter:
-    router = APIRouter(tags=["health"])
+    router = api_router(tags=["health"])
 
     @router.get("/healthz", response_model=Health)
     async def healthz() -> Health:

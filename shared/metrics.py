@@ -19,6 +19,8 @@ from fastapi import APIRouter, Response
 from nats.js import JetStreamContext
 from prometheus_client import CONTENT_TYPE_LATEST, Counter, Gauge, Histogram, generate_latest
 
+from shared.api import api_router
+
 log = logging.getLogger("qunlive.metrics")
 
 HTTP_REQUESTS = Counter(
@@ -125,7 +127,7 @@ async def observe_consumers(
 
 
 def metrics_router(refresh: Callable[[], Awaitable[None]] | None = None) -> APIRouter:
-    router = APIRouter(tags=["health"])
+    router = api_router(tags=["health"])
 
     @router.get("/metrics", include_in_schema=False)
     async def metrics() -> Response:

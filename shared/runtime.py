@@ -15,9 +15,11 @@ import time
 from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
+from typing import Any
 
 import uvicorn
 from fastapi import APIRouter, FastAPI
+from fastapi.routing import APIRoute
 from faststream import FastStream
 from faststream.nats import NatsBroker
 from faststream.specification import AsyncAPI
@@ -30,10 +32,12 @@ from sqlalchemy.ext.asyncio import AsyncEngine, async_sessionmaker
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from shared import db, streams, subjects
+from shared.api import SecurityHeaders, StrictJsonRoute
 from shared.events import IntegrationEvent
 from shared.health import ReadinessCheck, health_router
 from shared.messaging import EventPublisher, make_broker
 from shared.metrics import MetricsMiddleware, metrics_router, observe_consumers
+from shared.problems import Mapped, answer_errors_as_problems, document_errors
 from shared.settings import ServiceSettings
 
 log = logging.getLogger("qunlive.runtime")
@@ -241,13 +245,50 @@ def http_app(
     description: str,
     routers: tuple[APIRouter, ...],
     state: object,
+    errors: Mapped | None = None,
 ) -> FastAPI:
-    """A service's FastAPI app: its lifespan, health and metrics routes, its own routers."""
-    app = FastAPI(title=title, version="0.1.0", description=description, lifespan=infra.lifespan)
+    """A service's FastAPI app: its lifespan, health and metrics routes, its own routers;
+    errors answered and documented as Problems (shared.problems), strict JSON bodies and
+    security headers (shared.api). Under ENV=production no /docs or /redoc (Swagger UI
+    and ReDoc load from a CDN); /openapi.json stays, for generated clients."""
+    production = infra.settings.env == "production"
+    app = FastAPI(
+        title=title,
+        version="0.1.0",
+        description=description + ERRORS_DOC,
+        lifespan=infra.lifespan,
+        docs_url=None if production else "/docs",
+        redoc_url=None if production else "/redoc",
+    )
     app.state.service = state
     app.add_middleware(MetricsMiddleware)
+    app.add_middleware(SecurityHeaders)
     app.include_router(health_router(infra.settings.service_name, infra.readiness_checks()))
     app.include_router(metrics_router(infra.observe_consumers))
     for router in routers:
         app.include_router(router)
+    _require_strict_json(app.routes)
+    answer_errors_as_problems(app, errors or {})
+    document_errors(app)
     return app
+
+
+ERRORS_DOC = (
+    "\n\nEvery error is `application/problem+json` (RFC 9457): `status`, a stable `code` to "
+    "branch on, a `detail` for people, and for a refused request body or parameter `errors` "
+    "(`loc`, `msg`, `type`). No credential, or one that is not valid, is 401 "
+    "(`unauthenticated`, `invalid_token`); a valid credential without the right is 403 "
+    "(`forbidden`). Bodies are JSON as RFC 8259 and I-JSON read it: NaN, Infinity, "
+    "integers past 2**53, lone UTF-16 surrogates and nesting deeper than 32 are 422."
+)
+
+
+def _require_strict_json(routes: list[Any]) -> None:
+    """Every API route reads JSON strictly: one made with a plain APIRouter fails here,
+    at start, not under a hostile client."""
+    for route in routes:
+        inner = getattr(route, "original_router", None)  # FastAPI includes routers lazily
+        if inner is not None:
+            _require_strict_json(inner.routes)
+        elif isinstance(route, APIRoute) and not isinstance(route, StrictJsonRoute):
+            raise TypeError(f"{route.path}: make its router with shared.api.api_router()")

@@ -2,8 +2,7 @@
 
 from __future__ import annotations
 
-from fastapi import FastAPI, Request
-from fastapi.responses import JSONResponse
+from fastapi import FastAPI
 from faststream import FastStream
 from nats.errors import Error as NatsError
 
@@ -14,13 +13,15 @@ from services.analytics.service_layer.customers import CustomerNotFound
 from services.analytics.service_layer.reports import RoomNotFound
 from shared.cors import allow_pages
 from shared.events import ANALYTICS_EVENTS
+from shared.problems import Mapped
 from shared.runtime import asyncapi_app, http_app
 
-ERRORS: dict[type[Exception], int] = {
-    CustomerNotFound: 404,
-    RoomNotFound: 404,
-    InvalidLink: 422,
-    NatsError: 503,  # a link decision is stored on the bus first: try again
+ERRORS: Mapped = {
+    CustomerNotFound: (404, "not_found"),
+    RoomNotFound: (404, "not_found"),
+    InvalidLink: (422, "invalid_link"),
+    # A link decision is stored on the bus first: try again (the NATS error is logged).
+    NatsError: (503, "unavailable", "NATS did not confirm the decision: try again"),
 }
 
 
@@ -32,20 +33,11 @@ def create_app(analytics: AnalyticsApp | None = None) -> FastAPI:
         description="The post-stream customer database: profiles, segments, reports.",
         routers=(http.router, reports.router),
         state=analytics,
+        errors=ERRORS,
     )
     # The host console (served by live) opens reports and exports audiences from the browser.
     allow_pages(app, analytics.settings.cors_origins, ("GET",))
-    for error, code in ERRORS.items():
-        app.add_exception_handler(error, _answer(code))
     return app
-
-
-def _answer(code: int):
-    async def handler(_: Request, exc: Exception) -> JSONResponse:
-        what = {404: "not found", 422: "invalid", 503: "NATS unavailable"}.get(code, "error")
-        return JSONResponse({"detail": f"{what}: {exc}"}, status_code=code)
-
-    return handler
 
 
 def asyncapi() -> FastStream:

@@ -2,9 +2,8 @@
 
 from __future__ import annotations
 
-from fastapi import FastAPI, Request
+from fastapi import FastAPI
 from fastapi.middleware import Middleware
-from fastapi.responses import JSONResponse
 from faststream import FastStream
 
 from services.orders.bootstrap import OrdersApp, build
@@ -15,14 +14,15 @@ from services.orders.entrypoints.fast_checkout import CheckoutFirst
 from services.orders.service_layer.catalog import Conflict, Forbidden, NotFound
 from shared.cors import allow_pages
 from shared.events import ORDERS_EVENTS
+from shared.problems import Mapped
 from shared.runtime import asyncapi_app, http_app
 
-ERRORS: dict[type[Exception], int] = {
-    NotFound: 404,
-    Forbidden: 403,
-    Conflict: 409,
-    InvalidOffer: 422,
-    InvalidFulfilment: 422,
+ERRORS: Mapped = {
+    NotFound: (404, "not_found"),
+    Forbidden: (403, "forbidden"),
+    Conflict: (409, "conflict"),
+    InvalidOffer: (422, "invalid_offer"),
+    InvalidFulfilment: (422, "invalid_fulfilment"),
 }
 
 
@@ -34,6 +34,7 @@ def create_app(orders: OrdersApp | None = None) -> FastAPI:
         description="Flash sales, group buys and pre-sales: stock, checkout, payments.",
         routers=(http.router, host_views.router),
         state=orders,
+        errors=ERRORS,
     )
     # The viewer page (served by live) checks out, pays and reads orders from the browser.
     allow_pages(
@@ -45,16 +46,7 @@ def create_app(orders: OrdersApp | None = None) -> FastAPI:
     # Innermost of the middlewares (metrics and CORS still see every checkout): the plain
     # checkout answered past FastAPI's routing and dependencies (fast_checkout.py).
     app.user_middleware.append(Middleware(CheckoutFirst))
-    for error, code in ERRORS.items():
-        app.add_exception_handler(error, _answer(code))
     return app
-
-
-def _answer(code: int):
-    async def handler(_: Request, exc: Exception) -> JSONResponse:
-        return JSONResponse({"detail": str(exc) or type(exc).__name__}, status_code=code)
-
-    return handler
 
 
 def asyncapi() -> FastStream:

@@ -5,11 +5,12 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Annotated
 
-from fastapi import Depends, HTTPException, Request, status
+from fastapi import Depends, Request
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 
 from services.analytics.bootstrap import AnalyticsApp
-from shared.auth import ADMIN, InvalidToken, host_of
+from shared.auth import ADMIN, InvalidToken, NotAllowed, host_of
+from shared.problems import forbidden, invalid_token, unauthenticated
 
 bearer = HTTPBearer(auto_error=False)
 Credentials = Annotated[HTTPAuthorizationCredentials | None, Depends(bearer)]
@@ -36,20 +37,16 @@ class Host:
 
 
 def require_host(analytics: AnalyticsDep, credentials: Credentials) -> Host:
-    """Admin token or a host credential; none is 401, a viewer token is 403."""
+    """Admin token or a host credential: none, or one not valid, is 401; a viewer token 403."""
     if credentials is None:
-        raise HTTPException(
-            status.HTTP_401_UNAUTHORIZED,
-            "host credentials required",
-            headers={"WWW-Authenticate": "Bearer"},
-        )
+        raise unauthenticated("host credentials")
     settings = analytics.settings
     try:
         return Host(host_of(credentials.credentials, settings.admin_token, settings.secret_key))
-    except InvalidToken:
-        raise HTTPException(
-            status.HTTP_403_FORBIDDEN, "only a host or an admin may read the customer database"
-        ) from None
+    except InvalidToken as exc:
+        raise invalid_token(str(exc)) from None
+    except NotAllowed:
+        raise forbidden("only a host or an admin may read the customer database") from None
 
 
 HostDep = Annotated[Host, Depends(require_host)]

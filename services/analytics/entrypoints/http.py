@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Annotated, Literal
 
-from fastapi import APIRouter, Query, Response, status
+from fastapi import Query, Response, status
 from pydantic import AwareDatetime, BaseModel, Field
 
 from services.analytics.adapters.render import rows_csv
@@ -16,8 +16,9 @@ from services.analytics.service_layer.customers import (
     Member,
     SegmentSummary,
 )
+from shared.api import api_router
 
-router = APIRouter()
+router = api_router()
 
 AsOf = Annotated[
     AwareDatetime | None,

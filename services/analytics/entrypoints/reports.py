@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Annotated, Literal
 
-from fastapi import APIRouter, HTTPException, Query, Response, status
+from fastapi import HTTPException, Query, Response, status
 from fastapi.responses import HTMLResponse
 
 from services.analytics.adapters.render import report_csv, report_html, rows_csv
@@ -13,9 +13,9 @@ from services.analytics.entrypoints.deps import AnalyticsDep, Host, HostDep
 from services.analytics.entrypoints.http import AsOf, Format, csv_response
 from services.analytics.service_layer.customers import Member
 from services.analytics.service_layer.reports import RoomNotFound
-from shared.api import RoomIdPath
+from shared.api import RoomIdPath, api_router
 
-router = APIRouter(prefix="/rooms/{room_id}", tags=["reports"])
+router = api_router(prefix="/rooms/{room_id}", tags=["reports"])
 
 Audience = Literal["lapsed_category", "unpaid_claims", "waitlisted"]
 

@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
-import hmac
 from typing import Annotated
 
 from fastapi import Depends, HTTPException, Request, status
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 
 from services.ingest.bootstrap import IngestApp
+from shared.auth import ADMIN, InvalidToken, NotAllowed, host_of
+from shared.problems import forbidden, invalid_token, unauthenticated
 
 bearer = HTTPBearer(auto_error=False)
 
@@ -27,19 +28,21 @@ async def require_admin(
     ingest: IngestDep,
     credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(bearer)],
 ) -> str:
-    """The platform admin's bearer token (ADMIN_TOKEN), as in live. Host tokens are not
-    accepted here: ingest does not know which host runs which room."""
+    """The platform admin's bearer token (ADMIN_TOKEN), as in live: none, or a credential
+    that is not valid, is 401; a host credential or a viewer token is 403 (ingest does not
+    know which host runs which room)."""
     if credentials is None:
-        raise HTTPException(
-            status.HTTP_401_UNAUTHORIZED,
-            "admin credentials required",
-            headers={"WWW-Authenticate": "Bearer"},
-        )
-    if not hmac.compare_digest(
-        credentials.credentials.encode("utf-8", "replace"), ingest.settings.admin_token.encode()
-    ):
-        raise HTTPException(status.HTTP_403_FORBIDDEN, "only an admin may do this")
-    return "admin"
+        raise unauthenticated("admin credentials")
+    settings = ingest.settings
+    try:
+        caller = host_of(credentials.credentials, settings.admin_token, settings.secret_key)
+    except InvalidToken as exc:
+        raise invalid_token(str(exc)) from None
+    except NotAllowed:
+        caller = "viewer"
+    if caller != ADMIN:
+        raise forbidden("only an admin may do this")
+    return caller
 
 
 AdminDep = Annotated[str, Depends(require_admin)]

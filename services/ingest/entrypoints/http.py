@@ -5,17 +5,18 @@ from __future__ import annotations
 from datetime import UTC, datetime, timedelta
 from typing import Annotated
 
-from fastapi import APIRouter, HTTPException, Query, Response, status
+from fastapi import HTTPException, Query, Response, status
 from pydantic import BaseModel, Field
 
 from services.ingest.adapters.bus import NatsUnavailable
 from services.ingest.entrypoints.deps import AdminDep, IngestDep
 from services.ingest.service_layer.intake import NORMALISERS
 from services.ingest.service_layer.replay import replay
+from shared.api import api_router
 from shared.events import SubjectToken
 from shared.events.ingest import PLATFORM_PATTERN
 
-router = APIRouter(tags=["bindings"])
+router = api_router(tags=["bindings"])
 
 ChatId = Annotated[str, Field(min_length=1, max_length=128, pattern=r"^[^\s:]+$")]
 

@@ -10,7 +10,7 @@ from __future__ import annotations
 import time
 from typing import Annotated, Any
 
-from fastapi import APIRouter, HTTPException, Query, Request, status
+from fastapi import HTTPException, Query, Request, status
 from fastapi.responses import PlainTextResponse
 from pydantic import BaseModel, Field
 from sqlalchemy.exc import SQLAlchemyError
@@ -21,8 +21,9 @@ from services.ingest.domain.generic import generic_event
 from services.ingest.domain.model import UnknownShape
 from services.ingest.entrypoints.deps import IngestDep, get_ingest, read_body
 from services.ingest.service_layer.intake import Malformed
+from shared.api import api_router
 
-router = APIRouter(prefix="/webhooks", tags=["webhooks"])
+router = api_router(prefix="/webhooks", tags=["webhooks"])
 
 
 class Receipt(BaseModel):

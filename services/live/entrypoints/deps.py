@@ -5,11 +5,12 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Annotated
 
-from fastapi import Depends, HTTPException, Request, status
+from fastapi import Depends, Request
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 
 from services.live.bootstrap import LiveApp
-from shared.auth import ADMIN, InvalidToken, host_of
+from shared.auth import ADMIN, InvalidToken, NotAllowed, host_of
+from shared.problems import forbidden, invalid_token, unauthenticated
 
 bearer = HTTPBearer(auto_error=False)
 
@@ -40,27 +41,23 @@ def require_admin_or_host(
     live: LiveDep,
     credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(bearer)],
 ) -> Principal:
-    """Host or admin credentials; none is 401, anything else (a viewer token) is 403."""
+    """Host or admin credentials: none, or one not valid, is 401; a viewer token is 403."""
     if credentials is None:
-        raise HTTPException(
-            status.HTTP_401_UNAUTHORIZED,
-            "host credentials required",
-            headers={"WWW-Authenticate": "Bearer"},
-        )
+        raise unauthenticated("host credentials")
     settings = live.settings
     try:
         return Principal(
             host_of(credentials.credentials, settings.admin_token, settings.secret_key)
         )
-    except InvalidToken:
-        raise HTTPException(
-            status.HTTP_403_FORBIDDEN, "only the host or an admin may do this"
-        ) from None
+    except InvalidToken as exc:
+        raise invalid_token(str(exc)) from None
+    except NotAllowed as exc:
+        raise forbidden(str(exc)) from None
 
 
 def require_admin(principal: Annotated[Principal, Depends(require_admin_or_host)]) -> Principal:
     if not principal.is_admin:
-        raise HTTPException(status.HTTP_403_FORBIDDEN, "only an admin may do this")
+        raise forbidden("only an admin may do this")
     return principal
 
 

@@ -5,15 +5,16 @@ from __future__ import annotations
 from datetime import UTC, datetime, timedelta
 from typing import Annotated, Literal
 
-from fastapi import APIRouter, HTTPException, Query, status
+from fastapi import HTTPException, Query, status
 from pydantic import AwareDatetime, BaseModel, Field
 
 from services.live.adapters.moderation_log import recent_decisions
 from services.live.adapters.tables import RoomRow
 from services.live.entrypoints.deps import HostDep, LiveDep
 from services.live.service_layer.rooms import RoomNotFound
+from shared.api import api_router
 
-router = APIRouter(prefix="/rooms/{room_id}", tags=["host actions"])
+router = api_router(prefix="/rooms/{room_id}", tags=["host actions"])
 
 
 class RedPacketCreate(BaseModel):

@@ -2,14 +2,13 @@
 
 from __future__ import annotations
 
-import hmac
 import uuid
 from collections.abc import Iterator
 from contextlib import contextmanager
 from datetime import datetime
 from typing import Annotated
 
-from fastapi import APIRouter, Depends, HTTPException, status
+from fastapi import Depends, HTTPException, status
 from fastapi.security import HTTPAuthorizationCredentials
 from pydantic import AwareDatetime, BaseModel, Field
 
@@ -19,8 +18,11 @@ from services.live.domain.rooms import RoomStatus, RoomTransitionError
 from services.live.domain.viewers import Role, Viewer
 from services.live.entrypoints.deps import AdminDep, HostDep, LiveDep, Principal, bearer
 from services.live.service_layer.rooms import NotYourRoom, RoomNotFound
+from shared.api import api_router
+from shared.auth import ADMIN, NotAllowed, host_of
+from shared.problems import ApiError, forbidden, invalid_token
 
-router = APIRouter(prefix="/rooms", tags=["rooms"])
+router = api_router(prefix="/rooms", tags=["rooms"])
 
 
 class HostCreate(BaseModel):
@@ -120,7 +122,7 @@ async def _existing(live: LiveDep, room_id: str) -> RoomRow:
         raise HTTPException(status.HTTP_404_NOT_FOUND, f"no room {room_id}") from None
 
 
-hosts = APIRouter(prefix="/hosts", tags=["hosts"])
+hosts = api_router(prefix="/hosts", tags=["hosts"])
 
 
 @hosts.post("", response_model=HostCredentials, status_code=status.HTTP_201_CREATED)
@@ -223,7 +225,18 @@ async def list_members(room_id: str, live: LiveDep, host: HostDep) -> list[Membe
     ]
 
 
-@router.post("/{room_id}/join", response_model=JoinGrant)
+@router.post(
+    "/{room_id}/join",
+    response_model=JoinGrant,
+    # Public: anyone may join. A bearer credential is optional (the host, or the admin
+    # as the host console does, joins as the room's host).
+    openapi_extra={"security": [{}, {"HTTPBearer": []}]},
+    responses={
+        401: {"description": "A bearer credential or `previous_token` that is not valid."},
+        403: {"description": "Banned from this room (`banned`), or a viewer token as bearer."},
+        410: {"description": "The show has ended (`room_ended`): nothing left to join."},
+    },
+)
 async def join_room(
     room_id: str,
     body: JoinRequest,
@@ -234,14 +247,14 @@ async def join_room(
     admin token joins as the room's host, as the host console does)."""
     room = await _existing(live, room_id)
     if room.status == RoomStatus.ENDED:
-        raise HTTPException(status.HTTP_410_GONE, "this show has ended")
+        raise ApiError(410, "this show has ended", "room_ended")
     customer_id = _returning_identity(live, body.previous_token)
     if credentials is not None:
         customer_id = _host_identity(live, credentials.credentials, room)
     customer_id = customer_id or f"web:{uuid.uuid4().hex[:16]}"
     member, _ = await live.rooms.record_join(room_id, customer_id, body.display_name.strip())
     if member.banned:
-        raise HTTPException(status.HTTP_403_FORBIDDEN, "you are banned from this room")
+        raise ApiError(403, "you are banned from this room", "banned")
     viewer = Viewer(
         room_id=room_id,
         customer_id=customer_id,
@@ -260,12 +273,14 @@ async def join_room(
 
 
 def _host_identity(live: LiveDep, credential: str, room: RoomRow) -> str:
-    if hmac.compare_digest(credential, live.settings.admin_token):
-        return room.host_id
+    settings = live.settings
     try:
-        return live.host_tokens.verify(credential)
-    except InvalidToken:
-        raise HTTPException(status.HTTP_403_FORBIDDEN, "not a host credential") from None
+        caller = host_of(credential, settings.admin_token, settings.secret_key)
+    except InvalidToken as exc:
+        raise invalid_token(str(exc)) from None
+    except NotAllowed:
+        raise forbidden("a viewer token: join without it, or with previous_token") from None
+    return room.host_id if caller == ADMIN else caller
 
 
 def _returning_identity(live: LiveDep, previous_token: str | None) -> str | None:
@@ -274,4 +289,4 @@ def _returning_identity(live: LiveDep, previous_token: str | None) -> str | None
     try:
         return live.tokens.identity(previous_token)
     except InvalidToken:
-        raise HTTPException(status.HTTP_401_UNAUTHORIZED, "previous_token is not ours") from None
+        raise invalid_token("previous_token is not ours") from None

@@ -8,12 +8,13 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from fastapi import APIRouter, Request
+from fastapi import Request
 from fastapi.responses import FileResponse
 from fastapi.staticfiles import StaticFiles
 from pydantic import BaseModel, Field
 
 from services.live.entrypoints.deps import LiveDep
+from shared.api import api_router
 
 WEB = Path(__file__).resolve().parents[1] / "web"
 DEFAULT_PORTS = {"orders": 8003, "ingest": 8001, "analytics": 8004}
@@ -32,7 +33,7 @@ PAGE_HEADERS = {
     "Cache-Control": "no-cache",
 }
 
-router = APIRouter(tags=["pages"])
+router = api_router(tags=["pages"])
 static = StaticFiles(directory=WEB)
 
 

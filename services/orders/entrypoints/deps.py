@@ -5,11 +5,12 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Annotated
 
-from fastapi import Depends, HTTPException, Request, status
+from fastapi import Depends, Request
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 
 from services.orders.bootstrap import OrdersApp
-from shared.auth import ADMIN, InvalidToken, TokenHolder, host_of, read_viewer_token
+from shared.auth import ADMIN, InvalidToken, NotAllowed, TokenHolder, host_of, read_viewer_token
+from shared.problems import forbidden, invalid_token, unauthenticated
 
 bearer = HTTPBearer(auto_error=False)
 Credentials = Annotated[HTTPAuthorizationCredentials | None, Depends(bearer)]
@@ -36,23 +37,17 @@ class Host:
         return self.id == ADMIN
 
 
-def _missing(what: str) -> HTTPException:
-    return HTTPException(
-        status.HTTP_401_UNAUTHORIZED, f"{what} required", headers={"WWW-Authenticate": "Bearer"}
-    )
-
-
 async def require_host(orders: OrdersDep, credentials: Credentials) -> Host:
-    """Admin token or a host credential; none is 401, a viewer token is 403."""
+    """Admin token or a host credential: none, or one not valid, is 401; a viewer token 403."""
     if credentials is None:
-        raise _missing("host credentials")
+        raise unauthenticated("host credentials")
     settings = orders.settings
     try:
         return Host(host_of(credentials.credentials, settings.admin_token, settings.secret_key))
-    except InvalidToken:
-        raise HTTPException(
-            status.HTTP_403_FORBIDDEN, "only the host or an admin may do this"
-        ) from None
+    except InvalidToken as exc:
+        raise invalid_token(str(exc)) from None
+    except NotAllowed as exc:
+        raise forbidden(str(exc)) from None
 
 
 class ViewerBearer(HTTPBearer):
@@ -72,12 +67,12 @@ class ViewerBearer(HTTPBearer):
         scheme, _, token = (authorization or "").partition(" ")
         token = token.strip()
         if not (scheme and token) or scheme.lower() != "bearer":
-            raise _missing("a viewer token (join the room first)")
+            raise unauthenticated("a viewer token (join the room first)")
         orders: OrdersApp = request.app.state.service
         try:
             return read_viewer_token(token, orders.settings.secret_key)
         except InvalidToken as exc:
-            raise HTTPException(status.HTTP_401_UNAUTHORIZED, str(exc)) from None
+            raise invalid_token(str(exc)) from None
 
 
 require_buyer = ViewerBearer()

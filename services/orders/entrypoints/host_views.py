@@ -3,15 +3,14 @@ room's offers with its live sales figures."""
 
 from __future__ import annotations
 
-from fastapi import APIRouter
 from pydantic import BaseModel, Field
 
 from services.orders.entrypoints.deps import HostDep, OrdersDep
 from services.orders.entrypoints.http import OfferOut, ProductOut
 from services.orders.service_layer import sales_figures
-from shared.api import RoomIdPath
+from shared.api import RoomIdPath, api_router
 
-router = APIRouter()
+router = api_router()
 
 
 class RoomSalesOut(BaseModel):

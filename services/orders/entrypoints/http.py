@@ -6,7 +6,7 @@ import json
 from datetime import datetime, timedelta
 from typing import Annotated, Literal
 
-from fastapi import APIRouter, Header, HTTPException, Request, Response, status
+from fastapi import Header, HTTPException, Request, Response, status
 from pydantic import AwareDatetime, BaseModel, Field, model_validator
 
 from services.orders.adapters.payments import SIGNATURE_HEADER
@@ -18,11 +18,11 @@ from services.orders.entrypoints.deps import BuyerDep, HostDep, OrdersDep
 from services.orders.service_layer.catalog import OfferDraft
 from services.orders.service_layer.checkout import KEY_REUSED, CheckoutRequest, tiers_of
 from shared import metrics
-from shared.api import RoomIdPath
+from shared.api import RoomIdPath, api_router
 from shared.auth import TokenHolder
 from shared.events import utcnow
 
-router = APIRouter()
+router = api_router()
 
 MAX_CALLBACK_BYTES = 16 * 1024
 JSON = "application/json"
