@@ -13,13 +13,26 @@ import json
 import math
 import re
 from collections.abc import Callable, Coroutine
+from datetime import datetime
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Path, Request, Response
 from fastapi.routing import APIRoute
+from pydantic import AwareDatetime, BeforeValidator
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from shared.events.envelope import SUBJECT_TOKEN_PATTERN
+
+
+def _text_only(value: Any) -> Any:
+    if not isinstance(value, str | datetime):
+        raise ValueError("a time is ISO 8601 text with its zone, e.g. 2026-12-07T20:00:00+08:00")
+    return value
+
+
+# A request's time: ISO 8601 text with its zone, as the schema says (pydantic alone would
+# also take a number as Unix seconds, which the schema does not say and no client means).
+Instant = Annotated[AwareDatetime, BeforeValidator(_text_only)]
 
 RoomIdPath = Annotated[
     str,

@@ -232,6 +232,13 @@ def _mapped(status: int, code: str, words: str = "") -> Callable[[Request, Excep
 
 # ---- the OpenAPI side ---------------------------------------------------------------------
 
+
+def answers(*statuses: int) -> dict[int | str, dict[str, Any]]:
+    """`responses=` for the error statuses a route adds to those implied (see
+    document_errors): each a Problem, described by DEFAULT_DESCRIPTIONS."""
+    return {status: {"description": DEFAULT_DESCRIPTIONS[status]} for status in statuses}
+
+
 _PROBLEM_REF = {"$ref": "#/components/schemas/Problem"}
 _FASTAPI_VALIDATION = "#/components/schemas/HTTPValidationError"
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import Annotated, Literal
 
 from fastapi import Query, Response, status
-from pydantic import AwareDatetime, BaseModel, Field
+from pydantic import BaseModel, Field
 
 from services.analytics.adapters.render import rows_csv
 from services.analytics.domain.segments import SEGMENTS
@@ -16,12 +16,12 @@ from services.analytics.service_layer.customers import (
     Member,
     SegmentSummary,
 )
-from shared.api import api_router
+from shared.api import Instant, api_router
 
 router = api_router()
 
 AsOf = Annotated[
-    AwareDatetime | None,
+    Instant | None,
     Query(description="Judge recency and dormancy as of this time (default: now)."),
 ]
 Format = Annotated[Literal["json", "csv"], Query(description="json, or csv to download")]

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from datetime import datetime
-from typing import Literal
+from typing import Annotated, Literal
 
 from pydantic import BaseModel, Field
 
@@ -33,9 +33,16 @@ class AccountView(BaseModel):
     display_name: str | None
 
 
+# The two linked accounts. A list of two, not a tuple: a tuple is `prefixItems` in the
+# OpenAPI, which schemathesis (and older generators) misread.
+AccountPair = Annotated[
+    list[str], Field(min_length=2, max_length=2, description="The two linked account ids.")
+]
+
+
 class EvidenceView(BaseModel):
     event_id: str
-    accounts: tuple[str, str]
+    accounts: AccountPair
     kind: str = Field(description="declared, phone, host_link or host_unlink")
     detail: str
     by: str | None
@@ -44,7 +51,7 @@ class EvidenceView(BaseModel):
 
 
 class LinkView(BaseModel):
-    accounts: tuple[str, str]
+    accounts: AccountPair
     active: bool
     automatic_evidence: int
     host_decision: str | None

@@ -15,6 +15,7 @@ from services.ingest.service_layer.replay import replay
 from shared.api import api_router
 from shared.events import SubjectToken
 from shared.events.ingest import PLATFORM_PATTERN
+from shared.problems import answers
 
 router = api_router(tags=["bindings"])
 
@@ -82,7 +83,18 @@ def _public(row: object) -> BindingPublic:
     return BindingPublic.model_validate(row, from_attributes=True)
 
 
-@router.post("/bindings", response_model=BindingCreated, status_code=status.HTTP_201_CREATED)
+@router.post(
+    "/bindings",
+    response_model=BindingCreated,
+    status_code=status.HTTP_201_CREATED,
+    responses={
+        200: {
+            "model": BindingCreated,
+            "description": "The chat was bound already: now to this room (moved, or the same).",
+        },
+        201: {"description": "The chat is bound for the first time."},
+    },
+)
 async def bind_chat(
     body: BindingCreate, ingest: IngestDep, _admin: AdminDep, response: Response
 ) -> BindingCreated:
@@ -129,7 +141,7 @@ async def unbound_chats(
     return chats
 
 
-@router.post("/replay", response_model=ReplayResult)
+@router.post("/replay", response_model=ReplayResult, responses=answers(503))
 async def replay_archive(body: ReplayRequest, ingest: IngestDep, _admin: AdminDep) -> ReplayResult:
     """Read archived raw payloads again with the current code (after a fix); never doubles."""
     if body.source is not None and body.source not in NORMALISERS:
@@ -139,6 +151,8 @@ async def replay_archive(body: ReplayRequest, ingest: IngestDep, _admin: AdminDe
     since = datetime.now(UTC) - timedelta(minutes=body.since_minutes)
     try:
         report = await replay(ingest.bus, ingest.intake, since, body.source, body.limit)
-    except NatsUnavailable as exc:
-        raise HTTPException(status.HTTP_503_SERVICE_UNAVAILABLE, str(exc)) from None
+    except NatsUnavailable:
+        raise HTTPException(
+            status.HTTP_503_SERVICE_UNAVAILABLE, "NATS did not answer: retry"
+        ) from None
     return ReplayResult(**{**report.__dict__, "failures": dict(report.failures)})

@@ -6,13 +6,13 @@ from datetime import UTC, datetime, timedelta
 from typing import Annotated, Literal
 
 from fastapi import HTTPException, Query, status
-from pydantic import AwareDatetime, BaseModel, Field
+from pydantic import BaseModel, Field
 
 from services.live.adapters.moderation_log import recent_decisions
 from services.live.adapters.tables import RoomRow
 from services.live.entrypoints.deps import HostDep, LiveDep
 from services.live.service_layer.rooms import RoomNotFound
-from shared.api import api_router
+from shared.api import Instant, api_router
 
 router = api_router(prefix="/rooms/{room_id}", tags=["host actions"])
 
@@ -51,7 +51,7 @@ class ModerationRequest(BaseModel):
 
 class AnnouncementCreate(BaseModel):
     text: str = Field(min_length=1, max_length=1000)
-    at: AwareDatetime | None = Field(default=None, description="When; now if absent.")
+    at: Instant | None = Field(default=None, description="When; now if absent.")
     every_s: int | None = Field(default=None, ge=60, description="Repeat every N seconds.")
 
 

@@ -10,7 +10,7 @@ from typing import Annotated
 
 from fastapi import Depends, HTTPException, status
 from fastapi.security import HTTPAuthorizationCredentials
-from pydantic import AwareDatetime, BaseModel, Field
+from pydantic import BaseModel, Field
 
 from services.live.adapters.tables import RoomRow
 from services.live.adapters.tokens import InvalidToken
@@ -18,9 +18,9 @@ from services.live.domain.rooms import RoomStatus, RoomTransitionError
 from services.live.domain.viewers import Role, Viewer
 from services.live.entrypoints.deps import AdminDep, HostDep, LiveDep, Principal, bearer
 from services.live.service_layer.rooms import NotYourRoom, RoomNotFound
-from shared.api import api_router
+from shared.api import Instant, api_router
 from shared.auth import ADMIN, NotAllowed, host_of
-from shared.problems import ApiError, forbidden, invalid_token
+from shared.problems import ApiError, answers, forbidden, invalid_token
 
 router = api_router(prefix="/rooms", tags=["rooms"])
 
@@ -36,7 +36,7 @@ class HostCredentials(BaseModel):
 
 class RoomCreate(BaseModel):
     title: str = Field(min_length=1, max_length=200, examples=["Cherry night 樱桃专场"])
-    scheduled_at: AwareDatetime | None = None
+    scheduled_at: Instant | None = None
     lineup: list[str] = Field(
         default_factory=list, max_length=100, description="Offer ids in show order."
     )
@@ -58,7 +58,7 @@ class RulesUpdate(BaseModel):
     block_links: bool = True
     block_ads: bool = True
     max_length: int = Field(default=300, ge=1, le=2000)
-    slow_mode_s: float = Field(default=0, ge=0, le=3600)
+    slow_mode_s: float = Field(default=0, ge=0, le=3600, strict=True)
 
 
 class RoleUpdate(BaseModel):
@@ -164,7 +164,7 @@ async def _change(live: LiveDep, room_id: str, target: RoomStatus, host: Princip
         return _public(await live.rooms.change_status(room_id, target, host.id, host.is_admin))
 
 
-@router.post("/{room_id}/preview", response_model=RoomPublic)
+@router.post("/{room_id}/preview", response_model=RoomPublic, responses=answers(409))
 async def announce_preview(
     room_id: str, body: PreviewAnnounce, live: LiveDep, host: HostDep
 ) -> RoomPublic:
@@ -174,26 +174,26 @@ async def announce_preview(
     return _public(room)
 
 
-@router.post("/{room_id}/start", response_model=RoomPublic)
+@router.post("/{room_id}/start", response_model=RoomPublic, responses=answers(409))
 async def start_room(room_id: str, live: LiveDep, host: HostDep) -> RoomPublic:
     """Go live."""
     return await _change(live, room_id, RoomStatus.LIVE, host)
 
 
-@router.post("/{room_id}/end", response_model=RoomPublic)
+@router.post("/{room_id}/end", response_model=RoomPublic, responses=answers(409))
 async def end_room(room_id: str, live: LiveDep, host: HostDep) -> RoomPublic:
     """End the show; analytics builds the post-stream report."""
     return await _change(live, room_id, RoomStatus.ENDED, host)
 
 
-@router.post("/{room_id}/pin", response_model=RoomPublic)
+@router.post("/{room_id}/pin", response_model=RoomPublic, responses=answers(409))
 async def pin_product(room_id: str, body: PinRequest, live: LiveDep, host: HostDep) -> RoomPublic:
     """Pin an offer: chat claims ("+1") buy the pinned offer."""
     with _host_errors(room_id):
         return _public(await live.rooms.pin(room_id, body.offer_id, host.id, host.is_admin))
 
 
-@router.put("/{room_id}/rules", response_model=RoomPublic)
+@router.put("/{room_id}/rules", response_model=RoomPublic, responses=answers(409))
 async def set_rules(room_id: str, body: RulesUpdate, live: LiveDep, host: HostDep) -> RoomPublic:
     """Set the room's group rules."""
     with _host_errors(room_id):
@@ -201,7 +201,9 @@ async def set_rules(room_id: str, body: RulesUpdate, live: LiveDep, host: HostDe
     return _public(room)
 
 
-@router.put("/{room_id}/members/{customer_id}/role", response_model=MemberPublic)
+@router.put(
+    "/{room_id}/members/{customer_id}/role", response_model=MemberPublic, responses=answers(409)
+)
 async def set_role(
     room_id: str, customer_id: str, body: RoleUpdate, live: LiveDep, host: HostDep
 ) -> MemberPublic:

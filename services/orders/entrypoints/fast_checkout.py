@@ -15,7 +15,6 @@ tests exercise for the unusual cases.
 
 from __future__ import annotations
 
-import json
 import re
 from typing import Any
 
@@ -24,11 +23,11 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from services.orders.bootstrap import OrdersApp
 from services.orders.entrypoints import http
+from shared.api import loads_strict
 from shared.auth import InvalidToken, read_viewer_token
 
 # The route's path, `{offer_id}` matching as Starlette's default convertor does ([^/]+).
 _PATH = re.compile(r"/offers/([^/]+)/checkout")
-_JSON = [(b"content-type", b"application/json")]
 
 
 def _checkout_route() -> Any:
@@ -72,12 +71,17 @@ class CheckoutFirst:
             await self.app(scope, _replay(body, None, receive), send)
             return
         scope["route"] = self.route
-        status, answer = await http.place_checkout(orders, path.group(1), buyer, key, checkout)
+        status, answer, media_type = await http.place_checkout(
+            orders, path.group(1), buyer, key, checkout
+        )
         await send(
             {
                 "type": "http.response.start",
                 "status": status,
-                "headers": [(b"content-length", str(len(answer)).encode()), *_JSON],
+                "headers": [
+                    (b"content-length", str(len(answer)).encode()),
+                    (b"content-type", media_type.encode()),
+                ],
             }
         )
         await send({"type": "http.response.body", "body": answer})
@@ -107,7 +111,7 @@ class CheckoutFirst:
         if scheme.lower() != "bearer" or not token or not 8 <= len(idempotency_key) <= 100:
             return None
         try:
-            data = json.loads(body)
+            data = loads_strict(body)
             checkout = http.CheckoutIn.model_validate(data) if isinstance(data, dict) else None
         except (ValueError, ValidationError):  # JSONDecodeError and UnicodeDecodeError too
             return None

@@ -7,9 +7,9 @@ from datetime import datetime, timedelta
 from typing import Annotated, Literal
 
 from fastapi import Header, HTTPException, Request, Response, status
-from pydantic import AwareDatetime, BaseModel, Field, model_validator
+from pydantic import BaseModel, Field, model_validator
 
-from services.orders.adapters.payments import SIGNATURE_HEADER
+from services.orders.adapters.payments import MAX_CALLBACK_AGE_S, SIGNATURE_HEADER
 from services.orders.adapters.tables import CommissionRow, OfferRow, OrderRow
 from services.orders.bootstrap import OrdersApp
 from services.orders.domain.fulfilment import Fulfilment
@@ -18,9 +18,10 @@ from services.orders.entrypoints.deps import BuyerDep, HostDep, OrdersDep
 from services.orders.service_layer.catalog import OfferDraft
 from services.orders.service_layer.checkout import KEY_REUSED, CheckoutRequest, tiers_of
 from shared import metrics
-from shared.api import RoomIdPath, api_router
+from shared.api import Instant, RoomIdPath, api_router
 from shared.auth import TokenHolder
 from shared.events import utcnow
+from shared.problems import PROBLEM_JSON, ApiError, Problem, answers, problem_body
 
 router = api_router()
 
@@ -44,8 +45,9 @@ class ProductOut(BaseModel):
 
 
 class TierIn(BaseModel):
-    min_buyers: int = Field(ge=1, le=1_000_000)
-    price_cents: int = Field(ge=0, le=100_000_000)
+    # strict: a tier comes as a [min_buyers, price_cents] pair of JSON integers, never text
+    min_buyers: int = Field(ge=1, le=1_000_000, strict=True)
+    price_cents: int = Field(ge=0, le=100_000_000, strict=True)
 
 
 class OfferIn(BaseModel):
@@ -55,10 +57,8 @@ class OfferIn(BaseModel):
     price_cents: int = Field(default=0, ge=0, le=100_000_000)
     stock: int = Field(ge=0, le=10_000_000)
     per_buyer_limit: int = Field(default=1, ge=1, le=99)
-    opens_at: AwareDatetime | None = Field(
-        default=None, description="Opens by itself at this time."
-    )
-    ends_at: AwareDatetime | None = None
+    opens_at: Instant | None = Field(default=None, description="Opens by itself at this time.")
+    ends_at: Instant | None = None
     duration_s: int | None = Field(
         default=None,
         ge=1,
@@ -69,8 +69,8 @@ class OfferIn(BaseModel):
     tiers: list[TierIn] = Field(default_factory=list, max_length=20)
     min_group: int = Field(default=0, ge=0, le=1_000_000)
     deposit_cents: int = Field(default=0, ge=0, le=100_000_000)
-    balance_from: AwareDatetime | None = None
-    balance_until: AwareDatetime | None = None
+    balance_from: Instant | None = None
+    balance_until: Instant | None = None
     forfeit_deposit: bool = True
 
 
@@ -78,7 +78,7 @@ class OfferEdit(BaseModel):
     price_cents: int | None = Field(default=None, ge=0, le=100_000_000)
     stock: int | None = Field(default=None, ge=0, le=10_000_000)
     per_buyer_limit: int | None = Field(default=None, ge=1, le=99)
-    ends_at: AwareDatetime | None = None
+    ends_at: Instant | None = None
     tiers: list[TierIn] | None = None
 
 
@@ -116,12 +116,16 @@ class CheckoutIn(BaseModel):
 class CheckoutOut(BaseModel):
     ok: bool
     order_id: str | None
-    reason: str | None = Field(
-        description="Why not: sold_out_waitlisted, limit_reached, ...; "
-        "idempotency_key_reused (422) when the key was first used with other parameters."
-    )
     message: str
     replayed: bool = Field(description="True when this key was seen before: the same outcome.")
+
+
+class CheckoutRefused(Problem):
+    """A checkout not placed: a Problem whose `code` is the reason."""
+
+    replayed: bool | None = Field(
+        default=None, description="True when this key was seen before: the same outcome."
+    )
 
 
 class OrderOut(BaseModel):
@@ -236,17 +240,23 @@ async def get_offer(offer_id: str, orders: OrdersDep) -> OfferOut:
     return OfferOut.of(await orders.catalog.offer(offer_id))
 
 
-@router.post("/offers/{offer_id}/open", response_model=OfferOut, tags=["offers"])
+@router.post(
+    "/offers/{offer_id}/open", response_model=OfferOut, tags=["offers"], responses=answers(409)
+)
 async def open_offer(offer_id: str, orders: OrdersDep, host: HostDep) -> OfferOut:
     return OfferOut.of(await orders.catalog.open(offer_id, host.id, host.is_admin))
 
 
-@router.post("/offers/{offer_id}/close", response_model=OfferOut, tags=["offers"])
+@router.post(
+    "/offers/{offer_id}/close", response_model=OfferOut, tags=["offers"], responses=answers(409)
+)
 async def close_offer(offer_id: str, orders: OrdersDep, host: HostDep) -> OfferOut:
     return OfferOut.of(await orders.catalog.close(offer_id, host.id, host.is_admin))
 
 
-@router.patch("/offers/{offer_id}", response_model=OfferOut, tags=["offers"])
+@router.patch(
+    "/offers/{offer_id}", response_model=OfferOut, tags=["offers"], responses=answers(409)
+)
 async def edit_offer(offer_id: str, body: OfferEdit, orders: OrdersDep, host: HostDep) -> OfferOut:
     """Edit terms, also while live; stock cannot drop below what is held or sold."""
     tiers = tuple(Tier(t.min_buyers, t.price_cents) for t in body.tiers) if body.tiers else None
@@ -269,20 +279,16 @@ async def edit_offer(offer_id: str, body: OfferEdit, orders: OrdersDep, host: Ho
     tags=["checkout"],
     responses={
         201: {"model": CheckoutOut},
-        409: {"model": CheckoutOut},
+        409: {
+            "model": CheckoutRefused,
+            "description": "Not placed: `code` says why (sold_out_waitlisted, limit_reached, "
+            "not_open, closed, ...); `replayed` when this key was seen before.",
+        },
         422: {
-            "description": "Invalid body or headers, or `reason: idempotency_key_reused`: "
-            "the key was first used with other parameters (nothing changed).",
-            "content": {
-                JSON: {
-                    "schema": {
-                        "anyOf": [
-                            {"$ref": "#/components/schemas/HTTPValidationError"},
-                            {"$ref": "#/components/schemas/CheckoutOut"},
-                        ]
-                    }
-                }
-            },
+            "model": CheckoutRefused,
+            "description": "Invalid body or headers (`invalid_request`), or "
+            "`idempotency_key_reused`: the key was first used with other parameters "
+            "(nothing changed).",
         },
     },
 )
@@ -299,17 +305,18 @@ async def checkout(
     # The hottest route: the composition root comes from app.state (no dependency), and the
     # answer is serialised once by its model and returned as bytes (FastAPI neither validates
     # nor re-serialises a Response; `response_model` above still documents it).
-    code, answer = await place_checkout(
+    code, answer, media_type = await place_checkout(
         request.app.state.service, offer_id, buyer, idempotency_key, body
     )
-    return Response(answer, status_code=code, media_type=JSON)
+    return Response(answer, status_code=code, media_type=media_type)
 
 
 async def place_checkout(
     orders: OrdersApp, offer_id: str, buyer: TokenHolder, idempotency_key: str, body: CheckoutIn
-) -> tuple[int, bytes]:
-    """The checkout route's answer (status, JSON), also given by fast_checkout.py to the
-    plain requests it takes before FastAPI: one code, one answer, whichever way in."""
+) -> tuple[int, bytes, str]:
+    """The checkout route's answer (status, JSON, its media type), also given by
+    fast_checkout.py to the plain requests it takes before FastAPI: one code, one answer,
+    whichever way in. A refusal is a Problem whose `code` is the reason."""
     result = await orders.checkout.place(
         CheckoutRequest(
             offer_id=offer_id,
@@ -323,17 +330,15 @@ async def place_checkout(
         )
     )
     metrics.CHECKOUTS.labels("http", result.reason or "ok").inc()
-    if result.reason == "not_found":  # as HTTPException(404, message) renders it
-        return 404, json.dumps({"detail": result.message}, separators=(",", ":")).encode()
-    answer = CheckoutOut(
-        ok=result.ok,
-        order_id=result.order_id,
-        reason=result.reason,
-        message=result.message,
-        replayed=result.replayed,
-    )
-    code = 201 if result.ok else 422 if result.reason == KEY_REUSED else 409
-    return code, answer.model_dump_json().encode()
+    if result.ok:
+        answer = CheckoutOut(
+            ok=True, order_id=result.order_id, message=result.message, replayed=result.replayed
+        )
+        return 201, answer.model_dump_json().encode(), JSON
+    reason = result.reason or "refused"
+    code = 404 if reason == "not_found" else 422 if reason == KEY_REUSED else 409
+    refusal = problem_body(code, reason, result.message, replayed=result.replayed)
+    return code, refusal, PROBLEM_JSON
 
 
 @router.get("/orders/{order_id}", response_model=OrderOut, tags=["orders"])
@@ -341,7 +346,12 @@ async def get_order(order_id: str, orders: OrdersDep, buyer: BuyerDep) -> OrderO
     return OrderOut.of(await orders.payments.order(order_id, buyer.customer_id))
 
 
-@router.post("/orders/{order_id}/fulfilment", response_model=OrderOut, tags=["orders"])
+@router.post(
+    "/orders/{order_id}/fulfilment",
+    response_model=OrderOut,
+    tags=["orders"],
+    responses=answers(409),
+)
 async def set_fulfilment(
     order_id: str, body: FulfilmentIn, orders: OrdersDep, buyer: BuyerDep
 ) -> OrderOut:
@@ -350,7 +360,13 @@ async def set_fulfilment(
     return OrderOut.of(await orders.payments.set_fulfilment(order_id, buyer.customer_id, how))
 
 
-@router.post("/orders/{order_id}/pay", status_code=202, response_model=PayOut, tags=["orders"])
+@router.post(
+    "/orders/{order_id}/pay",
+    status_code=202,
+    response_model=PayOut,
+    tags=["orders"],
+    responses=answers(409),
+)
 async def pay(order_id: str, body: PayIn, orders: OrdersDep, buyer: BuyerDep) -> PayOut:
     """Start paying what is due now; the outcome arrives from the provider by callback."""
     payment = await orders.payments.pay(order_id, buyer.customer_id, body.card)
@@ -362,7 +378,9 @@ async def pay(order_id: str, body: PayIn, orders: OrdersDep, buyer: BuyerDep) ->
     )
 
 
-@router.post("/orders/{order_id}/cancel", response_model=OrderOut, tags=["orders"])
+@router.post(
+    "/orders/{order_id}/cancel", response_model=OrderOut, tags=["orders"], responses=answers(409)
+)
 async def cancel(order_id: str, orders: OrdersDep, buyer: BuyerDep) -> OrderOut:
     """Cancel an order not paid yet; its units go to the waitlist or back on sale."""
     order = await orders.payments.order(order_id, buyer.customer_id)
@@ -374,7 +392,9 @@ async def cancel(order_id: str, orders: OrdersDep, buyer: BuyerDep) -> OrderOut:
     return OrderOut.of(await orders.payments.order(order_id, buyer.customer_id))
 
 
-@router.post("/orders/{order_id}/refund", response_model=OrderOut, tags=["orders"])
+@router.post(
+    "/orders/{order_id}/refund", response_model=OrderOut, tags=["orders"], responses=answers(409)
+)
 async def refund(order_id: str, body: RefundIn, orders: OrdersDep, host: HostDep) -> OrderOut:
     """Refund all or part; the referral commissions follow what was finally paid (a part
     refunded lowers them, a full refund reverses them)."""
@@ -384,22 +404,72 @@ async def refund(order_id: str, body: RefundIn, orders: OrdersDep, host: HostDep
     return OrderOut.of(order)
 
 
-@router.post("/payments/callback", tags=["payments"], responses={401: {}, 404: {}})
+class PaymentCallback(BaseModel):
+    """What the payment provider posts when a charge settles (at least once, maybe late)."""
+
+    event_id: str = Field(description="The provider's event id: a second delivery is a duplicate.")
+    payment_id: str = Field(description="`payment_id` from `POST /orders/{order_id}/pay`.")
+    outcome: Literal["succeeded", "declined"]
+    amount_cents: int = Field(description="Must equal the payment's amount (else 409).")
+
+
+class CallbackAnswer(BaseModel):
+    status: Literal["applied", "duplicate", "late_refunded", "declined", "ignored"] = Field(
+        description="applied: the order is paid (or its deposit). duplicate: this event id "
+        "was applied before; nothing changed. late_refunded: it came after the order expired; "
+        "the money is refunded. declined: the charge failed; the order stays payable until "
+        "its deadline. ignored: another event already settled this payment."
+    )
+
+
+@router.post(
+    "/payments/callback",
+    tags=["payments"],
+    response_model=CallbackAnswer,
+    openapi_extra={
+        "requestBody": {
+            "required": True,
+            "content": {JSON: {"schema": PaymentCallback.model_json_schema()}},
+        }
+    },
+    responses={
+        401: {
+            "description": "Signature missing, malformed, wrong or older than "
+            f"{MAX_CALLBACK_AGE_S} s (`invalid_signature`): nothing changed."
+        },
+        404: {"description": "No payment of that `payment_id` (`not_found`)."},
+        409: {"description": "`amount_cents` is not the payment's amount (`conflict`)."},
+        413: {"description": f"Body over {MAX_CALLBACK_BYTES} bytes (`too_large`)."},
+    },
+)
 async def payment_callback(
     request: Request,
     orders: OrdersDep,
-    signature: Annotated[str | None, Header(alias=SIGNATURE_HEADER)] = None,
-) -> dict[str, str]:
-    """The provider's signed callback (at least once, maybe late): applied once, never twice."""
+    signature: Annotated[
+        str | None,
+        Header(
+            alias=SIGNATURE_HEADER,
+            description="`t=<unix seconds>,v1=<hex HMAC-SHA256 of '<t>.' + the raw body>`, "
+            "keyed with the provider's webhook secret.",
+            examples=["t=1796620553,v1=5f2b...e1"],
+        ),
+    ] = None,
+) -> CallbackAnswer:
+    """The provider's signed callback (at least once, maybe late): applied once, never twice.
+    The body is read raw (the signature is over its exact bytes), then as `PaymentCallback`."""
     body = await request.body()
     if len(body) > MAX_CALLBACK_BYTES:
-        raise HTTPException(status.HTTP_413_REQUEST_ENTITY_TOO_LARGE, "callback too large")
+        raise ApiError(413, "callback too large")
     try:
         event = orders.payments.provider.read_callback(body, signature)
-    except (ValueError, KeyError, TypeError) as exc:
-        raise HTTPException(status.HTTP_401_UNAUTHORIZED, f"callback refused: {exc}") from None
+    except json.JSONDecodeError:
+        raise ApiError(401, "callback refused: body is not JSON", "invalid_signature") from None
+    except (KeyError, TypeError):
+        raise ApiError(401, "callback refused: not a callback body", "invalid_signature") from None
+    except ValueError as exc:  # the adapter's own words: missing, malformed, bad, stale
+        raise ApiError(401, f"callback refused: {exc}", "invalid_signature") from None
     result = await orders.payments.on_callback(event)
-    return {"status": result.status}
+    return CallbackAnswer(status=result.status)  # type: ignore[arg-type]
 
 
 @router.get("/commissions/{customer_id}", response_model=list[CommissionOut], tags=["referral"])
