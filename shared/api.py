@@ -24,10 +24,13 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 from shared.events.envelope import SUBJECT_TOKEN_PATTERN
 
 
+_ISO_DATE = re.compile(r"\d{4}-\d{2}-\d{2}")
+
+
 def _text_only(value: Any) -> Any:
-    if not isinstance(value, str | datetime):
-        raise ValueError("a time is ISO 8601 text with its zone, e.g. 2026-12-07T20:00:00+08:00")
-    return value
+    if isinstance(value, datetime) or (isinstance(value, str) and _ISO_DATE.match(value)):
+        return value
+    raise ValueError("a time is ISO 8601 text with its zone, e.g. 2026-12-07T20:00:00+08:00")
 
 
 # A request's time: ISO 8601 text with its zone, as the schema says (pydantic alone would

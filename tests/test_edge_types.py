@@ -58,3 +58,32 @@ def test_no_request_accepts_a_time_without_its_zone(service: str) -> None:
             where = f"{route.path} {param.name}"
             naive += _naive_datetimes(param.field_info.annotation, where, set())
     assert naive == []
+
+
+def _lax_numbers(annotation: Any, seen: set[type]) -> Iterator[str]:
+    if isinstance(annotation, type) and issubclass(annotation, BaseModel):
+        if annotation in seen:
+            return
+        seen.add(annotation)
+        for name, field in annotation.model_fields.items():
+            kinds = {field.annotation, *typing.get_args(field.annotation)}
+            strict = any(getattr(rule, "strict", None) for rule in field.metadata)
+            if kinds & {int, float, bool} and not strict:
+                yield f"{annotation.__name__}.{name}"
+            yield from _lax_numbers(field.annotation, seen)
+        return
+    for arg in typing.get_args(annotation):
+        yield from _lax_numbers(arg, seen)
+
+
+@pytest.mark.parametrize("service", SERVICES)
+def test_request_bodies_take_numbers_and_booleans_as_json_gives_them(service: str) -> None:
+    """A JSON body's number is a JSON number and its boolean a JSON boolean, as the OpenAPI
+    says: `"5"`, `5.0` for an integer or `"true"` for a boolean are 422, not coerced
+    (schemathesis' negative_data_rejection check found them accepted)."""
+    app = importlib.import_module(f"services.{service}.main").create_app()
+    lax: list[str] = []
+    for route in _api_routes(app.routes):
+        for param in route.dependant.body_params:
+            lax += _lax_numbers(param.field_info.annotation, set())
+    assert lax == [], "declare these Field(strict=True)"

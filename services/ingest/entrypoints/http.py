@@ -62,11 +62,11 @@ class UnboundChatPublic(BaseModel):
 
 
 class ReplayRequest(BaseModel):
-    since_minutes: float = Field(default=60, gt=0, le=7 * 24 * 60)
+    since_minutes: float = Field(strict=True, default=60, gt=0, le=7 * 24 * 60)
     source: str | None = Field(
         default=None, description="telegram, whatsapp or webhook; all if null."
     )
-    limit: int = Field(default=10_000, ge=1, le=100_000)
+    limit: int = Field(strict=True, default=10_000, ge=1, le=100_000)
 
 
 class ReplayResult(BaseModel):

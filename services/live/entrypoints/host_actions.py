@@ -18,8 +18,8 @@ router = api_router(prefix="/rooms/{room_id}", tags=["host actions"])
 
 
 class RedPacketCreate(BaseModel):
-    total_cents: int = Field(gt=0, le=20_000_000, examples=[8888])
-    shares: int = Field(gt=0, le=1000, examples=[20])
+    total_cents: int = Field(strict=True, gt=0, le=20_000_000, examples=[8888])
+    shares: int = Field(strict=True, gt=0, le=1000, examples=[20])
     message: str = Field(default="", max_length=200, examples=["Cherries at 20:30! 樱桃8点半开抢"])
 
 
@@ -46,13 +46,15 @@ class ModerationRequest(BaseModel):
     customer_id: str | None = None
     message_id: str | None = None
     reason: str = Field(default="", max_length=300)
-    minutes: int = Field(default=10, ge=1, le=7 * 24 * 60)
+    minutes: int = Field(strict=True, default=10, ge=1, le=7 * 24 * 60)
 
 
 class AnnouncementCreate(BaseModel):
     text: str = Field(min_length=1, max_length=1000)
     at: Instant | None = Field(default=None, description="When; now if absent.")
-    every_s: int | None = Field(default=None, ge=60, description="Repeat every N seconds.")
+    every_s: int | None = Field(
+        strict=True, default=None, ge=60, le=7 * 86400, description="Repeat every N seconds."
+    )
 
 
 class AnnouncementCreated(BaseModel):

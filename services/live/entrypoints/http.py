@@ -55,9 +55,9 @@ class PinRequest(BaseModel):
 
 class RulesUpdate(BaseModel):
     blocked_words: list[str] = Field(default_factory=list, max_length=500)
-    block_links: bool = True
-    block_ads: bool = True
-    max_length: int = Field(default=300, ge=1, le=2000)
+    block_links: bool = Field(default=True, strict=True)
+    block_ads: bool = Field(default=True, strict=True)
+    max_length: int = Field(strict=True, default=300, ge=1, le=2000)
     slow_mode_s: float = Field(default=0, ge=0, le=3600, strict=True)
 
 

@@ -54,30 +54,31 @@ class OfferIn(BaseModel):
     product_id: str
     kind: OfferKind = OfferKind.FLASH_SALE
     title: str | None = Field(default=None, max_length=200)
-    price_cents: int = Field(default=0, ge=0, le=100_000_000)
-    stock: int = Field(ge=0, le=10_000_000)
-    per_buyer_limit: int = Field(default=1, ge=1, le=99)
+    price_cents: int = Field(strict=True, default=0, ge=0, le=100_000_000)
+    stock: int = Field(strict=True, ge=0, le=10_000_000)
+    per_buyer_limit: int = Field(strict=True, default=1, ge=1, le=99)
     opens_at: Instant | None = Field(default=None, description="Opens by itself at this time.")
     ends_at: Instant | None = None
     duration_s: int | None = Field(
+        strict=True,
         default=None,
         ge=1,
         le=30 * 86400,
         description="Instead of ends_at: closes this long after now.",
     )
-    pay_within_s: int = Field(default=900, ge=5, le=7 * 86400)
+    pay_within_s: int = Field(strict=True, default=900, ge=5, le=7 * 86400)
     tiers: list[TierIn] = Field(default_factory=list, max_length=20)
-    min_group: int = Field(default=0, ge=0, le=1_000_000)
-    deposit_cents: int = Field(default=0, ge=0, le=100_000_000)
+    min_group: int = Field(strict=True, default=0, ge=0, le=1_000_000)
+    deposit_cents: int = Field(strict=True, default=0, ge=0, le=100_000_000)
     balance_from: Instant | None = None
     balance_until: Instant | None = None
-    forfeit_deposit: bool = True
+    forfeit_deposit: bool = Field(default=True, strict=True)
 
 
 class OfferEdit(BaseModel):
-    price_cents: int | None = Field(default=None, ge=0, le=100_000_000)
-    stock: int | None = Field(default=None, ge=0, le=10_000_000)
-    per_buyer_limit: int | None = Field(default=None, ge=1, le=99)
+    price_cents: int | None = Field(strict=True, default=None, ge=0, le=100_000_000)
+    stock: int | None = Field(strict=True, default=None, ge=0, le=10_000_000)
+    per_buyer_limit: int | None = Field(strict=True, default=None, ge=1, le=99)
     ends_at: Instant | None = None
     tiers: list[TierIn] | None = None
 
@@ -109,7 +110,7 @@ class OfferOut(BaseModel):
 
 
 class CheckoutIn(BaseModel):
-    quantity: int = Field(default=1, ge=1, le=99)
+    quantity: int = Field(strict=True, default=1, ge=1, le=99)
     variant: str | None = Field(default=None, max_length=40)
 
 
@@ -182,7 +183,11 @@ class FulfilmentIn(BaseModel):
 
 class RefundIn(BaseModel):
     amount_cents: int | None = Field(
-        default=None, ge=1, le=1_000_000_000, description="Leave out for a full refund."
+        strict=True,
+        default=None,
+        ge=1,
+        le=1_000_000_000,
+        description="Leave out for a full refund.",
     )
     reason: str = Field(default="refund", max_length=200)
 
@@ -410,7 +415,9 @@ class PaymentCallback(BaseModel):
     event_id: str = Field(description="The provider's event id: a second delivery is a duplicate.")
     payment_id: str = Field(description="`payment_id` from `POST /orders/{order_id}/pay`.")
     outcome: Literal["succeeded", "declined"]
-    amount_cents: int = Field(description="Must equal the payment's amount (else 409).")
+    amount_cents: int = Field(
+        strict=True, description="Must equal the payment's amount (else 409)."
+    )
 
 
 class CallbackAnswer(BaseModel):
