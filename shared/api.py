@@ -23,7 +23,6 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from shared.events.envelope import SUBJECT_TOKEN_PATTERN
 
-
 _ISO_DATE = re.compile(r"\d{4}-\d{2}-\d{2}")
 
 

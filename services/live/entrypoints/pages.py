@@ -6,10 +6,12 @@ as they are; /config.json tells them where orders, ingest and analytics answer.
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
+from typing import Any
 
 from fastapi import Request
-from fastapi.responses import FileResponse
+from fastapi.responses import FileResponse, Response
 from fastapi.staticfiles import StaticFiles
 from pydantic import BaseModel, Field
 
@@ -34,7 +36,27 @@ PAGE_HEADERS = {
 }
 
 router = api_router(tags=["pages"])
-static = StaticFiles(directory=WEB)
+
+
+class PageAssets(StaticFiles):
+    """/static serves the pages' stylesheets and scripts only: a page itself is served by
+    its route, with its CSP (a copy at /static/console.html would have none, and could be
+    framed)."""
+
+    SERVED = (".css", ".js")
+
+    def lookup_path(self, path: str) -> tuple[str, os.stat_result | None]:
+        if not path.endswith(self.SERVED):
+            return "", None
+        return super().lookup_path(path)
+
+    def file_response(self, *args: Any, **kwargs: Any) -> Response:
+        response = super().file_response(*args, **kwargs)
+        response.headers["Cache-Control"] = "no-cache"  # kept, revalidated by its ETag
+        return response
+
+
+static = PageAssets(directory=WEB)
 
 
 class PageConfig(BaseModel):
@@ -50,13 +72,13 @@ def _page(name: str) -> FileResponse:
     return FileResponse(WEB / name, media_type="text/html; charset=utf-8", headers=PAGE_HEADERS)
 
 
-@router.get("/r/{room_id}", include_in_schema=False)
+@router.api_route("/r/{room_id}", methods=["GET", "HEAD"], include_in_schema=False)
 async def viewer_page(room_id: str) -> FileResponse:
     """The viewer page of a room: the link a host shares (may carry ?ref=<customer id>)."""
     return _page("viewer.html")
 
 
-@router.get("/console", include_in_schema=False)
+@router.api_route("/console", methods=["GET", "HEAD"], include_in_schema=False)
 async def host_console() -> FileResponse:
     return _page("console.html")
 
