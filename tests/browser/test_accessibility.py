@@ -157,8 +157,13 @@ async def test_the_joined_viewer_page_has_no_serious_accessibility_violations(
     await page.get_by_role("heading", name="Next colour? 下一款颜色?").wait_for()
     await page.get_by_role("button", name="Invite friends").click()
     await page.get_by_label("Your invite link").wait_for()
-    # The chat is long enough to scroll: what a keyboard user must be able to reach.
+    # The chat is long enough to scroll: a keyboard user reaches it (Shift+Tab from the
+    # message box) and screen readers hear it as the room's named chat log.
     assert await chat.evaluate("l => l.scrollHeight > l.clientHeight")
+    await page.get_by_role("log", name="Chat").get_by_role("list", name="Chat").wait_for()
+    await page.get_by_label("Message").focus()
+    await page.keyboard.press("Shift+Tab")
+    assert await chat.evaluate("l => document.activeElement === l")
 
     await measure(page, axe_script, "viewer-phone-en", found)
     await page.locator("#lang").select_option("zh")
