@@ -122,7 +122,7 @@ def axe_script() -> Path:
     npm = shutil.which("npm")
     if npm is None:
         pytest.skip("accessibility tests skipped: no npm to install axe-core (apt-get install npm)")
-    command = [npm, "ci", "--no-audit", "--no-fund", "--ignore-scripts"]
+    command = [npm, "ci", "--prefer-offline", "--no-audit", "--no-fund", "--ignore-scripts"]
     try:
         done = subprocess.run(
             command, cwd=AXE_DIR, capture_output=True, text=True, timeout=180, check=False

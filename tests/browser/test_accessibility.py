@@ -123,7 +123,7 @@ async def _group_lines(platform: Platform, room: str, n: int) -> None:
 
 
 async def test_the_joined_viewer_page_has_no_serious_accessibility_violations(
-    platform: Platform, browser: Any, axe_script: Path
+    axe_script: Path, platform: Platform, browser: Any
 ) -> None:
     found: dict[str, Any] = {}
     room = await platform.live_room()
@@ -176,7 +176,7 @@ async def test_the_joined_viewer_page_has_no_serious_accessibility_violations(
 
 
 async def test_the_console_with_a_live_room_has_no_serious_accessibility_violations(
-    full_platform: Platform, browser: Any, axe_script: Path
+    axe_script: Path, full_platform: Platform, browser: Any
 ) -> None:
     platform = full_platform
     found: dict[str, Any] = {}
@@ -230,7 +230,7 @@ async def _at_least(locator: Any, n: int) -> bool:
 
 
 async def test_the_report_of_an_ended_room_has_no_serious_accessibility_violations(
-    full_platform: Platform, browser: Any, axe_script: Path
+    axe_script: Path, full_platform: Platform, browser: Any
 ) -> None:
     platform = full_platform
     found: dict[str, Any] = {}
