@@ -10,7 +10,10 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import json
 import os
+import shutil
+import subprocess
 import uuid
 from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
@@ -91,6 +94,49 @@ async def browser() -> AsyncIterator[Any]:
             yield chromium
         finally:
             await chromium.close()
+
+
+AXE_DIR = Path(__file__).resolve().parent / "axe"
+AXE_JS = AXE_DIR / "node_modules" / "axe-core" / "axe.min.js"
+
+
+def _axe_versions() -> tuple[str, str | None]:
+    """(the version package.json pins, the one in node_modules or None)."""
+    pinned = json.loads((AXE_DIR / "package.json").read_text())["dependencies"]["axe-core"]
+    installed = AXE_DIR / "node_modules" / "axe-core" / "package.json"
+    if not (installed.exists() and AXE_JS.exists()):
+        return pinned, None
+    return pinned, json.loads(installed.read_text())["version"]
+
+
+@pytest.fixture(scope="session")
+def axe_script() -> Path:
+    """axe-core's axe.min.js, from npm at the version tests/browser/axe pins (never a CDN).
+
+    Installed once with `npm ci` into tests/browser/axe/node_modules (git-ignored); when the
+    pinned version is already there, nothing touches the network. Without npm, or when the
+    registry cannot be reached, the accessibility tests skip and say why."""
+    pinned, installed = _axe_versions()
+    if installed == pinned:
+        return AXE_JS
+    npm = shutil.which("npm")
+    if npm is None:
+        pytest.skip("accessibility tests skipped: no npm to install axe-core (apt-get install npm)")
+    command = [npm, "ci", "--prefer-offline", "--no-audit", "--no-fund", "--ignore-scripts"]
+    try:
+        done = subprocess.run(
+            command, cwd=AXE_DIR, capture_output=True, text=True, timeout=180, check=False
+        )
+    except subprocess.TimeoutExpired:
+        pytest.skip(f"accessibility tests skipped: `npm ci` in {AXE_DIR} took over 180 s")
+    pinned, installed = _axe_versions()
+    if done.returncode != 0 or installed != pinned:
+        tail = "\n".join((done.stderr or done.stdout).strip().splitlines()[-5:])
+        pytest.skip(
+            f"accessibility tests skipped: could not install axe-core {pinned} "
+            f"(`npm ci` in {AXE_DIR} exited {done.returncode}): {tail}"
+        )
+    return AXE_JS
 
 
 @dataclass

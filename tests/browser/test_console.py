@@ -212,7 +212,7 @@ async def test_console_engages_moderates_and_binds_group_chats(
     await say.fill("second message")
     await say.press("Enter")
     line = chat.locator("li").filter(has_text="second message")
-    await line.get_by_role("button", name="Mute Bob for 10 minutes").click()
+    await line.get_by_role("button", name="Mute 10 min: Bob").click()
     await viewer.get_by_text("You were muted by a moderator.").wait_for()
     await say.fill("hello?")
     await say.press("Enter")

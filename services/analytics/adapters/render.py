@@ -252,7 +252,8 @@ def report_html(report: RoomReport) -> str:
     pts = r.minutes
     parts = [
         "<!doctype html><html lang='en'><head><meta charset='utf-8'>",
-        f"<title>Report: {escape(r.title or r.room_id)}</title><style>{CSS}</style></head><body>",
+        f"<title>Report: {escape(r.title or r.room_id)}</title><style>{CSS}</style></head>",
+        "<body><main>",  # one main landmark holds the whole report (axe: region)
         f"<h1>{escape(r.title or r.room_id)}</h1>",
         f"<p>{_time(r.started_at)} → {_time(r.ended_at)} · {r.duration_minutes:g} min · "
         f"room {escape(r.room_id)} · host {escape(r.host_id or '—')}</p>",
@@ -342,6 +343,6 @@ def report_html(report: RoomReport) -> str:
             ["from", "to", "persons"],
             ((m.from_tier, m.to_tier, m.persons) for m in r.segment_movement),
         ),
-        "</body></html>",
+        "</main></body></html>",
     ]
     return "".join(parts)

@@ -270,7 +270,8 @@ export const STRINGS = {
     'moderation.unmute': 'Unmute',
     'moderation.unban': 'Unban',
     'moderation.delete_label': "Delete {who}'s message",
-    'moderation.mute_label': 'Mute {who} for 10 minutes',
+    // The visible label first (WCAG 2.5.3 label in name), then whose.
+    'moderation.mute_label': 'Mute 10 min: {who}',
     'moderation.ban_label': 'Ban {who}',
     'moderation.reason_delete': 'removed by the host',
     'moderation.reason_mute': 'muted by the host',
@@ -575,7 +576,7 @@ export const STRINGS = {
     'moderation.unmute': '解除禁言',
     'moderation.unban': '解除拉黑',
     'moderation.delete_label': '删除 {who} 的消息',
-    'moderation.mute_label': '禁言 {who} 10 分钟',
+    'moderation.mute_label': '禁言 10 分钟：{who}',
     'moderation.ban_label': '拉黑 {who}',
     'moderation.reason_delete': '主播删除',
     'moderation.reason_mute': '主播禁言',
