@@ -69,7 +69,9 @@ def test_the_service_keeps_its_openapi_contract(
     ]
     if auth == "admin":
         command[3:3] = ["--header", f"Authorization: Bearer {ADMIN_TOKEN}"]
-    run = subprocess.run(command, capture_output=True, text=True, timeout=280, check=False)
+    run = subprocess.run(
+        command, capture_output=True, text=True, timeout=280, check=False, cwd=ARTIFACTS
+    )
     (ARTIFACTS / f"{service}-{auth}.txt").write_text(run.stdout + run.stderr)
     assert run.returncode == 0, (
         f"schemathesis found problems in {service} ({auth}):\n{run.stdout[-12000:]}{run.stderr}"
