@@ -287,16 +287,16 @@ def _complete(operation: dict[str, Any]) -> None:
         implied.append(404)
     if parameters or operation.get("requestBody"):
         implied.append(422)
-    for status in implied:
-        responses.setdefault(str(status), {})
-    for status, response in responses.items():
-        if not status.isdigit() or int(status) < 400:
+    for code in implied:
+        responses.setdefault(str(code), {})
+    for key, response in responses.items():
+        if not key.isdigit() or int(key) < 400:
             continue
         if not response.get("description") or response["description"] in (
             "Validation Error",
             "Additional Response",
         ):
-            response["description"] = DEFAULT_DESCRIPTIONS.get(int(status), _phrase(int(status)))
+            response["description"] = DEFAULT_DESCRIPTIONS.get(int(key), _phrase(int(key)))
         declared = [
             media.get("schema")
             for media in response.get("content", {}).values()

@@ -27,3 +27,34 @@ def test_websocket_protocol_schema_matches_the_code() -> None:
 
     document = json.loads((DOCS / "live.websocket.json").read_text())
     assert document == json.loads(json.dumps(json_schema())), "run `make docs` and commit it"
+
+
+@pytest.mark.parametrize("service", SERVICES)
+async def test_production_serves_no_swagger_ui_from_a_cdn(service: str) -> None:
+    """Swagger UI and ReDoc load their assets from a CDN: off under ENV=production, while
+    the document itself stays for generated clients."""
+    import httpx
+
+    from shared.settings import DEV_SECRET_PREFIX
+
+    main = importlib.import_module(f"services.{service}.main")
+    bootstrap = importlib.import_module(f"services.{service}.bootstrap")
+    settings_cls = type(bootstrap.build().settings)
+    secrets = {
+        name: f"production-{name}-" + "x" * 32
+        for name, field in settings_cls.model_fields.items()
+        if isinstance(field.default, str) and field.default.startswith(DEV_SECRET_PREFIX)
+    }
+    production = settings_cls(
+        env="production", database_url="postgresql+asyncpg://qunlive@127.0.0.1/none", **secrets
+    )
+    for app, docs in (
+        (main.create_app(bootstrap.build(production)), 404),
+        (main.create_app(), 200),
+    ):
+        # ASGITransport runs no lifespan: nothing connects.
+        transport = httpx.ASGITransport(app=app)
+        async with httpx.AsyncClient(transport=transport, base_url="http://t") as client:
+            for page in ("/docs", "/redoc"):
+                assert (await client.get(page)).status_code == docs, page
+            assert (await client.get("/openapi.json")).status_code == 200

@@ -111,4 +111,4 @@ def record(tally: Tally, key: str, response: httpx.Response) -> None:
         assert previous == body["order_id"], f"key {key}: order changed"
         tally.answered_after.append(time.monotonic())
     else:
-        tally.refused[body["reason"]] += 1
+        tally.refused[body["code"]] += 1

@@ -107,8 +107,10 @@ async def test_a_forged_token_or_another_rooms_token_is_refused(live_url: str) -
 async def test_host_api_needs_host_credentials(live_url: str) -> None:
     async with httpx.AsyncClient(base_url=live_url) as http:
         assert (await http.post("/rooms", json={"title": "x"})).status_code == 401
+        # Not a credential at all: 401 as well (decision 0019); a viewer token would be 403.
         bad = {"Authorization": "Bearer viewer"}
-        assert (await http.post("/rooms", json={"title": "x"}, headers=bad)).status_code == 403
+        garbage = await http.post("/rooms", json={"title": "x"}, headers=bad)
+        assert (garbage.status_code, garbage.json()["code"]) == (401, "invalid_token")
         assert (await http.post("/rooms", json={"title": ""}, headers=ADMIN)).status_code == 422
         ready = await http.get("/readyz")
         assert ready.status_code == 200, ready.text

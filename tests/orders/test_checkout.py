@@ -60,7 +60,7 @@ async def test_bad_checkouts_are_refused_clearly(
     response = await orders.checkout(offer["id"], orders.buyer("x"), **body)
     assert response.status_code == status, response.text
     if reason:
-        assert response.json()["reason"] == reason and response.json()["message"]
+        assert response.json()["code"] == reason and response.json()["detail"]
     await stock_adds_up(orders, offer["id"])
     assert (await orders.get(f"/offers/{offer['id']}"))["left"] == 10
 
@@ -80,7 +80,7 @@ async def test_no_key_no_token_or_unknown_offer(orders: Orders) -> None:
     assert no_token.status_code == 401
     assert (await orders.checkout("off_nope", buyer)).status_code == 404
     scheduled = await orders.offer(open_now=False)
-    assert (await orders.checkout(scheduled["id"], buyer)).json()["reason"] == "not_open"
+    assert (await orders.checkout(scheduled["id"], buyer)).json()["code"] == "not_open"
 
 
 async def test_pay_confirm_duplicate_and_bad_callbacks(orders: Orders) -> None:
@@ -190,7 +190,7 @@ async def test_declined_card_then_expiry_releases_stock_to_the_waitlist(
         lily, wei = orders.buyer("lily"), orders.buyer("wei")
         order_id = (await orders.checkout(offer["id"], lily)).json()["order_id"]
         sold_out = await orders.checkout(offer["id"], wei, key="wei-key-0001")
-        assert sold_out.json()["reason"] == "sold_out_waitlisted"
+        assert sold_out.json()["code"] == "sold_out_waitlisted"
         payment = await http.post(
             f"/orders/{order_id}/pay",
             headers={"Authorization": lily["Authorization"]},
@@ -284,7 +284,8 @@ async def test_a_checkout_past_the_fast_path_gets_the_same_answers(orders: Order
         content_type = "application/json" if plain else "application/json; charset=utf-8"
         headers = {**buyers[buyer], "Idempotency-Key": key, "Content-Type": content_type}
         response = await orders.http.post(path, headers=headers, content=b'{"quantity": 1}')
-        assert response.headers["content-type"] == "application/json"
+        expected = "application/json" if response.is_success else "application/problem+json"
+        assert response.headers["content-type"] == expected
         return response.status_code, response.json()
 
     won = await post("ann", "key-ann-1", plain=True)
@@ -297,10 +298,10 @@ async def test_a_checkout_past_the_fast_path_gets_the_same_answers(orders: Order
         await post(name, f"key-{name}-1", plain=p) for name, p in (("bob", True), ("cy", False))
     ]
     assert lost[0] == lost[1] and lost[0][0] == 409, lost
-    assert lost[0][1]["reason"] == "sold_out_waitlisted"
+    assert lost[0][1]["code"] == "sold_out_waitlisted"
     for plain in (True, False):
         status, body = await post("dee", f"key-dee-{plain}", plain, "/offers/off_nope/checkout")
-        assert (status, body) == (404, {"detail": "No such offer."})
+        assert (status, body["code"], body["detail"]) == (404, "not_found", "No such offer.")
 
 
 async def test_a_retry_answers_exactly_what_the_first_checkout_answered(orders: Orders) -> None:
@@ -312,7 +313,7 @@ async def test_a_retry_answers_exactly_what_the_first_checkout_answered(orders: 
         again = await orders.checkout(offer["id"], buyer, key=key)
         assert again.status_code == code
         assert again.json() == {**first.json(), "replayed": True}
-    assert first.json()["message"].startswith("Sold out")
+    assert first.json()["detail"].startswith("Sold out")
     won = await orders.checkout(offer["id"], lily, key="lily-key-01")
     assert won.json()["message"].startswith("Yours: 1 held, pay 499.00 by ")
 
@@ -336,8 +337,8 @@ async def test_a_key_reused_with_another_body_is_refused_not_replayed(orders: Or
         )
         assert other.status_code == 422, other.text
         body = other.json()
-        assert body["reason"] == "idempotency_key_reused" and not body["ok"]
-        assert body["order_id"] is None and "same parameters" in body["message"]
+        assert body["code"] == "idempotency_key_reused" and "order_id" not in body
+        assert "same parameters" in body["detail"]
     # The same request again is still the same order (an equivalent spelling of S too).
     again = await orders.checkout(offer["id"], lily, key="reused-key-1", quantity=1, variant="s")
     assert again.status_code == 201 and again.json()["order_id"] == first.json()["order_id"]
@@ -348,7 +349,7 @@ async def test_a_key_reused_with_another_body_is_refused_not_replayed(orders: Or
     # The key belongs to this offer: used on another, it is the same refusal.
     elsewhere = await orders.offer(variants=["S", "L"])
     moved = await orders.checkout(elsewhere["id"], lily, key="reused-key-1", variant="S")
-    assert moved.status_code == 422 and moved.json()["reason"] == "idempotency_key_reused"
+    assert moved.status_code == 422 and moved.json()["code"] == "idempotency_key_reused"
 
 
 async def test_a_chat_claim_id_reused_for_another_claim_is_refused(
@@ -389,10 +390,8 @@ async def test_a_waiting_buyer_holds_one_place_and_promotion_respects_the_limit(
     order_b = (await orders.checkout(offer["id"], b)).json()["order_id"]
     for buyer, key in ((w1, "w1-key-0001"), (w1, "w1-key-0002"), (w2, "w2-key-0001")):
         waiting = await orders.checkout(offer["id"], buyer, key=key)
-        assert waiting.status_code == 409 and waiting.json()["reason"] == "sold_out_waitlisted"
-    assert (
-        "already" in (await orders.checkout(offer["id"], w1, key="w1-key-0002")).json()["message"]
-    )
+        assert waiting.status_code == 409 and waiting.json()["code"] == "sold_out_waitlisted"
+    assert "already" in (await orders.checkout(offer["id"], w1, key="w1-key-0002")).json()["detail"]
     for order_id, buyer in ((order_b, b), (order_a, a)):
         auth = {"Authorization": buyer["Authorization"]}
         cancelled = await orders.http.post(f"/orders/{order_id}/cancel", headers=auth)
@@ -400,7 +399,7 @@ async def test_a_waiting_buyer_holds_one_place_and_promotion_respects_the_limit(
     w1_first = await orders.checkout(offer["id"], w1, key="w1-key-0001")
     assert w1_first.json()["ok"], w1_first.text
     w1_second = await orders.checkout(offer["id"], w1, key="w1-key-0002")
-    assert not w1_second.json()["ok"], w1_second.text
+    assert w1_second.status_code == 409, w1_second.text
     w2_place = await orders.checkout(offer["id"], w2, key="w2-key-0001")
     assert w2_place.json()["ok"], w2_place.text
     counts = await stock_adds_up(orders, offer["id"])
@@ -453,7 +452,7 @@ async def test_a_waitlist_place_is_not_served_past_the_limit_the_buyer_reached_m
     a, w = orders.buyer("a"), orders.buyer("w")
     order_a = (await orders.checkout(offer["id"], a, quantity=2)).json()["order_id"]
     waiting = await orders.checkout(offer["id"], w, key="w-waits-for-2", quantity=2)
-    assert waiting.json()["reason"] == "sold_out_waitlisted"
+    assert waiting.json()["code"] == "sold_out_waitlisted"
     # One more unit: too few for the waiting ask of 2, so it is on sale, and w takes it.
     more = await orders.http.patch(f"/offers/{offer['id']}", headers=ADMIN, json={"stock": 3})
     assert more.json()["left"] == 1, more.text
@@ -464,7 +463,9 @@ async def test_a_waitlist_place_is_not_served_past_the_limit_the_buyer_reached_m
     assert (await orders.http.post(f"/orders/{order_a}/cancel", headers=auth)).is_success
     counts = await stock_adds_up(orders, offer["id"])
     assert (counts["held"], counts["left"]) == (1, 2), counts
-    assert not (await orders.checkout(offer["id"], w, key="w-waits-for-2", quantity=2)).json()["ok"]
+    assert (
+        await orders.checkout(offer["id"], w, key="w-waits-for-2", quantity=2)
+    ).status_code == 409
 
 
 async def test_paying_twice_charges_once_and_a_declined_card_can_be_replaced(

@@ -177,7 +177,7 @@ async def test_editing_a_live_offer_keeps_the_books_straight(orders: Orders) -> 
     for i in range(3):
         await orders.checkout(offer["id"], orders.buyer(f"e{i}"))
     waiting = orders.buyer("waiting")
-    assert (await orders.checkout(offer["id"], waiting)).json()["reason"] == "sold_out_waitlisted"
+    assert (await orders.checkout(offer["id"], waiting)).json()["code"] == "sold_out_waitlisted"
     # The host adds 5 units: the waiting buyer is served first, then 4 are on sale.
     added = await orders.http.patch(f"/offers/{offer['id']}", headers=ADMIN, json={"stock": 8})
     assert (added.json()["left"], added.json()["held"]) == (4, 4)
@@ -202,7 +202,7 @@ async def test_editing_a_live_offer_keeps_the_books_straight(orders: Orders) -> 
     closed = await orders.http.patch(f"/offers/{offer['id']}", headers=ADMIN, json={"stock": 9})
     assert closed.status_code == 409
     buyer = orders.buyer("late")
-    assert (await orders.checkout(offer["id"], buyer)).json()["reason"] == "closed"
+    assert (await orders.checkout(offer["id"], buyer)).json()["code"] == "closed"
 
 
 async def test_commissions_follow_what_was_finally_paid_after_partial_refunds(

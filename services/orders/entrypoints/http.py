@@ -342,7 +342,8 @@ async def place_checkout(
         return 201, answer.model_dump_json().encode(), JSON
     reason = result.reason or "refused"
     code = 404 if reason == "not_found" else 422 if reason == KEY_REUSED else 409
-    refusal = problem_body(code, reason, result.message, replayed=result.replayed)
+    replayed = result.replayed if code != 404 else None  # no offer: nothing to replay
+    refusal = problem_body(code, reason, result.message, replayed=replayed)
     return code, refusal, PROBLEM_JSON
 
 
@@ -476,7 +477,7 @@ async def payment_callback(
     except ValueError as exc:  # the adapter's own words: missing, malformed, bad, stale
         raise ApiError(401, f"callback refused: {exc}", "invalid_signature") from None
     result = await orders.payments.on_callback(event)
-    return CallbackAnswer(status=result.status)  # type: ignore[arg-type]
+    return CallbackAnswer(status=result.status)
 
 
 @router.get("/commissions/{customer_id}", response_model=list[CommissionOut], tags=["referral"])
