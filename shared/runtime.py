@@ -214,6 +214,14 @@ def asyncapi_app(
             title=f"{event_cls.__name__}:Publish",
             description=(event_cls.__doc__ or "").strip(),
         )
+        for other in event_cls.other_subject_types:
+            broker.publisher(
+                subjects.event_subject_pattern(event_cls, other),
+                schema=event_cls,
+                title=f"{event_cls.__name__}:{other}:Publish",
+                description=f"{(event_cls.__doc__ or '').strip()} (on `{other}`: see "
+                "`subject_type`)",
+            )
     return FastStream(
         broker,
         specification=AsyncAPI(title=title, version="0.1.0", description=description),

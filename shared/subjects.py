@@ -19,9 +19,10 @@ def event_subject(event: IntegrationEvent) -> str:
     return f"{event.domain}.{event.room_id}.{event.subject_type}"
 
 
-def event_subject_pattern(event_cls: type[IntegrationEvent]) -> str:
-    """The documented channel of an event type (AsyncAPI), with the room as a parameter."""
-    event_type = event_cls.model_fields["type"].default
+def event_subject_pattern(event_cls: type[IntegrationEvent], subject_type: str = "") -> str:
+    """The documented channel of an event type (AsyncAPI), with the room as a parameter;
+    `subject_type` for one of its `other_subject_types`."""
+    event_type = subject_type or event_cls.model_fields["type"].default
     return f"{event_cls.domain}.{{room_id}}.{event_type}"
 
 

@@ -58,3 +58,19 @@ async def test_production_serves_no_swagger_ui_from_a_cdn(service: str) -> None:
             for page in ("/docs", "/redoc"):
                 assert (await client.get(page)).status_code == docs, page
             assert (await client.get("/openapi.json")).status_code == 200
+
+
+def test_the_event_catalogue_has_the_subject_of_every_chat_line() -> None:
+    """A system chat line (a welcome) is published on a subject of its own: the AsyncAPI
+    lists that channel too, not only the `type`'s."""
+    from services.live.main import asyncapi
+    from shared.events.live import ChatMessagePosted
+    from shared.subjects import event_subject
+
+    document = asyncapi().schema.to_specification().to_jsonable()
+    addresses = {channel["address"] for channel in document["channels"].values()}
+    for source in ("web", "telegram", "system"):
+        line = ChatMessagePosted(
+            room_id="r_1", message_id="m1", display_name="Lily", text="hi", source=source
+        )
+        assert event_subject(line).replace(".r_1.", ".{room_id}.") in addresses, source

@@ -48,6 +48,9 @@ class IntegrationEvent(BaseModel):
 
     # Which stream/subject family the event belongs to: live, orders, ingest.
     domain: ClassVar[str]
+    # Subject types besides `type` that some events of this kind are published on (see
+    # subject_type): the AsyncAPI documents a channel for each.
+    other_subject_types: ClassVar[tuple[str, ...]] = ()
     # The newest schema version this code reads and writes.
     current_version: ClassVar[int] = 1
 

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Literal
+from typing import ClassVar, Literal
 
 from pydantic import Field
 
@@ -72,6 +72,8 @@ class ChatMessagePosted(LiveEvent):
         default="web", description="web, telegram, whatsapp, webhook, import; system (welcomes)"
     )
     reply_to: str | None = None
+
+    other_subject_types: ClassVar[tuple[str, ...]] = (SYSTEM_CHAT_TYPE,)
 
     @property
     def subject_type(self) -> str:
