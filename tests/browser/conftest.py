@@ -12,6 +12,7 @@ import asyncio
 import contextlib
 import json
 import os
+import re
 import shutil
 import subprocess
 import uuid
@@ -348,3 +349,14 @@ async def stored(page: Any, room_id: str) -> dict[str, Any]:
         "(key) => JSON.parse(localStorage.getItem(key) || '{}')", f"qunlive.viewer.{room_id}"
     )
     return value
+
+
+async def buy_pay_and_say(viewer: Any, text: str) -> None:
+    """On a joined viewer page: buy the pinned offer, pay with a test card, say `text`."""
+    await viewer.get_by_role("button", name="Buy now").click()
+    order = viewer.locator("#order-list li").first
+    await order.get_by_label("Card number").fill("4242 4242 4242 4242")
+    await order.get_by_role("button", name=re.compile("^Pay ")).click()
+    await order.get_by_text("Paid", exact=True).wait_for()
+    await viewer.get_by_label("Message").fill(text)
+    await viewer.get_by_label("Message").press("Enter")

@@ -25,6 +25,7 @@ from tests.browser.conftest import (
     LAPTOP,
     PHONE,
     Platform,
+    buy_pay_and_say,
     join_as,
     needs_browser,
 )
@@ -238,13 +239,7 @@ async def test_the_report_of_an_ended_room_has_no_serious_accessibility_violatio
     await platform.offer(room, title="Cherries 樱桃 2.5 kg")
     viewer = platform.watch(await (await browser.new_context(**PHONE)).new_page())
     await join_as(viewer, f"{platform.live}/r/{room}", "Lily 莉莉")
-    await viewer.get_by_role("button", name="Buy now").click()
-    order = viewer.locator("#order-list li").first
-    await order.get_by_label("Card number").fill("4242 4242 4242 4242")
-    await order.get_by_role("button", name=re.compile("^Pay ")).click()
-    await order.get_by_text("Paid", exact=True).wait_for()
-    await viewer.get_by_label("Message").fill("太好吃了 so good")
-    await viewer.get_by_label("Message").press("Enter")
+    await buy_pay_and_say(viewer, "太好吃了 so good")
     await viewer.locator("#messages").get_by_text("太好吃了 so good").wait_for()
     await platform.call(
         "POST",

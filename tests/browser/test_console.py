@@ -14,6 +14,7 @@ from tests.browser.conftest import (
     LAPTOP,
     PHONE,
     Platform,
+    buy_pay_and_say,
     join_as,
     needs_browser,
     screenshot,
@@ -85,13 +86,7 @@ async def test_host_runs_a_short_show_from_the_console_and_opens_the_report(
     await join_as(viewer, link, "Lily 莉莉")
     await viewer.get_by_role("heading", name="Cherries 樱桃 2.5 kg").wait_for()
     await viewer.get_by_text(re.compile(r"Ends in (30:00|29:\d\d)")).wait_for()
-    await viewer.get_by_role("button", name="Buy now").click()
-    order = viewer.locator("#order-list li").first
-    await order.get_by_label("Card number").fill("4242 4242 4242 4242")
-    await order.get_by_role("button", name=re.compile("^Pay ")).click()
-    await order.get_by_text("Paid", exact=True).wait_for()
-    await viewer.get_by_label("Message").fill("太好吃了 so good")
-    await viewer.get_by_label("Message").press("Enter")
+    await buy_pay_and_say(viewer, "太好吃了 so good")
 
     # The console's figures follow: viewers, chat, claims, orders, paid, GMV, stock.
     await console.locator("#console-messages").get_by_text("太好吃了 so good").wait_for()
