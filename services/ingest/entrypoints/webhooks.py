@@ -22,6 +22,7 @@ from services.ingest.domain.model import UnknownShape
 from services.ingest.entrypoints.deps import IngestDep, get_ingest, read_body
 from services.ingest.service_layer.intake import Malformed
 from shared.api import api_router
+from shared.problems import Problem
 
 router = api_router(prefix="/webhooks", tags=["webhooks"])
 
@@ -31,10 +32,6 @@ class Receipt(BaseModel):
     duplicates: int = Field(description="Events JetStream already had (a re-delivery).")
     parked: int = Field(description="Items from chats bound to no room, kept (GET /unbound).")
     ignored: list[str] = Field(description="Parts deliberately not ingested, and why.")
-
-
-class Problem(BaseModel):
-    detail: str
 
 
 ERRORS: dict[int | str, dict[str, Any]] = {
