@@ -4,8 +4,12 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import os
+import subprocess
+import sys
 import time
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
+from pathlib import Path
 from typing import Any, TypeVar
 
 import uvicorn
@@ -13,6 +17,7 @@ import uvicorn
 from shared.embedded_nats import free_port
 
 T = TypeVar("T")
+REPO = Path(__file__).resolve().parents[1]
 
 
 async def eventually(
@@ -77,3 +82,39 @@ async def next_frame(
 
 def of_type(kind: str) -> Callable[[dict[str, Any]], bool]:
     return lambda frame: frame.get("type") == kind
+
+
+@contextlib.contextmanager
+def launcher(
+    data_dir: Path, output: Path, admin_token: str, secret_key: str
+) -> Iterator[subprocess.Popen[bytes]]:
+    """`make run`'s launcher on free ports (its own NATS, SQLite under `data_dir`), its
+    output in `output`; stopped (SIGTERM, then SIGKILL after 20 s) if still up at the end."""
+    env = {k: v for k, v in os.environ.items() if k not in {"NATS_URL", "DATABASE_URL"}}
+    env |= {"ADMIN_TOKEN": admin_token, "SECRET_KEY": secret_key}
+    with output.open("wb") as out:
+        process = subprocess.Popen(
+            [
+                sys.executable,
+                "-m",
+                "services.launcher",
+                "--free-ports",
+                "--data-dir",
+                str(data_dir),
+            ],
+            cwd=REPO,
+            env=env,
+            stdin=subprocess.DEVNULL,
+            stdout=out,
+            stderr=subprocess.STDOUT,
+        )
+    try:
+        yield process
+    finally:
+        if process.poll() is None:
+            process.terminate()
+            try:
+                process.wait(20)
+            except subprocess.TimeoutExpired:
+                process.kill()
+                process.wait()

@@ -4,10 +4,7 @@ against the real running services, not an in-process app."""
 
 from __future__ import annotations
 
-import os
 import re
-import subprocess
-import sys
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -16,7 +13,8 @@ from pathlib import Path
 import httpx
 import pytest
 
-REPO = Path(__file__).resolve().parents[2]
+from tests.support import launcher
+
 ADMIN_TOKEN = "contract-admin-token"
 SECRET_KEY = "contract-secret-key-of-at-least-32-bytes!"
 SERVICE_LINE = re.compile(r"^service (\w+) url=(\S+) pid=(\d+)$", re.MULTILINE)
@@ -34,19 +32,8 @@ class Launched:
 @pytest.fixture(scope="package")
 def launched(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Launched]:
     data = tmp_path_factory.mktemp("launched")
-    env = {k: v for k, v in os.environ.items() if k not in {"NATS_URL", "DATABASE_URL"}}
-    env |= {"ADMIN_TOKEN": ADMIN_TOKEN, "SECRET_KEY": SECRET_KEY}
     output = data / "launcher.out"
-    with output.open("wb") as out:
-        process = subprocess.Popen(
-            [sys.executable, "-m", "services.launcher", "--free-ports", "--data-dir", str(data)],
-            cwd=REPO,
-            env=env,
-            stdin=subprocess.DEVNULL,
-            stdout=out,
-            stderr=subprocess.STDOUT,
-        )
-    try:
+    with launcher(data, output, ADMIN_TOKEN, SECRET_KEY) as process:
         deadline = time.monotonic() + 90
         while "\nready in " not in output.read_text(errors="replace"):
             assert process.poll() is None, output.read_text(errors="replace")
@@ -56,10 +43,3 @@ def launched(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Launched]:
         for url in urls.values():
             httpx.get(f"{url}/readyz", trust_env=False).raise_for_status()
         yield Launched(urls, data / "logs")
-    finally:
-        process.terminate()
-        try:
-            process.wait(20)
-        except subprocess.TimeoutExpired:
-            process.kill()
-            process.wait()

@@ -13,7 +13,8 @@ from pathlib import Path
 
 import pytest
 
-from tests.contract.conftest import ADMIN_TOKEN, REPO, Launched
+from tests.contract.conftest import ADMIN_TOKEN, Launched
+from tests.support import REPO
 
 SERVICES = ["ingest", "live", "orders", "analytics"]
 CHECKS = [

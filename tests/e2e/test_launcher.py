@@ -7,7 +7,6 @@ import os
 import re
 import signal
 import subprocess
-import sys
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -16,7 +15,7 @@ import httpx
 import pytest
 
 from tests.live.client import TestViewer
-from tests.support import eventually
+from tests.support import eventually, launcher
 
 REPO = Path(__file__).resolve().parents[2]
 ADMIN = {"Authorization": "Bearer e2e-admin"}
@@ -48,34 +47,16 @@ def alive(pid: int) -> bool:
 @pytest.fixture
 def platform(tmp_path: Path) -> Iterator[Platform]:
     """The launcher on free ports with its data under tmp_path; killed if a test leaves it up."""
-    env = {k: v for k, v in os.environ.items() if k not in {"NATS_URL", "DATABASE_URL"}}
-    env |= {"ADMIN_TOKEN": "e2e-admin", "SECRET_KEY": "e2e-secret-key-of-at-least-32-bytes!"}
     output = tmp_path / "launcher.out"
-    args = ["--free-ports", "--data-dir", str(tmp_path / "data")]
-    with output.open("wb") as out:
-        process = subprocess.Popen(
-            [sys.executable, "-m", "services.launcher", *args],
-            cwd=REPO,
-            env=env,
-            stdin=subprocess.DEVNULL,
-            stdout=out,
-            stderr=subprocess.STDOUT,
-        )
-    launched = Platform(process, output)
+    secret = "e2e-secret-key-of-at-least-32-bytes!"
     try:
-        yield launched
-    finally:
-        if process.poll() is None:
-            process.terminate()
-            try:
-                process.wait(20)
-            except subprocess.TimeoutExpired:
-                process.kill()
-                process.wait()
+        with launcher(tmp_path / "data", output, "e2e-admin", secret) as process:
+            yield Platform(process, output)
+    finally:  # after the launcher stopped: its logs to the end
         logs = tmp_path / "data" / "logs"
         for log in sorted(logs.glob("*.log")) if logs.exists() else []:
             print(f"--- {log.name} (end)\n{log.read_text(errors='replace')[-3000:]}")
-        print(f"--- launcher output\n{launched.text()}")
+        print(f"--- launcher output\n{output.read_text(errors='replace')}")
 
 
 async def test_launcher_runs_the_platform_and_stops_it_clean(platform: Platform) -> None:
