@@ -29,6 +29,8 @@ from shared.events.live import (
     RoomPreviewAnnounced,
     RoomRulesChanged,
     RoomStarted,
+    StreamStarted,
+    StreamStopped,
     ViewerJoined,
     ViewerLeft,
     VoteCast,
@@ -74,6 +76,8 @@ LIVE_EVENTS: tuple[type[IntegrationEvent], ...] = (
     VoteCast,
     PollClosed,
     AnnouncementPosted,
+    StreamStarted,
+    StreamStopped,
 )
 ORDERS_EVENTS: tuple[type[IntegrationEvent], ...] = (
     OfferOpened,
@@ -194,6 +198,8 @@ __all__ = [
     "RoomRulesChanged",
     "RoomStarted",
     "StockChanged",
+    "StreamStarted",
+    "StreamStopped",
     "SubjectToken",
     "UnreadableEvent",
     "ViewerJoined",

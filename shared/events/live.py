@@ -212,3 +212,35 @@ class RoomRulesChanged(LiveEvent):
     max_length: int = Field(default=300, ge=1, le=2000)
     slow_mode_s: float = Field(default=0, ge=0, le=3600)
     by: str
+
+
+StreamSource = Literal["encoder", "hls_url", "youtube"]
+
+
+class StreamStarted(LiveEvent):
+    """The room's video went on air: the host's encoder is publishing (a take), or the room
+    shows a stream hosted elsewhere (an HLS URL, a YouTube Live video) and went live."""
+
+    type: Literal["stream.started"] = "stream.started"
+    source: StreamSource
+    take: int = Field(ge=1, description="1 for the room's first start, +1 at each restart.")
+    protocol: str | None = Field(
+        default=None, examples=["srt", "rtmp"], description="How the encoder publishes."
+    )
+    playback_url: str | None = Field(
+        default=None,
+        description="Where viewers play it: a path on live (`/rooms/{room_id}/hls/live.m3u8`) "
+        "or the hosted stream's https URL; None for YouTube.",
+    )
+    youtube_video_id: str | None = Field(default=None, pattern=r"^[A-Za-z0-9_-]{11}$")
+
+
+class StreamStopped(LiveEvent):
+    """The room's video went off air, and why: the encoder stopped or dropped, the stream
+    key it used was rotated or revoked, the room ended, or the host chose another source."""
+
+    type: Literal["stream.stopped"] = "stream.stopped"
+    source: StreamSource
+    take: int = Field(ge=1)
+    reason: Literal["encoder_gone", "key_revoked", "room_ended", "source_changed"]
+    on_air_seconds: float = Field(ge=0, description="How long this take was on air.")
