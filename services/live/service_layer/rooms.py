@@ -124,8 +124,10 @@ class RoomService:
             if not is_admin and room.host_id != actor:
                 raise NotYourRoom(room_id)
             events = change(room)
-            for follow in followers:
-                events += await follow(session, room)
+            followed = [e for follow in followers for e in await follow(session, room)]
+            # The stream goes on air after the room starts and off air before it ends
+            # (viewers' sockets close at the end).
+            events = followed + events if room.status == "ended" else events + followed
             for event in events:
                 self._outbox.add(session, event)
             session.add(room)
