@@ -9,6 +9,7 @@ from datetime import UTC, date, datetime
 from services.live import protocol
 from services.live.adapters.history import ChatHistory
 from services.live.adapters.hub import Hubs
+from services.live.adapters.mediamtx import MediaMtxApi
 from services.live.adapters.room_feed import RoomState
 from services.live.adapters.room_past import room_past
 from services.live.adapters.tables import LiveOutbox, metadata
@@ -126,7 +127,23 @@ def build(settings: LiveSettings | None = None) -> LiveApp:
     async def lines_by(room_id: str, customer_id: str) -> list[str]:
         return await app.history.lines_by(room_id, customer_id)
 
-    streams = StreamService(infra.sessions, outbox, settings, applied=hubs.apply_now)
+    mediamtx = (
+        MediaMtxApi(settings.media_api_url, settings.media_hook_secret)
+        if settings.media_mode == "mediamtx" and settings.media_api_url
+        else None
+    )
+    streams = StreamService(
+        infra.sessions,
+        outbox,
+        settings,
+        applied=hubs.apply_now,
+        cut_publisher=mediamtx.cut_publisher if mediamtx else None,
+    )
+
+    def room_decided(events: list[IntegrationEvent]) -> None:
+        hubs.apply_now(events)
+        streams.follow(events)
+
     app = LiveApp(
         settings=settings,
         infra=infra,
@@ -135,7 +152,7 @@ def build(settings: LiveSettings | None = None) -> LiveApp:
         rooms=RoomService(
             infra.sessions,
             outbox,
-            applied=hubs.apply_now,
+            applied=room_decided,
             status_followers=(streams.room_status_changed,),
         ),
         streams=streams,

@@ -48,6 +48,9 @@ class LiveSettings(ServiceSettings):
     # Where the media process reaches live (the launcher passes the real one).
     live_internal_url: str = "http://127.0.0.1:8002"
     # mediamtx: the publish addresses and the viewers' playlist; {room_id} is replaced.
+    media_api_url: str = Field(
+        default="", examples=["http://mediamtx:9997"], description="MediaMTX's control API"
+    )
     publish_rtmp_url: str = Field(default="", examples=["rtmp://media.example.com:1935"])
     publish_srt_url: str = Field(default="", examples=["srt://media.example.com:8890"])
     playback_url_template: str = Field(

@@ -4,6 +4,7 @@ CSP, the HLS files, and MediaMTX's auth hook with its documented request bodies.
 
 from __future__ import annotations
 
+import base64
 from collections.abc import AsyncIterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -11,6 +12,8 @@ from pathlib import Path
 import httpx
 import nats
 import pytest
+from fastapi import FastAPI, Request
+from fastapi.responses import JSONResponse
 
 from services.live.bootstrap import build
 from services.live.main import create_app
@@ -410,3 +413,92 @@ async def test_the_replay_has_chapters_where_offers_were_pinned_opened_and_sold_
     opened, pinned, sold_out = (c["at_s"] for c in replay["chapters"])
     assert 0.5 < opened <= pinned < 3.0  # ~1 s into the first take
     assert sold_out == 3.0  # between the takes: the second take's first picture
+
+
+def fake_mediamtx(live_url: list[str], kicked: list[str]) -> FastAPI:
+    """MediaMTX's control API as its OpenAPI documents it (paths/get, <kind>/kick), asking
+    live's auth hook for the `api` action as MediaMTX does with authMethod: http."""
+    app = FastAPI()
+
+    async def allowed(request: Request) -> bool:
+        user, _, password = (
+            base64.b64decode(request.headers.get("authorization", "Basic ")[6:])
+            .decode()
+            .partition(":")
+        )
+        body = {
+            "user": user,
+            "password": password,
+            "ip": "127.0.0.1",
+            "action": "api",
+            "path": "",
+            "protocol": "",
+            "id": None,
+            "query": "",
+        }
+        async with httpx.AsyncClient() as http:
+            return (await http.post(f"{live_url[0]}/media/auth", json=body)).is_success
+
+    @app.get("/v3/paths/get/{name:path}")
+    async def path(name: str, request: Request) -> JSONResponse:
+        if not await allowed(request):
+            return JSONResponse({"status": "error", "error": "authentication error"}, 401)
+        source = {"type": "rtmpConn", "id": f"conn-of-{name.rsplit('/', 1)[-1]}"}
+        return JSONResponse({"name": name, "ready": True, "source": source})
+
+    @app.post("/v3/rtmpconns/kick/{conn}")
+    async def kick(conn: str, request: Request) -> JSONResponse:
+        if not await allowed(request):
+            return JSONResponse({"status": "error", "error": "authentication error"}, 401)
+        kicked.append(conn)
+        return JSONResponse({"status": "ok"})
+
+    return app
+
+
+async def test_with_mediamtx_a_revoked_key_or_an_ended_room_cuts_the_publisher(
+    nats_server: NatsServer, tmp_path: Path
+) -> None:
+    kicked: list[str] = []
+    live_url: list[str] = []
+    async with serving(fake_mediamtx(live_url, kicked)) as api:
+        settings = live_settings(
+            nats_server.url,
+            f"sqlite+aiosqlite:///{tmp_path}/live.db",
+            media_mode="mediamtx",
+            media_api_url=api,
+            media_hook_secret="test-media-secret",
+            publish_rtmp_url="rtmp://media.example.com:1935",
+            publish_srt_url="srt://media.example.com:8890",
+            playback_url_template="/hls/live/{room_id}/index.m3u8",
+        )
+        async with (
+            serving(create_app(build(settings))) as url,
+            httpx.AsyncClient(base_url=url) as http,
+        ):
+            live_url.append(url)
+            room = await new_room(http)
+            stream = (await http.get(f"/rooms/{room}/stream", headers=ADMIN)).json()
+            await http.post("/media/hooks/ready", json={"path": f"live/{room}"}, headers=MEDIA)
+            playing = (await http.get(f"/rooms/{room}/playback")).json()
+            await http.post(f"/rooms/{room}/stream/key", headers=ADMIN)
+            await eventually(lambda: _async(kicked == [f"conn-of-{room}"]))
+            await http.post(f"/rooms/{room}/end", headers=ADMIN)
+            await eventually(lambda: _async(len(kicked) == 2))
+            wrong = await http.post(
+                "/media/auth", json=auth_body(room, action="api", user="live", password="nope")
+            )
+    rtmp, srt = stream["publish"]
+    key = rtmp["url"].rsplit("pass=", 1)[1]
+    assert rtmp["url"] == f"rtmp://media.example.com:1935/live/{room}?user=host&pass={key}"
+    assert (rtmp["server"], rtmp["stream_key"]) == (
+        "rtmp://media.example.com:1935/live",
+        f"{room}?user=host&pass={key}",
+    )
+    assert srt["url"] == f"srt://media.example.com:8890?streamid=publish:live/{room}:host:{key}"
+    assert playing["url"] == f"/hls/live/{room}/index.m3u8"
+    assert wrong.status_code == 401
+
+
+async def _async(value: bool) -> bool:
+    return value

@@ -21,6 +21,7 @@ from fastapi.responses import FileResponse, Response
 from fastapi.security import HTTPAuthorizationCredentials
 from pydantic import BaseModel, Field
 
+from services.live.adapters.mediamtx import API_USER as MEDIAMTX_API_USER
 from services.live.adapters.room_past import chapter_events
 from services.live.adapters.tables import StreamRow
 from services.live.domain import playlists
@@ -450,6 +451,10 @@ async def media_auth(body: MediaAuthRequest, live: LiveDep) -> Response:
         allowed = bool(given) and await live.streams.may_publish(room_id, given)
     elif room_id is not None and body.action == "read":
         allowed = await live.streams.room_exists(room_id)
+    elif body.action == "api" and body.user == MEDIAMTX_API_USER:
+        # live itself, cutting a publisher (adapters/mediamtx.py)
+        expected = live.settings.media_hook_secret.encode()
+        allowed = secrets.compare_digest(body.password.encode(), expected)
     if not allowed:
         raise ApiError(401, f"{body.action} of {body.path or 'nothing'} is not allowed", "denied")
     return Response(status_code=204)

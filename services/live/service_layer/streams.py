@@ -7,10 +7,11 @@ and MediaMTX may say the same thing twice.
 
 from __future__ import annotations
 
-from collections.abc import Callable
+import asyncio
+from collections.abc import Callable, Coroutine
 from dataclasses import asdict, dataclass
 from datetime import UTC, datetime
-from typing import Literal
+from typing import Any, Literal
 
 import sqlalchemy as sa
 from sqlalchemy.exc import IntegrityError
@@ -22,13 +23,14 @@ from services.live.domain import streams as rules
 from services.live.domain.streams import IncomingInfo, Source, StreamState
 from services.live.service_layer.rooms import NotYourRoom, RoomNotFound
 from services.live.settings import LiveSettings
-from shared.events import IntegrationEvent, StreamStarted, StreamStopped, utcnow
+from shared.events import IntegrationEvent, RoomEnded, StreamStarted, StreamStopped, utcnow
 from shared.outbox import Outbox
 
 StopReason = Literal["encoder_gone", "key_revoked", "room_ended", "source_changed"]
 Applied = Callable[[list[IntegrationEvent]], None]
 # A change to a room's stream row: the events it stages.
 Change = Callable[[RoomRow, StreamRow], list[IntegrationEvent]]
+CutPublisher = Callable[[str], Coroutine[Any, Any, object]]
 
 
 class NoPortLeft(RuntimeError):
@@ -70,11 +72,27 @@ class StreamService:
         outbox: Outbox,
         settings: LiveSettings,
         applied: Applied = _nothing,
+        cut_publisher: CutPublisher | None = None,
     ) -> None:
         self._sessions = sessions
         self._outbox = outbox
         self._settings = settings
         self._applied = applied
+        self._cut_publisher = cut_publisher
+        self._cutting: set[asyncio.Task[object]] = set()
+
+    def follow(self, events: list[IntegrationEvent]) -> None:
+        """After a decision is in force: a media server that keeps a publisher on air by
+        itself (MediaMTX) is told to cut it when its key was revoked or the room ended.
+        The embedded media process needs no telling: it stops listening (publishers())."""
+        if self._cut_publisher is None:
+            return
+        for event in events:
+            revoked = isinstance(event, StreamStopped) and event.reason == "key_revoked"
+            if revoked or isinstance(event, RoomEnded):
+                task: asyncio.Task[object] = asyncio.create_task(self._cut_publisher(event.room_id))
+                self._cutting.add(task)
+                task.add_done_callback(self._cutting.discard)
 
     # ---- the host ---------------------------------------------------------------------
 
@@ -342,3 +360,4 @@ class StreamService:
         if events:
             await self._outbox.flush(events)
             self._applied(events)
+            self.follow(events)
