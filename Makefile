@@ -54,13 +54,17 @@ BENCH_ORDERS    ?= --repeat 3
 BENCH_INGEST    ?= --runs 3
 # The report goal is for one show of 1,000,000 events: one show holds them all.
 BENCH_ANALYTICS ?= --runs 3 --events 1000000 --events-per-show 1000000
+# The video benchmark needs Chromium (apt-get install chromium) and wrk; nginx, when
+# installed, is measured as a second static-file ceiling.
+BENCH_VIDEO     ?= --runs 3
 
-bench: $(STAMP)  ## every benchmark under bench/ (needs wrk), then docs/PERFORMANCE.md from the figures
+bench: $(STAMP)  ## every benchmark under bench/ (needs wrk, Chromium), then docs/PERFORMANCE.md and CAPACITY.md
 	failed=""; \
 	$(BIN)/python -m bench.live_fanout $(BENCH_LIVE) || failed="$$failed live_fanout"; \
 	$(BIN)/python -m bench.orders_flash_sale $(BENCH_ORDERS) || failed="$$failed orders_flash_sale"; \
 	$(BIN)/python -m bench.ingest_webhook $(BENCH_INGEST) || failed="$$failed ingest_webhook"; \
 	$(BIN)/python -m bench.analytics_projection $(BENCH_ANALYTICS) || failed="$$failed analytics_projection"; \
+	$(BIN)/python -m bench.video $(BENCH_VIDEO) || failed="$$failed video"; \
 	$(BIN)/python -m bench.report || exit 1; \
 	if [ -n "$$failed" ]; then echo "failed:$$failed (docs/PERFORMANCE.md shows their last results, dated, or says not run)"; exit 1; fi
 

@@ -1,7 +1,7 @@
 """docs/PERFORMANCE.md from the benchmarks' results (test-artifacts/bench/<name>.json).
 
     python -m bench.report [--results test-artifacts/bench] [--doc docs/PERFORMANCE.md]
-                           [--charts docs/performance]
+                           [--charts docs/performance] [--capacity docs/CAPACITY.md]
 
 Rewrites only what lies between the `<!-- bench:begin -->` and `<!-- bench:end -->`
 markers (the rest of the file is written by hand and kept) and one SVG bar chart per
@@ -10,6 +10,9 @@ medians over its runs with the reference points measured in the same run, the ra
 taken within each run, and the goals of the issue next to the measured values: met,
 or missed by how much. A benchmark without results says it was not run; results from
 an earlier run are shown with their date.
+
+It also rewrites the video part of docs/CAPACITY.md (between `<!-- bench:video:begin -->`
+and `<!-- bench:video:end -->`): the viewers one live process feeds, from bench.video.
 """
 
 from __future__ import annotations
@@ -30,6 +33,7 @@ from bench.results import REPO, SCHEMA, results_dir
 BEGIN = "<!-- bench:begin -->"
 END = "<!-- bench:end -->"
 ISSUE = "issue #9"
+VIDEO_LATENCY_GOAL_S = 3.0
 KB_PER_KIB = 1.024  # the goal says KB (1,000 bytes); the benchmark measures KiB
 QUIET_PERCENT = 25.0  # as bench.live_fanout: others' CPU in a window, 100 = one core
 STALE_AFTER_H = 12  # older than the newest results by this much: "an earlier run"
@@ -39,20 +43,21 @@ Data = dict[str, Any]
 HEAD = """# Performance
 
 What Qunlive's hot paths do on one machine: the benchmarks under `bench/`, each measured
-against reference points taken in the same run, and the goals of the issue (flash-sale
-checkout, chat fan-out, webhook ingest, the analytics projection and its report) next to
-the measured figures.
+against reference points taken in the same run, and the goals of the issues (flash-sale
+checkout, chat fan-out, webhook ingest, the analytics projection and its report; live
+video) next to the measured figures.
 
 ## How to re-run
 
     make bench
 
-runs every benchmark (the HTTP ones need wrk: `apt-get install wrk`; PostgreSQL figures
-need `TEST_POSTGRES_URL`), each writing its figures to `test-artifacts/bench/<name>.json`;
-then `python -m bench.report` rewrites the part of this file between the `bench:begin`
-and `bench:end` markers and the charts in `docs/performance/`. Everything outside the
-markers is written by hand and kept. Options reach one benchmark through a make variable,
-e.g. `make bench BENCH_ANALYTICS="--runs 3"` (see the Makefile).
+runs every benchmark (the HTTP ones need wrk: `apt-get install wrk`; the video one also
+Chromium: `apt-get install chromium`; PostgreSQL figures need `TEST_POSTGRES_URL`), each
+writing its figures to `test-artifacts/bench/<name>.json`; then `python -m bench.report`
+rewrites the part of this file between the `bench:begin` and `bench:end` markers and the
+charts in `docs/performance/`. Everything outside the markers is written by hand and kept.
+Options reach one benchmark through a make variable, e.g.
+`make bench BENCH_ANALYTICS="--runs 3"` (see the Makefile).
 
 ## Results
 
@@ -273,6 +278,9 @@ class Benchmark:
     per_run: str  # the figure listed run by run
     goals: Callable[[Data], list[Goal]]
     panels: Callable[[Data], list[Panel]]
+    issue: str = ISSUE  # where its goals come from
+    # Scenarios without the `per_run` figure list the first of these they have instead.
+    per_run_else: Sequence[str] = ()
 
 
 def bars(
@@ -343,6 +351,47 @@ def _analytics_panels(data: Data) -> list[Panel]:
                 {k: [(5.0, "5 s")] for k in ("projection_sqlite", "projection_postgres")},
             ),
         ),
+    ]
+
+
+def _video_setting(data: Data) -> str | None:
+    segment = median(data, "latency", "segment_s")
+    keyframe = param(data, "keyframe_s")
+    if (segment is not None and abs(segment - 1.0) > 0.05) or keyframe not in (None, 1, 1.0):
+        return (
+            f"segments of {segment or 0:g} s and keyframes every {keyframe} s, the goal is for 1 s"
+        )
+    return None
+
+
+def _video_panels(data: Data) -> list[Panel]:
+    return [
+        Panel(
+            "glass-to-glass latency p50",
+            "s",
+            bars(data, "p50_s", {"latency": [(VIDEO_LATENCY_GOAL_S, "3 s")]}),
+        ),
+        Panel("CPU per stream", "% of a core", bars(data, "cpu_percent")),
+        Panel("segments and playlists served", "req/s", bars(data, "per_s")),
+        Panel("viewers one live process feeds", "viewers", bars(data, "viewers")),
+    ]
+
+
+def _video_goals(data: Data) -> list[Goal]:
+    return [
+        Goal(
+            "video: glass-to-glass latency p50 under 3 s (1 s segments, 1 s keyframes)",
+            "s",
+            "<",
+            VIDEO_LATENCY_GOAL_S,
+            lambda d: median(d, "latency", "p50_s"),
+            _video_setting,
+            lambda d: (
+                "player's own figure + the PDT offset measured in the same run "
+                f"({median(d, 'latency', 'player_p50_s') or 0:.2f} s + "
+                f"{median(d, 'latency', 'pdt_offset_s') or 0:.2f} s)"
+            ),
+        )
     ]
 
 
@@ -480,6 +529,25 @@ BENCHMARKS: tuple[Benchmark, ...] = (
         _analytics_goals_present,
         _analytics_panels,
     ),
+    Benchmark(
+        "video",
+        "Live video on the embedded path",
+        (
+            Column("p50_s", "p50 s", ".2f"),
+            Column("p99_s", "p99 s", ".2f"),
+            Column("pdt_offset_s", "PDT offset s", ".2f"),
+            Column("cpu_percent", "CPU % of a core", ".1f"),
+            Column("per_s", "req/s", ",.0f"),
+            Column("mb_per_s", "MB/s", ",.1f"),
+            Column("p99_ms", "p99 ms", ",.1f"),
+            Column("viewers", "viewers", ",.0f"),
+        ),
+        "per_s",
+        _video_goals,
+        _video_panels,
+        issue="issue #15",
+        per_run_else=("p50_s", "cpu_percent", "viewers"),
+    ),
 )
 
 # The reference points the issue names, and how to recognise them in the results.
@@ -488,6 +556,8 @@ REFERENCES = (
     ("raw `websockets.broadcast`", lambda label: "websockets.broadcast" in label),
     ("raw nats-py publish", lambda label: "nats-py publish" in label),
     ("the PostgreSQL conditional-update checkout", lambda label: "conditional UPDATE" in label),
+    ("a static-file server for the same segments", lambda label: "StaticFiles" in label),
+    ("the encoder's own CPU (transcoding)", lambda label: "encoder CPU" in label),
 )
 
 
@@ -664,15 +734,20 @@ def section(
     rows = []
     for s in data.get("scenarios", []):
         med = s.get("median", {})
-        per = [r.get(bench.per_run) for r in s.get("per_run", [])]
-        form = per_run.form
+        listed, suffix = per_run, ""
+        if med.get(bench.per_run) is None:
+            other = next((f for f in bench.per_run_else if med.get(f) is not None), None)
+            if other is not None:
+                listed = next(c for c in bench.columns if c.figure == other)
+                suffix = f" ({listed.header})"
+        per = [r.get(listed.figure) for r in s.get("per_run", [])]
         rows.append(
             [
                 s.get("label", s.get("key", "?")),
                 "**measured**" if s.get("role") == "measured" else "reference",
                 *(cell(med.get(c.figure), c.form) for c in bench.columns),
                 str(s.get("runs", len(per))),
-                "; ".join(cell(v, form) for v in per),
+                "; ".join(cell(v, listed.form) for v in per) + suffix,
             ]
         )
     out += [table(header, rows, align), ""]
@@ -694,7 +769,7 @@ def section(
             [v.goal.text, fmt(v.value, v.goal.unit) if v.value is not None else "—", v.text]
             for v in verdicts
         ]
-        out += [table([f"goal ({ISSUE})", "measured", "verdict"], rows, "lrl"), ""]
+        out += [table([f"goal ({bench.issue})", "measured", "verdict"], rows, "lrl"), ""]
     if chart:
         out += [f"![{bench.title}: medians, each run as a dot, goals dashed]({chart})", ""]
     return out, [(bench.title, v) for v in verdicts]
@@ -712,6 +787,12 @@ def references_line(found: dict[str, Data]) -> str | None:
     )
 
 
+def issues() -> str:
+    """Where the goals come from: "issue #9", or "issue #9; video: issue #15"."""
+    others = [f"{b.name}: {b.issue}" for b in BENCHMARKS if b.issue != ISSUE]
+    return "; ".join([ISSUE, *others])
+
+
 def summary(verdicts: list[tuple[str, Verdict]]) -> list[str]:
     if not verdicts:
         return []
@@ -727,7 +808,7 @@ def summary(verdicts: list[tuple[str, Verdict]]) -> list[str]:
     return [
         "### Goals",
         "",
-        table(["benchmark", f"goal ({ISSUE})", "measured", "verdict"], rows, "llrl"),
+        table(["benchmark", f"goal ({issues()})", "measured", "verdict"], rows, "llrl"),
         "",
     ]
 
@@ -878,6 +959,135 @@ def write(results: Path, doc: Path, charts: Path, now: datetime | None = None) -
     return text
 
 
+# -- docs/CAPACITY.md, its video part ------------------------------------------------------
+
+CAPACITY_BEGIN = "<!-- bench:video:begin -->"
+CAPACITY_END = "<!-- bench:video:end -->"
+CAPACITY_HEAD = """# Capacity
+
+How much one machine carries, part by part, from the benchmarks' figures.
+
+"""
+
+
+def capacity_block(data: Data | None, problem: str | None) -> str:
+    """The video part of the capacity model, from bench.video's results."""
+    head = [
+        CAPACITY_BEGIN,
+        "<!-- Written by `python -m bench.report` from test-artifacts/bench/video.json: "
+        "edits between these markers are overwritten. -->",
+        "",
+    ]
+    if data is None:
+        return "\n".join(
+            [*head, problem or "Not measured yet: `python -m bench.video`.", CAPACITY_END]
+        )
+    cap = (scenario(data, "capacity") or {}).get("median", {})
+    seg = (scenario(data, "live_segment") or {}).get("median", {})
+    playlist = (scenario(data, "live_playlist") or {}).get("median", {})
+    listener = median(data, "listener_cpu", "cpu_percent")
+    encoder = median(data, "encoder_cpu", "cpu_percent")
+    m = data.get("machine", {})
+    date = when(data)
+    kbps = param(data, "viewer_kbps") or 2000
+    command = data.get("command") or "python -m bench.video"
+    rows = [
+        [
+            f"a segment ({cell(seg.get('file_kb'), ',.0f')} KB) from one live process",
+            f"{cell(seg.get('per_s'), ',.0f')} req/s, {cell(seg.get('mb_per_s'), ',.1f')} MB/s, "
+            f"p99 {cell(seg.get('p99_ms'), ',.0f')} ms",
+        ],
+        [
+            "the live playlist from one live process",
+            f"{cell(playlist.get('per_s'), ',.0f')} req/s, "
+            f"p99 {cell(playlist.get('p99_ms'), ',.0f')} ms",
+        ],
+    ]
+    for key, name in (("static", "Starlette StaticFiles, same stack"), ("nginx", "nginx")):
+        ref = (scenario(data, f"{key}_segment") or {}).get("median", {})
+        share = ratio(data, f"live_vs_{key}_segment")
+        if ref:
+            rows.append(
+                [
+                    f"the same segment from {name} (same machine, same run)",
+                    f"{cell(ref.get('per_s'), ',.0f')} req/s, "
+                    f"{cell(ref.get('mb_per_s'), ',.1f')} MB/s"
+                    + (f" (live: {share:.0%} of it)" if share is not None else ""),
+                ]
+            )
+    rows += [
+        [
+            f"a viewer at {kbps / 1000:g} Mbit/s asks each second for",
+            f"{cell(cap.get('segments_per_viewer_s'), '.2f')} segments + "
+            f"{cell(cap.get('playlists_per_viewer_s'), '.2f')} playlists",
+        ],
+        [
+            f"**viewers one live process feeds at {kbps / 1000:g} Mbit/s**",
+            f"**{cell(cap.get('viewers'), ',.0f')}** (segment bytes only: "
+            f"{cell(cap.get('viewers_bytes_only'), ',.0f')})",
+        ],
+        [
+            "CPU per published stream (SRT in, HLS out, `-c copy`)",
+            f"{cell(listener, '.1f')}% of a core (the encoder, transcoding: "
+            f"{cell(encoder, '.0f')}%)",
+        ],
+    ]
+    if listener:
+        rows.append(["streams one core repackages (CPU only)", f"~{100 / listener:,.0f}"])
+    formula = (
+        f"    viewers = 1 / (segments per viewer·s / segment req/s + playlists per viewer·s / "
+        f"playlist req/s)\n"
+        f"            = 1 / ({cell(cap.get('segments_per_viewer_s'), '.2f')} / "
+        f"{cell(seg.get('per_s'), '.0f')} + {cell(cap.get('playlists_per_viewer_s'), '.2f')} / "
+        f"{cell(playlist.get('per_s'), '.0f')}) = {cell(cap.get('viewers'), ',.0f')}"
+    )
+    stamp = f"{date:%Y-%m-%d %H:%M} UTC" if date else str(data.get("date"))
+    count = data.get("run_count", 1)
+    runs = f"medians of {count} runs, by" if count != 1 else "a single run, by"
+    return "\n".join(
+        [
+            *head,
+            f"Measured {stamp} on {m.get('cpus', '?')} CPUs ({m.get('cpu_model') or '?'}), " + runs,
+            "",
+            f"    {command}",
+            "",
+            "then `python -m bench.report`. wrk, live and the reference servers share the "
+            "machine's CPUs over loopback; each request type is measured alone.",
+            "",
+            table(["", "measured"], rows, "lr"),
+            "",
+            "Each request takes 1 / (its req/s) of the process, so a viewer takes the sum of "
+            "its requests' shares:",
+            "",
+            formula,
+            "",
+            "That is the origin with nothing in front. Segments are immutable (cached for a "
+            "year) and the playlist is not cached, so a cache in front (the distributed "
+            "deployment's nginx, a CDN) fetches each segment once and the live process no "
+            "longer serves one request per viewer.",
+            CAPACITY_END,
+        ]
+    )
+
+
+def write_capacity(results: Path, doc: Path) -> str:
+    """docs/CAPACITY.md with its video part rewritten (created with a Video section)."""
+    data, problem = load(results / "video.json")
+    block = capacity_block(data, problem)
+    existing = doc.read_text() if doc.exists() else None
+    if existing is None:
+        text = CAPACITY_HEAD + "## Video\n\n" + block + "\n"
+    else:
+        start, end = existing.find(CAPACITY_BEGIN), existing.find(CAPACITY_END)
+        if start == -1 or end == -1 or end < start:
+            text = existing.rstrip("\n") + "\n\n## Video\n\n" + block + "\n"
+        else:
+            text = existing[:start] + block + existing[end + len(CAPACITY_END) :]
+    doc.parent.mkdir(parents=True, exist_ok=True)
+    doc.write_text(text)
+    return text
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(
         prog="python -m bench.report", description=__doc__.split("\n")[0]
@@ -885,9 +1095,12 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--results", type=Path, default=results_dir())
     parser.add_argument("--doc", type=Path, default=REPO / "docs" / "PERFORMANCE.md")
     parser.add_argument("--charts", type=Path, default=REPO / "docs" / "performance")
+    parser.add_argument("--capacity", type=Path, default=REPO / "docs" / "CAPACITY.md")
     args = parser.parse_args(argv)
     write(args.results, args.doc, args.charts)
     print(f"wrote {args.doc}")
+    write_capacity(args.results, args.capacity)
+    print(f"wrote {args.capacity} (its video part)")
     return 0
 
 
