@@ -46,11 +46,9 @@ import contextlib
 import json
 import math
 import os
-import random
 import re
 import shutil
 import signal
-import socket
 import subprocess
 import sys
 import tempfile
@@ -64,6 +62,7 @@ from typing import Any
 import httpx
 
 from bench import results
+from services.demo import free_udp_ports
 
 REPO = Path(__file__).resolve().parents[1]
 LUA = REPO / "bench" / "video.lua"
@@ -252,21 +251,6 @@ def listener_pid(port: int, exclude: set[int]) -> int | None:
         if any(a.startswith(b"srt://") and f":{port}".encode() in a for a in args):
             return int(proc.name)
     return None
-
-
-def free_udp_ports(count: int) -> str:
-    """A range of `count` UDP ports free now on 127.0.0.1, as LIVE's SRT_PORTS ("a-b")."""
-    for _ in range(200):
-        low = random.randrange(20_000, 60_000 - count)
-        try:
-            with contextlib.ExitStack() as stack:
-                for port in range(low, low + count):
-                    sock = stack.enter_context(socket.socket(socket.AF_INET, socket.SOCK_DGRAM))
-                    sock.bind(("127.0.0.1", port))
-        except OSError:
-            continue
-        return f"{low}-{low + count - 1}"
-    raise RuntimeError("no free UDP port range for SRT")
 
 
 @dataclass

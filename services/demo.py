@@ -10,17 +10,25 @@ Chinese, check-ins, a red packet, a poll, a flash sale that sells out with a
 waitlist, unpaid orders expiring to the waitlist, a group buy that forms, a
 pre-sale deposit, referrals; then the room ends and the post-stream report is
 printed with the link to its page. Ctrl-C stops everything.
+
+From the moment the show goes live until it ends, the wheel's ffmpeg plays the host's
+encoder: a test pattern and a tone, the show's title and a clock burnt in, published to
+the room's SRT address (its stream settings), so the viewer page plays video and the
+replay has the show. It is stopped however the demo ends.
 """
 
 from __future__ import annotations
 
 import argparse
 import asyncio
+import contextlib
 import json
 import os
 import random
 import re
+import shutil
 import signal
+import socket
 import subprocess
 import sys
 import time
@@ -68,6 +76,125 @@ def say(text: str) -> None:
     print(f"[{time.strftime('%H:%M:%S')}] {text}", flush=True)
 
 
+def _die_with_parent() -> None:
+    """In the encoder before exec (Linux): SIGTERM when the demo dies, even by SIGKILL."""
+    if sys.platform == "linux":
+        import ctypes
+
+        ctypes.CDLL(None, use_errno=True).prctl(1, signal.SIGTERM)  # PR_SET_PDEATHSIG
+
+
+def _filter_value(text: str) -> str:
+    """A value inside an ffmpeg filtergraph: escaped for the option, then for the graph."""
+    for char in "\\':":
+        text = text.replace(char, "\\" + char)
+    for char in "\\'[],;":
+        text = text.replace(char, "\\" + char)
+    return text
+
+
+def _font_for(text: str) -> str | None:
+    """A font file that has `text`'s script, from fontconfig (None: let ffmpeg pick Sans)."""
+    if text.isascii() or shutil.which("fc-match") is None:
+        return None
+    done = subprocess.run(
+        ["fc-match", "-f", "%{file}", "sans-serif:lang=zh-cn"],
+        capture_output=True, text=True, timeout=10, check=False,
+    )  # fmt: skip
+    return done.stdout.strip() or None
+
+
+class TestPattern:
+    """The demo's encoder: the wheel's ffmpeg sends a test pattern and a tone (the
+    contract's test encoder, in real time) with the title and a clock burnt in, to the
+    room's SRT URL. Restarted while the show is on when it drops (the media process
+    starts listening for a new key within a second or so)."""
+
+    def __init__(self, url: str, title: str, workdir: Path) -> None:
+        self.url = url
+        self.workdir = workdir
+        self.title = title
+        self.process: asyncio.subprocess.Process | None = None
+        self.starts = 0
+        self._stopping = False
+        self._task: asyncio.Task[None] | None = None
+
+    def command(self) -> list[str]:
+        import imageio_ffmpeg
+
+        ffmpeg = imageio_ffmpeg.get_ffmpeg_exe()
+        title_file = self.workdir / "demo-title.txt"
+        title_file.write_text(self.title)
+        font = _font_for(self.title)
+        face = f"fontfile={_filter_value(font)}" if font else "font=Sans"
+        if font is None and not self.title.isascii():  # no glyphs for it: its Latin part
+            title_file.write_text("".join(c for c in self.title if c.isascii()).strip())
+        box = "fontcolor=white:box=1:boxcolor=black@0.6:boxborderw=8:x=(w-tw)/2"
+        burnt = (
+            f"drawtext={face}:textfile={_filter_value(str(title_file))}:expansion=none:"
+            f"fontsize=30:{box}:y=h*0.4,"
+            f"drawtext=font=Sans:text='%{{localtime\\:%X}}':fontsize=26:{box}:y=h*0.4+52"
+        )
+        drawtext = (
+            "drawtext"
+            in subprocess.run(
+                [ffmpeg, "-hide_banner", "-filters"], capture_output=True, text=True, check=False
+            ).stdout
+        )
+        return [
+            ffmpeg, "-hide_banner", "-loglevel", "error", "-nostdin", "-re",
+            "-f", "lavfi", "-i", "testsrc2=size=640x360:rate=25",
+            "-f", "lavfi", "-i", "sine=frequency=440",
+            *(["-vf", burnt] if drawtext else []),
+            "-c:v", "libx264", "-pix_fmt", "yuv420p", "-preset", "veryfast", "-tune", "zerolatency",
+            "-g", "25", "-keyint_min", "25", "-sc_threshold", "0", "-b:v", "800k",
+            "-c:a", "aac", "-b:a", "64k", "-f", "mpegts", self.url,
+        ]  # fmt: skip
+
+    def start(self) -> None:
+        self._task = asyncio.create_task(self._keep_on_air(self.command()))
+
+    async def _keep_on_air(self, command: list[str]) -> None:
+        log_path = self.workdir / "logs" / "demo-encoder.log"
+        log_path.parent.mkdir(parents=True, exist_ok=True)
+        while not self._stopping:
+            with log_path.open("ab") as log:
+                self.process = await asyncio.create_subprocess_exec(
+                    *command,
+                    stdin=subprocess.DEVNULL,
+                    stdout=log,
+                    stderr=log,
+                    preexec_fn=_die_with_parent,
+                )
+            self.starts += 1
+            await self.process.wait()
+            await asyncio.sleep(1.0)
+
+    async def stop(self) -> None:
+        """Stop the encoder (idempotent)."""
+        self._stopping = True
+        if self._task is not None and not self._task.done():
+            self._task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._task
+        process = self.process
+        if process is not None and process.returncode is None:
+            process.terminate()
+            try:
+                await asyncio.wait_for(process.wait(), 5)
+            except TimeoutError:
+                process.kill()
+                await process.wait()
+
+    def kill(self) -> None:
+        """The last resort, outside the event loop (the kernel also sends SIGTERM when the
+        demo dies: _die_with_parent)."""
+        process = self.process
+        if process is not None and process.returncode is None:
+            with contextlib.suppress(ProcessLookupError):
+                os.kill(process.pid, signal.SIGKILL)
+
+
 @dataclass
 class Viewer:
     name: str
@@ -104,10 +231,14 @@ class Viewer:
 
 
 class Show:
-    def __init__(self, urls: dict[str, str], viewers: int, rng: random.Random) -> None:
+    def __init__(
+        self, urls: dict[str, str], viewers: int, rng: random.Random, workdir: Path
+    ) -> None:
         self.urls = urls
         self.n = viewers
         self.rng = rng
+        self.workdir = workdir
+        self.video: TestPattern | None = None
         self.http = httpx.AsyncClient(timeout=30)
         self.viewers: list[Viewer] = []
         self.readers: list[asyncio.Task[None]] = []
@@ -126,15 +257,43 @@ class Show:
 
     async def run(self) -> None:
         started = time.monotonic()
-        offers = await self.warm_up()
-        await self.doors_open()
-        await self.telegram_group("warm")
-        await self.interactions()
-        await self.flash_sale(offers["flash"])
-        await self.group_buy(offers["group"])
-        await self.pre_sale(offers["pre"])
-        await self.expiry_and_waitlist(offers["flash"])
-        await self.end_and_report(started)
+        try:
+            offers = await self.warm_up()
+            await self.doors_open()
+            await self.telegram_group("warm")
+            await self.interactions()
+            await self.flash_sale(offers["flash"])
+            await self.group_buy(offers["group"])
+            await self.pre_sale(offers["pre"])
+            await self.expiry_and_waitlist(offers["flash"])
+            await self.end_and_report(started)
+        finally:
+            await self.stop_video()
+
+    async def start_video(self, title: str) -> None:
+        """The host's encoder goes on air: a test pattern to the room's SRT address."""
+        response = await self.http.get(
+            self.url("live", f"/rooms/{self.room}/stream"), headers=ADMIN
+        )
+        response.raise_for_status()
+        srt = next((p for p in response.json()["publish"] if p["protocol"] == "srt"), None)
+        if srt is None:
+            say("no SRT address for this room (MEDIA_MODE is not embedded): no video")
+            return
+        self.video = TestPattern(srt["url"], title, self.workdir)
+        self.video.start()
+        say(
+            f"video: a test pattern with a tone publishes to {srt['server']}; "
+            f"watch it at {self.url('live', f'/r/{self.room}')}"
+        )
+
+    async def video_state(self) -> str:
+        response = await self.http.get(self.url("live", f"/rooms/{self.room}/playback"))
+        return str(response.json().get("state")) if response.status_code == 200 else "?"
+
+    async def stop_video(self) -> None:
+        if self.video is not None:
+            await self.video.stop()
 
     async def warm_up(self) -> dict[str, str]:
         tomorrow = datetime.now(UTC) + timedelta(days=1)
@@ -211,6 +370,7 @@ class Show:
         )
         say("Telegram group bound to the room")
         await self.post("live", f"/rooms/{self.room}/start")
+        await self.start_video(room["title"])
         for offer in (group, pre):
             await self.post("orders", f"/offers/{offer['id']}/open")
         say("the show is live; group buy and pre-sale open")
@@ -239,6 +399,12 @@ class Show:
             await come_in(i)
         await asyncio.gather(*(come_in(i) for i in range(10, self.n)))
         say(f"{len(self.viewers)} viewers in the room (about 30% came by a friend's link)")
+        if self.video is not None:
+            state = await self.video_state()
+            if state == "live":
+                say("the video is live: the viewer page plays it")
+            else:
+                say(f"the video is {state} (the encoder started {self.video.starts} times)")
 
     async def telegram_group(self, phase: str) -> None:
         lines = (
@@ -407,6 +573,9 @@ class Show:
     async def end_and_report(self, started: float) -> None:
         await asyncio.sleep(2)
         await self.post("live", f"/rooms/{self.room}/end")
+        if self.video is not None:
+            await self.stop_video()  # the room's key is revoked: the host stops the encoder
+            say("the encoder stopped")
         # Live closes every viewer's socket when the show ends (their likes and watch
         # time are published then); the report counts them once they have arrived.
         await asyncio.wait(self.readers, timeout=10)
@@ -426,6 +595,9 @@ class Show:
             say(f"no report yet at {report_url}")
         else:
             print(summary(report))
+        playback = await self.http.get(self.url("live", f"/rooms/{self.room}/playback"))
+        if playback.status_code == 200 and playback.json().get("replay_url"):
+            print(f"\nreplay: {self.url('live', f'/r/{self.room}/replay')}")
         print(f"\nreport page: {report_url}.html   (HTML with charts)")
         print(f"show played in {time.monotonic() - started:.0f} s")
 
@@ -455,14 +627,32 @@ def summary(report: dict[str, Any]) -> str:
     return "\n".join(lines)
 
 
+def free_udp_ports(count: int) -> str:
+    """`count` UDP ports free now on 127.0.0.1, as live's SRT_PORTS ("a-b"): the demo's
+    rooms must not meet another platform's listeners (`make run`'s are 9710-9799)."""
+    for _ in range(200):
+        low = random.randrange(20_000, 60_000 - count)
+        try:
+            with contextlib.ExitStack() as stack:
+                for port in range(low, low + count):
+                    sock = stack.enter_context(socket.socket(socket.AF_INET, socket.SOCK_DGRAM))
+                    sock.bind(("127.0.0.1", port))
+        except OSError:
+            continue
+        return f"{low}-{low + count - 1}"
+    raise RuntimeError("no free UDP port range for SRT")
+
+
 def start_platform(data_dir: Path) -> tuple[subprocess.Popen[str], dict[str, str]]:
+    env = {k: v for k, v in os.environ.items() if k not in ("NATS_URL", "DATABASE_URL")}
+    env.setdefault("SRT_PORTS", free_udp_ports(10))
     launcher = subprocess.Popen(
         [sys.executable, "-m", "services.launcher", "--free-ports", "--data-dir", str(data_dir)],
         cwd=REPO,
         stdout=subprocess.PIPE,
         stderr=subprocess.STDOUT,
         text=True,
-        env={k: v for k, v in os.environ.items() if k not in ("NATS_URL", "DATABASE_URL")},
+        env=env,
     )
     urls: dict[str, str] = {}
     assert launcher.stdout is not None
@@ -482,13 +672,16 @@ def main() -> None:
     args = parser.parse_args()
     data_dir = REPO / ".data" / f"demo-{time.strftime('%Y%m%d-%H%M%S')}"
     launcher, urls = start_platform(data_dir)
+    show = Show(urls, args.viewers, random.Random(args.seed), data_dir)
     try:
-        asyncio.run(Show(urls, args.viewers, random.Random(args.seed)).run())
+        asyncio.run(show.run())
         say("press Ctrl-C to stop the platform, or it stops in 5 s")
         time.sleep(5)
     except KeyboardInterrupt:
         pass
     finally:
+        if show.video is not None:
+            show.video.kill()
         launcher.send_signal(signal.SIGINT)
         launcher.wait(30)
 
