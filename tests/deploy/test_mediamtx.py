@@ -512,4 +512,4 @@ def test_runbook_has_the_video_section_for_ops() -> None:
         assert needle in video, needle
     for needle in ("recordings", "/playback/", "MEDIA_HOOK_SECRET", "MEDIA_PUBLIC_HOST"):
         assert needle in video, needle
-    assert (REPO / "docs" / "decisions" / "DRAFT-distributed-video.md").exists()
+    assert (REPO / "docs" / "decisions" / "0021-mediamtx-for-distributed-video.md").exists()
