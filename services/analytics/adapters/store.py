@@ -596,9 +596,8 @@ class Store:
         async with self.engine.connect() as conn:
             events = await conn.execute(select(rooms.c.events).where(rooms.c.room_id == room_id))
             links_seen = await conn.execute(select(func.count()).select_from(evidence))
-            return (
-                f"v{REPORT_VERSION}:{events.scalar_one_or_none() or 0}:{links_seen.scalar_one()}"
-            )
+            counted = events.scalar_one_or_none() or 0
+            return f"v{REPORT_VERSION}:{counted}:{links_seen.scalar_one()}"
 
     async def reported_rooms(self) -> set[str]:
         async with self.engine.connect() as conn:
