@@ -5,6 +5,7 @@ CSP, the HLS files, and MediaMTX's auth hook with its documented request bodies.
 from __future__ import annotations
 
 import base64
+import json
 from collections.abc import AsyncIterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -502,3 +503,26 @@ async def test_with_mediamtx_a_revoked_key_or_an_ended_room_cuts_the_publisher(
 
 async def _async(value: bool) -> bool:
     return value
+
+
+async def test_mediamtx_documented_auth_requests_get_the_answers_the_contract_says(
+    live: tuple[str, Path],
+) -> None:
+    """tests/deploy/mediamtx_auth_requests.json: MediaMTX's own request bodies (all ten
+    fields, as v1.20.1 sends them), each with the answer live must give."""
+    fixture = Path(__file__).parents[1] / "deploy" / "mediamtx_auth_requests.json"
+    documented = json.loads(fixture.read_text())
+    url, _ = live
+    async with httpx.AsyncClient(base_url=url) as http:
+        room = await new_room(http)
+        stream = (await http.get(f"/rooms/{room}/stream", headers=ADMIN)).json()
+        key = stream["publish"][0]["stream_key"]
+        text = fixture.read_text()
+        text = text.replace(documented["room"]["room_id"], room)
+        text = text.replace(documented["room"]["key"], key)
+        answers = {}
+        for case in json.loads(text)["cases"]:
+            answer = await http.post("/media/auth", json=case["request"])
+            answers[case["name"]] = "allow" if answer.is_success else "deny"
+    assert answers == {case["name"]: case["expect"] for case in documented["cases"]}
+    assert len(answers) >= 10

@@ -39,6 +39,8 @@ viewers = api_router(prefix="/rooms/{room_id}", tags=["stream (viewers)"])
 hooks = api_router(prefix="/media", tags=["media hooks"])
 
 PLAYLIST_TYPE = "application/vnd.apple.mpegurl"
+# Viewers read through nginx; RTMP/SRT reads would let anyone pull the raw stream.
+VIEWER_PROTOCOLS = ("hls",)
 HLS_FILE = re.compile(r"^(?:(live|replay)\.m3u8|[lr]\d{1,20}\.ts)$")
 # A segment's name never names other bytes (numbered from epoch microseconds, per take).
 SEGMENT_HEADERS = {
@@ -443,13 +445,14 @@ async def media_stats(body: MediaStats, live: LiveDep, _: MediaDep) -> Response:
     responses={401: {"description": "Not allowed: a wrong key, an ended room, another action."}},
 )
 async def media_auth(body: MediaAuthRequest, live: LiveDep) -> Response:
-    """MediaMTX's authentication hook: publish with the room's current key, read any room."""
+    """MediaMTX's authentication hook: publish with the room's current key, read any room
+    over HLS (viewers), the control API with the media secret (live itself)."""
     room_id = rules.room_of_path(body.path)
     allowed = False
     if room_id is not None and body.action == "publish":
         given = body.password or _query_value(body.query, "pass") or body.token
         allowed = bool(given) and await live.streams.may_publish(room_id, given)
-    elif room_id is not None and body.action == "read":
+    elif room_id is not None and body.action == "read" and body.protocol in VIEWER_PROTOCOLS:
         allowed = await live.streams.room_exists(room_id)
     elif body.action == "api" and body.user == MEDIAMTX_API_USER:
         # live itself, cutting a publisher (adapters/mediamtx.py)
