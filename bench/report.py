@@ -354,12 +354,21 @@ def _analytics_panels(data: Data) -> list[Panel]:
     ]
 
 
+VIDEO_REALTIME_SLOW = 0.9  # as bench.video: the stream grew slower than the clock
+
+
 def _video_setting(data: Data) -> str | None:
     segment = median(data, "latency", "segment_s")
     keyframe = param(data, "keyframe_s")
     if (segment is not None and abs(segment - 1.0) > 0.05) or keyframe not in (None, 1, 1.0):
         return (
             f"segments of {segment or 0:g} s and keyframes every {keyframe} s, the goal is for 1 s"
+        )
+    realtime = median(data, "latency", "realtime")
+    if realtime is not None and realtime < VIDEO_REALTIME_SLOW:
+        return (
+            f"the machine could not keep the stream in real time ({realtime:.2f} s of video a "
+            "second): the latency measured the overload"
         )
     return None
 

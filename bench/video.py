@@ -87,6 +87,9 @@ SAMPLE_EVERY_S = 0.5
 SERVICE_LINE = re.compile(r"^service (\w+) url=(\S+) pid=(\d+)$")
 SEGMENT_NAME = re.compile(r"^[lr]\d+\.ts$")
 QUIET_PERCENT = 25.0  # as bench.live_fanout: the machine's CPU, 100 = one core
+# The playlist grew by less media than wall time: the encoder (or the listener) could not
+# keep up, and the latency figures measure the overload (segments are 1 s: ±5% in 20 s).
+REALTIME_SLOW = 0.9
 
 
 # ---- the pure parts (tests/test_bench_video.py) ----------------------------------------
@@ -486,11 +489,36 @@ PLAYING = """() => {
 }"""
 
 
+def media_edge(http: httpx.Client, live: str, room_id: str) -> float | None:
+    """Where the live playlist ends, on its PROGRAM-DATE-TIME clock (epoch s)."""
+    with contextlib.suppress(httpx.HTTPError):
+        response = http.get(f"{live}/rooms/{room_id}/hls/live.m3u8")
+        entries = playlist_entries(response.text) if response.status_code == 200 else []
+        if entries and entries[-1].program_date_time is not None:
+            return entries[-1].program_date_time + entries[-1].duration_s
+    return None
+
+
+@dataclass
+class Watched:
+    samples: list[float]
+    cpu: dict[str, float]  # % of one core, per watched pid
+    player: dict[str, Any]  # window.qunlivePlayer, last sample
+    playing_at: float  # epoch s
+    realtime: float | None  # media seconds the playlist grew by / wall seconds
+
+
 def watch(
-    live: str, room_id: str, seconds: float, pids: dict[str, int], timeout_s: float = 45
-) -> tuple[list[float], dict[str, float], dict[str, Any], float]:
-    """Open the viewer page, wait for playback, sample latencyS; CPU of `pids` meanwhile.
-    Returns the samples, each pid's CPU %, the player's last state, and when it played."""
+    http: httpx.Client,
+    live: str,
+    room_id: str,
+    seconds: float,
+    pids: dict[str, int],
+    timeout_s: float = 45,
+) -> Watched:
+    """Open the viewer page, wait for playback, sample latencyS every SAMPLE_EVERY_S; the
+    CPU of `pids` meanwhile, and whether the stream kept real time (an overloaded machine
+    slows the encoder, and every latency with it)."""
     from playwright.sync_api import sync_playwright
 
     clk = os.sysconf("SC_CLK_TCK")
@@ -511,6 +539,7 @@ def watch(
                 ) from exc
             playing_at = time.time()
             before = {name: read_ticks(pid) for name, pid in pids.items()}
+            edge_before = media_edge(http, live, room_id)
             began = time.monotonic()
             samples: list[float] = []
             last: dict[str, Any] = {}
@@ -527,9 +556,13 @@ def watch(
                 name: cpu_percent(before[name], read_ticks(pid), took, clk)
                 for name, pid in pids.items()
             }
+            edge_after = media_edge(http, live, room_id)
         finally:
             browser.close()
-    return samples, cpu, last, playing_at
+    realtime = None
+    if edge_before is not None and edge_after is not None:
+        realtime = (edge_after - edge_before) / took
+    return Watched(samples, cpu, last, playing_at, realtime)
 
 
 def one_run(args: argparse.Namespace, tmp: Path, run: int) -> Run:
@@ -564,12 +597,13 @@ def one_run(args: argparse.Namespace, tmp: Path, run: int) -> Run:
             start_pts = segment_start_pts(data, tmp)
             offset = pdt_offset(entry.program_date_time or 0.0, t0, start_pts)
 
-            samples, cpu, player, playing_at = watch(
-                live, room_id, args.watch, {"listener": listener, "encoder": encoder.pid}
+            seen_play = watch(
+                http, live, room_id, args.watch, {"listener": listener, "encoder": encoder.pid}
             )
+            samples = seen_play.samples
             if not samples:
-                raise RuntimeError(f"no latency sample from the page (last state {player})")
-            out.player = player
+                raise RuntimeError(f"no latency sample from the page ({seen_play.player})")
+            out.player = seen_play.player
             shown_p50, shown_p99 = percentile(samples, 50), percentile(samples, 99)
             out.latency = {
                 "p50_s": shown_p50 + offset,
@@ -578,12 +612,13 @@ def one_run(args: argparse.Namespace, tmp: Path, run: int) -> Run:
                 "player_p99_s": shown_p99,
                 "pdt_offset_s": offset,
                 "first_segment_s": seen - t0,
-                "first_frame_s": playing_at - t0,
+                "first_frame_s": seen_play.playing_at - t0,
                 "samples": len(samples),
                 "segment_s": entry.duration_s,
+                "realtime": seen_play.realtime,
             }
-            out.listener_cpu = {"cpu_percent": cpu["listener"]}
-            out.encoder_cpu = {"cpu_percent": cpu["encoder"]}
+            out.listener_cpu = {"cpu_percent": seen_play.cpu["listener"]}
+            out.encoder_cpu = {"cpu_percent": seen_play.cpu["encoder"]}
 
             # The files to serve: the live playlist and one whole segment (not the newest,
             # which may still grow), copied now: the media side may delete them later.
@@ -671,8 +706,15 @@ def table(run: Run, title: str) -> None:
         f"(player shows p50 {lat['player_p50_s']:.2f} s, p99 {lat['player_p99_s']:.2f} s; "
         f"PDT offset {lat['pdt_offset_s']:+.2f} s; first segment after "
         f"{lat['first_segment_s']:.1f} s, playing after {lat['first_frame_s']:.1f} s; "
-        f"{lat['samples']} samples)"
+        f"{lat['samples']:.0f} samples)"
     )
+    realtime = lat.get("realtime")
+    if isinstance(realtime, float):
+        slow = realtime < REALTIME_SLOW
+        print(
+            f"  the stream grew by {realtime:.2f} s a second while watched"
+            + (": **slower than real time**, the machine is overloaded" if slow else "")
+        )
     listener, encoder = run.listener_cpu["cpu_percent"], run.encoder_cpu["cpu_percent"]
     print(f"  CPU: listener (repackaging) {listener:.1f}% of a core, encoder {encoder:.0f}%")
     print(
@@ -706,7 +748,9 @@ def median_run(runs: list[Run]) -> Run:
     )
 
 
-def write_results(args: argparse.Namespace, runs: list[Run], quiet: list[float]) -> Path:
+def write_results(
+    args: argparse.Namespace, runs: list[Run], quiet: list[float], failed: list[str]
+) -> Path:
     scenarios = [
         results.scenario(
             "latency",
@@ -787,6 +831,7 @@ def write_results(args: argparse.Namespace, runs: list[Run], quiet: list[float])
             "listener_command": runs[-1].listener_command,
             "player_state": runs[-1].player,
             "machine_busy_before_percent": [round(q, 1) for q in quiet],
+            "failed_runs": failed,
             "command": "python -m bench.video " + " ".join(sys.argv[1:]),
         },
     )
@@ -844,19 +889,28 @@ def main() -> int:
         )
     runs: list[Run] = []
     quiet: list[float] = []
+    failed: list[str] = []
     with workdir() as tmp:
         for run in range(args.runs):
             quiet.append(wait_quiet(args.wait_quiet))
             if quiet[-1] >= QUIET_PERCENT:
                 print(f"  (the machine is busy: {quiet[-1]:.0f}% of a core before run {run + 1})")
-            runs.append(one_run(args, tmp, run))
+            try:
+                runs.append(one_run(args, tmp, run))
+            except Exception as exc:  # one run's failure is said, the others still count
+                failed.append(f"run {run + 1}: {type(exc).__name__}: {exc}")
+                print(f"\nrun {run + 1}/{args.runs} failed: {exc}", file=sys.stderr)
+                continue
             table(runs[-1], f"run {run + 1}/{args.runs}")
-    table(median_run(runs), f"medians of {args.runs} runs ({os.cpu_count()} CPUs shared by all)")
-    path = write_results(args, runs, quiet)
+    if not runs:
+        print("every run failed: no results written", file=sys.stderr)
+        return 1
+    table(median_run(runs), f"medians of {len(runs)} runs ({os.cpu_count()} CPUs shared by all)")
+    path = write_results(args, runs, quiet, failed)
     print(
         f"\nwrote {path}; `python -m bench.report` puts it in docs/PERFORMANCE.md and CAPACITY.md"
     )
-    return 0
+    return 1 if failed else 0
 
 
 if __name__ == "__main__":

@@ -192,6 +192,18 @@ def test_longer_segments_are_not_judged_against_the_goal(tmp_path: Path) -> None
     assert "not comparable (segments of 2 s and keyframes every 1.0 s" in doc
 
 
+def test_a_stream_slower_than_real_time_is_not_judged(tmp_path: Path) -> None:
+    data = video_results()
+    for run in data["scenarios"][0]["per_run"]:
+        run["realtime"] = 0.7
+    data["scenarios"][0]["median"]["realtime"] = 0.7
+    results = tmp_path / "results"
+    results.mkdir()
+    (results / "video.json").write_text(json.dumps(data))
+    doc = report.write(results, tmp_path / "PERFORMANCE.md", tmp_path / "charts")
+    assert "not comparable (the machine could not keep the stream in real time (0.70 s" in doc
+
+
 def test_capacity_doc_gets_a_video_section_with_the_command(tmp_path: Path) -> None:
     results = tmp_path / "results"
     results.mkdir()
