@@ -200,6 +200,16 @@ def pdt_offset(program_date_time: float, encoder_t0: float, segment_start_pts: f
     return program_date_time - captured
 
 
+def redacted(command: Sequence[str]) -> list[str]:
+    """A command line with its SRT passphrase masked (it is the room's stream key)."""
+    out: list[str] = []
+    for arg in command:
+        if out and out[-1] == "-passphrase":
+            arg = "***"
+        out.append(re.sub(r"(passphrase=)[^&\s]+", r"\1***", arg))
+    return out
+
+
 # ---- processes ----------------------------------------------------------------------------
 
 
@@ -482,6 +492,14 @@ def segment_start_pts(data: bytes, tmp: Path) -> float:
     return media_start(done.stderr)
 
 
+# latencyS and state only: window.qunlivePlayer also holds the player (circular, DOM).
+SAMPLE = """() => {
+  const p = window.qunlivePlayer;
+  return p ? {latencyS: p.latencyS, state: p.state} : {};
+}"""
+STATS = """() => {
+  try { return JSON.parse(JSON.stringify(window.qunlivePlayer.stats())); } catch { return null; }
+}"""
 PLAYING = """() => {
   const p = window.qunlivePlayer, v = document.querySelector('video');
   return !!p && typeof p.latencyS === 'number' && isFinite(p.latencyS)
@@ -532,7 +550,7 @@ def watch(
             try:
                 page.wait_for_function(PLAYING, timeout=timeout_s * 1000)
             except Exception as exc:
-                state = page.evaluate("() => window.qunlivePlayer ?? null")
+                state = page.evaluate(SAMPLE)
                 raise RuntimeError(
                     f"the viewer page did not play within {timeout_s:.0f} s "
                     f"(window.qunlivePlayer = {state!r})"
@@ -547,7 +565,7 @@ def watch(
                 pause = began + n * SAMPLE_EVERY_S - time.monotonic()
                 if pause > 0:
                     time.sleep(pause)
-                last = page.evaluate("() => ({...window.qunlivePlayer})")
+                last = page.evaluate(SAMPLE)
                 value = last.get("latencyS")
                 if isinstance(value, int | float) and math.isfinite(value):
                     samples.append(float(value))
@@ -557,6 +575,7 @@ def watch(
                 for name, pid in pids.items()
             }
             edge_after = media_edge(http, live, room_id)
+            last["stats"] = page.evaluate(STATS)
         finally:
             browser.close()
     realtime = None
@@ -585,7 +604,7 @@ def one_run(args: argparse.Namespace, tmp: Path, run: int) -> Run:
                         f"Logs: {platform.data_dir / 'logs'}"
                     )
                 time.sleep(0.1)
-            out.listener_command = (
+            out.listener_command = redacted(
                 Path(f"/proc/{listener}/cmdline").read_bytes().decode().split("\0")[:-1]
             )
             command = encoder_command(publish_url, args.size, args.fps, args.kbps, args.audio_kbps)

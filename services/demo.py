@@ -595,9 +595,6 @@ class Show:
             say(f"no report yet at {report_url}")
         else:
             print(summary(report))
-        playback = await self.http.get(self.url("live", f"/rooms/{self.room}/playback"))
-        if playback.status_code == 200 and playback.json().get("replay_url"):
-            print(f"\nreplay: {self.url('live', f'/r/{self.room}/replay')}")
         print(f"\nreport page: {report_url}.html   (HTML with charts)")
         print(f"show played in {time.monotonic() - started:.0f} s")
 

@@ -20,6 +20,7 @@ from bench.video import (
     pdt_offset,
     percentile,
     playlist_entries,
+    redacted,
     viewers_per_process,
 )
 from tests.test_bench_report import envelope
@@ -230,3 +231,12 @@ def test_capacity_doc_gets_a_video_section_with_the_command(tmp_path: Path) -> N
     assert "## Chat\n\nby hand" in again
     assert again.count(report.CAPACITY_BEGIN) == 1
     assert "Not run: there is no `video.json`" in again
+
+
+def test_the_listeners_command_is_kept_without_the_rooms_key() -> None:
+    command = ["ffmpeg", "-passphrase", "s3cr3t-key", "-i", "srt://127.0.0.1:9710",
+               "srt://127.0.0.1:9711?mode=listener&passphrase=other-key&pbkeylen=16"]  # fmt: skip
+    shown = redacted(command)
+    assert "s3cr3t-key" not in " ".join(shown) and "other-key" not in " ".join(shown)
+    assert shown[:3] == ["ffmpeg", "-passphrase", "***"]
+    assert shown[-1] == "srt://127.0.0.1:9711?mode=listener&passphrase=***&pbkeylen=16"
