@@ -7,7 +7,7 @@ BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 SERVICES := ingest live orders analytics
 
-.PHONY: help run test lint format docs bench demo clean
+.PHONY: help run test lint format docs bench demo vendor clean
 
 help:  ## this menu
 	@grep -E '^[a-z]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-8s %s\n", $$1, $$2}'
@@ -63,6 +63,9 @@ bench: $(STAMP)  ## every benchmark under bench/ (needs wrk), then docs/PERFORMA
 	$(BIN)/python -m bench.analytics_projection $(BENCH_ANALYTICS) || failed="$$failed analytics_projection"; \
 	$(BIN)/python -m bench.report || exit 1; \
 	if [ -n "$$failed" ]; then echo "failed:$$failed (docs/PERFORMANCE.md shows their last results, dated, or says not run)"; exit 1; fi
+
+vendor:  ## update the vendored hls.js (npm pack; HLS_VERSION=1.7.4 for an exact one)
+	scripts/vendor-hls.sh $(HLS_VERSION)
 
 clean:  ## remove local data (.data/) and caches; keeps .venv
 	rm -rf .data .pytest_cache .mypy_cache .ruff_cache test-artifacts

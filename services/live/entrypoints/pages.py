@@ -27,6 +27,8 @@ PAGE_HEADERS = {
         # which inherits this policy. Scripts stay 'self' only.
         "default-src 'self'; script-src 'self'; style-src 'self' 'unsafe-inline'; "
         "img-src 'self' data: blob:; "
+        # hls.js plays through Media Source Extensions: the video's src is a blob: URL.
+        "media-src 'self' blob:; "
         "connect-src 'self' http: https: ws: wss:; base-uri 'none'; form-action 'self'; "
         "frame-ancestors 'none'"
     ),
@@ -43,7 +45,7 @@ class PageAssets(StaticFiles):
     its route, with its CSP (a copy at /static/console.html would have none, and could be
     framed)."""
 
-    SERVED = (".css", ".js")
+    SERVED = (".css", ".js", ".mjs")  # .mjs: the vendored hls.js (an ES module)
 
     def lookup_path(self, path: str) -> tuple[str, os.stat_result | None]:
         if not path.endswith(self.SERVED):
