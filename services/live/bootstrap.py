@@ -6,8 +6,10 @@ import uuid
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime
 
+from services.live import protocol
 from services.live.adapters.history import ChatHistory
 from services.live.adapters.hub import Hubs
+from services.live.adapters.mediamtx import MediaMtxApi
 from services.live.adapters.room_feed import RoomState
 from services.live.adapters.room_past import room_past
 from services.live.adapters.tables import LiveOutbox, metadata
@@ -20,6 +22,7 @@ from services.live.service_layer.announcements import Announcements
 from services.live.service_layer.chat_to_buy import ChatToBuy
 from services.live.service_layer.interactions import Interactions
 from services.live.service_layer.rooms import RoomService
+from services.live.service_layer.streams import StreamService
 from services.live.settings import LiveSettings
 from shared.events import (
     ChatMessagePosted,
@@ -27,6 +30,8 @@ from shared.events import (
     RoomEnded,
     RoomOpened,
     RoomStarted,
+    StreamStarted,
+    StreamStopped,
     ViewerJoined,
     ViewerLeft,
 )
@@ -41,6 +46,8 @@ PUBLISHES: tuple[type[IntegrationEvent], ...] = (
     ViewerJoined,
     ViewerLeft,
     ChatMessagePosted,
+    StreamStarted,
+    StreamStopped,
 )
 
 
@@ -51,6 +58,7 @@ class LiveApp:
     tokens: ViewerTokens
     host_tokens: HostTokens
     rooms: RoomService
+    streams: StreamService
     interactions: Interactions
     announcements: Announcements
     rate_limiter: RateLimiter
@@ -72,6 +80,7 @@ class LiveApp:
         """A room as the database has it, when an instance starts serving it."""
         room = await self.rooms.get(room_id)
         members = await self.rooms.members(room_id)
+        stream = (await self.streams.get(room_id)).stream
         return RoomState(
             status=room.status,
             rules=RoomRules.from_dict(room.rules),
@@ -79,6 +88,13 @@ class LiveApp:
             roles={m.customer_id: Role(m.role) for m in members if m.role != Role.MEMBER},
             muted_until={m.customer_id: _utc(m.muted_until) for m in members if m.muted_until},
             banned={m.customer_id for m in members if m.banned},
+            stream=protocol.StreamFrame(
+                state=stream.state,
+                source=stream.source,
+                url=self.streams.playback_url(stream),
+                youtube_video_id=stream.youtube_video_id,
+                since=_utc(stream.on_air_since) if stream.on_air_since else None,
+            ),
         )
 
     def today(self) -> date:
@@ -111,12 +127,35 @@ def build(settings: LiveSettings | None = None) -> LiveApp:
     async def lines_by(room_id: str, customer_id: str) -> list[str]:
         return await app.history.lines_by(room_id, customer_id)
 
+    mediamtx = (
+        MediaMtxApi(settings.media_api_url, settings.media_hook_secret)
+        if settings.media_mode == "mediamtx" and settings.media_api_url
+        else None
+    )
+    streams = StreamService(
+        infra.sessions,
+        outbox,
+        settings,
+        applied=hubs.apply_now,
+        cut_publisher=mediamtx.cut_publisher if mediamtx else None,
+    )
+
+    def room_decided(events: list[IntegrationEvent]) -> None:
+        hubs.apply_now(events)
+        streams.follow(events)
+
     app = LiveApp(
         settings=settings,
         infra=infra,
         tokens=ViewerTokens(settings.secret_key, settings.viewer_token_ttl_s),
         host_tokens=HostTokens(settings.secret_key),
-        rooms=RoomService(infra.sessions, outbox, applied=hubs.apply_now),
+        rooms=RoomService(
+            infra.sessions,
+            outbox,
+            applied=room_decided,
+            status_followers=(streams.room_status_changed,),
+        ),
+        streams=streams,
         interactions=Interactions(
             infra.sessions, outbox, applied=hubs.apply_now, lines_by=lines_by
         ),

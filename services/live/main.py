@@ -6,7 +6,7 @@ from fastapi import FastAPI
 from faststream import FastStream
 
 from services.live.bootstrap import PUBLISHES, LiveApp, build
-from services.live.entrypoints import host_actions, http, pages, ws
+from services.live.entrypoints import host_actions, http, media, pages, ws
 from shared.runtime import asyncapi_app, http_app
 
 
@@ -16,7 +16,15 @@ def create_app(live: LiveApp | None = None) -> FastAPI:
         live.infra,
         title="Qunlive live",
         description="Rooms, viewers and the websocket where a live group sale happens.",
-        routers=(http.hosts, http.router, host_actions.router, pages.router),
+        routers=(
+            http.hosts,
+            http.router,
+            host_actions.router,
+            media.host,
+            media.viewers,
+            media.hooks,
+            pages.router,
+        ),
         state=live,
     )
     app.add_middleware(ws.SocketsFirst)  # the viewer socket, past every HTTP layer

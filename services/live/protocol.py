@@ -120,6 +120,20 @@ class OfferView(BaseModel):
     next_tier_at: int | None = Field(default=None, description="Group buy: buyers for next tier.")
 
 
+class StreamFrame(BaseModel):
+    """The room's video: what to play and its state. `live` plays `url` (HLS: a path on
+    live or a hosted https URL) or the YouTube video; `reconnecting` is the host's encoder
+    gone while the show goes on (keep the last picture, it comes back); `ended` offers the
+    replay (GET /rooms/{room_id}/replay)."""
+
+    type: Literal["stream"] = "stream"
+    state: Literal["offline", "live", "reconnecting", "ended"]
+    source: Literal["encoder", "hls_url", "youtube"] = "encoder"
+    url: str | None = Field(default=None, examples=["/rooms/r_8f3a/hls/live.m3u8"])
+    youtube_video_id: str | None = None
+    since: datetime | None = Field(default=None, description="When this take went on air.")
+
+
 class Welcome(BaseModel):
     type: Literal["welcome"] = "welcome"
     room_id: str
@@ -130,6 +144,7 @@ class Welcome(BaseModel):
     viewers: int
     pinned: OfferView | None = Field(description="The pinned offer, if any.")
     history: list[ChatLine] = Field(description="The last chat lines, oldest first.")
+    stream: StreamFrame | None = Field(default=None, description="The room's video now.")
 
 
 class ChatBatch(BaseModel):
@@ -240,6 +255,7 @@ AnyServerFrame = Annotated[
     | ChatBatch
     | Presence
     | RoomStatus
+    | StreamFrame
     | ChatDeleted
     | Pinned
     | OfferUpdate

@@ -1,8 +1,11 @@
 from __future__ import annotations
 
+from pathlib import Path
+from typing import Literal
+
 from pydantic import Field
 
-from shared.settings import ServiceSettings
+from shared.settings import DEV_SECRET_PREFIX, ServiceSettings
 
 
 class LiveSettings(ServiceSettings):
@@ -27,3 +30,42 @@ class LiveSettings(ServiceSettings):
     ingest_public_url: str = ""
     analytics_public_url: str = ""
     currency: str = Field(default="CNY", pattern=r"^[A-Z]{3}$", description="ISO 4217, for prices")
+
+    # ---- the room's video (docs/decisions/0020-the-rooms-video.md) ----
+    # embedded: the media process (python -m services.live.media, started by the launcher)
+    # turns each room's SRT publish into HLS under media_dir. mediamtx: MediaMTX does it,
+    # authorised by live's /media/auth hook (deploy/).
+    media_mode: Literal["embedded", "mediamtx"] = "embedded"
+    media_dir: str = Field(default="", description="HLS files; empty: <data_dir>/media")
+    # The media process and MediaMTX's hooks authenticate with it (Bearer).
+    media_hook_secret: str = DEV_SECRET_PREFIX + "media-hook-secret"
+    # Embedded: each room with a live stream key listens for SRT on its own UDP port.
+    srt_ports: str = Field(default="9710-9799", pattern=r"^\d{1,5}-\d{1,5}$")
+    srt_bind_host: str = Field(default="127.0.0.1", description="0.0.0.0 for encoders on the LAN")
+    srt_latency_ms: int = Field(default=120, ge=20, le=8000)
+    # The host name encoders publish to (shown in the console); empty: the console's host.
+    publish_host: str = ""
+    # Where the media process reaches live (the launcher passes the real one).
+    live_internal_url: str = "http://127.0.0.1:8002"
+    # mediamtx: the publish addresses and the viewers' playlist; {room_id} is replaced.
+    media_api_url: str = Field(
+        default="", examples=["http://mediamtx:9997"], description="MediaMTX's control API"
+    )
+    publish_rtmp_url: str = Field(default="", examples=["rtmp://media.example.com:1935"])
+    publish_srt_url: str = Field(default="", examples=["srt://media.example.com:8890"])
+    playback_url_template: str = Field(
+        default="/rooms/{room_id}/hls/live.m3u8", examples=["/hls/live/{room_id}/index.m3u8"]
+    )
+    replay_url_template: str = Field(
+        default="/rooms/{room_id}/hls/replay.m3u8",
+        description="Where the recording plays; empty: no replay (MediaMTX without playback)",
+    )
+
+    @property
+    def media_root(self) -> Path:
+        return Path(self.media_dir or Path(self.data_dir) / "media")
+
+    @property
+    def srt_port_range(self) -> range:
+        low, high = (int(p) for p in self.srt_ports.split("-"))
+        return range(low, high + 1)

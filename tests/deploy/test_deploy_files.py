@@ -34,7 +34,15 @@ SECRETS = {
     "WHATSAPP_APP_SECRET": "whatsapp-secret-0123",
     "WHATSAPP_VERIFY_TOKEN": "whatsapp-verify-0123",
     "WEBHOOK_SECRET": "webhook-secret-0123",
+    "MEDIA_HOOK_SECRET": "media-hook-secret-0123",
 }
+# Required too, but not secrets: where encoders reach MediaMTX.
+SETTINGS = {"MEDIA_PUBLIC_HOST": "media.example.com"}
+
+
+def with_required() -> dict[str, str]:
+    """Every variable compose requires, with test values."""
+    return SECRETS | SETTINGS
 
 
 def compose_command() -> list[str] | None:
@@ -55,7 +63,7 @@ def run_compose_config(env: dict[str, str]) -> subprocess.CompletedProcess[str]:
             "no compose validator: neither `docker compose` nor `docker-compose` is installed "
             "(Debian: apt-get install --no-install-recommends docker-compose; see README, Tests)"
         )
-    base = {k: v for k, v in os.environ.items() if k not in SECRETS}
+    base = {k: v for k, v in os.environ.items() if k not in SECRETS and k not in SETTINGS}
     return subprocess.run(
         [*command, "-f", str(COMPOSE), "config"],
         capture_output=True,
@@ -69,7 +77,7 @@ def run_compose_config(env: dict[str, str]) -> subprocess.CompletedProcess[str]:
 @pytest.fixture(scope="module")
 def resolved() -> dict[str, Any]:
     """The compose file as the validator resolved it, secrets filled in."""
-    result = run_compose_config(SECRETS)
+    result = run_compose_config(with_required())
     assert result.returncode == 0, result.stderr
     return yaml.safe_load(result.stdout)  # type: ignore[no-any-return]
 
@@ -113,7 +121,7 @@ def test_compose_refuses_to_start_without_its_secrets() -> None:
     result = run_compose_config({})
     assert result.returncode != 0
     assert "NATS_PASSWORD" in result.stderr or "POSTGRES_PASSWORD" in result.stderr
-    missing_one = {k: v for k, v in SECRETS.items() if k != "SECRET_KEY"}
+    missing_one = {k: v for k, v in with_required().items() if k != "SECRET_KEY"}
     result = run_compose_config(missing_one)
     assert result.returncode != 0 and "SECRET_KEY" in result.stderr
 

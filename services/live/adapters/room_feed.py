@@ -42,6 +42,8 @@ from shared.events import (
     RoomRulesChanged,
     RoomStarted,
     StockChanged,
+    StreamStarted,
+    StreamStopped,
     VoteCast,
 )
 
@@ -62,6 +64,7 @@ class RoomState:
     roles: dict[str, Role] = field(default_factory=dict)
     muted_until: dict[str, datetime] = field(default_factory=dict)
     banned: set[str] = field(default_factory=set)
+    stream: protocol.StreamFrame | None = None
 
     def role_of(self, customer_id: str) -> Role:
         return self.roles.get(customer_id, Role.MEMBER)
@@ -76,6 +79,25 @@ class RoomState:
                 self.status = "ended"
             case ProductPinned():
                 self.pinned_offer_id = event.offer_id
+            case StreamStarted():
+                self.stream = protocol.StreamFrame(
+                    state="live",
+                    source=event.source,
+                    url=event.playback_url,
+                    youtube_video_id=event.youtube_video_id,
+                    since=event.occurred_at,
+                )
+            case StreamStopped():
+                if self.stream is None or self.stream.state == "live":
+                    # The stop may be seen before the room's end: it says so itself.
+                    ended = event.reason == "room_ended" or self.status == "ended"
+                    state = "reconnecting" if self.status == "live" else "offline"
+                    self.stream = protocol.StreamFrame(
+                        state="ended" if ended else state,
+                        source=event.source,
+                        url=self.stream.url if self.stream else None,
+                        youtube_video_id=self.stream.youtube_video_id if self.stream else None,
+                    )
             case RoomRulesChanged():
                 self.rules = RoomRules(
                     blocked_words=tuple(event.blocked_words),
@@ -136,6 +158,8 @@ class RoomFeed:
                 self._say(protocol.RoomStatus(status="live"))
             case RoomEnded():
                 self._say(protocol.RoomStatus(status="ended"))
+            case StreamStarted() | StreamStopped() if state.stream is not None:
+                self._say(state.stream)
             case ProductPinned():
                 self._say(protocol.Pinned(offer=self.pinned()))
             case RoleChanged() if event.customer_id:

@@ -24,6 +24,7 @@ from shared.events import (
     OfferUpdated,
     PollClosed,
     PollOpened,
+    ProductPinned,
     RedPacketFinished,
     RedPacketGrabbed,
     RedPacketSent,
@@ -50,6 +51,7 @@ INTERACTION_EVENTS: tuple[type[IntegrationEvent], ...] = (
     VoteCast,
     PollClosed,
 )
+CHAPTER_EVENTS: tuple[type[IntegrationEvent], ...] = (OfferOpened, OfferSoldOut)
 BATCH = 1000
 
 
@@ -59,6 +61,15 @@ async def room_past(js: JetStreamContext, room_id: str) -> list[IntegrationEvent
         *await _events(js, ORDERS, "orders", room_id, OFFER_EVENTS),
         *await _events(js, LIVE, "live", room_id, INTERACTION_EVENTS),
     ]
+
+
+async def chapter_events(js: JetStreamContext, room_id: str) -> list[IntegrationEvent]:
+    """The moments the replay marks: offers pinned, opened and sold out, in time order."""
+    events = [
+        *await _events(js, ORDERS, "orders", room_id, CHAPTER_EVENTS),
+        *await _events(js, LIVE, "live", room_id, (ProductPinned,)),
+    ]
+    return sorted(events, key=lambda e: e.occurred_at)
 
 
 async def _events(

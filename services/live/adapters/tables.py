@@ -118,5 +118,27 @@ class AnnouncementRow(LiveTable, table=True):  # type: ignore[valid-type, misc, 
     active: bool = True
 
 
+class StreamRow(LiveTable, table=True):  # type: ignore[valid-type, misc, call-arg]
+    """A room's video: where it comes from, its secret publish key, what is on air."""
+
+    __tablename__ = "live_streams"
+    room_id: str = Field(primary_key=True)
+    source: str = "encoder"
+    # None once revoked (the room ended); rotating replaces it and bumps the version.
+    stream_key: str | None = None
+    key_version: int = 0
+    # Embedded: the UDP port this room's SRT listener uses while its key is valid.
+    srt_port: int | None = Field(default=None, unique=True)
+    hosted_url: str | None = None
+    youtube_video_id: str | None = None
+    state: str = "offline"
+    take: int = 0
+    on_air_since: datetime | None = None
+    protocol: str | None = None
+    incoming: dict | None = Field(default=None, sa_column=Column(JSON, nullable=True))
+    incoming_at: datetime | None = None
+    first_on_air_at: datetime | None = None
+
+
 LiveOutbox = outbox_table(LiveTable, "live_outbox")
 metadata = LiveTable.metadata

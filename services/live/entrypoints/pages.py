@@ -6,6 +6,7 @@ as they are; /config.json tells them where orders, ingest and analytics answer.
 
 from __future__ import annotations
 
+import contextlib
 import os
 from pathlib import Path
 from typing import Any
@@ -15,27 +16,21 @@ from fastapi.responses import FileResponse, Response
 from fastapi.staticfiles import StaticFiles
 from pydantic import BaseModel, Field
 
+from services.live.bootstrap import LiveApp
+from services.live.domain.streams import Source, origin
 from services.live.entrypoints.deps import LiveDep
+from services.live.service_layer.rooms import RoomNotFound
 from shared.api import api_router
 
 WEB = Path(__file__).resolve().parents[1] / "web"
 DEFAULT_PORTS = {"orders": 8003, "ingest": 8001, "analytics": 8004}
-# The pages load nothing from elsewhere; they call the services' APIs (and websockets).
 PAGE_HEADERS = {
-    "Content-Security-Policy": (
-        # Inline styles: analytics' report (self-contained HTML) opens as a blob: document,
-        # which inherits this policy. Scripts stay 'self' only.
-        "default-src 'self'; script-src 'self'; style-src 'self' 'unsafe-inline'; "
-        "img-src 'self' data: blob:; "
-        # hls.js plays through Media Source Extensions: the video's src is a blob: URL.
-        "media-src 'self' blob:; "
-        "connect-src 'self' http: https: ws: wss:; base-uri 'none'; form-action 'self'; "
-        "frame-ancestors 'none'"
-    ),
     "X-Content-Type-Options": "nosniff",
     "Referrer-Policy": "same-origin",
     "Cache-Control": "no-cache",
 }
+
+YOUTUBE_EMBED = "https://www.youtube-nocookie.com"
 
 router = api_router(tags=["pages"])
 
@@ -70,24 +65,78 @@ class PageConfig(BaseModel):
     currency: str = Field(examples=["CNY"])
 
 
-def _page(name: str) -> FileResponse:
-    return FileResponse(WEB / name, media_type="text/html; charset=utf-8", headers=PAGE_HEADERS)
+def content_policy(
+    services: list[str], media: tuple[str, ...] = (), frames: tuple[str, ...] = ()
+) -> str:
+    """The pages load nothing from elsewhere: they call the services' APIs (and websockets)
+    and play the room's video; a room whose stream is hosted elsewhere adds exactly that
+    origin (an HLS CDN to media and connect, YouTube's embed to frames)."""
+    connect = " ".join(["'self'", *services, *media])
+    media_from = " ".join(["'self'", "blob:", *media])
+    frames_from = " ".join(frames) or "'none'"
+    return (
+        # Inline styles: analytics' report (self-contained HTML) opens as a blob: document,
+        # which inherits this policy. Scripts stay 'self' only.
+        "default-src 'self'; script-src 'self'; style-src 'self' 'unsafe-inline'; "
+        "img-src 'self' data: blob:; "
+        f"media-src {media_from}; "
+        f"connect-src {connect}; "
+        f"frame-src {frames_from}; "
+        "base-uri 'none'; form-action 'self'; frame-ancestors 'none'"
+    )
+
+
+def _service_origins(request: Request, live: LiveApp) -> list[str]:
+    """The other services the pages call, and live's own websocket origin."""
+    config = page_config_of(request, live)
+    origins = [origin(url) for url in (config.orders_url, config.ingest_url, config.analytics_url)]
+    scheme = "wss" if request.url.scheme == "https" else "ws"
+    return [*dict.fromkeys(origins), f"{scheme}://{request.url.netloc}"]
+
+
+def _page(name: str, policy: str) -> FileResponse:
+    headers = {**PAGE_HEADERS, "Content-Security-Policy": policy}
+    return FileResponse(WEB / name, media_type="text/html; charset=utf-8", headers=headers)
+
+
+async def _room_page(name: str, room_id: str, request: Request, live: LiveApp) -> FileResponse:
+    media: tuple[str, ...] = ()
+    frames: tuple[str, ...] = ()
+    with contextlib.suppress(RoomNotFound):  # the page itself says the room is not there
+        stream = (await live.streams.get(room_id)).stream
+        if stream.source == Source.HLS_URL and stream.hosted_url:
+            media = (origin(stream.hosted_url),)
+        elif stream.source == Source.YOUTUBE:
+            frames = (YOUTUBE_EMBED,)
+    return _page(name, content_policy(_service_origins(request, live), media, frames))
 
 
 @router.api_route("/r/{room_id}", methods=["GET", "HEAD"], include_in_schema=False)
-async def viewer_page(room_id: str) -> FileResponse:
+async def viewer_page(room_id: str, request: Request, live: LiveDep) -> FileResponse:
     """The viewer page of a room: the link a host shares (may carry ?ref=<customer id>)."""
-    return _page("viewer.html")
+    return await _room_page("viewer.html", room_id, request, live)
+
+
+@router.api_route("/r/{room_id}/replay", methods=["GET", "HEAD"], include_in_schema=False)
+async def replay_page(room_id: str, request: Request, live: LiveDep) -> FileResponse:
+    """The show's recording, with chapters where offers were pinned, opened, sold out."""
+    return await _room_page("replay.html", room_id, request, live)
 
 
 @router.api_route("/console", methods=["GET", "HEAD"], include_in_schema=False)
-async def host_console() -> FileResponse:
-    return _page("console.html")
+async def host_console(request: Request, live: LiveDep) -> FileResponse:
+    # The console previews any hosted stream or YouTube video its host names.
+    policy = content_policy(_service_origins(request, live), ("https:",), (YOUTUBE_EMBED,))
+    return _page("console.html", policy)
 
 
 @router.get("/config.json", response_model=PageConfig)
 async def page_config(request: Request, live: LiveDep) -> PageConfig:
     """Where the pages reach orders, ingest and analytics (their public URLs)."""
+    return page_config_of(request, live)
+
+
+def page_config_of(request: Request, live: LiveApp) -> PageConfig:
     settings = live.settings
 
     def public(url: str, service: str) -> str:

@@ -133,6 +133,7 @@ async def _welcome(live: LiveApp, hub: RoomHub, title: str, viewer: Viewer, role
         viewers=hub.viewer_count,
         pinned=hub.feed.pinned(),
         history=history,
+        stream=hub.state.stream,
     ).model_dump_json()
 
 

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from datetime import UTC, datetime
 
 import sqlalchemy as sa
@@ -38,6 +38,8 @@ class NotYourRoom(PermissionError):
 
 
 Applied = Callable[[list[IntegrationEvent]], None]
+# What else changes, in the same transaction, when a room starts or ends (its stream).
+StatusFollower = Callable[[AsyncSession, RoomRow], Awaitable[list[IntegrationEvent]]]
 
 
 def _nothing(events: list[IntegrationEvent]) -> None:
@@ -54,10 +56,12 @@ class RoomService:
         sessions: async_sessionmaker[AsyncSession],
         outbox: Outbox,
         applied: Applied = _nothing,
+        status_followers: tuple[StatusFollower, ...] = (),
     ) -> None:
         self._sessions = sessions
         self._outbox = outbox
         self._applied = applied
+        self._status_followers = status_followers
 
     async def _in_force(self, events: list[IntegrationEvent]) -> None:
         await self._outbox.flush(events)
@@ -110,6 +114,7 @@ class RoomService:
         actor: str,
         is_admin: bool,
         change: Callable[[RoomRow], list[IntegrationEvent]],
+        followers: tuple[StatusFollower, ...] = (),
     ) -> RoomRow:
         """Load the room for update, check the actor runs it, apply, stage events, commit."""
         async with self._sessions() as session:
@@ -119,6 +124,10 @@ class RoomService:
             if not is_admin and room.host_id != actor:
                 raise NotYourRoom(room_id)
             events = change(room)
+            followed = [e for follow in followers for e in await follow(session, room)]
+            # The stream goes on air after the room starts and off air before it ends
+            # (viewers' sockets close at the end).
+            events = followed + events if room.status == "ended" else events + followed
             for event in events:
                 self._outbox.add(session, event)
             session.add(room)
@@ -137,7 +146,7 @@ class RoomService:
             room.ended_at = utcnow()
             return [RoomEnded(room_id=room_id)]
 
-        return await self._change(room_id, actor, is_admin, apply)
+        return await self._change(room_id, actor, is_admin, apply, self._status_followers)
 
     async def announce_preview(
         self, room_id: str, text: str, actor: str, is_admin: bool
