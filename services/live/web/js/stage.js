@@ -57,7 +57,15 @@ export class Stage {
     }
   }
 
-  /** A Playback from GET /rooms/{id}/playback or a `stream` frame (same fields). */
+  /** The room's `stream` frame: the Playback's fields but the replay's link. When the show
+   * ended, the link is read (if anything was recorded, it is there). */
+  frame(frame) {
+    const { type, ...fields } = frame;
+    this.apply({ replay_url: this.playback?.replay_url ?? null, ...fields });
+    if (fields.state === 'ended' && !this.playback.replay_url) this.refresh();
+  }
+
+  /** A Playback from GET /rooms/{id}/playback (or a frame made one). */
   apply(playback) {
     const before = this.playback?.state;
     this.playback = playback;
@@ -80,7 +88,7 @@ export class Stage {
   /** The room ended (its `room` frame, or the close): the stream has too. */
   roomEnded() {
     if (this.playback?.state === 'ended') return;
-    this.apply({ ...(this.playback || { source: 'encoder', url: null }), state: 'ended' });
+    this.frame({ ...(this.playback || { source: 'encoder', url: null }), state: 'ended' });
   }
 
   /** What the viewer sees: offline | starting | live | reconnecting | ended. */

@@ -262,7 +262,7 @@ export class StreamPanel {
     $('#rec-codec').textContent = rec.video_codec || 'H.264';
     $('#rec-keyframes').textContent = t('stream.seconds', { seconds: rec.keyframe_interval_s ?? 1 });
     $('#rec-bitrate').textContent = t('stream.kbps', { kbps: rec.video_bitrate_kbps });
-    $('#rec-resolution').textContent = String(rec.resolution || '').replace('x', '×');
+    $('#rec-resolution').textContent = String(rec.resolution || '').replace(/(\d)x(\d)/g, '$1×$2');
     $('#rec-fps').textContent = String(rec.fps ?? '');
     $('#rec-audio').textContent = rec.audio || '';
   }

@@ -196,7 +196,8 @@ function onFrame(frame) {
       break;
     case 'welcome':
       inStep.flush(); // what waited is older than the welcome's state
-      stage.refresh(); // stream frames may have been missed while away
+      if (frame.stream) stage.frame(frame.stream); // the video now (frames were missed while away)
+      else stage.refresh();
       state.me = { customer_id: frame.you, role: frame.role };
       state.status = frame.status;
       state.viewers = frame.viewers;
@@ -230,7 +231,7 @@ function onFrame(frame) {
       if (frame.status === 'ended') announce(t('viewer.ended_text'));
       break;
     case 'stream':
-      stage.apply(frame);
+      stage.frame(frame);
       break;
     case 'likes':
       state.likes = Math.max(state.likes, frame.total); // mine may not be counted in yet
