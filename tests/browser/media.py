@@ -109,9 +109,12 @@ def srt_publisher(url: str, log: Path) -> Encoder:
 CONTENT_TYPES = {".m3u8": "application/vnd.apple.mpegurl", ".ts": "video/mp2t"}
 
 
-async def serve_folder(page_or_context: Any, pattern: str, folder: Path) -> None:
-    """Answer `pattern` (e.g. "**/rooms/r_x/hls/*") from `folder`, as live would: playlists
-    never cached, segments immutable, 404 for what is not (or no longer) there."""
+async def serve_folder(
+    page_or_context: Any, pattern: str, folder: Path, cors: bool = False
+) -> None:
+    """Answer `pattern` (e.g. a CDN's "https://cdn.example.com/show/*") from `folder`, as an
+    HLS server would: playlists never cached, segments immutable, 404 for what is not (or no
+    longer) there; `cors`: readable from any origin, as a CDN serves players."""
 
     async def handle(route: Any) -> None:
         name = route.request.url.split("?", 1)[0].rsplit("/", 1)[-1]
@@ -122,14 +125,13 @@ async def serve_folder(page_or_context: Any, pattern: str, folder: Path) -> None
             await route.fulfill(status=404, body="not found")
             return
         playlist = name.endswith(".m3u8")
-        await route.fulfill(
-            status=200,
-            body=body,
-            headers={
-                "Content-Type": CONTENT_TYPES.get(path.suffix, "application/octet-stream"),
-                "Cache-Control": "no-cache" if playlist else "public, max-age=31536000, immutable",
-            },
-        )
+        headers = {
+            "Content-Type": CONTENT_TYPES.get(path.suffix, "application/octet-stream"),
+            "Cache-Control": "no-cache" if playlist else "public, max-age=31536000, immutable",
+        }
+        if cors:
+            headers["Access-Control-Allow-Origin"] = "*"
+        await route.fulfill(status=200, body=body, headers=headers)
 
     await page_or_context.route(pattern, handle)
 

@@ -1,23 +1,38 @@
-"""The pages' video in a real browser, with live's media answers stood in for: the wheel's
-ffmpeg writes HLS into a folder (as the media process does), the browser's requests for
-the room's playback, stream settings, replay and HLS files are answered from the test
-(docs: VIDEO-CONTRACT shapes), and `stream` frames are handed to the page's socket
-handler. What runs is the real viewer page, replay page and console, under their CSP.
-The whole path (encoder -> SRT -> media process -> live) is test_video_e2e.py."""
+"""The pages' video in a real browser against live's real stream routes, with the media
+process stood in for: the wheel's ffmpeg writes the room's HLS where the media process
+would (<media dir>/hls/<room>/), and the test calls live's media hooks (ready, stats,
+not-ready) as it would. So the viewer page, the replay page and the console run against
+live's playback, HLS files, stream frames, replay chapters, stream settings and per-room
+CSP. The whole path with the real media process and an SRT encoder: test_video_e2e.py."""
 
 from __future__ import annotations
 
-import json
 import re
 import time
 from collections.abc import Callable
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
 import pytest
 
-from tests.browser.conftest import LAPTOP, PHONE, Platform, join_as, needs_browser, screenshot
-from tests.browser.media import ffmpeg, live_hls, recorded_hls, serve_folder, stopped_at_exit
+from tests.browser.conftest import (
+    LAPTOP,
+    MEDIA_SECRET,
+    PHONE,
+    Platform,
+    join_as,
+    needs_browser,
+    screenshot,
+)
+from tests.browser.media import (
+    ffmpeg,
+    live_hls,
+    recorded_hls,
+    serve_folder,
+    stopped_at_exit,
+)
+from tests.browser.test_accessibility import AXE_CONTEXT, assert_no_severe, measure
 from tests.browser.test_console import log_in
 from tests.support import eventually
 
@@ -27,50 +42,34 @@ pytestmark = [
     pytest.mark.skipif(ffmpeg() is None, reason="no ffmpeg (imageio-ffmpeg is not installed)"),
 ]
 
-WEB = Path(__file__).resolve().parents[2] / "services" / "live" / "web"
-KEY = "k3Y_" + "x" * 28
+MEDIA = {"Authorization": f"Bearer {MEDIA_SECRET}"}
+INFO = {"video_codec": "h264", "audio_codec": "aac", "width": 640, "height": 360, "fps": 25.0}
 
 
-def playback(room: str, state: str = "live", **more: Any) -> dict[str, Any]:
-    return {
-        "state": state,
-        "source": "encoder",
-        "url": f"/rooms/{room}/hls/live.m3u8",
-        "youtube_video_id": None,
-        "since": "2026-01-01T20:00:00Z" if state != "offline" else None,
-        "replay_url": f"/rooms/{room}/hls/replay.m3u8",
-        **more,
-    }
+# ---- helpers ------------------------------------------------------------------------------
 
 
-class Answers:
-    """JSON answers for some of live's routes, changeable while the page runs."""
-
-    def __init__(self) -> None:
-        self.bodies: dict[str, Any] = {}
-        self.requests: list[tuple[str, str, Any]] = []
-
-    async def install(self, context: Any, pattern: str, key: str, body: Any) -> None:
-        self.bodies[key] = body
-
-        async def handle(route: Any) -> None:
-            request = route.request
-            sent = request.post_data_json if request.method in ("POST", "PUT") else None
-            self.requests.append((request.method, key, sent))
-            answer = self.bodies[key]
-            if callable(answer):
-                answer = answer(request.method, sent)
-            status, payload = answer if isinstance(answer, tuple) else (200, answer)
-            await route.fulfill(
-                status=status, body=json.dumps(payload), content_type="application/json"
-            )
-
-        await context.route(pattern, handle)
+def hls_dir(platform: Platform, room: str) -> Path:
+    """Where the media process writes the room's HLS, and live serves it from."""
+    return Path(platform.live_app.settings.media_root) / "hls" / room
 
 
-async def send_frame(page: Any, frame: dict[str, Any]) -> None:
-    """A frame as if it came on the room's websocket."""
-    await page.evaluate("(frame) => window.qunliveViewer.socket.onFrame(frame)", frame)
+async def hook(platform: Platform, name: str, room: str, **body: Any) -> None:
+    """One of the media process's calls to live (ready, not-ready, stats)."""
+    answer = await platform.http.post(
+        f"{platform.live}/media/hooks/{name}", json={"room_id": room, **body}, headers=MEDIA
+    )
+    assert answer.status_code == 204, answer.text
+
+
+async def hls_ready(folder: Path) -> bool:
+    playlist = folder / "live.m3u8"
+    return playlist.exists() and playlist.read_text().count("#EXTINF") >= 2
+
+
+def clear(folder: Path) -> None:
+    for stale in folder.glob("l*"):
+        stale.unlink()
 
 
 async def video_plays(page: Any, selector: str = "#video", timeout: float = 25) -> None:
@@ -98,29 +97,41 @@ def in_state(page: Any, wanted: str) -> Callable[[], Any]:
     return probe
 
 
-def _clear(folder: Path) -> None:
-    for stale in folder.iterdir():
-        stale.unlink()
+def recording_around(folder: Path, now: datetime, before_s: float) -> None:
+    """Make the recording's program-date-times start `before_s` seconds before `now` (it
+    was written in a blink; the show's moments happened while it "recorded")."""
+    playlist = folder / "replay.m3u8"
+    at = now - timedelta(seconds=before_s)
+    lines = []
+    for line in playlist.read_text().splitlines():
+        if line.startswith("#EXTINF:"):
+            duration = float(line[len("#EXTINF:") :].split(",", 1)[0])
+            lines += [line, f"#EXT-X-PROGRAM-DATE-TIME:{at.isoformat(timespec='milliseconds')}"]
+            at += timedelta(seconds=duration)
+        elif not line.startswith("#EXT-X-PROGRAM-DATE-TIME"):
+            lines.append(line)
+    playlist.write_text("\n".join(lines) + "\n")
 
 
-async def hls_ready(folder: Path) -> bool:
-    playlist = folder / "live.m3u8"
-    return playlist.exists() and playlist.read_text().count("#EXTINF") >= 2
+async def a_live_take(platform: Platform, room: str, tmp_path: Path) -> Any:
+    """The room's encoder publishing: HLS written where the media process would, `ready`."""
+    folder = hls_dir(platform, room)
+    encoder = live_hls(folder, tmp_path / "ffmpeg.log").start()
+    await eventually(lambda: hls_ready(folder), timeout=20)
+    await hook(platform, "ready", room, protocol="srt", info=INFO)
+    return encoder
+
+
+# ---- the viewer page ----------------------------------------------------------------------
 
 
 async def test_the_viewer_page_plays_the_show_keeps_the_picture_when_the_encoder_drops_and_ends(
     platform: Platform, browser: Any, tmp_path: Path
 ) -> None:
     room = await platform.live_room()
-    hls = tmp_path / "hls"
-    encoder = live_hls(hls, tmp_path / "ffmpeg.log").start()
+    encoder = await a_live_take(platform, room, tmp_path)
     with stopped_at_exit(encoder):
-        await eventually(lambda: hls_ready(hls), timeout=20)
-        context = await browser.new_context(**PHONE)
-        answers = Answers()
-        await answers.install(context, f"**/rooms/{room}/playback", "playback", playback(room))
-        await serve_folder(context, f"**/rooms/{room}/hls/*", hls)
-        page = platform.watch(await context.new_page())
+        page = platform.watch(await (await browser.new_context(**PHONE)).new_page())
         await join_as(page, f"{platform.live}/r/{room}?debug=1", "Lily 莉莉")
 
         # Muted autoplay, with a visible way to turn the sound on.
@@ -131,13 +142,11 @@ async def test_the_viewer_page_plays_the_show_keeps_the_picture_when_the_encoder
         assert await video.get_attribute("aria-label") == "The host's live video"
         latency = await page.evaluate("window.qunlivePlayer.latencyS")
         assert isinstance(latency, int | float) and 0 < latency < 15, latency
-        engine = await page.evaluate("window.qunlivePlayer.stats().engine")
-        assert engine == "hls.js"
+        assert await page.evaluate("window.qunlivePlayer.stats().engine") == "hls.js"
         await page.locator("#stage-badge").wait_for()
         # The debug corner (?debug=1) shows what the player measures.
-        await (
-            page.locator("#debug-latency").filter(has_text=re.compile(r"^\d+\.\d\d s$")).wait_for()
-        )
+        latency_cell = page.locator("#debug-latency")
+        await latency_cell.filter(has_text=re.compile(r"^\d+\.\d\d s$")).wait_for()
         await page.locator("#debug-bitrate").filter(has_text=re.compile(r"kbit/s$")).wait_for()
         assert await page.locator("#debug-resolution").inner_text() == "640×360"
         await screenshot(page, "video-viewer-phone-live")
@@ -147,23 +156,20 @@ async def test_the_viewer_page_plays_the_show_keeps_the_picture_when_the_encoder
 
         # The encoder drops: the last picture stays, the page says it is reconnecting.
         encoder.kill()
-        await send_frame(page, {"type": "stream", **playback(room, "reconnecting")})
+        await hook(platform, "not-ready", room, reason="encoder_gone")
         await page.get_by_text("Reconnecting to the video…").wait_for()
         assert await player_state(page) == "reconnecting"
         assert await video.evaluate("v => v.videoWidth > 0")  # the last frame, not a black box
 
-        # It comes back: a new take, written afresh (as the media process does), and the
-        # room says live again once its first segments are there. The page plays again.
-        _clear(hls)
-        encoder = live_hls(hls, tmp_path / "ffmpeg.log").start()
+        # It comes back: a new take, written afresh, and live says live once it is there.
+        clear(hls_dir(platform, room))
+        encoder = await a_live_take(platform, room, tmp_path)
         with stopped_at_exit(encoder):
-            await eventually(lambda: hls_ready(hls), timeout=20)
-            await send_frame(page, {"type": "stream", **playback(room, "live")})
             await eventually(in_state(page, "live"), timeout=25, interval=0.2)
             await video_plays(page)
             await page.get_by_text("Reconnecting to the video…").wait_for(state="hidden")
 
-            # The show ends: the room's ended frame, then the stream's.
+            # The show ends: the page says so and links the replay.
             await platform.call("POST", f"{platform.live}/rooms/{room}/end")
             await page.get_by_text("The show has ended", exact=True).wait_for()
             assert await player_state(page) == "ended"
@@ -172,50 +178,14 @@ async def test_the_viewer_page_plays_the_show_keeps_the_picture_when_the_encoder
     assert platform.page_errors == []
 
 
-async def test_the_player_recovers_by_itself_when_the_playlist_goes_and_comes_back(
+async def test_pin_and_offer_cards_wait_for_the_video_and_not_when_it_stops(
     platform: Platform, browser: Any, tmp_path: Path
 ) -> None:
-    """No stream frame at all (a hosted HLS source has none): hls.js' errors and a frozen
-    picture are enough to say reconnecting, and the player finds the new take itself."""
-    room = await platform.live_room()
-    hls = tmp_path / "hls"
-    encoder = live_hls(hls, tmp_path / "ffmpeg.log").start()
-    with stopped_at_exit(encoder):
-        await eventually(lambda: hls_ready(hls), timeout=20)
-        context = await browser.new_context(**LAPTOP)
-        answers = Answers()
-        await answers.install(context, f"**/rooms/{room}/playback", "playback", playback(room))
-        await serve_folder(context, f"**/rooms/{room}/hls/*", hls)
-        page = platform.watch(await context.new_page())
-        await join_as(page, f"{platform.live}/r/{room}", "Bob")
-        await video_plays(page)
-        await screenshot(page, "video-viewer-laptop-live")
-
-        encoder.kill()
-        _clear(hls)  # the take is gone: the playlist answers 404
-        await eventually(in_state(page, "reconnecting"), timeout=20, interval=0.2)
-        await page.get_by_text("Reconnecting to the video…").wait_for()
-
-        encoder = live_hls(hls, tmp_path / "ffmpeg.log").start()
-        with stopped_at_exit(encoder):
-            await eventually(in_state(page, "live"), timeout=40, interval=0.2)
-            await video_plays(page)
-    # hls.js says why it retried on the console (network errors on the missing playlist).
-    assert [e for e in platform.page_errors if "hls" not in e.lower()] == []
-
-
-async def test_pin_and_offer_cards_wait_for_the_video_and_not_when_it_stops(
-    platform: Platform, browser: Any
-) -> None:
     """The fairness rule: a pin arrives L seconds before the viewer sees the host do it on
-    video, so the page shows it L seconds late; when the video stops, at once."""
+    video, so the page shows it L seconds late, never more than 10 s; not while no video
+    plays, and what waits is shown at once when the video stops."""
     room = await platform.live_room()
-    context = await browser.new_context(**PHONE)
-    answers = Answers()
-    await answers.install(
-        context, f"**/rooms/{room}/playback", "playback", playback(room, "offline", url=None)
-    )
-    page = platform.watch(await context.new_page())
+    page = platform.watch(await (await browser.new_context(**PHONE)).new_page())
     await join_as(page, f"{platform.live}/r/{room}", "Mei 阿梅")
     await page.get_by_text("The host's video starts soon").wait_for()
     assert await page.evaluate("window.qunlivePlayer.inStepS") == 0
@@ -224,45 +194,49 @@ async def test_pin_and_offer_cards_wait_for_the_video_and_not_when_it_stops(
     await platform.offer(room, title="Mangoes 芒果")
     await page.get_by_role("heading", name="Mangoes 芒果").wait_for(timeout=3000)
 
-    # As if a live video played 2.5 s behind the host.
-    await page.evaluate("window.qunliveViewer.inStep.delayS = () => 2.5")
-    started = time.monotonic()
-    await platform.offer(room, title="Cherries 樱桃")
-    await page.get_by_role("heading", name="Cherries 樱桃").wait_for(timeout=8000)
-    assert time.monotonic() - started >= 2.4
-    # The cap: never more than 10 s, whatever the latency says.
-    assert (
-        await page.evaluate(
+    # A live video plays L seconds behind the host: the page waits L for the next pin.
+    encoder = await a_live_take(platform, room, tmp_path)
+    with stopped_at_exit(encoder):
+        await video_plays(page)
+        behind = await page.evaluate("window.qunlivePlayer.inStepS")
+        assert 0.5 < behind < 10, behind
+        started = time.monotonic()
+        await platform.offer(room, title="Cherries 樱桃")
+        await page.get_by_role("heading", name="Cherries 樱桃").wait_for(timeout=15_000)
+        assert time.monotonic() - started >= behind - 0.5
+        # The cap: never more than 10 s, whatever the latency says.
+        capped = await page.evaluate(
             "(() => { window.qunliveViewer.inStep.delayS = () => 60;"
             " return window.qunliveViewer.inStep.currentDelayMs(); })()"
         )
-        == 10_000
-    )
+        assert capped == 10_000
 
-    # Waiting, then the video stops (reconnecting): the card shows now, not 10 s later.
-    started = time.monotonic()
-    await platform.offer(room, title="Durian 榴莲")
-    await eventually(lambda: page.evaluate("window.qunliveViewer.inStep.pending === 1"))
-    await send_frame(page, {"type": "stream", **playback(room, "reconnecting")})
-    await page.get_by_role("heading", name="Durian 榴莲").wait_for(timeout=5000)
-    assert time.monotonic() - started < 8
+        # A pin waits (10 s), then the encoder drops: the card shows now, not 10 s later.
+        started = time.monotonic()
+        await platform.offer(room, title="Durian 榴莲")
+        await eventually(lambda: page.evaluate("window.qunliveViewer.inStep.pending > 0"))
+        encoder.kill()
+        await hook(platform, "not-ready", room, reason="encoder_gone")
+        await page.get_by_role("heading", name="Durian 榴莲").wait_for(timeout=8000)
+        assert time.monotonic() - started < 9
     assert platform.page_errors == []
 
 
-async def test_a_youtube_source_plays_in_the_official_embed(
+async def test_a_youtube_source_plays_in_the_official_embed_allowed_by_the_rooms_csp(
     platform: Platform, browser: Any
 ) -> None:
     room = await platform.live_room()
-    # The room's CSP allows YouTube's embed for this room (the lead's route); the embed
-    # itself is answered here, this machine has no way out.
-    context = await browser.new_context(**PHONE, bypass_csp=True)
-    answers = Answers()
-    source = playback(room, source="youtube", url=None, youtube_video_id="dQw4w9WgXcQ")
-    await answers.install(context, f"**/rooms/{room}/playback", "playback", source)
+    await platform.call(
+        "PUT",
+        f"{platform.live}/rooms/{room}/stream/source",
+        json={"source": "youtube", "url": "https://www.youtube.com/watch?v=dQw4w9WgXcQ"},
+    )
+    context = await browser.new_context(**PHONE)
+    # The embed itself is answered here: this machine has no way out.
     await context.route(
         "https://www.youtube-nocookie.com/**",
         lambda route: route.fulfill(
-            body="<!doctype html><title>YouTube</title>", content_type="text/html"
+            body="<!doctype html><title>YT</title>", content_type="text/html"
         ),
     )
     page = platform.watch(await context.new_page())
@@ -275,55 +249,89 @@ async def test_a_youtube_source_plays_in_the_official_embed(
         assert part in src
     assert await frame.get_attribute("title") == "The host's live video"
     await eventually(in_state(page, "live"))
-    assert await page.evaluate("window.qunlivePlayer.inStepS") == 0  # no latency known
+    assert await page.frame_locator("#stage iframe").locator("title").count() == 1  # not blocked
+    assert await page.evaluate("window.qunlivePlayer.inStepS") == 0  # no latency to know
     assert platform.page_errors == []
+
+
+async def test_a_hosted_hls_link_plays_from_its_origin_and_the_player_recovers_by_itself(
+    platform: Platform, browser: Any, tmp_path: Path
+) -> None:
+    """A stream hosted elsewhere: its origin is the only one the room's CSP adds, and no
+    frame ever says how it goes. hls.js' errors and a frozen picture are enough to say
+    reconnecting when it goes away, and the player finds it again when it comes back."""
+    room = await platform.live_room()
+    cdn = "https://cdn.example.com/shows/mango"
+    await platform.call(
+        "PUT",
+        f"{platform.live}/rooms/{room}/stream/source",
+        json={"source": "hls_url", "url": f"{cdn}/live.m3u8"},
+    )
+    folder = tmp_path / "cdn"
+    encoder = live_hls(folder, tmp_path / "ffmpeg.log").start()
+    with stopped_at_exit(encoder):
+        await eventually(lambda: hls_ready(folder), timeout=20)
+        context = await browser.new_context(**LAPTOP)
+        await serve_folder(context, f"{cdn}/*", folder, cors=True)
+        page = platform.watch(await context.new_page())
+        await join_as(page, f"{platform.live}/r/{room}", "Chen 陈")
+        await video_plays(page)
+        assert await page.evaluate("window.qunlivePlayer.stats().engine") == "hls.js"
+        await screenshot(page, "video-viewer-laptop-live")
+
+        encoder.kill()
+        clear(folder)  # the stream is gone: its playlist answers 404
+        await eventually(in_state(page, "reconnecting"), timeout=20, interval=0.2)
+        await page.get_by_text("Reconnecting to the video…").wait_for()
+
+        encoder = live_hls(folder, tmp_path / "ffmpeg.log").start()
+        with stopped_at_exit(encoder):
+            await eventually(in_state(page, "live"), timeout=30, interval=0.2)
+            await video_plays(page)
+    assert platform.page_errors == []
+
+
+# ---- the replay page ----------------------------------------------------------------------
 
 
 async def test_the_replay_page_plays_the_recording_and_its_chapters_seek(
     platform: Platform, browser: Any, tmp_path: Path
 ) -> None:
     room = await platform.live_room("Mango night 芒果专场")
+    await hook(platform, "ready", room, protocol="srt")  # a take: something was recorded
+    offer = await platform.offer(room, title="Mangoes 芒果", stock=1)
     await platform.call("POST", f"{platform.live}/rooms/{room}/end")
-    recorded_hls(tmp_path / "replay", 12, tmp_path / "ffmpeg.log")
+    folder = hls_dir(platform, room)
+    recorded_hls(folder, 12, tmp_path / "ffmpeg.log")
+    recording_around(folder, datetime.now(UTC), before_s=4)
     context = await browser.new_context(**PHONE)
-    answers = Answers()
-    chapters = [
-        {"at_s": 2.0, "kind": "pinned", "offer_id": "o1", "title": "Mangoes 芒果", "at": None},
-        {"at_s": 5.0, "kind": "opened", "offer_id": "o1", "title": "Mangoes 芒果", "at": None},
-        {"at_s": 9.0, "kind": "sold_out", "offer_id": "o1", "title": "Mangoes 芒果", "at": None},
-    ]
-    body = {"url": f"/rooms/{room}/hls/replay.m3u8", "chapters": chapters}
-    await answers.install(context, f"**/rooms/{room}/replay", "replay", body)
-    await serve_folder(context, f"**/rooms/{room}/hls/*", tmp_path / "replay")
-    await _replay_route(context, platform, room)
     page = platform.watch(await context.new_page())
     await page.goto(f"{platform.live}/r/{room}/replay")
     await page.get_by_role("heading", name="Mango night 芒果专场").wait_for()
     buttons = page.locator("#chapters button")
-    await buttons.nth(2).wait_for()
-    assert [t.strip() for t in await buttons.all_inner_texts()] == [
-        "0:02\nPinned\nMangoes 芒果",
-        "0:05\nSale opened\nMangoes 芒果",
-        "0:09\nSold out\nMangoes 芒果",
+    await buttons.nth(1).wait_for()
+    texts = [" ".join(t.split()) for t in await buttons.all_inner_texts()]
+    assert [t.split(" ", 1)[1] for t in texts] == [
+        "Sale opened Mangoes 芒果",
+        "Pinned Mangoes 芒果",
     ]
+    assert all(re.match(r"^0:0[0-4] ", t) for t in texts), texts
+    assert offer["id"]
     await eventually(lambda: page.evaluate("document.getElementById('video').duration > 10"))
-    assert await page.locator("#timeline .mark").count() == 3
-    await page.get_by_role("button", name=re.compile("Sold out")).click()
+    assert await page.locator("#timeline .mark").count() == 2
+    await page.get_by_role("button", name=re.compile("Pinned")).click()
     await eventually(
         lambda: page.evaluate(
             "(() => { const v = document.getElementById('video');"
-            " return v.currentTime >= 9 && !v.paused && v.videoWidth > 0; })()"
+            " return v.currentTime >= 2 && !v.paused && v.videoWidth > 0; })()"
         ),
         timeout=15,
     )
-    await (
-        page.get_by_role("button", name=re.compile("Sold out"))
-        .and_(page.locator("[aria-current=true]"))
-        .wait_for()
-    )
+    current = page.locator("#chapters [aria-current=true]")
+    await current.filter(has_text="Pinned").wait_for()
     await screenshot(page, "video-replay-phone")
     await page.locator("#lang").select_option("zh")
-    await page.get_by_role("button", name=re.compile("售罄")).wait_for()
+    await page.get_by_role("button", name=re.compile("开抢")).wait_for()
     assert platform.page_errors == []
 
 
@@ -331,81 +339,15 @@ async def test_the_replay_page_says_when_nothing_was_recorded(
     platform: Platform, browser: Any
 ) -> None:
     room = await platform.live_room()
-    context = await browser.new_context(**PHONE)
-    answers = Answers()
-    missing = (
-        404,
-        {"type": "about:blank", "title": "Not Found", "status": 404, "code": "no_replay"},
-    )
-    await answers.install(context, f"**/rooms/{room}/replay", "replay", missing)
-    await _replay_route(context, platform, room)
-    page = platform.watch(await context.new_page())
+    await platform.call("POST", f"{platform.live}/rooms/{room}/end")
+    page = platform.watch(await (await browser.new_context(**PHONE)).new_page())
     await page.goto(f"{platform.live}/r/{room}/replay")
     await page.get_by_role("heading", name="No replay yet").wait_for()
-    assert (
-        await page.get_by_role("link", name="Back to the room").get_attribute("href")
-        == f"/r/{room}"
-    )
+    back = page.get_by_role("link", name="Back to the room")
+    assert await back.get_attribute("href") == f"/r/{room}"
 
 
-async def _replay_route(context: Any, platform: Platform, room: str) -> None:
-    """Until live serves /r/{id}/replay itself, the page's file is handed out here, with the
-    viewer page's headers (its CSP)."""
-    probe = await platform.http.get(f"{platform.live}/r/{room}/replay")
-    if probe.status_code == 200:
-        return
-    headers = dict((await platform.http.get(f"{platform.live}/r/{room}")).headers)
-    page_headers = {
-        k: v
-        for k, v in headers.items()
-        if k.lower() not in {"content-length", "etag", "last-modified"}
-    }
-
-    async def handle(route: Any) -> None:
-        await route.fulfill(
-            status=200, body=(WEB / "replay.html").read_text(), headers=page_headers
-        )
-
-    await context.route(f"**/r/{room}/replay", handle)
-
-
-def stream_settings(room: str, **more: Any) -> dict[str, Any]:
-    return {
-        "state": "live",
-        "source": "encoder",
-        "publish": [
-            {
-                "protocol": "srt",
-                "url": f"srt://127.0.0.1:9710?passphrase={KEY}&pbkeylen=16",
-                "server": "srt://127.0.0.1:9710",
-                "stream_key": KEY,
-                "note": "OBS: Settings > Stream > Custom, the whole URL as the server.",
-            }
-        ],
-        "key_version": 1,
-        "recommended": {
-            "video_codec": "H.264",
-            "keyframe_interval_s": 1,
-            "video_bitrate_kbps": 2500,
-            "resolution": "720x1280",
-            "fps": 30,
-            "audio": "AAC 128 kbps",
-        },
-        "incoming": {
-            "video_codec": "h264",
-            "audio_codec": "aac",
-            "width": 640,
-            "height": 360,
-            "fps": 25.0,
-            "bitrate_kbps": 812.4,
-            "keyframe_interval_s": 4.0,
-        },
-        "warnings": ["keyframe interval 4.0 s is over 2 s: viewers lag behind"],
-        "playback_url": f"/rooms/{room}/hls/live.m3u8",
-        "hosted_url": None,
-        "youtube_video_id": None,
-        **more,
-    }
+# ---- the console's stream panel -----------------------------------------------------------
 
 
 async def test_the_console_stream_panel_hides_the_key_rotates_it_and_shows_the_encoder(
@@ -413,99 +355,110 @@ async def test_the_console_stream_panel_hides_the_key_rotates_it_and_shows_the_e
 ) -> None:
     platform = full_platform
     room = await platform.live_room("Dress drop 连衣裙")
-    hls = tmp_path / "hls"
-    encoder = live_hls(hls, tmp_path / "ffmpeg.log").start()
+    console = platform.watch(await (await browser.new_context(**LAPTOP)).new_page())
+    await log_in(console, f"{platform.live}/console")
+    await console.goto(f"{platform.live}/console#{room}")
+    panel = console.locator("#stream")
+    await panel.get_by_role("heading", name="Publish with SRT").wait_for()
+    settings = await platform.call("GET", f"{platform.live}/rooms/{room}/stream")
+    [srt] = settings["publish"]
+
+    # The key and the whole address are hidden until asked for.
+    key = panel.get_by_role("textbox", name="Stream key")
+    full = panel.get_by_role("textbox", name="Full address (with the key)")
+    assert await key.get_attribute("type") == "password"
+    assert await full.get_attribute("type") == "password"
+    server = panel.get_by_role("textbox", name="Server")
+    assert await server.input_value() == srt["server"]
+    await panel.get_by_role("button", name="Show: Stream key").click()
+    assert await key.get_attribute("type") == "text"
+    assert await key.input_value() == srt["stream_key"]
+    assert await full.get_attribute("type") == "password"
+
+    # The encoder publishes with 4 s keyframes: what arrives, and the warning, in plain sight.
+    encoder = await a_live_take(platform, room, tmp_path)
     with stopped_at_exit(encoder):
-        await eventually(lambda: hls_ready(hls), timeout=20)
-        context = await browser.new_context(**LAPTOP)
-        answers = Answers()
-        new_key = "n3w_" + "y" * 28
-        settings = stream_settings(room)
-
-        def stream(method: str, sent: Any) -> Any:
-            return settings
-
-        def rotated(method: str, sent: Any) -> Any:
-            publish = [
-                {**p, "stream_key": new_key, "url": p["url"].replace(KEY, new_key)}
-                for p in settings["publish"]
-            ]
-            settings.update(publish=publish, key_version=2)
-            return settings
-
-        def source(method: str, sent: Any) -> Any:
-            settings.update(
-                source=sent["source"], hosted_url=sent["url"], publish=[], state="offline"
-            )
-            return settings
-
-        await answers.install(context, f"**/rooms/{room}/stream", "stream", stream)
-        await answers.install(context, f"**/rooms/{room}/stream/key", "key", rotated)
-        await answers.install(context, f"**/rooms/{room}/stream/source", "source", source)
-        await serve_folder(context, f"**/rooms/{room}/hls/*", hls)
-        console = platform.watch(await context.new_page())
-        await log_in(console, f"{platform.live}/console")
-        await console.goto(f"{platform.live}/console#{room}")
-        panel = console.locator("#stream")
-        await panel.get_by_role("heading", name="Publish with SRT").wait_for()
-
-        # The key and the full address are hidden until asked for.
-        key = panel.get_by_role("textbox", name="Stream key")
-        assert await key.get_attribute("type") == "password"
-        full = panel.get_by_role("textbox", name="Full address (with the key)")
-        assert await full.get_attribute("type") == "password"
-        server = panel.get_by_role("textbox", name="Server")
-        assert await server.input_value() == "srt://127.0.0.1:9710"
-        await panel.get_by_role("button", name="Show: Stream key").click()
-        assert await key.get_attribute("type") == "text"
-        assert await key.input_value() == KEY
-
-        # What the encoder sends, and the warning about its keyframes, in plain sight.
+        stats = {**INFO, "bitrate_kbps": 812.4, "keyframe_interval_s": 4.0}
+        await hook(platform, "stats", room, info=stats)
         warning = panel.get_by_role("alert").filter(has_text="Keyframe interval 4.0 s is over 2 s")
         await warning.wait_for()
         assert await console.locator("#in-resolution").inner_text() == "640×360"
         assert await console.locator("#in-keyframes").inner_text() == "4.0 s"
         assert await console.locator("#in-bitrate").inner_text() == "812 kbit/s"
-        assert await console.locator("#rec-resolution").inner_text() == "720×1280"
+        assert await console.locator("#stream-state").inner_text() == "Streaming"
+        await video_plays(console, "#stream-preview")  # the preview plays the room's video
 
-        # The preview plays the room's video.
-        await video_plays(console, "#stream-preview")
-
-        # Polled every ~2 s while open: a fixed encoder clears the warning.
-        settings["incoming"] = {**settings["incoming"], "keyframe_interval_s": 1.0}
-        settings["warnings"] = []
+        # Polled every ~2 s while open: the encoder fixed, the warning goes.
+        await hook(platform, "stats", room, info={**stats, "keyframe_interval_s": 1.0})
         await warning.wait_for(state="detached", timeout=6000)
+        await screenshot(console, "video-console-stream-laptop")
 
-        # Rotate, confirmed: a new key (hidden again).
+        # Rotate, confirmed: a new key, hidden again.
         console.once("dialog", lambda dialog: dialog.accept())
         await panel.get_by_role("button", name="Rotate the key").click()
         await panel.get_by_text("New key made: put it in your encoder.").wait_for()
-        await eventually(lambda: _value_is(key, new_key))
-        assert ("POST", "key", None) in answers.requests
-        await screenshot(console, "video-console-stream-laptop")
+        await eventually(lambda: _value_changed(key, srt["stream_key"]))
+        assert await key.get_attribute("type") == "password"
+        rotated = await platform.call("GET", f"{platform.live}/rooms/{room}/stream")
+        assert await key.input_value() == rotated["publish"][0]["stream_key"]
 
-        # Another source: a hosted HLS link.
-        await panel.get_by_label("A hosted HLS link (my streaming provider)").check()
-        await panel.get_by_label("HLS link (https://…/index.m3u8)").fill(
-            "https://cdn.example.com/show/index.m3u8"
-        )
-        await panel.get_by_role("button", name="Use this source").click()
-        await panel.get_by_text("Source saved.").wait_for()
-        assert (
-            "PUT",
-            "source",
-            {"source": "hls_url", "url": "https://cdn.example.com/show/index.m3u8"},
-        ) in answers.requests
-        await panel.get_by_role("heading", name="Publish with SRT").wait_for(state="detached")
+    # Another source: a hosted HLS link. No key to show any more.
+    await panel.get_by_label("A hosted HLS link (my streaming provider)").check()
+    link = "https://cdn.example.com/show/index.m3u8"
+    await panel.get_by_label("HLS link (https://…/index.m3u8)").fill(link)
+    await panel.get_by_role("button", name="Use this source").click()
+    await panel.get_by_text("Source saved.").wait_for()
+    await panel.get_by_role("heading", name="Publish with SRT").wait_for(state="detached")
+    changed = await platform.call("GET", f"{platform.live}/rooms/{room}/stream")
+    assert changed["source"] == "hls_url" and changed["hosted_url"] == link
 
-        # Closed, the panel stops asking.
-        await panel.locator("#stream-panel > summary").click()
-        assert await console.evaluate("window.qunliveConsole.streamPanel.timer === null")
-        await console.set_viewport_size(PHONE["viewport"])
-        await panel.locator("#stream-panel > summary").click()
-        await screenshot(console, "video-console-stream-phone")
+    # Closed, the panel stops asking.
+    await panel.locator("#stream-panel > summary").click()
+    await eventually(lambda: console.evaluate("window.qunliveConsole.streamPanel.timer === null"))
+    await console.set_viewport_size(PHONE["viewport"])
+    await panel.locator("#stream-panel > summary").click()
+    await screenshot(console, "video-console-stream-phone")
     assert platform.page_errors == []
 
 
-async def _value_is(locator: Any, value: str) -> bool:
-    return bool(await locator.input_value() == value)
+async def _value_changed(locator: Any, old: str) -> bool:
+    return bool(await locator.input_value() != old)
+
+
+# ---- accessibility ------------------------------------------------------------------------
+
+
+async def test_the_video_pages_have_no_serious_accessibility_violations(
+    axe_script: Path, full_platform: Platform, browser: Any, tmp_path: Path
+) -> None:
+    platform = full_platform
+    found: dict[str, Any] = {}
+    room = await platform.live_room("Dress drop 连衣裙")
+    encoder = await a_live_take(platform, room, tmp_path)
+    with stopped_at_exit(encoder):
+        await hook(platform, "stats", room, info={**INFO, "keyframe_interval_s": 4.0})
+        page = platform.watch(await (await browser.new_context(**PHONE, **AXE_CONTEXT)).new_page())
+        await join_as(page, f"{platform.live}/r/{room}?debug=1", "Lily 莉莉")
+        await video_plays(page)
+        await measure(page, axe_script, "video-viewer-phone-en", found)
+        await page.locator("#lang").select_option("zh")
+        await page.get_by_role("button", name="点击开启声音").wait_for()
+
+        console = platform.watch(
+            await (await browser.new_context(**LAPTOP, **AXE_CONTEXT)).new_page()
+        )
+        await log_in(console, f"{platform.live}/console")
+        await console.goto(f"{platform.live}/console#{room}")
+        await console.locator("#stream").get_by_role("alert").wait_for()
+        await console.locator(".howto > summary").click()
+        await measure(console, axe_script, "video-console-laptop-en", found)
+
+    await platform.call("POST", f"{platform.live}/rooms/{room}/end")
+    await page.get_by_role("link", name="观看回放").wait_for()
+    await measure(page, axe_script, "video-viewer-ended-zh", found)
+    recorded_hls(hls_dir(platform, room), 4, tmp_path / "ffmpeg.log")
+    await page.get_by_role("link", name="观看回放").click()
+    await page.get_by_role("heading", name="精彩时刻").wait_for()
+    await measure(page, axe_script, "video-replay-phone-zh", found)
+    assert_no_severe(found)
+    assert platform.page_errors == []

@@ -162,9 +162,8 @@ export class StreamPanel {
     for (const warning of this.settings?.warnings || []) {
       if (!(keyframes > KEYFRAME_WARN_S && /keyframe/i.test(warning))) warnings.push(warning); // said above, translated
     }
-    const list = $('#stream-warnings');
-    list.replaceChildren(...warnings.map((text) => el('li', { text: `⚠ ${text}` })));
-    show(list, warnings.length > 0);
+    $('#stream-warning-list').replaceChildren(...warnings.map((text) => el('li', { text: `⚠ ${text}` })));
+    show($('#stream-warnings'), warnings.length > 0);
   }
 
   renderSource() {
