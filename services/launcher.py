@@ -165,6 +165,9 @@ class Launcher:
                 for name in ("orders", "ingest", "analytics"):
                     if name in urls:
                         child.env.setdefault(f"{name.upper()}_PUBLIC_URL", urls[name])
+            # analytics' report links to the show's replay page on live.
+            if child.name == "analytics" and "live" in urls:
+                child.env.setdefault("LIVE_PUBLIC_URL", urls["live"])
 
     @property
     def children(self) -> list[Child]:

@@ -28,6 +28,7 @@ from services.analytics.adapters.consumer import ReadProgress, read_stream
 from services.analytics.adapters.render import report_csv, report_html
 from services.analytics.adapters.store import Store
 from services.analytics.adapters.tables import metadata
+from services.analytics.domain.report import with_live_url
 from services.analytics.entrypoints.consumers import FEEDS
 from services.analytics.service_layer.projection import Projection
 from services.analytics.service_layer.reports import Reports, RoomNotFound
@@ -126,7 +127,9 @@ async def report(settings: AnalyticsSettings, room_id: str, fmt: str) -> str:
     engine = db.make_engine(settings.effective_database_url)
     try:
         store = Store(engine)
-        built = await Reports(store, asyncio.Lock()).get(room_id)
+        built = with_live_url(
+            await Reports(store, asyncio.Lock()).get(room_id), settings.live_public_url
+        )
     finally:
         await engine.dispose()
     if fmt == "csv":

@@ -19,3 +19,7 @@ class AnalyticsSettings(ServiceSettings):
     # Browser origins that may call this API (the host console, served by live),
     # comma-separated. "*" is sound here: credentials are bearer headers, never cookies.
     cors_origins: str = "*"
+    # live's public URL, for the report's link to the show's replay page: the host console
+    # opens the report as a blob: document, where only an absolute URL works. Empty: the
+    # Origin of the report's request (the console is live's page), else a path.
+    live_public_url: str = ""

@@ -2,7 +2,8 @@
 
 Two shows of host:h1. r_prev (a week before): Lily and Dan buy cherries. r_show
 (12:00-12:10 UTC): Lily (web, and her Telegram account, declared when joining), Wei
-(invited by Lily), Bo, Cat, Dan on the page; Ann only in the bound Telegram group.
+(invited by Lily), Bo, Cat, Dan on the page; Ann only in the bound Telegram group. The
+host's encoder is on air 12:00:15-12:03:00, drops, and is back 12:03:30 to the end.
 The figures the tests expect are worked out by hand in test_report.py.
 """
 
@@ -32,6 +33,8 @@ from shared.events import (
     RoomEnded,
     RoomOpened,
     RoomStarted,
+    StreamStarted,
+    StreamStopped,
     ViewerJoined,
     ViewerLeft,
     VoteCast,
@@ -120,6 +123,25 @@ def the_show() -> list[IntegrationEvent]:
     return [
         RoomOpened(room_id=r, title="Cherry night 樱桃专场", host_id=HOST, occurred_at=m(-30)),
         RoomStarted(room_id=r, occurred_at=m(0)),
+        # the video: two takes, 165 s + 390 s on air
+        StreamStarted(room_id=r, source="encoder", take=1, protocol="srt", occurred_at=m(0, 15)),
+        StreamStopped(
+            room_id=r,
+            source="encoder",
+            take=1,
+            reason="encoder_gone",
+            on_air_seconds=165,
+            occurred_at=m(3),
+        ),
+        StreamStarted(room_id=r, source="encoder", take=2, protocol="srt", occurred_at=m(3, 30)),
+        StreamStopped(
+            room_id=r,
+            source="encoder",
+            take=2,
+            reason="room_ended",
+            on_air_seconds=390,
+            occurred_at=m(10),
+        ),
         # joins (viewers per minute: 1, 3, 5, 5, 4, 4, 4, 4, 4, 4, 0)
         ViewerJoined(
             room_id=r,

@@ -48,6 +48,18 @@ async def test_the_report_of_a_scripted_show(analytics: Analytics) -> None:
     assert r["peak_viewers"] == 5
     assert r["watch_seconds"] == 540 + 510 + 100 + 470 + 390
     assert r["average_watch_seconds"] == 2010 / 5
+    # The video: on air 0:15-3:00 and 3:30-10:00 (165 + 390 s). Within it: Lily 0:30-9:30
+    # -> 150 + 360, Wei 1:10-9:40 -> 110 + 370, Bo 1:20-3:00 -> 100, Cat 2:00-9:50 ->
+    # 60 + 380, Dan 2:30-9:00 -> 30 + 330: 1890 s over 5 viewers, 378 s of 555 s each.
+    assert (r["takes"], r["reconnects"], r["broadcast_minutes"]) == (2, 1, 9.25)
+    assert (r["broadcast_viewers"], r["broadcast_watch_minutes"]) == (5, 31.5)
+    assert r["average_broadcast_watch_minutes"] == 6.3
+    assert r["broadcast_share_watched"] == round(378 / 555, 4)
+    assert r["replay_url"] == f"/r/{ROOM}/replay"  # no LIVE_PUBLIC_URL, no Origin: a path
+    assert [(t["take"], t["minutes"], t["stop_reason"]) for t in r["on_air"]] == [
+        (1, 2.75, "encoder_gone"),
+        (2, 6.5, "room_ended"),
+    ]
     # 3 page lines + 2 Telegram lines; the room copy of a Telegram line, the welcome
     # line and the edit do not count.
     assert [p["messages"] for p in r["minutes"]] == [0, 1, 1, 1, 1, 1, 0, 0, 0, 0, 0]
@@ -134,10 +146,19 @@ async def test_the_report_of_a_scripted_show(analytics: Analytics) -> None:
     summary = dict(list(csv.reader(io.StringIO(blocks[0])))[2:])
     assert summary["peak_viewers"] == "5"
     assert summary["gmv_cents"] == "34700"
+    assert (summary["broadcast_minutes"], summary["takes"], summary["reconnects"]) == (
+        "9.25",
+        "2",
+        "1",
+    )
+    assert summary["broadcast_share_watched"] == str(round(378 / 555, 4))
+    assert "# on air\ntake,source,started_at,stopped_at,stop_reason,minutes\n1,encoder," in text
     assert "# funnel\nstage,persons\njoined,6\nengaged,6\nclaimed,4\npaid,3" in text
     page = await analytics.get(f"/rooms/{ROOM}/report.html")
     assert page.count("<svg") == 4  # viewers, messages, orders, funnel
     assert "<polyline" in page and "Cherry night 樱桃专场" in page and "<script" not in page
+    assert f'<a href="/r/{ROOM}/replay">Watch the replay</a>' in page
+    assert "<b>9.25 min</b>" in page and "<b>2 (1)</b>" in page and "<b>68%</b>" in page
 
 
 async def test_profile_audiences_and_csv_export(analytics: Analytics) -> None:

@@ -57,6 +57,14 @@ SUMMARY_FIELDS = (
     "peak_viewers",
     "watch_seconds",
     "average_watch_seconds",
+    "broadcast_minutes",
+    "takes",
+    "reconnects",
+    "broadcast_viewers",
+    "broadcast_watch_minutes",
+    "average_broadcast_watch_minutes",
+    "broadcast_share_watched",
+    "replay_url",
     "messages",
     "messages_per_minute",
     "likes",
@@ -87,6 +95,7 @@ def report_csv(report: RoomReport) -> str:
         [("new", nr.new, nr.new_buyers), ("returning", nr.returning, nr.returning_buyers)],
     )
     tables: tuple[tuple[str, Sequence[BaseModel]], ...] = (
+        ("on air", report.on_air),
         ("offers", report.offers),
         ("group buys", report.group_buys),
         ("top engagers", report.top_engagers),
@@ -144,6 +153,10 @@ def _money(cents: int | None) -> str:
 
 def _time(at: datetime | None) -> str:
     return at.strftime("%Y-%m-%d %H:%M UTC") if at else "—"
+
+
+def _share(share: float | None) -> str:
+    return "—" if share is None else f"{100 * share:.0f}%"
 
 
 def line_chart(title: str, points: Sequence[MinutePoint], values: Sequence[int], color: str) -> str:
@@ -235,6 +248,42 @@ small{color:#666;font-weight:400}
 """
 
 
+def _video(r: RoomReport) -> list[str]:
+    """The room's video: on air, takes, the audience's time within it, the replay link."""
+    parts = ["<h2>Video</h2>"]
+    if r.replay_url:
+        parts.append(f'<p><a href="{escape(r.replay_url)}">Watch the replay</a></p>')
+    if not r.takes:
+        return [*parts, "<p>No video went on air.</p>"]
+    cards = [
+        ("On air", f"{r.broadcast_minutes:g} min"),
+        ("Takes (reconnects)", f"{r.takes} ({r.reconnects})"),
+        ("Watched on air", f"{r.broadcast_watch_minutes / 60:.1f} h"),
+        ("Avg watched on air", f"{r.average_broadcast_watch_minutes:.1f} min"),
+        ("Share of the broadcast", _share(r.broadcast_share_watched)),
+    ]
+    parts += [
+        "<div class='cards'>"
+        + "".join(f"<div class='card'>{escape(k)}<b>{escape(v)}</b></div>" for k, v in cards)
+        + "</div>",
+        _table(
+            ["take", "source", "on air", "off air", "minutes", "stopped because"],
+            (
+                (
+                    t.take,
+                    t.source,
+                    f"{t.started_at:%H:%M:%S}",
+                    f"{t.stopped_at:%H:%M:%S}",
+                    t.minutes,
+                    t.stop_reason or "—",
+                )
+                for t in r.on_air
+            ),
+        ),
+    ]
+    return parts
+
+
 def report_html(report: RoomReport) -> str:
     r = report
     cards = [
@@ -260,6 +309,7 @@ def report_html(report: RoomReport) -> str:
         "<div class='cards'>"
         + "".join(f"<div class='card'>{escape(k)}<b>{escape(str(v))}</b></div>" for k, v in cards)
         + "</div>",
+        *_video(r),
         "<h2>Minute by minute</h2>",
         line_chart("Viewers", pts, [p.viewers for p in pts], "#1c7ed6"),
         line_chart("Messages", pts, [p.messages for p in pts], "#37b24d"),

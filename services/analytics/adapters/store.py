@@ -57,6 +57,8 @@ evidence = t.LinkEvidenceRow.__table__
 processed = t.ProcessedEvent.__table__
 minutes = t.MinuteRow.__table__
 presence = t.PresenceRow.__table__
+takes = t.StreamTakeRow.__table__
+watch_spans = t.WatchSpanRow.__table__
 messages = t.MessageRow.__table__
 polls = t.PollRow.__table__
 poll_votes = t.PollVoteRow.__table__
@@ -72,6 +74,9 @@ room_time = func.coalesce(rooms.c.started_at, rooms.c.first_event_at)
 # figures). A room whose opening analytics never saw (events of older streams) counts.
 took_place = or_(rooms.c.started_at.is_not(None), rooms.c.opened_at.is_(None))
 NET = orders.c.paid_cents - orders.c.refunded_cents
+# Raised when the report gains figures: reports cached before are stale then.
+# 2: the room's video (takes, broadcast minutes, watch time within them, replay link).
+REPORT_VERSION = 2
 
 
 @dataclass
@@ -586,11 +591,13 @@ class Store:
             return result.one_or_none()
 
     async def cache_key(self, room_id: str) -> str:
-        """What a room's report depends on: its events and the identity evidence."""
+        """What a room's report depends on: its events, the identity evidence, and what
+        a report holds (REPORT_VERSION: a report cached by older code is built again)."""
         async with self.engine.connect() as conn:
             events = await conn.execute(select(rooms.c.events).where(rooms.c.room_id == room_id))
             links_seen = await conn.execute(select(func.count()).select_from(evidence))
-            return f"{events.scalar_one_or_none() or 0}:{links_seen.scalar_one()}"
+            counted = events.scalar_one_or_none() or 0
+            return f"v{REPORT_VERSION}:{counted}:{links_seen.scalar_one()}"
 
     async def reported_rooms(self) -> set[str]:
         async with self.engine.connect() as conn:
@@ -615,6 +622,23 @@ class Store:
             .select_from(presence.join(accounts, accounts.c.account_id == p.account_id))
             .where(p.room_id == room_id, p.last_at.is_not(None))
             .order_by(accounts.c.person_id, p.minute, p.last_at, p.last_key)
+        )
+
+    async def stream_takes(self, room_id: str) -> list[Any]:
+        k = takes.c
+        return await self._all(
+            select(k.take, k.source, k.started_at, k.stopped_at, k.stop_reason, k.on_air_ms)
+            .where(k.room_id == room_id)
+            .order_by(k.take)
+        )
+
+    async def watch_spans(self, room_id: str) -> list[Any]:
+        """(person, from, to) of every page connection in the room."""
+        w = watch_spans.c
+        return await self._all(
+            select(accounts.c.person_id, w.from_at, w.to_at)
+            .select_from(watch_spans.join(accounts, accounts.c.account_id == w.account_id))
+            .where(w.room_id == room_id)
         )
 
     async def staff(self, room_id: str, host_id: str | None) -> set[str]:

@@ -116,6 +116,34 @@ class PresenceRow(AnalyticsTable, table=True):  # type: ignore[valid-type, misc,
     last_in: bool | None = None
 
 
+class StreamTakeRow(AnalyticsTable, table=True):  # type: ignore[valid-type, misc, call-arg]
+    """One take of a room's video: on air from its start to its stop (domain/broadcast.py)."""
+
+    __tablename__ = "analytics_stream_takes"
+    __table_args__ = KEYED
+    room_id: str = Field(primary_key=True)
+    take: int = Field(primary_key=True)
+    source: str | None = None
+    protocol: str | None = None
+    started_at: datetime | None = None
+    stopped_at: datetime | None = None
+    stop_reason: str | None = None
+    on_air_ms: int | None = None
+
+
+class WatchSpanRow(AnalyticsTable, table=True):  # type: ignore[valid-type, misc, call-arg]
+    """One page connection of an account (from viewer.left), keyed by the event: a room's
+    rows are read together, for its viewers' watch time within the broadcast."""
+
+    __tablename__ = "analytics_watch_spans"
+    __table_args__ = KEYED
+    room_id: str = Field(primary_key=True)
+    event_id: str = Field(primary_key=True)
+    account_id: str
+    from_at: datetime
+    to_at: datetime
+
+
 class OfferRow(AnalyticsTable, table=True):  # type: ignore[valid-type, misc, call-arg]
     __tablename__ = "analytics_offers"
     offer_id: str = Field(primary_key=True)
@@ -284,6 +312,8 @@ TABLES = {
     "activity": ActivityRow.__table__,
     "minutes": MinuteRow.__table__,
     "presence": PresenceRow.__table__,
+    "stream_takes": StreamTakeRow.__table__,
+    "watch_spans": WatchSpanRow.__table__,
     "offers": OfferRow.__table__,
     "orders": OrderRow.__table__,
     "messages": MessageRow.__table__,

@@ -204,6 +204,28 @@ PRESENCE = RowSpec(
     {"joins": A, "staff": HI, "last_at": L, "last_key": L, "last_in": L},
     latest_by=("last_at", "last_key"),
 )
+# The room's video: one row per take (stream.started / stream.stopped, each said once;
+# MIN and MAX keep a repeat deterministic).
+TAKES = RowSpec(
+    "stream_takes",
+    ("room_id", "take"),
+    {
+        "source": HI,
+        "protocol": HI,
+        "started_at": LO,
+        "stopped_at": LO,
+        "stop_reason": HI,
+        "on_air_ms": HI,
+    },
+)
+# One page connection per viewer.left: when the viewer was there (watch time within the
+# broadcast intersects these with the takes, whichever arrived first).
+WATCH_SPANS = RowSpec(
+    "watch_spans",
+    ("room_id", "event_id"),
+    {"account_id": K, "from_at": K, "to_at": K},
+    insert_only=True,
+)
 OFFERS = RowSpec(
     "offers",
     ("offer_id",),
@@ -338,6 +360,8 @@ ALL_SPECS: tuple[RowSpec, ...] = (
     ACTIVITY,
     MINUTES,
     PRESENCE,
+    TAKES,
+    WATCH_SPANS,
     OFFERS,
     ORDERS,
     MESSAGES,

@@ -12,6 +12,8 @@ Counting rules worth knowing:
 - an edited external message is not a new message;
 - a reaction in an external chat counts as a like;
 - watch time is kept in integer milliseconds (sums of floats depend on their order);
+  each page connection is kept too (viewer.left: from its time minus watch_seconds to
+  its time), to be intersected with the takes of the room's video (domain/broadcast.py);
 - "seen" (first/last seen, rooms attended) comes only from what the customer did
   (joined, wrote, liked, voted, grabbed, claimed, paid...), not from what happened
   to them (a commission earned, a moderation decision).
@@ -22,7 +24,7 @@ from __future__ import annotations
 import json
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from services.analytics.domain import facts
@@ -63,6 +65,8 @@ from shared.events import (
     RoomEnded,
     RoomOpened,
     RoomStarted,
+    StreamStarted,
+    StreamStopped,
     ViewerJoined,
     ViewerLeft,
     VoteCast,
@@ -273,9 +277,45 @@ def _viewer_joined(f: _Fold, e: ViewerJoined) -> None:
 
 
 def _viewer_left(f: _Fold, e: ViewerLeft) -> None:
-    f.acted(leaves=1, watch_ms=round(e.watch_seconds * 1000))
+    watch_ms = round(e.watch_seconds * 1000)
+    f.acted(leaves=1, watch_ms=watch_ms)
     f.minute(leaves=1)
     f.presence(False)
+    if f.who and watch_ms > 0:
+        f.rows.insert(
+            facts.WATCH_SPANS,
+            (f.room, f.event.id),
+            {
+                "room_id": f.room,
+                "event_id": f.event.id,
+                "account_id": f.who,
+                "from_at": f.at - timedelta(milliseconds=watch_ms),
+                "to_at": f.at,
+            },
+        )
+
+
+def _stream_started(f: _Fold, e: StreamStarted) -> None:
+    f.rows.add(
+        facts.TAKES,
+        room_id=f.room,
+        take=e.take,
+        source=e.source,
+        protocol=e.protocol,
+        started_at=f.at,
+    )
+
+
+def _stream_stopped(f: _Fold, e: StreamStopped) -> None:
+    f.rows.add(
+        facts.TAKES,
+        room_id=f.room,
+        take=e.take,
+        source=e.source,
+        stopped_at=f.at,
+        stop_reason=e.reason,
+        on_air_ms=round(e.on_air_seconds * 1000),
+    )
 
 
 def _chat_line(f: _Fold, e: ChatMessagePosted) -> None:
@@ -543,6 +583,8 @@ HANDLERS: dict[type[IntegrationEvent], Handler] = {
     RoomEnded: _room_ended,
     ViewerJoined: _viewer_joined,
     ViewerLeft: _viewer_left,
+    StreamStarted: _stream_started,
+    StreamStopped: _stream_stopped,
     ChatMessagePosted: _chat_line,
     LikesSent: _likes,
     CheckedIn: _checked_in,

@@ -20,6 +20,11 @@ Definitions (persons, not accounts: linked accounts count once):
 - GMV: money paid for the room's orders minus refunds; average order: GMV / paid
   orders; sell-through: units paid / stock; time to sell out: opened -> sold out;
 - top engagers by messages + votes + red packets + check-ins + likes/10;
+- the video (domain/broadcast.py): broadcast minutes (the union of its takes), takes and
+  reconnects (takes after the first), watch time within the broadcast (each viewer's
+  connections intersected with it, a person's time once), its average over the viewers
+  who watched some of it, and the share of the broadcast that average is; the replay page
+  is linked when a take came from the host's encoder (live records those);
 - new: the show is the first the person attended; segment movement: each attendee's
   fan tier from the shows before this one ("new" if none) to the shows up to it.
 """
@@ -36,6 +41,15 @@ from typing import NamedTuple
 
 from pydantic import BaseModel, Field
 
+from services.analytics.domain.broadcast import (
+    ZERO,
+    TakeFacts,
+    WatchSpan,
+    length,
+    on_air,
+    union,
+    watched_on_air,
+)
 from services.analytics.domain.segments import PersonStats
 
 TOP = 10
@@ -129,6 +143,18 @@ class Movement(BaseModel):
     persons: int
 
 
+class OnAirTake(BaseModel):
+    take: int
+    source: str | None = Field(description="encoder, hls_url or youtube.")
+    started_at: datetime
+    stopped_at: datetime
+    stop_reason: str | None = Field(
+        description="encoder_gone, key_revoked, room_ended or source_changed; None when no "
+        "stop was seen (closed by the next take or the room's end, or still on air)."
+    )
+    minutes: float
+
+
 class RoomReport(BaseModel):
     room_id: str
     title: str | None
@@ -141,6 +167,36 @@ class RoomReport(BaseModel):
     peak_viewers: int
     watch_seconds: float
     average_watch_seconds: float
+    # The video (defaults: reports cached before it existed still read).
+    broadcast_minutes: float = Field(
+        default=0.0, description="Minutes the video was on air: the union of its takes."
+    )
+    takes: int = Field(default=0, description="Times the video went on air.")
+    reconnects: int = Field(
+        default=0, description="Takes after the first (the encoder dropped, restarted...)."
+    )
+    broadcast_viewers: int = Field(
+        default=0, description="Viewers on the page for some of the broadcast."
+    )
+    broadcast_watch_minutes: float = Field(
+        default=0.0,
+        description="Viewers' minutes on the page while the video was on air (a person's "
+        "time counted once, whatever their tabs and accounts).",
+    )
+    average_broadcast_watch_minutes: float = Field(
+        default=0.0, description="broadcast_watch_minutes / broadcast_viewers."
+    )
+    broadcast_share_watched: float | None = Field(
+        default=None,
+        description="average_broadcast_watch_minutes / broadcast_minutes, 0..1 (None: no "
+        "broadcast).",
+    )
+    replay_url: str | None = Field(
+        default=None,
+        description="The replay page on live, /r/{room_id}/replay (absolute when analytics "
+        "knows live's public URL); None when nothing was recorded (no take from the encoder).",
+    )
+    on_air: list[OnAirTake] = Field(default_factory=list, description="The takes, in order.")
     messages: int
     messages_per_minute: float
     likes: int
@@ -170,6 +226,7 @@ class RoomFacts:
     host_id: str | None
     started_at: datetime | None
     ended_at: datetime | None
+    last_event_at: datetime | None = None
 
 
 class PresenceMark(NamedTuple):
@@ -319,6 +376,23 @@ def curve(
     return points
 
 
+def _minutes(seconds: float) -> float:
+    return round(seconds / 60, 2)
+
+
+def replay_path(room_id: str) -> str:
+    """live's replay page of the room (room ids are URL-safe: subject tokens)."""
+    return f"/r/{room_id}/replay"
+
+
+def with_live_url(report: RoomReport, live_url: str) -> RoomReport:
+    """The report with its links to live made absolute: a report opened from a file or a
+    blob: URL (the console's) has no base to resolve a path against."""
+    if not live_url or report.replay_url is None or not report.replay_url.startswith("/"):
+        return report
+    return report.model_copy(update={"replay_url": live_url.rstrip("/") + report.replay_url})
+
+
 def _ranked(score: dict[str, tuple[int, ...]]) -> list[Ranked]:
     """The top persons by score (a tuple: the value shown, then tie-breakers)."""
     order = heapq.nsmallest(TOP, score.items(), key=lambda kv: (tuple(-v for v in kv[1]), kv[0]))
@@ -395,6 +469,8 @@ def build_report(
     previous_room_id: str | None,
     marks: Iterable[PresenceMark] = (),
     staff: frozenset[str] = frozenset(),
+    takes: Iterable[TakeFacts] = (),
+    watch_spans: Iterable[WatchSpan] = (),
 ) -> RoomReport:
     attendees = {p: s for p, s in in_room.items() if s.rooms > 0 and p not in staff}
     present = presence(marks, set(staff))
@@ -411,6 +487,13 @@ def build_report(
     engaged = claimed | {p for p, s in attendees.items() if s.engaged}
     paid_orders = sum(o.paid_orders for o in offers)
     gmv = sum(o.net_cents for o in offers)
+    aired = on_air(takes, room.ended_at, room.last_event_at)
+    broadcast = union(a.span for a in aired)
+    broadcast_s = length(broadcast).total_seconds()
+    watched = watched_on_air(watch_spans, broadcast, staff)
+    watched_s = sum(watched.values(), ZERO).total_seconds()
+    average_s = watched_s / len(watched) if watched else 0.0
+    recorded = any(a.source == "encoder" for a in aired)
     new = set(attendees) - returning
     movement = Counter(
         (tiers_before.get(p, "new"), tiers_after.get(p, "ordinary")) for p in attendees
@@ -427,6 +510,25 @@ def build_report(
         peak_viewers=max((p.viewers for p in points), default=0),
         watch_seconds=round(watch_s, 3),
         average_watch_seconds=round(watch_s / len(viewers), 3) if viewers else 0.0,
+        broadcast_minutes=_minutes(broadcast_s),
+        takes=len(aired),
+        reconnects=max(len(aired) - 1, 0),
+        broadcast_viewers=len(watched),
+        broadcast_watch_minutes=_minutes(watched_s),
+        average_broadcast_watch_minutes=_minutes(average_s),
+        broadcast_share_watched=round(average_s / broadcast_s, 4) if broadcast_s else None,
+        replay_url=replay_path(room.room_id) if recorded else None,
+        on_air=[
+            OnAirTake(
+                take=a.take,
+                source=a.source,
+                started_at=a.start,
+                stopped_at=a.end,
+                stop_reason=a.stop_reason,
+                minutes=_minutes((a.end - a.start).total_seconds()),
+            )
+            for a in aired
+        ],
         messages=messages,
         messages_per_minute=round(messages / duration, 2) if duration else 0.0,
         likes=sum(m.likes for m in minutes),

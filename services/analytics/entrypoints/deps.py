@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 from typing import Annotated
 
@@ -22,6 +23,22 @@ def get_analytics(request: Request) -> AnalyticsApp:
 
 
 AnalyticsDep = Annotated[AnalyticsApp, Depends(get_analytics)]
+
+# A browser's Origin header: scheme, host (a name, an IPv4 or a bracketed IPv6), port.
+ORIGIN = re.compile(r"^https?://([A-Za-z0-9.-]+|\[[0-9A-Fa-f:.]+\])(:[0-9]{1,5})?$")
+
+
+def get_live_url(analytics: AnalyticsDep, request: Request) -> str:
+    """Where live's pages are, for a report's links: LIVE_PUBLIC_URL; unset, the Origin
+    of a browser's request (the host console that asks is live's page); else "" (the
+    links stay paths)."""
+    if analytics.settings.live_public_url:
+        return analytics.settings.live_public_url
+    origin = request.headers.get("origin", "")
+    return origin if ORIGIN.match(origin) else ""
+
+
+LiveUrlDep = Annotated[str, Depends(get_live_url)]
 
 
 @dataclass(frozen=True)

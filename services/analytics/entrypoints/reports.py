@@ -8,8 +8,8 @@ from fastapi import HTTPException, Query, Response, status
 from fastapi.responses import HTMLResponse
 
 from services.analytics.adapters.render import report_csv, report_html, rows_csv
-from services.analytics.domain.report import RoomReport
-from services.analytics.entrypoints.deps import AnalyticsDep, Host, HostDep
+from services.analytics.domain.report import RoomReport, with_live_url
+from services.analytics.entrypoints.deps import AnalyticsDep, Host, HostDep, LiveUrlDep
 from services.analytics.entrypoints.http import AsOf, Format, csv_response
 from services.analytics.service_layer.customers import Member
 from services.analytics.service_layer.reports import RoomNotFound
@@ -28,28 +28,37 @@ async def _readable(analytics: AnalyticsDep, host: Host, room_id: str) -> None:
         raise HTTPException(status.HTTP_403_FORBIDDEN, "this is another host's room")
 
 
+async def _report(analytics: AnalyticsDep, room_id: str, live_url: str) -> RoomReport:
+    return with_live_url(await analytics.reports.get(room_id), live_url)
+
+
 @router.get("/report", response_model=RoomReport)
-async def get_report(room_id: RoomIdPath, analytics: AnalyticsDep, host: HostDep) -> RoomReport:
+async def get_report(
+    room_id: RoomIdPath, analytics: AnalyticsDep, host: HostDep, live_url: LiveUrlDep
+) -> RoomReport:
     """The post-stream report (built when the room ended; rebuilt if events came since)."""
     await _readable(analytics, host, room_id)
-    return await analytics.reports.get(room_id)
+    return await _report(analytics, room_id, live_url)
 
 
 @router.get("/report.csv", response_class=Response, responses={200: {"content": {"text/csv": {}}}})
-async def get_report_csv(room_id: RoomIdPath, analytics: AnalyticsDep, host: HostDep) -> Response:
+async def get_report_csv(
+    room_id: RoomIdPath, analytics: AnalyticsDep, host: HostDep, live_url: LiveUrlDep
+) -> Response:
     """The report as CSV blocks: summary, funnel, offers, top lists, minutes..."""
     await _readable(analytics, host, room_id)
-    report = await analytics.reports.get(room_id)
+    report = await _report(analytics, room_id, live_url)
     return csv_response(report_csv(report), f"report-{room_id}.csv")
 
 
 @router.get("/report.html", response_class=HTMLResponse)
 async def get_report_html(
-    room_id: RoomIdPath, analytics: AnalyticsDep, host: HostDep
+    room_id: RoomIdPath, analytics: AnalyticsDep, host: HostDep, live_url: LiveUrlDep
 ) -> HTMLResponse:
-    """The report as a page with minute-by-minute charts (server-rendered SVG)."""
+    """The report as a page with minute-by-minute charts (server-rendered SVG) and a link to
+    the show's replay."""
     await _readable(analytics, host, room_id)
-    return HTMLResponse(report_html(await analytics.reports.get(room_id)))
+    return HTMLResponse(report_html(await _report(analytics, room_id, live_url)))
 
 
 @router.get(

@@ -10,6 +10,7 @@ from collections.abc import Callable
 from typing import Any
 
 from services.analytics.adapters.store import FirstBuys, Scope, Store
+from services.analytics.domain.broadcast import TakeFacts, WatchSpan
 from services.analytics.domain.report import (
     MinuteCounts,
     OfferFacts,
@@ -181,11 +182,12 @@ class Reports:
         # Read side by side: SQLite and PostgreSQL work on one while Python reads another.
         # Referred buyers' first purchases are read once for the three scopes.
         first_buys: FirstBuys = {}
-        before, in_room, presence_rows, staff = await asyncio.gather(
+        before, in_room, presence_rows, staff, watch_rows = await asyncio.gather(
             store.person_stats(Scope(upto=(at, room_id, False), attendees_of=room_id), first_buys),
             store.person_stats(Scope(room=room_id), first_buys),
             store.presence(room_id),
             store.staff(room_id, room.host_id),
+            store.watch_spans(room_id),
         )
         after = await self._through_show(
             before, in_room, Scope(upto=(at, room_id, True), attendees_of=room_id), first_buys
@@ -195,8 +197,16 @@ class Reports:
         lucky = await store.person_of_accounts(r.luckiest_id for r in packet_rows if r.luckiest_id)
         previous = await store.previous_room(room)
         marks = [PresenceMark._make(row) for row in presence_rows]
+        takes = [TakeFacts._make(row) for row in await store.stream_takes(room_id)]
         report = build_report(
-            room=RoomFacts(room_id, room.title, room.host_id, room.started_at, room.ended_at),
+            room=RoomFacts(
+                room_id,
+                room.title,
+                room.host_id,
+                room.started_at,
+                room.ended_at,
+                room.last_event_at,
+            ),
             minutes=[
                 MinuteCounts(
                     m.minute,
@@ -236,6 +246,8 @@ class Reports:
             previous_room_id=previous.room_id if previous is not None else None,
             marks=marks,
             staff=frozenset(staff),
+            takes=takes,
+            watch_spans=[WatchSpan._make(row) for row in watch_rows],
         )
         # Names only for the few persons the report names (the top lists, the luckiest):
         # reading every attendee's took as long as a pass over their figures.
