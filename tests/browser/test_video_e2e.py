@@ -6,6 +6,7 @@ ends it says so, and the replay page plays the recording with its chapters."""
 
 from __future__ import annotations
 
+import importlib.util
 import re
 from collections.abc import AsyncIterator, Iterator
 from dataclasses import dataclass, field
@@ -24,6 +25,10 @@ pytestmark = [
     pytest.mark.timeout(240),
     needs_browser,
     pytest.mark.skipif(ffmpeg() is None, reason="no ffmpeg (imageio-ffmpeg is not installed)"),
+    pytest.mark.skipif(
+        importlib.util.find_spec("services.live.media") is None,
+        reason="waits for live's media process (services.live.media is not there yet)",
+    ),
 ]
 
 ADMIN_TOKEN = "video-e2e-admin"
