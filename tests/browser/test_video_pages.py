@@ -151,6 +151,9 @@ async def test_the_viewer_page_plays_the_show_in_step_keeps_the_picture_when_the
         latency = await page.evaluate("window.qunlivePlayer.latencyS")
         assert isinstance(latency, int | float) and 0 < latency < 15, latency
         assert await page.evaluate("window.qunlivePlayer.stats().engine") == "hls.js"
+        # What the benchmark reads: plain figures.
+        figures = await page.evaluate("({...window.qunlivePlayer})")
+        assert sorted(figures) == ["inStepS", "latencyS", "state"] and figures["state"] == "live"
         await page.locator("#stage-badge").wait_for()
         # The debug corner (?debug=1) shows what the player measures.
         latency_cell = page.locator("#debug-latency")
@@ -258,8 +261,9 @@ async def test_a_hosted_hls_link_plays_from_its_origin_and_the_player_recovers_b
         context = await browser.new_context(**LAPTOP)
         await serve_folder(context, f"{cdn}/*", folder, cors=True)
         page = platform.watch(await context.new_page())
-        await join_as(page, f"{platform.live}/r/{room}", "Chen 陈")
+        await page.goto(f"{platform.live}/r/{room}")  # watching needs no name: no join
         await video_plays(page)
+        await page.get_by_role("heading", name="Join the live sale").wait_for()
         assert await page.evaluate("window.qunlivePlayer.stats().engine") == "hls.js"
         await screenshot(page, "video-viewer-laptop-live")
 
@@ -339,7 +343,8 @@ async def test_the_console_stream_panel_hides_the_key_rotates_it_and_shows_the_e
 ) -> None:
     platform = full_platform
     room = await platform.live_room("Dress drop 连衣裙")
-    console = platform.watch(await (await browser.new_context(**LAPTOP)).new_page())
+    context = await browser.new_context(**LAPTOP, permissions=["clipboard-read", "clipboard-write"])
+    console = platform.watch(await context.new_page())
     await log_in(console, f"{platform.live}/console")
     await console.goto(f"{platform.live}/console#{room}")
     panel = console.locator("#stream")
@@ -358,6 +363,9 @@ async def test_the_console_stream_panel_hides_the_key_rotates_it_and_shows_the_e
     assert await key.get_attribute("type") == "text"
     assert await key.input_value() == srt["stream_key"]
     assert await full.get_attribute("type") == "password"
+    await panel.get_by_role("button", name="Copy: Full address (with the key)").click()
+    await panel.get_by_text("Full address (with the key) copied.").wait_for()
+    assert await console.evaluate("navigator.clipboard.readText()") == srt["url"]
 
     # The encoder publishes with 4 s keyframes: what arrives, and the warning, in plain sight.
     encoder = await a_live_take(platform, room, tmp_path)

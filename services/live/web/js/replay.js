@@ -16,15 +16,12 @@ async function init() {
   $('#back-to-room').href = `/r/${encodeURIComponent(roomId)}`;
   const video = $('#video');
   player = new Player({ video, live: false, onChange: () => {} });
-  window.qunlivePlayer = {
-    get state() {
-      return player.status;
-    },
-    get latencyS() {
-      return null;
-    },
-    player,
-  };
+  window.qunlivePlayer = Object.defineProperties({}, {
+    state: { enumerable: true, get: () => player.status },
+    latencyS: { enumerable: true, get: () => null }, // a recording: no live edge to be behind
+    stats: { value: () => player.stats() },
+    player: { value: player },
+  });
   video.addEventListener('loadedmetadata', renderTimeline);
   video.addEventListener('durationchange', renderTimeline);
   video.addEventListener('timeupdate', followChapter);
