@@ -2,7 +2,7 @@ from __future__ import annotations
 
 from pydantic import Field
 
-from shared.settings import ServiceSettings
+from shared.settings import DEV_SECRET_PREFIX, ServiceSettings
 
 
 class LiveSettings(ServiceSettings):
@@ -27,3 +27,17 @@ class LiveSettings(ServiceSettings):
     ingest_public_url: str = ""
     analytics_public_url: str = ""
     currency: str = Field(default="CNY", pattern=r"^[A-Z]{3}$", description="ISO 4217, for prices")
+    # Video, embedded path (decision DRAFT-embedded-media): the media process, a child of the
+    # launcher, runs one ffmpeg SRT listener per room with a live key and writes HLS here.
+    # Empty: <data_dir>/media.
+    media_dir: str = ""
+    # Bearer credential of the media process (and MediaMTX) on live's /media/ routes.
+    media_hook_secret: str = DEV_SECRET_PREFIX + "media-hook-secret"
+    # UDP ports handed out to rooms, one each: "first-last".
+    srt_ports: str = Field(default="9710-9799", pattern=r"^\d{1,5}-\d{1,5}$")
+    # Where the SRT listeners bind: loopback by default, "0.0.0.0" for encoders on the LAN.
+    srt_bind_host: str = "127.0.0.1"
+    # SRT receive latency: how long the listener waits for retransmissions of lost packets.
+    srt_latency_ms: int = Field(default=120, ge=20, le=8000)
+    # Where the media process reaches live's internal /media/ routes (the launcher sets it).
+    live_internal_url: str = "http://127.0.0.1:8002"
