@@ -38,6 +38,8 @@ log = logging.getLogger("qunlive.live.media")
 
 ROOM_ID = re.compile(SUBJECT_TOKEN_PATTERN)
 STDERR_TAIL_LINES = 20
+REFUSALS_LOG_S = 30.0
+STABLE_AFTER_S = 60.0
 
 
 @dataclass(frozen=True)
@@ -108,6 +110,7 @@ class Hook:
     path: str
     body: dict[str, Any]
     retry: bool = True  # stats are not: the next ones replace them
+    failures: int = 0
 
 
 class LiveLink:
@@ -136,11 +139,11 @@ class LiveLink:
             response = await self.http.get("/media/publishers")
             response.raise_for_status()
             entries = response.json()["publishers"]
+        except httpx.HTTPStatusError as exc:
+            self._down(f"HTTP {exc.response.status_code}")
+            return None
         except (httpx.HTTPError, ValueError, KeyError, TypeError) as exc:
-            problem = f"{type(exc).__name__}: {exc}"
-            if problem != self.publishers_down:
-                log.warning("live does not list the publishers", extra={"error": problem})
-            self.publishers_down = problem
+            self._down(f"{type(exc).__name__}: {exc}")
             return None
         if self.publishers_down:
             log.info("live lists the publishers again")
@@ -154,6 +157,11 @@ class LiveLink:
                 continue
             wanted[publisher.room_id] = publisher
         return wanted
+
+    def _down(self, problem: str) -> None:
+        if problem != self.publishers_down:  # once, not every second
+            log.warning("live does not list the publishers", extra={"error": problem})
+        self.publishers_down = problem
 
     def send(self, path: str, body: dict[str, Any], retry: bool = True) -> None:
         """Queue a hook; `run` delivers the queue in order."""
@@ -191,6 +199,11 @@ class LiveLink:
             failure = f"{type(exc).__name__}: {exc}"
         else:
             if response.is_success:
+                if hook.failures:
+                    log.info(
+                        "media hook delivered after failures",
+                        extra={"path": hook.path, "failures": hook.failures, **_room(hook)},
+                    )
                 return True
             if response.status_code < 500:  # a retry would be refused the same way
                 log.error(
@@ -199,7 +212,8 @@ class LiveLink:
                 )
                 return True
             failure = f"HTTP {response.status_code}"
-        if hook.retry:
+        hook.failures += 1
+        if hook.retry and hook.failures == 1:  # once per hook, not every retry
             log.warning(
                 "media hook failed; retrying",
                 extra={"path": hook.path, "error": failure, **_room(hook)},
@@ -253,9 +267,11 @@ class Listener:
 
     async def _run(self) -> None:
         if self._after:
-            await self._after
+            with contextlib.suppress(Exception):
+                await self._after
         backoff = 0.0
         while not self.stopped.is_set():
+            began = time.monotonic()
             try:
                 published = await self._take()
             except Exception:
@@ -266,6 +282,8 @@ class Listener:
             if published:
                 backoff = 0.0  # the host reconnects to a fresh listener at once
                 continue
+            if time.monotonic() - began > STABLE_AFTER_S:
+                backoff = 0.0  # a failure after a long wait is a first failure
             backoff = min(max(backoff * 2, self.timing.backoff_min_s), self.timing.backoff_max_s)
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(self.stopped.wait(), backoff)
@@ -372,14 +390,17 @@ class Listener:
 
 
 class StderrLog:
-    """Reads ffmpeg's stderr to the end (a full pipe would stall it), keeping the stream
-    header and the last lines, and logging the handshakes SRT refused."""
+    """Reads ffmpeg's stderr to the end (a full pipe would stall it), keeping the input's
+    header and the last lines, and logging the handshakes SRT refused (the first, then at
+    most one line per REFUSALS_LOG_S with a count: a caller can retry in a tight loop)."""
 
     def __init__(self, room_id: str) -> None:
         self.room_id = room_id
         self.header: list[str] = []
-        self.header_done = False
+        self.in_header = False
         self.tail: deque[str] = deque(maxlen=STDERR_TAIL_LINES)
+        self.refusals = 0
+        self.refusals_logged_at = -REFUSALS_LOG_S
 
     async def read(self, process: asyncio.subprocess.Process) -> None:
         assert process.stderr is not None
@@ -394,14 +415,21 @@ class StderrLog:
 
     def feed(self, line: str) -> None:
         self.tail.append(ffmpeg.redact(line))
-        if not self.header_done:
+        if "Input #0" in line:
+            self.in_header = True
+        elif "Output #" in line:
+            self.in_header = False
+        if self.in_header:
             self.header.append(line)
-            self.header_done = "Output #" in line
         if reason := ffmpeg.srt_rejection(line):
-            log.warning(
-                "publish refused at the SRT handshake",
-                extra={"room_id": self.room_id, "reason": reason},
-            )
+            self.refusals += 1
+            now = time.monotonic()
+            if now - self.refusals_logged_at >= REFUSALS_LOG_S:
+                log.warning(
+                    "publish refused at the SRT handshake",
+                    extra={"room_id": self.room_id, "reason": reason, "count": self.refusals},
+                )
+                self.refusals, self.refusals_logged_at = 0, now
 
     def info(self) -> StreamInfo:
         return ffmpeg.header_info(self.header)

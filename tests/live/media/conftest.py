@@ -36,21 +36,30 @@ FAST = Timing(
 
 @dataclass
 class FakeLive:
-    """live's part: GET /media/publishers from `publishers`, every hook call kept."""
+    """live's part: GET /media/publishers from `publishers`, every hook call kept; while
+    `down`, 503 to everything (as a proxy in front of a restarting live would say)."""
 
     publishers: dict[str, dict[str, Any]] = field(default_factory=dict)
     hooks: list[tuple[str, dict[str, Any]]] = field(default_factory=list)
     url: str = ""
+    down: bool = False
+    refused: int = 0
 
     def app(self) -> Starlette:
         async def publishers(request: Request) -> Response:
             if request.headers.get("authorization") != f"Bearer {SECRET}":
                 return JSONResponse({"title": "unauthorized"}, status_code=401)
+            if self.down:
+                self.refused += 1
+                return Response(status_code=503)
             return JSONResponse({"publishers": list(self.publishers.values())})
 
         async def hook(request: Request) -> Response:
             if request.headers.get("authorization") != f"Bearer {SECRET}":
                 return JSONResponse({"title": "unauthorized"}, status_code=401)
+            if self.down:
+                self.refused += 1
+                return Response(status_code=503)
             self.hooks.append((request.path_params["kind"], await request.json()))
             return Response(status_code=204)
 

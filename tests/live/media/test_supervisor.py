@@ -49,15 +49,27 @@ async def test_the_right_key_publishes_both_playlists_and_tells_live(
 ) -> None:
     port = free_udp_port()
     live.add("r_ok", port, KEY)
-    await listening(media, "r_ok", port)
+    pid = await listening(media, "r_ok", port)
+    folder = room_dir(media, "r_ok")
 
+    live.down = True  # live restarts while the host starts streaming
     encoder = await encoders.publish(port, KEY, seconds=3)
+
+    async def first_segment() -> bool:
+        playlist = folder / "live.m3u8"
+        return playlist.exists() and bool(ffmpeg.playlist_segments(playlist.read_text()))
+
+    await eventually(first_segment, timeout=15)
+    refused = live.refused
+    await eventually(lambda: _async(live.refused > refused + 2), timeout=5)
+    assert media.listeners["r_ok"].process.pid == pid  # type: ignore[union-attr]
+    live.down = False  # the ready hook was kept for it
+
     [ready] = await live.wait_for("ready", "r_ok")
     assert ready["protocol"] == "srt"
     info = ready["info"]
     assert (info["video_codec"], info["audio_codec"]) == ("h264", "aac")
     assert (info["width"], info["height"], info["fps"]) == (640, 360, 25.0)
-    folder = room_dir(media, "r_ok")
     for playlist in ("live.m3u8", "replay.m3u8"):
         text = (folder / playlist).read_text()
         assert "#EXT-X-PROGRAM-DATE-TIME:" in text, text
