@@ -4,7 +4,9 @@ HLS into a folder (the pages' own tests) or published by SRT to a room (end to e
 from __future__ import annotations
 
 import contextlib
+import random
 import signal
+import socket
 import subprocess
 from collections.abc import Iterator
 from pathlib import Path
@@ -66,6 +68,15 @@ class Encoder:
                 self.process.kill()
                 self.process.wait()
 
+    def wait(self, timeout: float) -> None:
+        """Until it finishes by itself; killed (and the test failed) if it takes longer."""
+        assert self.process
+        try:
+            self.process.wait(timeout)
+        except subprocess.TimeoutExpired:
+            self.kill()
+            raise
+
     def kill(self) -> None:
         if self.running:
             assert self.process
@@ -98,12 +109,32 @@ def recorded_hls(folder: Path, seconds: int, log: Path) -> None:
             "-hls_segment_filename", str(folder / "r%d.ts"), str(folder / "replay.m3u8"),
         ],
         log,
-    ).start().process.wait(60)  # type: ignore[union-attr]  # fmt: skip
+    ).start().wait(60)  # fmt: skip
 
 
 def srt_publisher(url: str, log: Path) -> Encoder:
     """The contract's test encoder: real time, MPEG-TS over SRT (caller) to the room's port."""
     return Encoder(["-re", *PATTERN, "-f", "mpegts", url], log)
+
+
+def free_udp_ports(count: int) -> str:
+    """A range of `count` UDP ports nobody listens on, as LIVE's SRT_PORTS ("first-last"):
+    the default range may be held by another platform on this machine."""
+    for _ in range(200):
+        first = random.randrange(20000, 60000 - count)
+        sockets = []
+        try:
+            for port in range(first, first + count):
+                sock = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+                sockets.append(sock)
+                sock.bind(("127.0.0.1", port))
+        except OSError:
+            continue
+        finally:
+            for sock in sockets:
+                sock.close()
+        return f"{first}-{first + count - 1}"
+    raise RuntimeError("no free UDP port range")
 
 
 CONTENT_TYPES = {".m3u8": "application/vnd.apple.mpegurl", ".ts": "video/mp2t"}
