@@ -7,7 +7,7 @@ BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 SERVICES := ingest live orders analytics
 
-.PHONY: help run test lint format docs bench demo clean
+.PHONY: help run test lint format docs bench demo vendor clean
 
 help:  ## this menu
 	@grep -E '^[a-z]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-8s %s\n", $$1, $$2}'
@@ -67,6 +67,9 @@ bench: $(STAMP)  ## every benchmark under bench/ (needs wrk, Chromium), then doc
 	$(BIN)/python -m bench.video $(BENCH_VIDEO) || failed="$$failed video"; \
 	$(BIN)/python -m bench.report || exit 1; \
 	if [ -n "$$failed" ]; then echo "failed:$$failed (docs/PERFORMANCE.md shows their last results, dated, or says not run)"; exit 1; fi
+
+vendor:  ## update the vendored hls.js (npm pack; HLS_VERSION=1.7.4 for an exact one)
+	scripts/vendor-hls.sh $(HLS_VERSION)
 
 clean:  ## remove local data (.data/) and caches; keeps .venv
 	rm -rf .data .pytest_cache .mypy_cache .ruff_cache test-artifacts

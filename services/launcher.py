@@ -5,13 +5,17 @@
 Starts nats-server (unless NATS_URL is set) and each service as
 `python -m services.<name>`, waits for every /readyz, prints where each one
 listens, then restarts any child that dies (backoff 1, 2, 4 .. 30 s).
-SIGINT/SIGTERM stop the services, then nats-server, and exit 0.
+With live comes its media process (`python -m services.live.media`: the rooms'
+SRT listeners, writing HLS under <data dir>/media), started once live is ready
+and pointed at it by LIVE_INTERNAL_URL; it serves no HTTP, so has no /readyz.
+SIGINT/SIGTERM stop the media process, then the services, then nats-server,
+and exit 0.
 
 Children run in their own session, so a terminal's Ctrl-C reaches only the
 launcher, which stops them in order; on Linux they also get SIGTERM if the
 launcher itself dies. Their output is appended to <data dir>/logs/<name>.log.
 Besides the table, stdout has one machine-readable line per process:
-`nats url=... pid=N` and `service <name> url=... pid=N`.
+`nats url=... pid=N`, `service <name> url=... pid=N` and `media pid=N`.
 """
 
 from __future__ import annotations
@@ -80,7 +84,7 @@ class Child:
     name: str
     args: list[str]
     env: dict[str, str]
-    url: str
+    url: str  # "" for the media process, which serves no HTTP
     log_path: Path
     process: subprocess.Popen[bytes] | None = None
     started_at: float = 0.0
@@ -95,6 +99,15 @@ class Child:
     @property
     def running(self) -> bool:
         return self.process is not None and self.process.poll() is None
+
+    @property
+    def line(self) -> str:
+        """The machine-readable line that says where it runs."""
+        if self.name == "nats":
+            return f"nats url={self.url} pid={self.pid}"
+        if not self.url:
+            return f"{self.name} pid={self.pid}"
+        return f"service {self.name} url={self.url} pid={self.pid}"
 
     def start(self) -> None:
         with self.log_path.open("ab") as log:
@@ -168,10 +181,18 @@ class Launcher:
             # analytics' report links to the show's replay page on live.
             if child.name == "analytics" and "live" in urls:
                 child.env.setdefault("LIVE_PUBLIC_URL", urls["live"])
+        # live's media process: live's settings, and live's address for its /media/ routes.
+        self.media: Child | None = None
+        for child in self.services:
+            if child.name == "live":
+                env = child.env | {"LIVE_INTERNAL_URL": child.url}
+                args = [sys.executable, "-m", "services.live.media"]
+                self.media = Child("media", args, env, "", self.logs / "media.log")
 
     @property
     def children(self) -> list[Child]:
-        return ([self.nats] if self.nats else []) + self.services
+        media = [self.media] if self.media and self.media.process else []
+        return ([self.nats] if self.nats else []) + self.services + media
 
     def on_signal(self, signum: int, _frame: FrameType | None) -> None:
         self.signals += 1
@@ -186,6 +207,8 @@ class Launcher:
                 child.start()
             if not self.wait_ready(began + READY_TIMEOUT_S):
                 return 0  # stopped by a signal during start-up
+            if self.media:  # once live answers, so its first poll finds it
+                self.media.start()
             self.report(time.monotonic() - began)
             self.supervise()
             return 0
@@ -218,7 +241,7 @@ class Launcher:
         return True
 
     def report(self, took: float) -> None:
-        rows = [(c.name, c.url, str(c.pid), self.shown(c.log_path)) for c in self.children]
+        rows = [(c.name, c.url or "-", str(c.pid), self.shown(c.log_path)) for c in self.children]
         if not self.nats:
             rows.insert(0, ("nats", self.nats_url, "external", "-"))
         widths = [
@@ -228,9 +251,10 @@ class Launcher:
         for row in [("service", "url", "pid", "log"), *rows]:
             say("  " + "  ".join(c.ljust(w) for c, w in zip(row, widths, strict=True)).rstrip())
         say("")
-        say(f"nats url={self.nats_url} pid={self.nats.pid if self.nats else 'external'}")
-        for child in self.services:
-            say(f"service {child.name} url={child.url} pid={child.pid}")
+        if not self.nats:
+            say(f"nats url={self.nats_url} pid=external")
+        for child in self.children:
+            say(child.line)
         for child in self.services:
             if child.name == "live":
                 say(f"host console: {child.url}/console  viewer page: {child.url}/r/<room id>")
@@ -262,14 +286,15 @@ class Launcher:
                     )
                 elif child.restart_at is not None and now >= child.restart_at:
                     child.start()
-                    kind = "nats" if child is self.nats else f"service {child.name}"
                     say(f"launcher: restarted {child.name}")
-                    say(f"{kind} url={child.url} pid={child.pid}")
+                    say(child.line)
             time.sleep(0.2)
 
     def stop(self) -> None:
-        """Services first (they drain into NATS), then nats-server; SIGKILL after 10 s."""
-        for group in (self.services, [self.nats] if self.nats else []):
+        """The media process first (its last hooks reach live), then the services (they
+        drain into NATS), then nats-server; SIGKILL after 10 s."""
+        groups = [[self.media] if self.media else [], self.services]
+        for group in [*groups, [self.nats] if self.nats else []]:
             running = [c for c in group if c.running]
             if not running:
                 continue

@@ -51,6 +51,7 @@ CHROMIUM_ARGS = [
 ]
 ADMIN_TOKEN = "test-admin"
 ADMIN = {"Authorization": f"Bearer {ADMIN_TOKEN}"}
+MEDIA_SECRET = "test-media-hook-secret"
 # Reduced motion: the pages honour it, and Playwright need not wait for animations to settle.
 PHONE = {
     "viewport": {"width": 375, "height": 812},
@@ -239,6 +240,8 @@ async def running_platform(
                 analytics_public_url=analytics_url,
                 actions_per_s=4.0,
                 actions_burst=8,
+                media_dir=str(data / "media"),  # the rooms' HLS, as the media process writes it
+                media_hook_secret=MEDIA_SECRET,
             )
         )
         live_url = await stack.enter_async_context(serving(live_app(live)))

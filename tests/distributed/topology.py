@@ -343,6 +343,7 @@ def build_topology(root: Path, database_url: str) -> Topology:
         "WHATSAPP_APP_SECRET": "distributed-whatsapp-secret",
         "WHATSAPP_VERIFY_TOKEN": "distributed-whatsapp-verify",
         "WEBHOOK_SECRET": "distributed-webhook-secret",
+        "MEDIA_HOOK_SECRET": "distributed-media-hook-secret",
         "LOG_LEVEL": "WARNING",
         "DATA_DIR": str(root),
         "PYTHONUNBUFFERED": "1",

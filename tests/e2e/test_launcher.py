@@ -1,5 +1,6 @@
-"""`make run` end to end: the launcher starts NATS and the four real service processes,
-a chat line goes through live to analytics, and Ctrl-C leaves nothing behind."""
+"""`make run` end to end: the launcher starts NATS, the four real service processes and
+live's media process, a chat line goes through live to analytics, and Ctrl-C leaves
+nothing behind."""
 
 from __future__ import annotations
 
@@ -21,6 +22,7 @@ REPO = Path(__file__).resolve().parents[2]
 ADMIN = {"Authorization": "Bearer e2e-admin"}
 SERVICE_LINE = re.compile(r"^service (\w+) url=(\S+) pid=(\d+)$", re.MULTILINE)
 NATS_LINE = re.compile(r"^nats url=(\S+) pid=(\d+)$", re.MULTILINE)
+MEDIA_LINE = re.compile(r"^media pid=(\d+)$", re.MULTILINE)
 
 pytestmark = pytest.mark.timeout(90)
 
@@ -70,6 +72,9 @@ async def test_launcher_runs_the_platform_and_stops_it_clean(platform: Platform)
         platform.urls[name], platform.pids[name] = url, int(pid)
     [(nats_url, nats_pid)] = NATS_LINE.findall(out)
     platform.pids["nats"] = int(nats_pid)
+    [media_pid] = MEDIA_LINE.findall(out)
+    platform.pids["media"] = int(media_pid)
+    assert alive(platform.pids["media"])
     assert sorted(platform.urls) == ["analytics", "ingest", "live", "orders"]
     assert not nats_url.endswith(":4222")
     live, analytics = platform.urls["live"], platform.urls["analytics"]

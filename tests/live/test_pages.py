@@ -3,11 +3,13 @@ are, and gives the console what it needs: the lineup, moderation decisions, a ho
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 
 import httpx
 
 from services.live.bootstrap import build
+from services.live.entrypoints.pages import WEB
 from services.live.main import create_app
 from shared.embedded_nats import NatsServer
 from tests.live.client import TestViewer
@@ -124,3 +126,24 @@ async def test_host_sees_moderation_decisions_including_what_the_rules_blocked(
     assert [d["id"] for d in one] == [newest["id"]]
     assert anonymous.status_code == 401
     await lily.close()
+
+
+async def test_the_vendored_hls_js_is_served_with_its_worker_not_its_licence(
+    live_url: str,
+) -> None:
+    """hls.js from npm (services/live/web/vendor/hls.js, `make vendor`): its ES module and
+    its worker load from /static as scripts; its VERSION names the version and the tarball."""
+    vendor = WEB / "vendor" / "hls.js"
+    version = (vendor / "VERSION").read_text()
+    assert re.match(r"^hls\.js 1\.\d+\.\d+\n", version)
+    assert "sha512-" in version and "Apache" in (vendor / "LICENSE").read_text()
+    async with httpx.AsyncClient(base_url=live_url) as http:
+        module = await http.get("/static/vendor/hls.js/hls.min.mjs")
+        worker = await http.get("/static/vendor/hls.js/hls.worker.js")
+        licence = await http.get("/static/vendor/hls.js/LICENSE")
+        replay = await http.get("/static/replay.html")
+    for script in (module, worker):
+        assert script.status_code == 200
+        assert script.headers["content-type"].startswith("text/javascript")
+    assert "export" in module.text[-2000:]  # an ES module, imported as one
+    assert licence.status_code == 404 and replay.status_code == 404

@@ -1,8 +1,8 @@
 """HLS playlists as the replay needs them: one VOD of every take, and where a moment is in it.
 
-The recording playlist grows take by take (ffmpeg appends, a discontinuity at each
-reconnect); each take that ends leaves an ENDLIST behind. The replay is one VOD: no
-interior ENDLIST, one at the end once the show is over.
+The recording playlist grows take by take (ffmpeg's append_list, a discontinuity at each
+reconnect); each take that ends leaves an ENDLIST behind. The replay is one playlist:
+EVENT while the show goes on, one VOD with a single ENDLIST once it is over.
 """
 
 from __future__ import annotations
@@ -14,16 +14,31 @@ ENDLIST = "#EXT-X-ENDLIST"
 
 
 def replay_playlist(text: str, ended: bool) -> str:
-    """The recording as players should see it: an EVENT playlist while the show goes on,
-    a VOD (one ENDLIST, at the end) once it ended."""
-    lines = [line for line in text.splitlines() if line.strip() != ENDLIST]
+    """replay.m3u8 as viewers should get it: one playlist over every take of the show.
+
+    ffmpeg's append_list keeps the takes apart with EXT-X-DISCONTINUITY, but each take
+    ends with an ENDLIST (the show looks over between takes), starts with a doubled
+    discontinuity, and resets MEDIA-SEQUENCE to its own epoch-based start (a player
+    reloading an EVENT playlist needs it to stay put: nothing is ever removed, so 0).
+    While the show runs: EVENT without ENDLIST; once `ended`: VOD with one ENDLIST."""
+    out: list[str] = []
+    seen_segment = False
+    for raw in text.splitlines():
+        line = raw.strip()
+        if not line or line == ENDLIST:
+            continue
+        if line.startswith("#EXT-X-MEDIA-SEQUENCE:"):
+            line = "#EXT-X-MEDIA-SEQUENCE:0"
+        elif line.startswith("#EXT-X-PLAYLIST-TYPE:"):
+            line = f"#EXT-X-PLAYLIST-TYPE:{'VOD' if ended else 'EVENT'}"
+        elif line == "#EXT-X-DISCONTINUITY" and (not seen_segment or out[-1] == line):
+            continue
+        elif not line.startswith("#"):
+            seen_segment = True
+        out.append(line)
     if ended:
-        lines = [
-            "#EXT-X-PLAYLIST-TYPE:VOD" if line.startswith("#EXT-X-PLAYLIST-TYPE") else line
-            for line in lines
-        ]
-        lines.append(ENDLIST)
-    return "\n".join(lines) + "\n"
+        out.append(ENDLIST)
+    return "\n".join(out) + "\n"
 
 
 @dataclass(frozen=True)

@@ -346,9 +346,9 @@ def _hls_dir(live: LiveDep, room_id: str) -> FilePath:
     return live.settings.media_root / "hls" / room_id
 
 
-@viewers.api_route(
+@viewers.head("/hls/{name}", include_in_schema=False)
+@viewers.get(
     "/hls/{name}",
-    methods=["GET", "HEAD"],
     response_class=Response,
     responses={
         200: {

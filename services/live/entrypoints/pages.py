@@ -40,7 +40,7 @@ class PageAssets(StaticFiles):
     its route, with its CSP (a copy at /static/console.html would have none, and could be
     framed)."""
 
-    SERVED = (".css", ".js")
+    SERVED = (".css", ".js", ".mjs")  # .mjs: the vendored hls.js (an ES module)
 
     def lookup_path(self, path: str) -> tuple[str, os.stat_result | None]:
         if not path.endswith(self.SERVED):

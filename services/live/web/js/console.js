@@ -5,6 +5,7 @@ import {
 } from './common.js';
 import { bindLanguageSelect, onLanguageChange, t, translatePage } from './i18n.js';
 import { RoomSocket } from './room-socket.js';
+import { StreamPanel } from './stream-panel.js';
 
 const TOKEN_KEY = 'qunlive.console.token';
 const ROOMS_KEY = 'qunlive.console.rooms';
@@ -32,6 +33,7 @@ const state = {
 };
 let socket = null;
 let timers = [];
+let streamPanel = null;
 
 // ---- HTTP to each service, with the console's credential ---------------------------------
 
@@ -78,6 +80,8 @@ async function init() {
   bindLanguageSelect($('#lang'));
   onLanguageChange(renderAll);
   wire();
+  streamPanel = new StreamPanel({ live });
+  window.qunliveConsole = { socket, state, streamPanel };
   state.config = await loadConfig();
   setCurrency(state.config.currency);
   if (state.token && (await verify(state.token))) loggedIn();
@@ -185,6 +189,7 @@ async function openRoom(roomId) {
   if (!$('#preview-text').value) $('#preview-text').value = draftPreview();
   refreshDecisions();
   refreshBindings();
+  streamPanel.open(room.id);
   timers = [
     setInterval(refreshSales, SALES_EVERY_MS),
     setInterval(refreshDecisions, DECISIONS_EVERY_MS),
@@ -196,6 +201,7 @@ async function openRoom(roomId) {
 function leaveRoom() {
   timers.forEach(clearInterval);
   timers = [];
+  streamPanel?.close();
   socket?.stop();
   socket = null;
   Object.assign(state, {
@@ -227,7 +233,7 @@ function watch(roomId) {
       show(line);
     },
   });
-  window.qunliveConsole = { socket, state };
+  window.qunliveConsole = { socket, state, streamPanel };
   socket.start();
 }
 
@@ -276,6 +282,9 @@ function onFrame(frame) {
     case 'moderation':
       refreshDecisions();
       break;
+    case 'stream':
+      streamPanel.frame(frame);
+      break;
     case 'error':
       toast(frame.message, 'error');
       break;
@@ -305,6 +314,7 @@ async function changeStatus(action) {
     if (action === 'end') {
       socket?.stop();
       refreshSales();
+      streamPanel.refresh();
     }
   } catch (error) {
     fail('#room-error', error);
@@ -880,6 +890,7 @@ function renderAll() {
   renderRecentRooms();
   if (!state.room) return;
   renderRoom();
+  streamPanel.render();
   renderChat();
   renderPolls();
   renderPackets();

@@ -3,8 +3,10 @@ import {
   $, ApiError, api, clock, copyText, dateTime, el, loadConfig, money, newRef, sendOnEnter,
   setCurrency, show, timeLeft, toast,
 } from './common.js';
+import { DelayLine } from './delay-line.js';
 import { bindLanguageSelect, onLanguageChange, t, translatePage } from './i18n.js';
 import { RoomSocket } from './room-socket.js';
+import { Stage } from './stage.js';
 
 const MAX_LINES = 200;
 const roomId = decodeURIComponent(window.location.pathname.split('/').filter(Boolean).pop() || '');
@@ -35,6 +37,10 @@ const state = {
 const notes = new Map();
 
 let socket = null;
+let stage = null;
+// Pin and offer frames wait the video's latency, so the card changes when the host is
+// seen changing it (js/delay-line.js); everything else is shown at once.
+let inStep = null;
 let likeBatch = 0;
 let likeTimer = null;
 // The chat follows new lines unless the viewer scrolled up to read (then it stays put).
@@ -64,6 +70,9 @@ async function init() {
   bindLanguageSelect($('#lang'));
   onLanguageChange(renderAll);
   wireControls();
+  stage = new Stage({ roomId, onChange: stageChanged });
+  inStep = new DelayLine(showFrame, () => stage.inStepS);
+  keepTopbarHeight();
   try {
     state.config = await loadConfig();
     setCurrency(state.config.currency);
@@ -80,7 +89,9 @@ async function init() {
   state.status = state.room.status;
   if (state.referrer) save({ referrer: saved().referrer || state.referrer });
   renderHeader();
+  stage.refresh();
   if (state.status === 'ended') {
+    stage.roomEnded();
     problem(t('viewer.ended_title'), t('viewer.ended_text'));
     return;
   }
@@ -141,7 +152,7 @@ function startSocket(previousToken) {
     onFrame,
     onState: connectionChanged,
   });
-  window.qunliveViewer = { socket, state }; // for people debugging, and for the browser tests
+  window.qunliveViewer = { socket, state, stage, inStep }; // for people debugging, and for the browser tests
   socket.start(previousToken);
 }
 
@@ -162,6 +173,8 @@ function connectionChanged(status, detail) {
     const code = detail?.status;
     if (code === 4410) { // the show ended: the room stays on screen, orders can still be paid
       state.status = 'ended'; // said by the close too, should its status frame be lost
+      inStep.flush();
+      stage.roomEnded();
       renderAll();
       return;
     }
@@ -177,7 +190,14 @@ function connectionChanged(status, detail) {
 
 function onFrame(frame) {
   switch (frame.type) {
+    case 'pinned':
+    case 'offer':
+      inStep.push(frame);
+      break;
     case 'welcome':
+      inStep.flush(); // what waited is older than the welcome's state
+      if (frame.stream) stage.frame(frame.stream); // the video now (frames were missed while away)
+      else stage.refresh();
       state.me = { customer_id: frame.you, role: frame.role };
       state.status = frame.status;
       state.viewers = frame.viewers;
@@ -202,15 +222,16 @@ function onFrame(frame) {
       break;
     case 'room':
       state.status = frame.status;
+      if (frame.status === 'ended') {
+        inStep.flush();
+        stage.roomEnded();
+      }
       renderHeader();
       renderProduct();
       if (frame.status === 'ended') announce(t('viewer.ended_text'));
       break;
-    case 'pinned':
-      setPinned(frame.offer);
-      break;
-    case 'offer':
-      mergeOffer(frame.offer);
+    case 'stream':
+      stage.frame(frame);
       break;
     case 'likes':
       state.likes = Math.max(state.likes, frame.total); // mine may not be counted in yet
@@ -278,6 +299,25 @@ function moderationSeen(frame) {
   const key = aboutMe && frame.action !== 'delete' ? `mod.${frame.action}_you` : `mod.${frame.action}`;
   const text = t(key, { who, reason: frame.reason || '' });
   addLines([{ id: newRef('m'), customer_id: null, name: t('chat.moderation'), text, source: 'moderation', at: new Date().toISOString() }]);
+}
+
+/** A pin or offer frame, once the video shows the moment it tells of. */
+function showFrame(frame) {
+  if (frame.type === 'pinned') setPinned(frame.offer);
+  else mergeOffer(frame.offer);
+}
+
+/** The video stopped playing live: nothing left to stay in step with. */
+function stageChanged(current) {
+  if (current.inStepS === 0 && inStep?.pending) inStep.flush();
+}
+
+/** The video sticks under the header on a phone: it needs the header's height. */
+function keepTopbarHeight() {
+  const bar = document.querySelector('.topbar');
+  const set = () => document.documentElement.style.setProperty('--topbar-h', `${bar.offsetHeight}px`);
+  new ResizeObserver(set).observe(bar);
+  set();
 }
 
 // ---- the pinned offer -----------------------------------------------------------------------
@@ -817,6 +857,7 @@ function renderHeader() {
 }
 
 function renderAll() {
+  stage?.render();
   renderHeader();
   renderProduct();
   renderOrders();
