@@ -1013,17 +1013,22 @@ def capacity_block(data: Data | None, problem: str | None) -> str:
         ],
     ]
     for key, name in (("static", "Starlette StaticFiles, same stack"), ("nginx", "nginx")):
-        ref = (scenario(data, f"{key}_segment") or {}).get("median", {})
-        share = ratio(data, f"live_vs_{key}_segment")
-        if ref:
-            rows.append(
-                [
-                    f"the same segment from {name} (same machine, same run)",
-                    f"{cell(ref.get('per_s'), ',.0f')} req/s, "
-                    f"{cell(ref.get('mb_per_s'), ',.1f')} MB/s"
-                    + (f" (live: {share:.0%} of it)" if share is not None else ""),
-                ]
-            )
+        for kind, what in (("segment", "the same segment"), ("playlist", "the same playlist")):
+            ref = (scenario(data, f"{key}_{kind}") or {}).get("median", {})
+            share = ratio(data, f"live_vs_{key}_{kind}")
+            if ref:
+                rows.append(
+                    [
+                        f"{what} from {name} (same machine, same run)",
+                        f"{cell(ref.get('per_s'), ',.0f')} req/s"
+                        + (
+                            f", {cell(ref.get('mb_per_s'), ',.1f')} MB/s"
+                            if kind == "segment"
+                            else ""
+                        )
+                        + (f" (live: {share:.0%} of it)" if share is not None else ""),
+                    ]
+                )
     rows += [
         [
             f"a viewer at {kbps / 1000:g} Mbit/s asks each second for",
@@ -1043,13 +1048,25 @@ def capacity_block(data: Data | None, problem: str | None) -> str:
     ]
     if listener:
         rows.append(["streams one core repackages (CPU only)", f"~{100 / listener:,.0f}"])
+    # The arithmetic of one run, the median one, with its own figures (medians of separate
+    # figures need not add up).
+    per_cap = (scenario(data, "capacity") or {}).get("per_run", [])
+    per_seg = (scenario(data, "live_segment") or {}).get("per_run", [])
+    per_pl = (scenario(data, "live_playlist") or {}).get("per_run", [])
     formula = (
-        f"    viewers = 1 / (segments per viewer·s / segment req/s + playlists per viewer·s / "
-        f"playlist req/s)\n"
-        f"            = 1 / ({cell(cap.get('segments_per_viewer_s'), '.2f')} / "
-        f"{cell(seg.get('per_s'), '.0f')} + {cell(cap.get('playlists_per_viewer_s'), '.2f')} / "
-        f"{cell(playlist.get('per_s'), '.0f')}) = {cell(cap.get('viewers'), ',.0f')}"
+        "    viewers = 1 / (segments per viewer·s / segment req/s"
+        " + playlists per viewer·s / playlist req/s)"
     )
+    if per_cap and len(per_cap) == len(per_seg) == len(per_pl):
+        order = sorted(range(len(per_cap)), key=lambda i: per_cap[i].get("viewers") or 0)
+        i = order[(len(order) - 1) // 2]
+        c, sg, pl = per_cap[i], per_seg[i], per_pl[i]
+        formula += (
+            f"\n            = 1 / ({cell(c.get('segments_per_viewer_s'), '.2f')} / "
+            f"{cell(sg.get('per_s'), '.0f')} + {cell(c.get('playlists_per_viewer_s'), '.2f')} / "
+            f"{cell(pl.get('per_s'), '.0f')}) = {cell(c.get('viewers'), ',.0f')}"
+            + (f"   (run {i + 1}, the median run)" if len(per_cap) > 1 else "")
+        )
     stamp = f"{date:%Y-%m-%d %H:%M} UTC" if date else str(data.get("date"))
     count = data.get("run_count", 1)
     runs = f"medians of {count} runs, by" if count != 1 else "a single run, by"
