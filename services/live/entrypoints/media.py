@@ -147,6 +147,7 @@ class PublisherEntry(BaseModel):
     srt_port: int
     passphrase: str
     key_version: int
+    on_air: bool = Field(description="live holds the room's encoder on air (a take is open).")
 
 
 class Publishers(BaseModel):

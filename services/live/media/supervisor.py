@@ -53,6 +53,10 @@ class Timing:
     backoff_max_s: float = 10.0
     hook_retry_s: float = 1.0
     hook_timeout_s: float = 5.0
+    # live holds a take open that no listener here publishes (this process restarted after
+    # a crash, so its not-ready was never sent): after this long without the encoder coming
+    # back, live is told the encoder is gone.
+    orphaned_take_s: float = 10.0
 
 
 @dataclass(frozen=True)
@@ -87,6 +91,8 @@ class Publisher:
     srt_port: int
     passphrase: str
     key_version: int
+    # What live believes, not part of the listener's identity (a change restarts nothing).
+    on_air: bool = field(default=False, compare=False)
 
     @classmethod
     def parse(cls, entry: Mapping[str, Any]) -> Publisher:
@@ -95,6 +101,7 @@ class Publisher:
             srt_port=int(entry["srt_port"]),
             passphrase=str(entry["passphrase"]),
             key_version=int(entry["key_version"]),
+            on_air=bool(entry.get("on_air", False)),
         )
         if not ROOM_ID.match(publisher.room_id):  # it names a folder
             raise ValueError("room_id is not a room id")
@@ -252,6 +259,8 @@ class Listener:
         self.stopped = asyncio.Event()
         self.process: asyncio.subprocess.Process | None = None
         self.publishing = False
+        self.idle_since = time.monotonic()  # without a publisher since
+        self.told_gone = False
         self.takes = 0  # ffmpeg processes started, for logs and tests
         self._after = after  # the room's previous listener, still stopping
         self.task = asyncio.create_task(self._run(), name=f"listener {publisher.room_id}")
@@ -340,7 +349,7 @@ class Listener:
                         process.kill()
                     continue
                 if not self.publishing and self._live_segments():
-                    self.publishing = True
+                    self.publishing, self.told_gone = True, False
                     next_stats = now + self.timing.stats_s
                     log.info("the encoder is publishing", extra=extra)
                     info = stderr.info().merged(self._segment_stats())
@@ -360,6 +369,7 @@ class Listener:
             await reader
         code = process.returncode
         if self.publishing:
+            self.idle_since, self.told_gone = time.monotonic(), True
             log.info("the encoder is gone", extra=extra | {"code": code})
             body = {"room_id": self.room_id, "path": None, "reason": "encoder_gone"}
             self.live.send("/media/hooks/not-ready", body)
@@ -369,6 +379,15 @@ class Listener:
                 extra=extra | {"code": code, "stderr": "\n".join(stderr.tail)},
             )
         return self.publishing
+
+    def orphaned_take(self, on_air: bool) -> bool:
+        """live holds a take open that this listener has not published for a while (once)."""
+        if not on_air or self.publishing or self.told_gone:
+            return False
+        if time.monotonic() - self.idle_since < self.timing.orphaned_take_s:
+            return False
+        self.told_gone = True
+        return True
 
     def _live_segments(self) -> list[tuple[str, float]]:
         try:
@@ -483,6 +502,10 @@ class Supervisor:
                 # The new listener binds the port once the old one has let it go.
                 after = self.stopping.get(room_id)
                 self.listeners[room_id] = Listener(publisher, self.config, self.live, after)
+            elif self.listeners[room_id].orphaned_take(publisher.on_air):
+                log.info("live holds a take nobody publishes", extra={"room_id": room_id})
+                body = {"room_id": room_id, "path": None, "reason": "encoder_gone"}
+                self.live.send("/media/hooks/not-ready", body)
 
     def _stopped(self, room_id: str, task: asyncio.Task[None]) -> None:
         if self.stopping.get(room_id) is task:

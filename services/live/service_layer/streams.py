@@ -49,6 +49,8 @@ class Publisher:
     srt_port: int
     passphrase: str
     key_version: int
+    on_air: bool  # live believes its encoder publishes (a media process that restarted
+    # after a crash tells live when it is not so)
 
 
 @dataclass(frozen=True)
@@ -199,7 +201,11 @@ class StreamService:
         streams, rooms = StreamRow.__table__, RoomRow.__table__
         query = (
             sa.select(
-                streams.c.room_id, streams.c.srt_port, streams.c.stream_key, streams.c.key_version
+                streams.c.room_id,
+                streams.c.srt_port,
+                streams.c.stream_key,
+                streams.c.key_version,
+                streams.c.state == StreamState.LIVE.value,
             )
             .select_from(streams.join(rooms, rooms.c.id == streams.c.room_id))
             .where(
@@ -213,7 +219,7 @@ class StreamService:
         async with self._sessions() as session:
             conn = await session.connection()
             rows = (await conn.execute(query)).all()
-        return [Publisher(*row) for row in rows]
+        return [Publisher(*row[:4], on_air=bool(row[4])) for row in rows]
 
     async def may_publish(self, room_id: str, key: str) -> bool:
         async with self._sessions() as session:

@@ -31,6 +31,7 @@ FAST = Timing(
     backoff_min_s=0.2,
     backoff_max_s=1.0,
     hook_retry_s=0.2,
+    orphaned_take_s=1.0,
 )
 
 
@@ -70,12 +71,15 @@ class FakeLive:
             ]
         )
 
-    def add(self, room_id: str, port: int, passphrase: str, key_version: int = 1) -> None:
+    def add(
+        self, room_id: str, port: int, passphrase: str, key_version: int = 1, on_air: bool = False
+    ) -> None:
         self.publishers[room_id] = {
             "room_id": room_id,
             "srt_port": port,
             "passphrase": passphrase,
             "key_version": key_version,
+            "on_air": on_air,
         }
 
     def calls(self, kind: str, room_id: str) -> list[dict[str, Any]]:

@@ -151,6 +151,25 @@ async def test_a_revoked_key_takes_the_listener_away(media: Supervisor, live: Fa
     await eventually(gone, timeout=10)
 
 
+async def test_a_take_live_holds_open_that_nobody_publishes_is_closed_once(
+    media: Supervisor, live: FakeLive, encoders: Encoders
+) -> None:
+    """A media process that crashed mid-take never said not-ready: restarted, it finds live
+    holding the take open, waits for the encoder to come back, then tells live it is gone."""
+    port = free_udp_port()
+    live.add("r_crashed", port, KEY, on_air=True)
+    pid = await listening(media, "r_crashed", port)
+    (gone,) = await live.wait_for("not-ready", "r_crashed")
+    assert gone["reason"] == "encoder_gone"
+    live.add("r_crashed", port, KEY, on_air=False)  # live took it
+    await encoders.publish(port, KEY)
+    await live.wait_for("ready", "r_crashed")
+    live.add("r_crashed", port, KEY, on_air=True)
+    await live.wait_for("stats", "r_crashed")
+    assert len(live.calls("not-ready", "r_crashed")) == 1  # said once; publishing now
+    assert media.listeners["r_crashed"].process.pid == pid  # on_air restarted nothing
+
+
 async def test_a_killed_encoder_comes_back_and_the_replay_holds_both_takes(
     media: Supervisor, live: FakeLive, encoders: Encoders, tmp_path: Path
 ) -> None:
