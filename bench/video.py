@@ -62,7 +62,6 @@ from typing import Any
 import httpx
 
 from bench import results
-from services.demo import free_udp_ports
 
 REPO = Path(__file__).resolve().parents[1]
 LUA = REPO / "bench" / "video.lua"
@@ -282,7 +281,6 @@ def start_platform(data_dir: Path, timeout_s: float = 90) -> Platform:
     env = {k: v for k, v in os.environ.items() if k not in {"NATS_URL", "DATABASE_URL"}}
     env |= {
         "ADMIN_TOKEN": ADMIN_TOKEN,
-        "SRT_PORTS": free_udp_ports(10),
         "LOG_LEVEL": "WARNING",
         "PYTHONUNBUFFERED": "1",
     }

@@ -28,7 +28,6 @@ import random
 import re
 import shutil
 import signal
-import socket
 import subprocess
 import sys
 import time
@@ -624,25 +623,8 @@ def summary(report: dict[str, Any]) -> str:
     return "\n".join(lines)
 
 
-def free_udp_ports(count: int) -> str:
-    """`count` UDP ports free now on 127.0.0.1, as live's SRT_PORTS ("a-b"): the demo's
-    rooms must not meet another platform's listeners (`make run`'s are 9710-9799)."""
-    for _ in range(200):
-        low = random.randrange(20_000, 60_000 - count)
-        try:
-            with contextlib.ExitStack() as stack:
-                for port in range(low, low + count):
-                    sock = stack.enter_context(socket.socket(socket.AF_INET, socket.SOCK_DGRAM))
-                    sock.bind(("127.0.0.1", port))
-        except OSError:
-            continue
-        return f"{low}-{low + count - 1}"
-    raise RuntimeError("no free UDP port range for SRT")
-
-
 def start_platform(data_dir: Path) -> tuple[subprocess.Popen[str], dict[str, str]]:
     env = {k: v for k, v in os.environ.items() if k not in ("NATS_URL", "DATABASE_URL")}
-    env.setdefault("SRT_PORTS", free_udp_ports(10))
     launcher = subprocess.Popen(
         [sys.executable, "-m", "services.launcher", "--free-ports", "--data-dir", str(data_dir)],
         cwd=REPO,

@@ -2,6 +2,10 @@
 
     python -m services.launcher [--only live,analytics] [--data-dir DIR] [--free-ports]
 
+--free-ports picks free ports for NATS and the services (instead of 4333 and 8001-8004)
+and a free UDP range for the rooms' SRT listeners (instead of 9710-9799), unless
+SRT_PORTS is set.
+
 Starts nats-server (unless NATS_URL is set) and each service as
 `python -m services.<name>`, waits for every /readyz, prints where each one
 listens, then restarts any child that dies (backoff 1, 2, 4 .. 30 s).
@@ -25,6 +29,7 @@ import contextlib
 import fcntl
 import json
 import os
+import random
 import signal
 import socket
 import subprocess
@@ -44,6 +49,7 @@ NATS_PORT = 4333  # not 4222: that is where a system NATS usually runs
 READY_TIMEOUT_S = 60.0
 STOP_TIMEOUT_S = 10.0
 MAX_BACKOFF_S = 30.0
+FREE_SRT_PORTS = 20  # rooms with a stream key at once, under --free-ports
 STABLE_AFTER_S = 60.0  # a child that ran this long starts its backoff afresh
 
 
@@ -68,6 +74,23 @@ def pick_port(preferred: int | None, taken: set[int]) -> int:
         port = free_port()
     taken.add(port)
     return port
+
+
+def free_udp_range(count: int) -> str:
+    """`count` consecutive UDP ports nobody holds on 127.0.0.1, as live's SRT_PORTS
+    ("first-last"): with --free-ports, the rooms' SRT listeners must not meet another
+    platform's (`make run`'s are 9710-9799)."""
+    for _ in range(200):
+        first = random.randrange(20_000, 60_000 - count)
+        try:
+            with contextlib.ExitStack() as stack:
+                for port in range(first, first + count):
+                    sock = stack.enter_context(socket.socket(socket.AF_INET, socket.SOCK_DGRAM))
+                    sock.bind(("127.0.0.1", port))
+        except OSError:
+            continue
+        return f"{first}-{first + count - 1}"
+    raise RuntimeError("no free UDP port range for the rooms' SRT listeners")
 
 
 def _die_with_parent() -> None:
@@ -168,6 +191,8 @@ class Launcher:
             # DATABASE_URL, when set, is inherited; else each service uses SQLite under DATA_DIR.
             env |= {"PORT": str(port), "NATS_URL": nats_url, "DATA_DIR": str(data_dir)}
             env["PYTHONUNBUFFERED"] = "1"
+            if name == "live" and free_ports:
+                env.setdefault("SRT_PORTS", free_udp_range(FREE_SRT_PORTS))
             args = [sys.executable, "-m", f"services.{name}"]
             url = f"http://127.0.0.1:{port}"
             self.services.append(Child(name, args, env, url, self.logs / f"{name}.log"))
@@ -328,7 +353,7 @@ def main(argv: list[str] | None = None) -> int:
         help="NATS store, SQLite files, logs (default $QUNLIVE_DATA_DIR, $DATA_DIR or .data)",
     )
     parser.add_argument(
-        "--free-ports", action="store_true", help="pick free ports instead of 4333 and 8001-8004"
+        "--free-ports", action="store_true", help="pick free ports instead of 4333, 8001-8004 and SRT's 9710-9799"
     )
     args = parser.parse_args(argv)
     services = [s.strip() for s in args.only.split(",") if s.strip()]

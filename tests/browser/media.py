@@ -4,9 +4,7 @@ HLS into a folder (the pages' own tests) or published by SRT to a room (end to e
 from __future__ import annotations
 
 import contextlib
-import random
 import signal
-import socket
 import subprocess
 from collections.abc import Iterator
 from pathlib import Path
@@ -115,26 +113,6 @@ def recorded_hls(folder: Path, seconds: int, log: Path) -> None:
 def srt_publisher(url: str, log: Path) -> Encoder:
     """The contract's test encoder: real time, MPEG-TS over SRT (caller) to the room's port."""
     return Encoder(["-re", *PATTERN, "-f", "mpegts", url], log)
-
-
-def free_udp_ports(count: int) -> str:
-    """A range of `count` UDP ports nobody listens on, as LIVE's SRT_PORTS ("first-last"):
-    the default range may be held by another platform on this machine."""
-    for _ in range(200):
-        first = random.randrange(20000, 60000 - count)
-        sockets = []
-        try:
-            for port in range(first, first + count):
-                sock = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
-                sockets.append(sock)
-                sock.bind(("127.0.0.1", port))
-        except OSError:
-            continue
-        finally:
-            for sock in sockets:
-                sock.close()
-        return f"{first}-{first + count - 1}"
-    raise RuntimeError("no free UDP port range")
 
 
 CONTENT_TYPES = {".m3u8": "application/vnd.apple.mpegurl", ".ts": "video/mp2t"}

@@ -17,7 +17,7 @@ import httpx
 import pytest
 
 from tests.browser.conftest import PHONE, TIMEOUT_MS, join_as, needs_browser, screenshot
-from tests.browser.media import Encoder, ffmpeg, free_udp_ports, srt_publisher
+from tests.browser.media import Encoder, ffmpeg, srt_publisher
 from tests.browser.test_video_pages import in_state, player_state, video_plays
 from tests.support import eventually, launcher
 
@@ -54,10 +54,9 @@ class Launched:
 
 
 @pytest.fixture
-async def launched(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> AsyncIterator[Launched]:
+async def launched(tmp_path: Path) -> AsyncIterator[Launched]:
     """The launcher on free ports (its rooms' SRT ports too); skips (saying why) while
     there is no media process to start."""
-    monkeypatch.setenv("SRT_PORTS", free_udp_ports(5))
     output = tmp_path / "launcher.out"
     secret = "video-e2e-secret-key-of-at-least-32-bytes!"
     running = Launched(output, tmp_path / "data" / "logs")

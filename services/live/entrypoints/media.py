@@ -370,7 +370,9 @@ async def hls_file(room_id: RoomIdPath, name: str, live: LiveDep) -> Response:
         text = playlists.replay_playlist(path.read_text(), ended)
         return Response(text, media_type=PLAYLIST_TYPE, headers=PLAYLIST_HEADERS)
     if name.endswith(".m3u8"):
-        return FileResponse(path, media_type=PLAYLIST_TYPE, headers=PLAYLIST_HEADERS)
+        # Read once: ffmpeg replaces the playlist every segment, and a file response that
+        # measured one version could send another (Content-Length mismatch, seen in bench).
+        return Response(path.read_bytes(), media_type=PLAYLIST_TYPE, headers=PLAYLIST_HEADERS)
     return FileResponse(path, media_type="video/mp2t", headers=SEGMENT_HEADERS)
 
 
