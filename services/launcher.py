@@ -353,7 +353,9 @@ def main(argv: list[str] | None = None) -> int:
         help="NATS store, SQLite files, logs (default $QUNLIVE_DATA_DIR, $DATA_DIR or .data)",
     )
     parser.add_argument(
-        "--free-ports", action="store_true", help="pick free ports instead of 4333, 8001-8004 and SRT's 9710-9799"
+        "--free-ports",
+        action="store_true",
+        help="pick free ports instead of 4333, 8001-8004 and SRT's 9710-9799",
     )
     args = parser.parse_args(argv)
     services = [s.strip() for s in args.only.split(",") if s.strip()]
