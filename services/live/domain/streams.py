@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import re
 import secrets
-from dataclasses import dataclass
+from dataclasses import asdict, dataclass, fields, replace
 from enum import StrEnum
 from urllib.parse import parse_qs, urlsplit
 
@@ -113,6 +113,14 @@ class IncomingInfo:
     fps: float | None = None
     bitrate_kbps: float | None = None
     keyframe_interval_s: float | None = None
+
+    def merged(self, other: IncomingInfo) -> IncomingInfo:
+        """These fields, overridden by those `other` knows."""
+        known = {f.name: getattr(other, f.name) for f in fields(other)}
+        return replace(self, **{k: v for k, v in known.items() if v is not None})
+
+    def as_json(self) -> dict[str, object]:
+        return asdict(self)
 
 
 def warnings(info: IncomingInfo | None) -> list[str]:

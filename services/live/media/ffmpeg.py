@@ -12,8 +12,9 @@ from __future__ import annotations
 
 import re
 from collections.abc import Iterable, Mapping
-from dataclasses import asdict, dataclass, fields, replace
 from pathlib import Path
+
+from services.live.domain.streams import IncomingInfo
 
 LIVE_PLAYLIST = "live.m3u8"
 REPLAY_PLAYLIST = "replay.m3u8"
@@ -23,27 +24,6 @@ LIVE_LIST_SIZE = 6
 # of silence, and only when the peer vanished without closing).
 READ_TIMEOUT_S = 3.0
 ANALYZE_S = 0.5
-
-
-@dataclass(frozen=True)
-class StreamInfo:
-    """The incoming stream as live's /media/hooks/ready and /stats take it (all optional)."""
-
-    video_codec: str | None = None
-    audio_codec: str | None = None
-    width: int | None = None
-    height: int | None = None
-    fps: float | None = None
-    bitrate_kbps: float | None = None
-    keyframe_interval_s: float | None = None
-
-    def merged(self, other: StreamInfo) -> StreamInfo:
-        """These fields, overridden by those `other` knows."""
-        known = {f.name: getattr(other, f.name) for f in fields(other)}
-        return replace(self, **{k: v for k, v in known.items() if v is not None})
-
-    def as_json(self) -> dict[str, object]:
-        return asdict(self)
 
 
 def room_dir(media_dir: Path, room_id: str) -> Path:
@@ -98,17 +78,17 @@ _SIZE = re.compile(r"(?<![\w.])(\d{2,5})x(\d{2,5})(?![\w.])")
 _FPS = re.compile(r"(\d+(?:\.\d+)?)(k?) fps")
 
 
-def stream_line_info(line: str) -> StreamInfo | None:
+def stream_line_info(line: str) -> IncomingInfo | None:
     """What one "Stream #0:0[0x100]: Video: h264 (High) ..., 640x360 ..., 25 fps" line says."""
     found = _STREAM.search(line)
     if not found:
         return None
     kind, codec = found.groups()
     if kind == "Audio":
-        return StreamInfo(audio_codec=codec)
+        return IncomingInfo(audio_codec=codec)
     rest = line[found.end() :]
     size, fps = _SIZE.search(rest), _FPS.search(rest)
-    return StreamInfo(
+    return IncomingInfo(
         video_codec=codec,
         width=int(size.group(1)) if size else None,
         height=int(size.group(2)) if size else None,
@@ -116,9 +96,9 @@ def stream_line_info(line: str) -> StreamInfo | None:
     )
 
 
-def header_info(lines: Iterable[str]) -> StreamInfo:
+def header_info(lines: Iterable[str]) -> IncomingInfo:
     """The input's streams from ffmpeg's stderr (the "Input #0" section only)."""
-    info, in_input = StreamInfo(), False
+    info, in_input = IncomingInfo(), False
     for line in lines:
         if "Input #0" in line:
             in_input = True
@@ -148,7 +128,7 @@ def playlist_segments(text: str) -> list[tuple[str, float]]:
     return segments
 
 
-def segment_stats(text: str, sizes: Mapping[str, int]) -> StreamInfo:
+def segment_stats(text: str, sizes: Mapping[str, int]) -> IncomingInfo:
     """Bitrate and keyframe interval from the live playlist and its segments' sizes.
 
     With -c copy the muxer can cut only at a keyframe, at the first one after hls_time: a
@@ -158,11 +138,11 @@ def segment_stats(text: str, sizes: Mapping[str, int]) -> StreamInfo:
     download. `sizes` lacks segments deleted meanwhile; they are left out."""
     segments = playlist_segments(text)
     if not segments:
-        return StreamInfo()
+        return IncomingInfo()
     counted = [(sizes[name], seconds) for name, seconds in segments if name in sizes]
     seconds = sum(s for _, s in counted)
     bitrate = sum(b for b, _ in counted) * 8 / seconds / 1000 if seconds > 0 else None
-    return StreamInfo(
+    return IncomingInfo(
         bitrate_kbps=round(bitrate, 1) if bitrate is not None else None,
         keyframe_interval_s=round(max(s for _, s in segments), 2),
     )

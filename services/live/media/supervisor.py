@@ -29,8 +29,8 @@ from typing import Any
 import httpx
 import imageio_ffmpeg
 
+from services.live.domain.streams import IncomingInfo
 from services.live.media import ffmpeg
-from services.live.media.ffmpeg import StreamInfo
 from services.live.settings import LiveSettings
 from shared.events.envelope import SUBJECT_TOKEN_PATTERN
 
@@ -396,11 +396,11 @@ class Listener:
             return []
         return ffmpeg.playlist_segments(text)
 
-    def _segment_stats(self) -> StreamInfo:
+    def _segment_stats(self) -> IncomingInfo:
         try:
             text = (self.dir / ffmpeg.LIVE_PLAYLIST).read_text()
         except OSError:
-            return StreamInfo()
+            return IncomingInfo()
         sizes: dict[str, int] = {}
         for name, _ in ffmpeg.playlist_segments(text):
             with contextlib.suppress(OSError):  # deleted meanwhile (it left the window)
@@ -450,7 +450,7 @@ class StderrLog:
                 )
                 self.refusals, self.refusals_logged_at = 0, now
 
-    def info(self) -> StreamInfo:
+    def info(self) -> IncomingInfo:
         return ffmpeg.header_info(self.header)
 
 

@@ -7,8 +7,8 @@ from __future__ import annotations
 from pathlib import Path
 
 from services.live.domain import playlists
+from services.live.domain.streams import IncomingInfo
 from services.live.media import ffmpeg
-from services.live.media.ffmpeg import StreamInfo
 
 HEADER = """\
 06:13:37.114243/SRT:RcvQ:w1!W:SRT.cn: processConnectRequest: rsp(REJECT): 1010 - Incorrect passphrase
@@ -103,17 +103,17 @@ def test_an_ipv6_bind_host_is_bracketed() -> None:
 
 def test_the_stream_header_gives_codecs_size_and_rate_of_the_input_only() -> None:
     info = ffmpeg.header_info(HEADER.splitlines())
-    assert info == StreamInfo(
+    assert info == IncomingInfo(
         video_codec="h264", audio_codec="aac", width=640, height=360, fps=25.0
     )
 
 
 def test_stream_lines_in_other_shapes() -> None:
     line = "  Stream #0:0[0x100](und): Video: hevc (Main), yuv420p(tv, bt709), 1920x1080, 29.97 fps"
-    assert ffmpeg.stream_line_info(line) == StreamInfo(
+    assert ffmpeg.stream_line_info(line) == IncomingInfo(
         video_codec="hevc", width=1920, height=1080, fps=29.97
     )
-    assert ffmpeg.stream_line_info("[info]   Stream #0:1: Audio: mp3, 48000 Hz") == StreamInfo(
+    assert ffmpeg.stream_line_info("[info]   Stream #0:1: Audio: mp3, 48000 Hz") == IncomingInfo(
         audio_codec="mp3"
     )
     assert ffmpeg.stream_line_info("[info]   Stream #0:0 -> #0:0 (copy)") is None
@@ -137,11 +137,11 @@ def test_keyframe_interval_and_bitrate_from_the_live_window() -> None:
     info = ffmpeg.segment_stats(LIVE, sizes)
     assert info.keyframe_interval_s == 4.0
     assert info.bitrate_kbps == 1000.0  # 1 MB * 8 / 8 s
-    assert ffmpeg.segment_stats("#EXTM3U\n", {}) == StreamInfo()
+    assert ffmpeg.segment_stats("#EXTM3U\n", {}) == IncomingInfo()
 
 
 def test_stream_info_merges_what_is_known() -> None:
-    merged = StreamInfo(video_codec="h264", fps=25.0).merged(StreamInfo(bitrate_kbps=800.0))
+    merged = IncomingInfo(video_codec="h264", fps=25.0).merged(IncomingInfo(bitrate_kbps=800.0))
     assert merged.as_json() == {
         "video_codec": "h264",
         "audio_codec": None,
