@@ -107,14 +107,7 @@ def pool_file(path: Path, size: int, tag: str) -> Path:
 
 def wrk(url: str, pool: Path, seconds: float, connections: int, threads: int) -> dict[str, int]:
     path = "/" + url.split("/", 3)[3]
-    command = ["wrk", f"-t{threads}", f"-c{connections}", f"-d{int(seconds)}s", "--latency",
-               "-s", str(LUA), url, "--", str(pool), str(threads), path]  # fmt: skip
-    done = subprocess.run(command, capture_output=True, text=True, timeout=seconds + 60)
-    line = next((x for x in done.stdout.splitlines() if x.startswith("RESULT ")), None)
-    if done.returncode != 0 or line is None:
-        raise RuntimeError(f"wrk failed: {done.stdout}\n{done.stderr}")
-    result: dict[str, int] = json.loads(line.removeprefix("RESULT "))
-    return result
+    return results.run_wrk(LUA, url, seconds, connections, threads, str(pool), str(threads), path)
 
 
 def figures(endpoint: str, result: dict[str, int]) -> Figures:

@@ -54,6 +54,20 @@ def wrk_version() -> str:
     return first_line(["wrk", "--version"]).split(" Copyright")[0].strip()
 
 
+def run_wrk(
+    script: Path, url: str, seconds: float, connections: int, threads: int, *args: str
+) -> dict[str, int]:
+    """wrk with a Lua script whose `done` prints one `RESULT {json}` line: that JSON."""
+    command = ["wrk", f"-t{threads}", f"-c{connections}", f"-d{int(seconds)}s", "--latency",
+               "-s", str(script), url, *(["--", *args] if args else [])]  # fmt: skip
+    done = subprocess.run(command, capture_output=True, text=True, timeout=seconds + 60)
+    line = next((x for x in done.stdout.splitlines() if x.startswith("RESULT ")), None)
+    if done.returncode != 0 or line is None:
+        raise RuntimeError(f"wrk failed: {done.stdout}\n{done.stderr}")
+    result: dict[str, int] = json.loads(line.removeprefix("RESULT "))
+    return result
+
+
 def package_version(name: str) -> str:
     try:
         return metadata.version(name)

@@ -43,7 +43,6 @@ from __future__ import annotations
 
 import argparse
 import contextlib
-import json
 import math
 import os
 import re
@@ -402,14 +401,7 @@ def wait_http(url: str, process: subprocess.Popen[bytes], timeout_s: float = 20)
 
 
 def wrk(url: str, seconds: float, connections: int, threads: int) -> dict[str, int]:
-    command = ["wrk", f"-t{threads}", f"-c{connections}", f"-d{int(seconds)}s", "--latency",
-               "-s", str(LUA), url]  # fmt: skip
-    done = subprocess.run(command, capture_output=True, text=True, timeout=seconds + 60)
-    line = next((x for x in done.stdout.splitlines() if x.startswith("RESULT ")), None)
-    if done.returncode != 0 or line is None:
-        raise RuntimeError(f"wrk failed: {done.stdout}\n{done.stderr}")
-    result: dict[str, int] = json.loads(line.removeprefix("RESULT "))
-    return result
+    return results.run_wrk(LUA, url, seconds, connections, threads)
 
 
 def served(result: dict[str, int], file_bytes: int) -> dict[str, float]:
