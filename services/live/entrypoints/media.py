@@ -60,9 +60,9 @@ class StreamInfo(BaseModel):
     audio_codec: str | None = Field(default=None, max_length=40, examples=["aac"])
     width: int | None = Field(default=None, ge=1, le=16384, strict=True)
     height: int | None = Field(default=None, ge=1, le=16384, strict=True)
-    fps: float | None = Field(default=None, gt=0, le=1000)
-    bitrate_kbps: float | None = Field(default=None, ge=0, le=1_000_000)
-    keyframe_interval_s: float | None = Field(default=None, gt=0, le=3600)
+    fps: float | None = Field(default=None, gt=0, le=1000, strict=True)
+    bitrate_kbps: float | None = Field(default=None, ge=0, le=1_000_000, strict=True)
+    keyframe_interval_s: float | None = Field(default=None, gt=0, le=3600, strict=True)
 
 
 class PublishAddress(BaseModel):
