@@ -31,7 +31,7 @@ from sqlalchemy import MetaData
 from sqlalchemy.ext.asyncio import AsyncEngine, async_sessionmaker
 from sqlmodel.ext.asyncio.session import AsyncSession
 
-from shared import db, streams, subjects
+from shared import db, objects, streams, subjects
 from shared.api import SecurityHeaders, StrictJsonRoute
 from shared.events import IntegrationEvent
 from shared.health import ReadinessCheck, health_router
@@ -122,10 +122,21 @@ class Infrastructure:
 
         async def provision() -> None:
             await streams.provision_streams(js, replicas=self.settings.stream_replicas)
+            await objects.provision_buckets(js, self.settings.stream_replicas, self.bucket_limits())
             for spec in streams.ALL_STREAMS:
                 await js.stream_info(spec.name)
 
         await _while_jetstream_settles("streams", provision)
+
+    def bucket_limits(self) -> dict[str, int]:
+        return {
+            objects.PRODUCT_PHOTOS.name: self.settings.product_photos_bucket_bytes,
+            objects.ROOM_MEDIA.name: self.settings.room_media_bucket_bytes,
+        }
+
+    def bucket(self, spec: objects.BucketSpec) -> objects.Objects:
+        """One bucket of the Object Store (after start())."""
+        return objects.Objects(self.js, spec)
 
     async def stop(self) -> None:
         for hook in reversed(self.on_stop):

@@ -27,6 +27,9 @@ class ServiceSettings(BaseSettings):
     database_url: str = ""
     data_dir: str = ".data"
     stream_replicas: int = Field(default=1, ge=1, le=5)
+    # The Object Store buckets' limits (shared/objects.py); every service provisions them.
+    product_photos_bucket_bytes: int = Field(default=2 * 1024**3, ge=1024**2)
+    room_media_bucket_bytes: int = Field(default=20 * 1024**3, ge=1024**2)
     log_level: str = "INFO"
     # Signs viewer and host tokens (HS256).
     secret_key: str = DEV_SECRET_PREFIX + "secret-key"

@@ -12,6 +12,14 @@ from typing import Annotated, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, TypeAdapter
 
+from shared.events.media import (
+    Attachment,
+    ImageAttachment,
+    ImageSizes,
+    LinkAttachment,
+    VoiceAttachment,
+)
+
 # ---- client -> server ---------------------------------------------------------------
 
 REF_MAX = 64
@@ -75,6 +83,22 @@ class Moderate(ClientFrame):
     minutes: int = Field(default=10, ge=1, le=7 * 24 * 60)
 
 
+class PostLink(ClientFrame):
+    """Post a link (shown as a link: the server never fetches it), with words about it."""
+
+    type: Literal["link"]
+    url: str = LinkAttachment.model_fields["url"]
+    text: str = Field(default="", max_length=2000)
+
+
+class PostProduct(ClientFrame):
+    """Post a product card ("look at this one") that opens the offer."""
+
+    type: Literal["product"]
+    offer_id: str = Field(max_length=64)
+    text: str = Field(default="", max_length=2000)
+
+
 def ref_of(text: str) -> str | None:
     """The `ref` of a frame that is refused as a whole (unknown type, a wrong field), so its
     error still carries it; None when the frame has no usable ref (not JSON, not a string,
@@ -88,7 +112,16 @@ def ref_of(text: str) -> str | None:
 
 
 AnyClientFrame = Annotated[
-    SendChat | Ping | Like | CheckIn | GrabRedPacket | Vote | Claim | Moderate,
+    SendChat
+    | Ping
+    | Like
+    | CheckIn
+    | GrabRedPacket
+    | Vote
+    | Claim
+    | Moderate
+    | PostLink
+    | PostProduct,
     Field(discriminator="type"),
 ]
 client_frame = TypeAdapter[AnyClientFrame](AnyClientFrame)
@@ -103,6 +136,12 @@ class ChatLine(BaseModel):
     text: str
     source: str
     at: datetime
+    attachment: Attachment | None = Field(
+        default=None,
+        description="A picture (sizes on live: /rooms/{room_id}/media/{name}), a voice clip "
+        "(same place), a link, a product card (photo on orders: {orders_url}/photos/{name}), "
+        "or a group's media still being fetched (an `attached` frame follows).",
+    )
 
 
 class OfferView(BaseModel):
@@ -118,6 +157,10 @@ class OfferView(BaseModel):
     closed: bool = False
     buyers: int | None = Field(default=None, description="Group buy: committed buyers.")
     next_tier_at: int | None = Field(default=None, description="Group buy: buyers for next tier.")
+    photos: list[ImageSizes] = Field(
+        default_factory=list,
+        description="On orders: {orders_url}/photos/{name}; first is the card's.",
+    )
 
 
 class StreamFrame(BaseModel):
@@ -169,6 +212,16 @@ class ChatDeleted(BaseModel):
 
     type: Literal["deleted"] = "deleted"
     message_id: str
+
+
+class Attached(BaseModel):
+    """A group's picture or voice note on line `message_id` arrived (attachment), or could
+    not be fetched (attachment null, reason): replace the line's pending attachment."""
+
+    type: Literal["attached"] = "attached"
+    message_id: str
+    attachment: ImageAttachment | VoiceAttachment | None = Field(discriminator="kind")
+    reason: str = ""
 
 
 class Pinned(BaseModel):
@@ -257,6 +310,7 @@ AnyServerFrame = Annotated[
     | RoomStatus
     | StreamFrame
     | ChatDeleted
+    | Attached
     | Pinned
     | OfferUpdate
     | Likes

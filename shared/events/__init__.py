@@ -12,6 +12,7 @@ from shared.events.envelope import IntegrationEvent, SubjectToken, new_id, utcno
 from shared.events.ingest import INGEST_EVENTS
 from shared.events.live import (
     AnnouncementPosted,
+    ChatMediaFetched,
     ChatMessageDeleted,
     ChatMessagePosted,
     CheckedIn,
@@ -65,6 +66,7 @@ LIVE_EVENTS: tuple[type[IntegrationEvent], ...] = (
     RoomRulesChanged,
     ChatMessagePosted,
     ChatMessageDeleted,
+    ChatMediaFetched,
     ModerationApplied,
     ProductPinned,
     LikesSent,
@@ -160,6 +162,7 @@ __all__ = [
     "LIVE_EVENTS",
     "ORDERS_EVENTS",
     "AnnouncementPosted",
+    "ChatMediaFetched",
     "ChatMessageDeleted",
     "ChatMessagePosted",
     "CheckedIn",

@@ -12,7 +12,7 @@ from __future__ import annotations
 
 from typing import Literal
 
-from pydantic import Field
+from pydantic import BaseModel, Field
 
 from shared.events.envelope import IntegrationEvent
 
@@ -35,6 +35,17 @@ class IngestEvent(IntegrationEvent):
     )
 
 
+class ExternalMedia(BaseModel):
+    """A picture or voice note in a group message, as the platform names it: ingest fetches
+    it (Telegram getFile, WhatsApp media id) into the room's media."""
+
+    kind: Literal["image", "voice"]
+    file_ref: str = Field(max_length=512, description="Telegram file_id, WhatsApp media id.")
+    content_type: str | None = Field(default=None, max_length=100)
+    bytes: int | None = Field(default=None, ge=0, description="As the platform says, if it does.")
+    duration_s: float | None = Field(default=None, ge=0)
+
+
 class ExternalMessageReceived(IngestEvent):
     """A chat line written in an external group chat bound to the room (occurred_at: sent)."""
 
@@ -47,6 +58,7 @@ class ExternalMessageReceived(IngestEvent):
     edited: bool = Field(
         default=False, description="An edit of message_id; occurred_at is the edit."
     )
+    media: ExternalMedia | None = Field(default=None, description="text is then its caption.")
 
 
 class ExternalMemberJoined(IngestEvent):

@@ -8,6 +8,7 @@ from typing import ClassVar, Literal
 from pydantic import Field
 
 from shared.events.envelope import IntegrationEvent
+from shared.events.media import Attachment, ImageAttachment, VoiceAttachment
 
 # The subject type of system chat lines (see ChatMessagePosted.subject_type).
 SYSTEM_CHAT_TYPE = "chat.system_posted"
@@ -72,6 +73,11 @@ class ChatMessagePosted(LiveEvent):
         default="web", description="web, telegram, whatsapp, webhook, import; system (welcomes)"
     )
     reply_to: str | None = None
+    attachment: Attachment | None = Field(
+        default=None,
+        description="A picture, voice clip, link or product card; text is then its caption "
+        "(may be empty).",
+    )
 
     other_subject_types: ClassVar[tuple[str, ...]] = (SYSTEM_CHAT_TYPE,)
 
@@ -81,6 +87,16 @@ class ChatMessagePosted(LiveEvent):
         # history keeps a room's last lines per subject, and a show's welcomes must not push
         # the conversation out of it (docs/decisions/0018-live-history-and-moderation.md).
         return SYSTEM_CHAT_TYPE if self.source == "system" else self.type
+
+
+class ChatMediaFetched(LiveEvent):
+    """A group's picture or voice note, announced as pending on line `message_id`, was
+    fetched and stored (attachment), or could not be (attachment None, reason says why)."""
+
+    type: Literal["chat.media_fetched"] = "chat.media_fetched"
+    message_id: str
+    attachment: ImageAttachment | VoiceAttachment | None = Field(discriminator="kind")
+    reason: str = Field(default="", max_length=300)
 
 
 class RoomPreviewAnnounced(LiveEvent):
@@ -211,6 +227,9 @@ class RoomRulesChanged(LiveEvent):
     block_ads: bool = True
     max_length: int = Field(default=300, ge=1, le=2000)
     slow_mode_s: float = Field(default=0, ge=0, le=3600)
+    members_post_media: bool = Field(
+        default=False, description="Members may post images and voice clips (staff always may)."
+    )
     by: str
 
 

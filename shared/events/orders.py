@@ -8,6 +8,9 @@ from typing import Literal
 from pydantic import Field
 
 from shared.events.envelope import IntegrationEvent
+from shared.events.media import ImageSizes
+
+PHOTOS_DESCRIPTION = "The product's photos in the host's order (the first is the card's)."
 
 
 class OrdersEvent(IntegrationEvent):
@@ -25,6 +28,9 @@ class OfferOpened(OrdersEvent):
     stock: int = Field(ge=0)
     per_buyer_limit: int = Field(ge=1)
     ends_at: datetime | None = None
+    photos: list[ImageSizes] = Field(
+        default_factory=list, max_length=10, description=PHOTOS_DESCRIPTION
+    )
 
 
 class StockChanged(OrdersEvent):
@@ -87,6 +93,9 @@ class OfferUpdated(OrdersEvent):
     left: int = Field(ge=0)
     per_buyer_limit: int = Field(ge=1)
     ends_at: datetime | None = None
+    photos: list[ImageSizes] = Field(
+        default_factory=list, max_length=10, description=PHOTOS_DESCRIPTION
+    )
 
 
 class GroupTierReached(OrdersEvent):

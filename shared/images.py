@@ -1,0 +1,123 @@
+"""An uploaded picture made safe and made into the sizes the pages use.
+
+Read by content, never by name: Pillow must open and verify it, as JPEG, PNG or
+WebP, within the pixel limit (a decompression bomb is refused before it is
+decoded), complete, with nothing hidden after its end (a polyglot). Then the EXIF
+orientation is applied and every size is encoded anew, so no EXIF (a phone
+photo's GPS position), comment or appended payload of the upload survives.
+Plumbing shared by orders (product photos), live (posted images) and ingest
+(pictures from the groups); CPU-bound: call it in a worker thread.
+"""
+
+from __future__ import annotations
+
+import io
+import struct
+import warnings
+from dataclasses import dataclass
+
+from PIL import Image, ImageOps, UnidentifiedImageError
+
+FORMATS = {"JPEG", "PNG", "WEBP"}
+MAX_PIXELS = 40_000_000  # a 40-megapixel photo; a bomb claims far more
+# Long side in pixels of each size (never enlarged), and what each is for.
+SIZES: dict[str, int] = {
+    "thumb": 240,  # the console's lineup, the chat line
+    "card": 720,  # the viewer's product card, a posted image in the chat
+    "full": 1600,  # opened full screen
+}
+EXTENSION = "jpg"
+CONTENT_TYPE = "image/jpeg"
+JPEG_QUALITY = 85
+
+
+class BadImage(ValueError):
+    """Not a picture we take; the message says why (for a 4xx)."""
+
+
+@dataclass(frozen=True)
+class Picture:
+    """The sizes, each a JPEG, and the upright picture's own dimensions."""
+
+    sizes: dict[str, bytes]
+    width: int
+    height: int
+    source_format: str
+
+
+def prepare(data: bytes, max_bytes: int) -> Picture:
+    """Check an upload and make its sizes; BadImage says what is wrong with it."""
+    if not data:
+        raise BadImage("the file is empty")
+    if len(data) > max_bytes:
+        raise BadImage(f"the file is {len(data)} bytes; the limit is {max_bytes}")
+    with warnings.catch_warnings():
+        # Above MAX_PIXELS Pillow only warns (and errs at twice that): refuse at once.
+        warnings.simplefilter("error", Image.DecompressionBombWarning)
+        try:
+            with Image.open(io.BytesIO(data)) as probe:
+                fmt = probe.format or ""
+                _check_header(probe, fmt)
+                probe.verify()
+            with Image.open(io.BytesIO(data)) as image:
+                image.load()  # a truncated file fails here
+                _check_no_trailer(data, fmt)
+                upright = ImageOps.exif_transpose(image)
+                return _sizes(upright, fmt)
+        except BadImage:
+            raise
+        except (Image.DecompressionBombError, Image.DecompressionBombWarning):
+            raise BadImage(f"the picture has more than {MAX_PIXELS} pixels") from None
+        except UnidentifiedImageError:
+            raise BadImage("not a picture: send a JPEG, PNG or WebP file") from None
+        except (OSError, SyntaxError, ValueError, struct.error, EOFError) as exc:
+            raise BadImage(f"the picture is damaged or truncated ({exc})") from None
+
+
+def _check_header(image: Image.Image, fmt: str) -> None:
+    if fmt not in FORMATS:
+        raise BadImage(f"{fmt or 'this'} pictures are not taken: send a JPEG, PNG or WebP file")
+    width, height = image.size
+    if width < 1 or height < 1:
+        raise BadImage("the picture has no pixels")
+    if width * height > MAX_PIXELS:
+        raise BadImage(f"the picture has {width * height} pixels; the limit is {MAX_PIXELS}")
+
+
+def _check_no_trailer(data: bytes, fmt: str) -> None:
+    """A file that is also something else (a picture with a zip or a page after it) is
+    refused: whatever a viewer's browser or tool might make of the rest, we don't keep it."""
+    if fmt == "JPEG":
+        whole = data.rstrip(b"\x00").endswith(b"\xff\xd9")
+    elif fmt == "PNG":
+        whole = data.endswith(b"IEND\xaeB`\x82")
+    else:  # WebP: a RIFF container says its own length
+        whole = len(data) >= 12 and struct.unpack("<I", data[4:8])[0] + 8 in (
+            len(data),
+            len(data) - 1,
+        )
+    if not whole:
+        raise BadImage("the file carries data after the end of the picture (a file hidden in it)")
+
+
+def _sizes(image: Image.Image, fmt: str) -> Picture:
+    rgb = _flatten(image)
+    sizes: dict[str, bytes] = {}
+    for name, long_side in SIZES.items():
+        copy = rgb.copy()
+        copy.thumbnail((long_side, long_side), Image.Resampling.LANCZOS)
+        out = io.BytesIO()
+        # No exif= argument: nothing of the original's metadata is written.
+        copy.save(out, "JPEG", quality=JPEG_QUALITY, optimize=False, progressive=True)
+        sizes[name] = out.getvalue()
+    return Picture(sizes=sizes, width=rgb.width, height=rgb.height, source_format=fmt)
+
+
+def _flatten(image: Image.Image) -> Image.Image:
+    """RGB for JPEG; transparency becomes white (a product on a white page)."""
+    if image.mode in ("RGBA", "LA") or (image.mode == "P" and "transparency" in image.info):
+        rgba = image.convert("RGBA")
+        white = Image.new("RGB", rgba.size, (255, 255, 255))
+        white.paste(rgba, mask=rgba.getchannel("A"))
+        return white
+    return image.convert("RGB")
