@@ -16,7 +16,6 @@ from shared.events.media import (
     Attachment,
     ImageAttachment,
     ImageSizes,
-    LinkAttachment,
     VoiceAttachment,
 )
 
@@ -87,7 +86,7 @@ class PostLink(ClientFrame):
     """Post a link (shown as a link: the server never fetches it), with words about it."""
 
     type: Literal["link"]
-    url: str = LinkAttachment.model_fields["url"]
+    url: str = Field(max_length=2000, pattern=r"^https?://[^\s]+$")
     text: str = Field(default="", max_length=2000)
 
 
