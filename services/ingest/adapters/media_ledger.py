@@ -37,7 +37,7 @@ class MediaLedger:
             col(GroupMediaRow.room_id) == room_id
         )
         async with self._sessions() as session:
-            return int((await session.execute(query)).scalar_one())
+            return int((await session.exec(query)).scalar_one())  # type: ignore[call-overload]
 
     async def stored(self, key: str, room_id: str, kind: str, size: int) -> None:
         """The media is in ROOM_MEDIA (counted once, whatever the tries)."""
@@ -66,5 +66,5 @@ class MediaLedger:
             set_={name: statement.excluded[name] for name in ("bytes", "reason", "done_at")},
         )
         async with self._sessions() as session:
-            await session.execute(statement)
+            await session.exec(statement)
             await session.commit()

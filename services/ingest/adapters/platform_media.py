@@ -27,6 +27,8 @@ from urllib.parse import quote
 
 import httpx
 
+from services.ingest.domain.fields import size_text
+
 TRANSIENT_STATUS = {401, 408, 425, 429}
 MAX_REDIRECTS = 3
 
@@ -200,7 +202,6 @@ def _check_size(platform: str, declared: Any, max_bytes: int) -> None:
 def _too_large(what: str, size: int, max_bytes: int, more: bool = False) -> FetchFailed:
     over = "more than " if more else ""
     return FetchFailed(
-        f"{what}: the file is {over}{size / 1024**2:.1f} MB; the limit is "
-        f"{max_bytes / 1024**2:.1f} MB",
+        f"{what}: the file is {over}{size_text(size)}; the limit is {size_text(max_bytes)}",
         transient=False,
     )

@@ -22,6 +22,7 @@ from typing import Any
 from services.ingest.adapters.media_ledger import Entry, MediaLedger
 from services.ingest.adapters.platform_media import FetchFailed, PlatformMedia
 from services.ingest.domain.events import resends_to_room, room_line
+from services.ingest.domain.fields import size_text
 from shared import images, voice
 from shared.events import ChatMediaFetched, IntegrationEvent
 from shared.events.ingest import ExternalMedia, ExternalMessageReceived
@@ -191,7 +192,9 @@ class MediaFetcher:
     ) -> tuple[ImageAttachment | VoiceAttachment, int]:
         limits, room = self.limits, event.room_id
         if media.bytes is not None and media.bytes > limits.max_bytes:
-            raise Refused(_over("the file", media.bytes, limits.max_bytes))
+            raise Refused(
+                f"the file is {size_text(media.bytes)}; the limit is {size_text(limits.max_bytes)}"
+            )
         # What the room holds, less what an earlier try of this job stored and counted.
         used = await self.ledger.room_bytes(room) - (entry.bytes if entry else 0)
         self._check_room(used, media.bytes or 0)
@@ -241,15 +244,10 @@ class MediaFetcher:
         cap = self.limits.room_bytes
         if used >= cap or used + adding > cap:
             raise Refused(
-                f"the room's pictures and voice notes from the groups reached its "
-                f"{cap / 1024**2:.0f} MB"
+                f"the room's pictures and voice notes from the groups reached its {size_text(cap)}"
             )
 
 
 def _unscoped(stored: Stored) -> str:
     """Events carry `<sha256>.<ext>`; the room is the envelope's room_id."""
     return stored.name.rsplit("/", 1)[-1]
-
-
-def _over(what: str, size: int, limit: int) -> str:
-    return f"{what} is {size / 1024**2:.1f} MB; the limit is {limit / 1024**2:.1f} MB"
