@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import logging
 from collections.abc import Awaitable, Callable
 from typing import Any
 
@@ -58,11 +59,16 @@ async def failure(media: HttpPlatformMedia, platform: str = "telegram") -> Fetch
     return caught.value
 
 
-async def test_telegram_getfile_then_the_file() -> None:
+async def test_telegram_getfile_then_the_file_and_no_log_line_shows_the_token(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
     media = adapter(telegram(lambda _: httpx.Response(200, content=b"JPEG")))
-    got = await media.download("telegram", "F", 1024)
+    with caplog.at_level(logging.INFO, logger="httpx"):
+        got = await media.download("telegram", "F", 1024)
     assert got.data == b"JPEG"
     await media.aclose()
+    assert "/bot<token>/getFile" in caplog.text and "/file/bot<token>/photos" in caplog.text
+    assert TOKEN not in caplog.text
 
 
 @pytest.mark.parametrize(
