@@ -7,21 +7,34 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 
 from services.ingest.adapters.bus import Bus
+from services.ingest.adapters.media_ledger import MediaLedger
+from services.ingest.adapters.platform_media import HttpPlatformMedia, PlatformAccess
 from services.ingest.adapters.store import BindingStore, ParkedStore
 from services.ingest.adapters.tables import metadata
+from services.ingest.entrypoints import subscribers
 from services.ingest.service_layer.bindings import Bindings
 from services.ingest.service_layer.intake import Intake
+from services.ingest.service_layer.media import MediaFetcher, MediaLimits
 from services.ingest.settings import IngestSettings
+from shared import objects
 from shared.background import Periodic
-from shared.events import ChatMessagePosted, IntegrationEvent
+from shared.events import ChatMediaFetched, ChatMessagePosted, IntegrationEvent
 from shared.events.ingest import INGEST_EVENTS
 from shared.runtime import Infrastructure
+from shared.streams import LIVE
 
 log = logging.getLogger("qunlive.ingest")
 
-# Ingest events, and the live room's chat line for bound chats.
-PUBLISHES: tuple[type[IntegrationEvent], ...] = (*INGEST_EVENTS, ChatMessagePosted)
+# Ingest events, and the live room's chat line for bound chats and its fetched media.
+PUBLISHES: tuple[type[IntegrationEvent], ...] = (
+    *INGEST_EVENTS,
+    ChatMessagePosted,
+    ChatMediaFetched,
+)
 PRUNE_EVERY_S = 3600.0
+# A media job's handler is bounded by the download's timeout, plus the checks (ffmpeg's
+# decode: 20 s at most) and the stores: JetStream waits this much longer for its ack.
+MEDIA_ACK_MARGIN_S = 120.0
 
 
 @dataclass
@@ -32,6 +45,8 @@ class IngestApp:
     parked: ParkedStore
     intake: Intake
     bindings: Bindings
+    media: MediaFetcher
+    platform_media: HttpPlatformMedia
     pruner: Periodic = field(init=False)
 
     def __post_init__(self) -> None:
@@ -43,6 +58,7 @@ class IngestApp:
 
     async def _stopping(self) -> None:
         await self.pruner.stop()
+        await self.platform_media.aclose()
 
     async def prune_parked(self) -> None:
         """Parked messages of chats nobody binds are kept PARKED_RETENTION_DAYS, then dropped."""
@@ -59,6 +75,37 @@ def build(settings: IngestSettings | None = None) -> IngestApp:
     store = BindingStore(infra.sessions, settings.binding_cache_s)
     parked = ParkedStore(infra.sessions, infra.engine.dialect.name)
     intake = Intake(bus, store, parked, timedelta(seconds=settings.live_max_age_s))
+    platform_media = HttpPlatformMedia(
+        PlatformAccess(
+            telegram_api_base=settings.telegram_api_base,
+            telegram_bot_token=settings.telegram_bot_token,
+            whatsapp_graph_base=settings.whatsapp_graph_base,
+            whatsapp_api_version=settings.whatsapp_api_version,
+            whatsapp_access_token=settings.whatsapp_access_token,
+            timeout_s=settings.media_download_timeout_s,
+        )
+    )
+    media = MediaFetcher(
+        platform_media,
+        objects=lambda: infra.bucket(objects.ROOM_MEDIA),
+        ledger=MediaLedger(infra.sessions, infra.engine.dialect.name),
+        # The JetStream context exists from connect on, before the subscribers start.
+        publish=lambda event: infra.publisher.publish(event),
+        limits=MediaLimits(
+            max_bytes=settings.group_media_max_bytes,
+            voice_max_s=settings.group_voice_max_s,
+            room_bytes=settings.group_media_room_bytes,
+            retry_delays_s=settings.media_retry_delays_s,
+        ),
+        live_dedupe_window=timedelta(seconds=LIVE.duplicate_window_s),
+    )
+    subscribers.register(
+        infra.broker,
+        media,
+        js=lambda: infra.js,
+        service=settings.service_name,
+        ack_wait_s=settings.media_download_timeout_s + MEDIA_ACK_MARGIN_S,
+    )
     app = IngestApp(
         settings=settings,
         infra=infra,
@@ -66,6 +113,8 @@ def build(settings: IngestSettings | None = None) -> IngestApp:
         parked=parked,
         intake=intake,
         bindings=Bindings(store, parked, intake),
+        media=media,
+        platform_media=platform_media,
     )
     infra.on_start.append(app._started)
     infra.on_stop.append(app._stopping)

@@ -1,6 +1,8 @@
 from __future__ import annotations
 
-from pydantic import Field
+from typing import Annotated
+
+from pydantic import Field, field_validator
 
 from shared.settings import DEV_SECRET_PREFIX, ServiceSettings
 
@@ -25,6 +27,36 @@ class IngestSettings(ServiceSettings):
     binding_cache_s: float = Field(default=2.0, ge=0)
     # Messages of unbound chats are kept this long, then pruned.
     parked_retention_days: float = Field(default=30, gt=0)
+    # Pictures and voice notes from the groups (docs/ingest.md, "Media from the groups"):
+    # the platforms' APIs, settings so that tests run against a local server.
+    telegram_api_base: str = "https://api.telegram.org"
+    telegram_bot_token: str = DEV_SECRET_PREFIX + "telegram-bot-token"
+    whatsapp_graph_base: str = "https://graph.facebook.com"
+    whatsapp_api_version: str = Field(default="v21.0", pattern=r"^v\d{1,3}\.\d{1,2}$")
+    whatsapp_access_token: str = DEV_SECRET_PREFIX + "whatsapp-access-token"
+    # Largest file fetched (Telegram serves a bot up to 20 MB); a larger one stays text.
+    group_media_max_bytes: int = Field(default=20 * 1024**2, ge=64 * 1024, le=100 * 1024**2)
+    # Longest voice note or audio file taken from a group (the room's player shows it).
+    group_voice_max_s: float = Field(default=300, gt=0, le=600)
+    # What one room may hold of the groups' media in ROOM_MEDIA (every size of a picture
+    # counted); past it, a picture or voice note stays text with a reason.
+    group_media_room_bytes: int = Field(default=1024**3, ge=1024**2)
+    # One download (both requests) may take this long before it counts as failed.
+    media_download_timeout_s: float = Field(default=60, gt=0, le=600)
+    # Delays between the tries of a download that failed for a reason that may pass (network,
+    # 5xx, 429, NATS away): one try, then one more after each delay. The default spans about
+    # an hour: a platform's outage lasts minutes to an hour, longer than the 5 tries in ~20 s
+    # of every other consumer, and a room's line waits meanwhile with its text shown.
+    media_retry_delays_s: tuple[Annotated[float, Field(gt=0, le=3600)], ...] = Field(
+        default=(2, 10, 30, 60, 120, 300, 600, 900, 1800), min_length=1, max_length=30
+    )
     # Browser origins that may call this API (the live pages: viewer page, host console),
     # comma-separated. "*" is sound here: credentials are bearer headers, never cookies.
     cors_origins: str = "*"
+
+    @field_validator("telegram_api_base", "whatsapp_graph_base")
+    @classmethod
+    def _base_url(cls, value: str) -> str:
+        if not value.startswith(("https://", "http://")):
+            raise ValueError("expected an http(s) URL")
+        return value.rstrip("/")

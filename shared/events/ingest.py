@@ -10,13 +10,16 @@ accounts of one person later.
 
 from __future__ import annotations
 
-from typing import Literal
+from typing import ClassVar, Literal
 
 from pydantic import BaseModel, Field
 
 from shared.events.envelope import IntegrationEvent
 
 PLATFORM_PATTERN = r"^[a-z0-9_-]{1,32}$"
+# The subject a room's line with a picture or voice note goes to: ingest's media fetcher
+# reads only these, not every chat line (`ingest.<room>.external.message_with_media`).
+MEDIA_TO_FETCH_TYPE = "external.message_with_media"
 
 
 class IngestEvent(IntegrationEvent):
@@ -59,6 +62,20 @@ class ExternalMessageReceived(IngestEvent):
         default=False, description="An edit of message_id; occurred_at is the edit."
     )
     media: ExternalMedia | None = Field(default=None, description="text is then its caption.")
+    in_room: bool = Field(
+        default=False,
+        description="Also posted to the room's chat (chat.message_posted, message_id = this "
+        "event's id); with media, its picture or voice note follows there as "
+        "chat.media_fetched. Such lines are published on `external.message_with_media`.",
+    )
+
+    other_subject_types: ClassVar[tuple[str, ...]] = (MEDIA_TO_FETCH_TYPE,)
+
+    @property
+    def subject_type(self) -> str:
+        # Only the lines whose media ingest fetches get a subject of their own, so the
+        # fetcher's durable consumer reads them and not every chat line (ARCHITECTURE 6).
+        return MEDIA_TO_FETCH_TYPE if self.media is not None and self.in_room else self.type
 
 
 class ExternalMemberJoined(IngestEvent):

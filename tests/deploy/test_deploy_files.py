@@ -34,6 +34,8 @@ SECRETS = {
     "WHATSAPP_APP_SECRET": "whatsapp-secret-0123",
     "WHATSAPP_VERIFY_TOKEN": "whatsapp-verify-0123",
     "WEBHOOK_SECRET": "webhook-secret-0123",
+    "TELEGRAM_BOT_TOKEN": "123456789:telegram-bot-token-0123",
+    "WHATSAPP_ACCESS_TOKEN": "whatsapp-access-token-0123",
     "MEDIA_HOOK_SECRET": "media-hook-secret-0123",
 }
 # Required too, but not secrets: where encoders reach MediaMTX.

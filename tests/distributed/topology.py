@@ -343,6 +343,8 @@ def build_topology(root: Path, database_url: str) -> Topology:
         "WHATSAPP_APP_SECRET": "distributed-whatsapp-secret",
         "WHATSAPP_VERIFY_TOKEN": "distributed-whatsapp-verify",
         "WEBHOOK_SECRET": "distributed-webhook-secret",
+        "TELEGRAM_BOT_TOKEN": "123456789:distributed-bot-token",
+        "WHATSAPP_ACCESS_TOKEN": "distributed-whatsapp-access-token",
         "MEDIA_HOOK_SECRET": "distributed-media-hook-secret",
         "LOG_LEVEL": "WARNING",
         "DATA_DIR": str(root),

@@ -1,7 +1,9 @@
 """Test payloads built from each platform's documented shapes.
 
-Telegram: Bot API `Update` / `Message` / `User` / `Chat` (core.telegram.org/bots/api).
-WhatsApp: Cloud API `messages` webhook (text, reaction, group_id, contacts, statuses).
+Telegram: Bot API `Update` / `Message` / `User` / `Chat` / `PhotoSize` / `Voice`
+(core.telegram.org/bots/api).
+WhatsApp: Cloud API `messages` webhook (text, reaction, image, audio, group_id, contacts,
+statuses).
 Generic: this project's signed webhook schema (services/ingest/domain/generic.py).
 """
 
@@ -66,6 +68,58 @@ def telegram_message(
             **extra,
         },
     }
+
+
+def telegram_photo(
+    file_id: str = "AgACAgQAAxkBAAIBZ2cPhoto",
+    caption: str | None = None,
+    message_id: int = 70,
+    file_size: int | None = 52_000,
+    **extra: Any,
+) -> dict:
+    """A photo as the Bot API sends it: one PhotoSize per size the server made, smallest
+    first, `file_id` of each its own (the largest here is `file_id`)."""
+    update = telegram_message(message_id=message_id, **extra)
+    message = update["message"]
+    del message["text"]
+    message["photo"] = [
+        {"file_id": f"{file_id}-s", "file_unique_id": "AQADs", "file_size": 1_200,
+         "width": 90, "height": 68},
+        {"file_id": f"{file_id}-m", "file_unique_id": "AQADm", "file_size": 14_000,
+         "width": 320, "height": 240},
+        {"file_id": file_id, "file_unique_id": "AQADx", "width": 1280, "height": 960,
+         **({"file_size": file_size} if file_size is not None else {})},
+    ]  # fmt: skip
+    if caption is not None:
+        message["caption"] = caption
+    return update
+
+
+def telegram_voice(
+    file_id: str = "AwACAgQAAxkBAAIBaGcVoice",
+    duration: int = 2,
+    message_id: int = 71,
+    file_size: int | None = 8_130,
+    key: str = "voice",
+    **extra: Any,
+) -> dict:
+    """A voice note (Voice{file_id, file_unique_id, duration, mime_type, file_size});
+    `key="audio"` for an audio file (Audio, the same fields and a few more)."""
+    update = telegram_message(message_id=message_id, **extra)
+    message = update["message"]
+    del message["text"]
+    voice: dict[str, Any] = {
+        "duration": duration,
+        "mime_type": "audio/ogg",
+        "file_id": file_id,
+        "file_unique_id": "AgADvoice",
+    }
+    if file_size is not None:
+        voice["file_size"] = file_size
+    if key == "audio":
+        voice |= {"performer": "Aunt Mei", "title": "cherries", "file_name": "c.ogg"}
+    message[key] = voice
+    return update
 
 
 def telegram_edit(text: str, message_id: int = 42, edit_date: int | None = None) -> dict:
@@ -141,6 +195,52 @@ def whatsapp_text(
     if reply_to:
         message["context"] = {"from": "15550783881", "id": reply_to}
     return message
+
+
+def whatsapp_image(
+    media_id: str = "1003383421387256",
+    caption: str | None = "New cherries 新到樱桃",
+    message_id: str = "wamid.HBgLMTY1MDM4Nzk0MzkVAgASGBQzQUIMAGE=",
+    sender: str = "16505551234",
+    group_id: str | None = None,
+) -> dict:
+    image: dict[str, Any] = {
+        "mime_type": "image/jpeg",
+        "sha256": "81d3bd8a8db4868c9520ed47186e8b7c5789e61ff79f7f834be6950b808a90d3",
+        "id": media_id,
+    }
+    if caption is not None:
+        image["caption"] = caption
+    message: dict[str, Any] = {
+        "from": sender,
+        "id": message_id,
+        "timestamp": str(now()),
+        "type": "image",
+        "image": image,
+    }
+    if group_id:
+        message["group_id"] = group_id
+    return message
+
+
+def whatsapp_audio(
+    media_id: str = "1003383421387999",
+    voice: bool = True,
+    message_id: str = "wamid.HBgLMTY1MDM4Nzk0MzkVAgASGBQzQUIVOICE=",
+    sender: str = "16505551234",
+) -> dict:
+    return {
+        "from": sender,
+        "id": message_id,
+        "timestamp": str(now()),
+        "type": "audio",
+        "audio": {
+            "mime_type": "audio/ogg; codecs=opus",
+            "sha256": "a8c2d1f0e3b4c5d6e7f8091a2b3c4d5e6f708192a3b4c5d6e7f8091a2b3c4d5e",
+            "id": media_id,
+            "voice": voice,
+        },
+    }
 
 
 def whatsapp_reaction(target: str, emoji: str | None = "👍", message_id: str = "wamid.R1") -> dict:

@@ -41,4 +41,18 @@ class ParkedRow(IngestTable, table=True):  # type: ignore[valid-type, misc, call
     raw: bytes = Field(sa_column=Column(LargeBinary, nullable=False))
 
 
+class GroupMediaRow(IngestTable, table=True):  # type: ignore[valid-type, misc, call-arg]
+    """A group's picture or voice note fetched into ROOM_MEDIA (or given up): what the
+    room's group media weigh (its cap), and that the job is done (a redelivery skips it)."""
+
+    __tablename__ = "ingest_group_media"
+    key: str = Field(primary_key=True)  # the line's key (its ingest event id)
+    room_id: str = Field(index=True)
+    kind: str  # image, voice
+    bytes: int = 0  # stored in ROOM_MEDIA, every size of a picture; 0 when not fetched
+    reason: str = ""  # why it was not fetched
+    done_at: datetime | None = None  # ChatMediaFetched published (and a give-up kept)
+    created_at: datetime = Field(default_factory=utcnow)
+
+
 metadata = IngestTable.metadata

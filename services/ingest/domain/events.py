@@ -9,12 +9,14 @@ from services.ingest.domain.fields import clip
 from services.ingest.domain.model import ChatMessage, Item, MemberChange, Reaction, message_key
 from shared.events import ChatMessagePosted
 from shared.events.ingest import (
+    ExternalMedia,
     ExternalMemberJoined,
     ExternalMemberLeft,
     ExternalMessageReceived,
     ExternalReactionPosted,
     IngestEvent,
 )
+from shared.events.media import PendingAttachment
 
 Via = Literal["webhook", "import", "replay"]
 # Live's chat source for each platform; any other platform came through the signed webhook.
@@ -28,7 +30,8 @@ def customer_ref(platform: str, user_id: str) -> str:
     return f"{platform}:{user_id}"
 
 
-def ingest_event(item: Item, room_id: str, via: Via) -> IngestEvent:
+def ingest_event(item: Item, room_id: str, via: Via, in_room: bool = False) -> IngestEvent:
+    """The item as the room's ingest event; `in_room`: its line also goes to the room."""
     common = {
         "id": item.key,
         "room_id": room_id,
@@ -48,6 +51,18 @@ def ingest_event(item: Item, room_id: str, via: Via) -> IngestEvent:
                 text=item.text,
                 reply_to=item.reply_to,
                 edited=item.edited,
+                media=(
+                    ExternalMedia(
+                        kind=item.media.kind,
+                        file_ref=item.media.file_ref,
+                        content_type=item.media.content_type,
+                        bytes=item.media.bytes,
+                        duration_s=item.media.duration_s,
+                    )
+                    if item.media
+                    else None
+                ),
+                in_room=in_room,
             )
         case MemberChange(joined=True):
             return ExternalMemberJoined(**common, added_by=item.by)
@@ -65,18 +80,29 @@ def ingest_event(item: Item, room_id: str, via: Via) -> IngestEvent:
 
 def room_chat_line(item: ChatMessage, room_id: str) -> ChatMessagePosted:
     """The same line in the room's conversation; its message_id is the dedupe key."""
+    event = ingest_event(item, room_id, "webhook", in_room=True)
+    assert isinstance(event, ExternalMessageReceived)
+    return room_line(event)
+
+
+def room_line(event: ExternalMessageReceived) -> ChatMessagePosted:
+    """The room's line of an ingest chat event: the same every time it is built from the
+    same event (id and content), so publishing it again is a duplicate LIVE drops. Its
+    message_id is the event's id (the platform key); a picture or voice note is pending
+    until ingest fetched it (chat.media_fetched, same message_id)."""
     return ChatMessagePosted(
-        id=f"chat:{item.key}",
-        room_id=room_id,
-        customer_id=customer_ref(item.platform, item.user_id),
-        occurred_at=item.at,
-        message_id=item.key,
-        display_name=clip(item.user_name, LIVE_NAME_MAX),
-        text=clip(item.text, LIVE_TEXT_MAX),
-        source=ROOM_SOURCES.get(item.platform, "webhook"),
+        id=f"chat:{event.id}",
+        room_id=event.room_id,
+        customer_id=event.customer_id,
+        occurred_at=event.occurred_at,
+        message_id=event.id,
+        display_name=clip(event.display_name, LIVE_NAME_MAX),
+        text=clip(event.text, LIVE_TEXT_MAX),
+        source=ROOM_SOURCES.get(event.platform, "webhook"),
         reply_to=(
-            message_key(item.platform, item.chat_id, item.reply_to) if item.reply_to else None
+            message_key(event.platform, event.chat_id, event.reply_to) if event.reply_to else None
         ),
+        attachment=PendingAttachment(media=event.media.kind) if event.media else None,
     )
 
 

@@ -101,3 +101,10 @@ def unix_time(value: Any, path: str) -> datetime:
 
 def clip(value: str, max_len: int) -> str:
     return value if len(value) <= max_len else value[: max_len - 1] + "…"
+
+
+def size_text(size: int) -> str:
+    """A file's size for people: `300 KB`, `1.5 MB`."""
+    if size < 1024**2:
+        return f"{size / 1024:.0f} KB"
+    return f"{size / 1024**2:.1f} MB"

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from datetime import datetime
+from typing import Literal
 
 
 class UnknownShape(ValueError):
@@ -31,6 +32,18 @@ def message_key(
 
 
 @dataclass(frozen=True)
+class Media:
+    """A picture or voice note in a message, as the platform names it: fetched later
+    (Telegram getFile, WhatsApp media id) into the room's media."""
+
+    kind: Literal["image", "voice"]
+    file_ref: str  # Telegram file_id, WhatsApp media id
+    content_type: str | None = None  # as the platform says, if it does
+    bytes: int | None = None  # as the platform says, if it does
+    duration_s: float | None = None
+
+
+@dataclass(frozen=True)
 class ChatMessage:
     platform: str
     chat_id: str
@@ -42,6 +55,7 @@ class ChatMessage:
     reply_to: str | None = None
     edited: bool = False
     chat_title: str | None = None
+    media: Media | None = None  # text is then its caption, and may be empty
 
     @property
     def key(self) -> str:

@@ -3,17 +3,25 @@
 Documented shapes used (core.telegram.org/bots/api): Update{update_id, message |
 edited_message | ...}; Message{message_id, date, chat{id, type, title}, from
 (User{id, first_name, last_name, username}) or sender_chat, text | caption,
-reply_to_message, edit_date, new_chat_members[], left_chat_member}.
+reply_to_message, edit_date, new_chat_members[], left_chat_member, photo (PhotoSize[]:
+{file_id, file_unique_id, width, height, file_size?}, one per size the server made),
+voice (Voice{file_id, file_unique_id, duration, mime_type?, file_size?}), audio
+(Audio{file_id, file_unique_id, duration, mime_type?, file_size?, ...})}.
 Only group and supergroup chats are ingested; other update kinds are skipped.
+
+A photo, voice note or audio file becomes the line's `media` (fetched later with getFile,
+which serves a bot files of up to 20 MB); the caption is the text and may be empty. A
+file over that limit cannot be fetched: the line keeps its caption and a note says so.
 """
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, NamedTuple
 
 from services.ingest.domain import fields as f
 from services.ingest.domain.model import (
     ChatMessage,
+    Media,
     MemberChange,
     Normalised,
     UnknownShape,
@@ -21,6 +29,11 @@ from services.ingest.domain.model import (
 
 PLATFORM = "telegram"
 GROUP_CHATS = {"group", "supergroup"}
+# getFile: "For the moment, bots can download files of up to 20MB in size."
+DOWNLOAD_LIMIT_BYTES = 20 * 1024 * 1024
+FILE_ID_MAX = 512
+# What a line says of each media kind it names.
+MEDIA_LABELS = {"photo": "photo", "voice": "voice message", "audio": "audio file"}
 
 
 def normalise_update(update: Any) -> Normalised:
@@ -68,8 +81,12 @@ def _message(message: dict[str, Any], path: str, edited: bool) -> Normalised:
         )
 
     content = message.get("text", message.get("caption"))
-    if not isinstance(content, str) or not content.strip():
-        return Normalised.skip("message without text (photo, sticker, service message)")
+    content = content if isinstance(content, str) and content.strip() else ""
+    media, note = _media(message, path)
+    if note:
+        content = f"{content}\n{note}" if content else note
+    if not content and media is None:
+        return Normalised.skip("message without text or media (sticker, video, service message)")
     if edited:
         at = f.unix_time(message.get("edit_date"), f"{path}.edit_date")
     reply_to = None
@@ -89,8 +106,72 @@ def _message(message: dict[str, Any], path: str, edited: bool) -> Normalised:
                 reply_to=reply_to,
                 edited=edited,
                 chat_title=title,
+                media=media,
             ),
         )
+    )
+
+
+def _media(message: dict[str, Any], path: str) -> tuple[Media | None, str | None]:
+    """The message's photo (its largest size a bot may download), voice note or audio
+    file; or, when the file is over getFile's limit, the note the line carries instead."""
+    if "photo" in message:
+        sizes = [
+            _photo_size(f.obj(raw, f"{path}.photo[{i}]"), f"{path}.photo[{i}]")
+            for i, raw in enumerate(f.items(message["photo"], f"{path}.photo"))
+        ]
+        if not sizes:
+            raise UnknownShape(f"{path}.photo: no sizes")
+        fitting = [s for s in sizes if s.file_size is None or s.file_size <= DOWNLOAD_LIMIT_BYTES]
+        if not fitting:
+            return None, _too_large("photo", min(s.file_size or 0 for s in sizes))
+        best = max(fitting, key=lambda s: (s.width * s.height, s.file_size or 0))
+        return Media("image", best.file_id, None, best.file_size), None
+    for key in ("voice", "audio"):
+        if key not in message:
+            continue
+        where = f"{path}.{key}"
+        body = f.obj(message[key], where)
+        file_id = f.text(body, "file_id", where, max_len=FILE_ID_MAX)
+        duration = f.integer(body, "duration", where)
+        size = _optional_size(body, where)
+        if size is not None and size > DOWNLOAD_LIMIT_BYTES:
+            return None, _too_large(key, size)
+        mime = f.optional_text(body, "mime_type")
+        mime = mime if mime and len(mime) <= 100 else None
+        return Media("voice", file_id, mime, size, float(max(duration, 0))), None
+    return None, None
+
+
+class PhotoSize(NamedTuple):
+    file_id: str
+    width: int
+    height: int
+    file_size: int | None
+
+
+def _photo_size(size: dict[str, Any], path: str) -> PhotoSize:
+    return PhotoSize(
+        f.text(size, "file_id", path, max_len=FILE_ID_MAX),
+        f.integer(size, "width", path),
+        f.integer(size, "height", path),
+        _optional_size(size, path),
+    )
+
+
+def _optional_size(body: dict[str, Any], path: str) -> int | None:
+    if body.get("file_size") is None:
+        return None
+    size = f.integer(body, "file_size", path)
+    if size < 0:
+        raise UnknownShape(f"{path}.file_size: expected a size")
+    return size
+
+
+def _too_large(key: str, size: int) -> str:
+    return (
+        f"[{MEDIA_LABELS[key]} not shown: {size / 1024**2:.1f} MB, over the "
+        f"{DOWNLOAD_LIMIT_BYTES // 1024**2} MB a Telegram bot may download]"
     )
 
 

@@ -4,22 +4,33 @@ Documented shape (developers.facebook.com, WhatsApp webhooks, `messages` field):
 {object: "whatsapp_business_account", entry: [{id, changes: [{field: "messages",
 value: {messaging_product, metadata{phone_number_id, display_phone_number},
 contacts: [{profile{name}, wa_id}], messages: [{from, id, timestamp, type,
-text{body} | reaction{message_id, emoji}, context{id}, group_id?}],
-statuses: [...]}}]}]}.
+text{body} | reaction{message_id, emoji} | image{id, mime_type, sha256, caption?} |
+audio{id, mime_type, sha256, voice}, context{id}, group_id?}], statuses: [...]}}]}]}.
 
 The chat is the message's `group_id` for group messages, else the business phone
 number (`phone_number_id`): its one-to-one conversations form one community inbox.
-Text and reactions are ingested; other message types and delivery statuses are skipped.
+Text, reactions, images (the caption is the text, maybe empty) and audio (voice notes
+and audio files) are ingested; the media id is fetched later (GET /<version>/<media id>
+with the access token gives a short-lived URL, downloaded with the same token). Other
+message types and delivery statuses are skipped.
 """
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, Literal
 
 from services.ingest.domain import fields as f
-from services.ingest.domain.model import ChatMessage, Item, Normalised, Reaction, UnknownShape
+from services.ingest.domain.model import (
+    ChatMessage,
+    Item,
+    Media,
+    Normalised,
+    Reaction,
+    UnknownShape,
+)
 
 PLATFORM = "whatsapp"
+MEDIA_KINDS: dict[str, Literal["image", "voice"]] = {"image": "image", "audio": "voice"}
 
 
 def normalise_webhook(body: Any) -> Normalised:
@@ -81,11 +92,29 @@ def _message(
     if "group_id" in message:
         chat_id = f.text(message, "group_id", where, max_len=128)
     name = names.get(sender, sender)
+    context = message.get("context")
+    reply_to = f.optional_text(context, "id") if isinstance(context, dict) else None
     if kind == "text":
         body = f.text(f.obj(message.get("text"), f"{where}.text"), "body", f"{where}.text")
-        context = message.get("context")
-        reply_to = f.optional_text(context, "id") if isinstance(context, dict) else None
         return ChatMessage(PLATFORM, chat_id, message_id, sender, name, body, at, reply_to)
+    if kind in MEDIA_KINDS:
+        content = f.obj(message.get(kind), f"{where}.{kind}")
+        media_id = f.text(content, "id", f"{where}.{kind}", max_len=512)
+        mime = f.optional_text(content, "mime_type")
+        caption = f.optional_text(content, "caption") or ""
+        caption = caption if caption.strip() else ""
+        media = Media(MEDIA_KINDS[kind], media_id, mime if mime and len(mime) <= 100 else None)
+        return ChatMessage(
+            PLATFORM,
+            chat_id,
+            message_id,
+            sender,
+            name,
+            f.clip(caption, 4096),
+            at,
+            reply_to,
+            media=media,
+        )
     if kind == "reaction":
         reaction = f.obj(message.get("reaction"), f"{where}.reaction")
         target = f.text(reaction, "message_id", f"{where}.reaction", max_len=128)

@@ -23,11 +23,12 @@ from services.ingest.domain.events import (
     Via,
     ingest_event,
     resends_to_room,
-    room_chat_line,
+    room_line,
     shows_in_room,
 )
-from services.ingest.domain.model import ChatMessage, Normalised, UnknownShape
+from services.ingest.domain.model import Normalised, UnknownShape
 from shared.events import ChatMessagePosted
+from shared.events.ingest import ExternalMessageReceived
 from shared.streams import LIVE
 
 # Which normaliser reads a source's payloads (the endpoint, and the archive subject).
@@ -105,21 +106,29 @@ class Intake:
         bound = [(item, room) for item in items if (room := rooms[(item.platform, item.chat_id)])]
         unbound = [item for item in items if rooms[(item.platform, item.chat_id)] is None]
 
-        stores = [self.bus.publish(ingest_event(item, room, via)) for item, room in bound]
+        # Whether each line also goes to the room is decided once, before anything is
+        # stored: the ingest event says so (`in_room`), and the media fetcher reads only
+        # the lines whose pending picture or voice note the room is waiting for.
+        now = self.clock()
+        events = [
+            ingest_event(
+                item, room, via, in_room=to_room and shows_in_room(item, now, self.live_max_age)
+            )
+            for item, room in bound
+        ]
+        stores = [self.bus.publish(event) for event in events]
         if archive:
             stores.append(self.bus.archive(source, raw))
         acks = await asyncio.gather(*stores)
-        now = self.clock()
         lines: list[ChatMessagePosted] = []
         resends: list[tuple[ChatMessagePosted, PubAck]] = []
-        for (item, room), ack in zip(bound, acks, strict=False):
+        for event, ack in zip(events, acks, strict=False):
             if ack.duplicate:
                 receipt.duplicates += 1
             else:
                 receipt.accepted += 1
-            if to_room and shows_in_room(item, now, self.live_max_age):
-                assert isinstance(item, ChatMessage)
-                line = room_chat_line(item, room)
+            if isinstance(event, ExternalMessageReceived) and event.in_room:
+                line = room_line(event)
                 if ack.duplicate:
                     resends.append((line, ack))
                 else:

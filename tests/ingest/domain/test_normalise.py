@@ -8,7 +8,13 @@ from typing import Any
 import pytest
 
 from services.ingest.domain.generic import normalise_generic
-from services.ingest.domain.model import ChatMessage, MemberChange, Reaction, UnknownShape
+from services.ingest.domain.model import (
+    ChatMessage,
+    Media,
+    MemberChange,
+    Reaction,
+    UnknownShape,
+)
 from services.ingest.domain.telegram import normalise_update
 from services.ingest.domain.whatsapp import normalise_webhook
 from tests.ingest import payloads as p
@@ -53,20 +59,72 @@ class TestTelegram:
         assert isinstance(left, MemberChange) and not left.joined and left.by is None
         assert left.key == "telegram:-1001234567890:44:left:7"
 
-    def test_private_chats_channels_media_and_other_updates_are_skipped_with_a_reason(self) -> None:
+    def test_private_chats_stickers_and_other_updates_are_skipped_with_a_reason(self) -> None:
         private = normalise_update(p.telegram_message(kind="private", chat_id=111))
         assert private.items == () and "private" in private.ignored[0]
-        photo = p.telegram_message()
-        del photo["message"]["text"]
-        photo["message"]["photo"] = [
-            {"file_id": "x", "file_unique_id": "y", "width": 1, "height": 1}
-        ]
-        assert normalise_update(photo).ignored
+        sticker = p.telegram_message()
+        del sticker["message"]["text"]
+        sticker["message"]["sticker"] = {"file_id": "x", "file_unique_id": "y", "width": 512,
+                                         "height": 512, "is_animated": False,
+                                         "is_video": False, "type": "regular"}  # fmt: skip
+        assert "without text or media" in normalise_update(sticker).ignored[0]
         captioned = p.telegram_message()
         captioned["message"]["caption"] = captioned["message"].pop("text")
         assert only(normalise_update(captioned).items).text == "+1"
         poll = {"update_id": 1, "poll": {"id": "1"}}
         assert "poll" in normalise_update(poll).ignored[0]
+
+    def test_a_photo_is_a_line_with_its_largest_size_and_the_caption_as_text(self) -> None:
+        line = only(normalise_update(p.telegram_photo("F", caption="cherries 樱桃")).items)
+        assert isinstance(line, ChatMessage) and line.text == "cherries 樱桃"
+        assert line.media == Media("image", "F", None, 52_000)
+        bare = only(normalise_update(p.telegram_photo("F")).items)  # no caption: still a line
+        assert bare.text == "" and bare.media is not None and bare.media.file_ref == "F"
+        unsized = only(normalise_update(p.telegram_photo("F", file_size=None)).items)
+        assert unsized.media.file_ref == "F" and unsized.media.bytes is None
+
+    def test_a_photo_size_over_the_bots_20_mb_is_passed_over(self) -> None:
+        update = p.telegram_photo("F", file_size=21 * 1024**2)
+        line = only(normalise_update(update).items)
+        assert line.media.file_ref == "F-m" and line.text == ""  # the next size down
+        for size in update["message"]["photo"]:
+            size["file_size"] = 25 * 1024**2
+        too_big = only(normalise_update(update).items)
+        assert too_big.media is None
+        assert too_big.text == (
+            "[photo not shown: 25.0 MB, over the 20 MB a Telegram bot may download]"
+        )
+
+    def test_voice_notes_and_audio_files_are_voice_media(self) -> None:
+        voice = only(normalise_update(p.telegram_voice("V", duration=7)).items)
+        assert voice.media == Media("voice", "V", "audio/ogg", 8_130, 7.0) and voice.text == ""
+        audio = p.telegram_voice("A", key="audio")
+        audio["message"]["caption"] = "listen"
+        line = only(normalise_update(audio).items)
+        assert line.media.kind == "voice" and line.media.file_ref == "A"
+        assert line.text == "listen"
+        huge = only(normalise_update(p.telegram_voice("V", file_size=30 * 1024**2)).items)
+        assert huge.media is None and huge.text.startswith("[voice message not shown: 30.0 MB")
+
+    @pytest.mark.parametrize(
+        "broken",
+        [
+            {"photo": []},
+            {"photo": {"file_id": "x"}},
+            {"photo": [{"file_id": "x", "width": 1}]},
+            {"photo": [{"file_id": "x", "width": 1, "height": 1, "file_size": -1}]},
+            {"photo": [{"file_id": "", "width": 1, "height": 1}]},
+            {"voice": {"file_id": "x"}},
+            {"voice": {"file_id": "x" * 600, "duration": 1}},
+            {"voice": "x"},
+        ],
+    )
+    def test_media_not_of_the_documented_shape_says_where(self, broken: dict) -> None:
+        update = p.telegram_message()
+        del update["message"]["text"]
+        update["message"].update(broken)
+        with pytest.raises(UnknownShape, match=r"message\.(photo|voice)"):
+            normalise_update(update)
 
     def test_anonymous_admins_speak_as_the_chat(self) -> None:
         update = p.telegram_message()
@@ -123,9 +181,32 @@ class TestWhatsApp:
         assert normalise_webhook(p.whatsapp_statuses()).ignored == (
             "delivery statuses are not ingested",
         )
-        image = {**p.whatsapp_text(), "type": "image", "image": {"id": "1"}}
-        mixed = normalise_webhook(p.whatsapp_body([image, p.whatsapp_text()]))
-        assert len(mixed.items) == 1 and "image" in mixed.ignored[0]
+        video = {**p.whatsapp_text(), "type": "video", "video": {"id": "1"}}
+        mixed = normalise_webhook(p.whatsapp_body([video, p.whatsapp_text()]))
+        assert len(mixed.items) == 1 and "video" in mixed.ignored[0]
+
+    def test_an_image_is_a_line_with_its_media_id_and_caption(self) -> None:
+        body = p.whatsapp_body([p.whatsapp_image("MID", caption="red ones", group_id="G")])
+        line = only(normalise_webhook(body).items)
+        assert isinstance(line, ChatMessage) and line.chat_id == "G"
+        assert line.text == "red ones" and line.media == Media("image", "MID", "image/jpeg")
+        bare = only(normalise_webhook(p.whatsapp_body([p.whatsapp_image(caption=None)])).items)
+        assert bare.text == "" and bare.media.kind == "image"
+
+    def test_voice_notes_and_audio_files_are_voice_media(self) -> None:
+        body = p.whatsapp_body([
+            p.whatsapp_audio("V1", voice=True, message_id="wamid.V1"),
+            p.whatsapp_audio("V2", voice=False, message_id="wamid.V2"),
+        ])  # fmt: skip
+        note, audio = normalise_webhook(body).items
+        assert note.media == Media("voice", "V1", "audio/ogg; codecs=opus")
+        assert audio.media.file_ref == "V2" and note.text == audio.text == ""
+
+    def test_an_image_without_its_id_is_refused(self) -> None:
+        image = p.whatsapp_image()
+        del image["image"]["id"]
+        with pytest.raises(UnknownShape, match=r"messages\[0\]\.image\.id"):
+            normalise_webhook(p.whatsapp_body([image]))
 
     @pytest.mark.parametrize(
         ("payload", "where"),

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import csv
 import io
+from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 from typing import Any, ClassVar
 
@@ -14,6 +15,7 @@ from services.ingest.domain.events import (
     ingest_event,
     resends_to_room,
     room_chat_line,
+    room_line,
     shows_in_room,
 )
 from services.ingest.domain.exports import (
@@ -23,9 +25,17 @@ from services.ingest.domain.exports import (
     telegram_export_chat,
     telegram_export_message,
 )
-from services.ingest.domain.model import ChatMessage, MemberChange, Reaction, UnknownShape
+from services.ingest.domain.model import (
+    ChatMessage,
+    Media,
+    MemberChange,
+    Reaction,
+    UnknownShape,
+)
+from shared import subjects
 from shared.events import ChatMessagePosted, parse_event
 from shared.events.ingest import ExternalMemberJoined, ExternalMessageReceived
+from shared.events.media import PendingAttachment
 
 NOW = datetime(2026, 6, 1, 12, 0, tzinfo=UTC)
 LINE = ChatMessage("telegram", "-100123", "42", "111", "Lily", "+1", NOW, reply_to="40")
@@ -81,10 +91,30 @@ class TestEvents:
         assert isinstance(line, ChatMessagePosted) and line.source == "telegram"
         assert line.message_id == "telegram:-100123:42" and line.id == "chat:telegram:-100123:42"
         assert line.reply_to == "telegram:-100123:40"
-        other = ChatMessage("line", "g", "m", "u", "N" * 200, "x" * 3000, NOW)
+        # The longest name and text a normaliser gives (128, 4096), clipped for the room.
+        other = ChatMessage("line", "g", "m", "u", "N" * 128, "x" * 3000, NOW)
         clipped = room_chat_line(other, "r_1")
         assert clipped.source == "webhook" and len(clipped.text) == 2000
         assert len(clipped.display_name) == 64
+
+    def test_a_line_with_media_goes_to_the_room_pending_and_to_the_fetchers_subject(
+        self,
+    ) -> None:
+        photo = replace(LINE, text="", media=Media("image", "F", None, 52_000))
+        event = ingest_event(photo, "r_1", "webhook", in_room=True)
+        assert isinstance(event, ExternalMessageReceived) and event.media is not None
+        assert (event.media.kind, event.media.file_ref, event.media.bytes) == ("image", "F", 52_000)
+        assert subjects.event_subject(event) == "ingest.r_1.external.message_with_media"
+        line = room_line(event)
+        assert line.attachment == PendingAttachment(media="image") and line.text == ""
+        assert line == room_chat_line(photo, "r_1")  # one line, however it is built
+        # Not in the room (history, an edit): the media stays a fact, nothing to fetch.
+        history = ingest_event(photo, "r_1", "import")
+        assert subjects.event_subject(history) == "ingest.r_1.external.message_received"
+        assert subjects.event_subject(ingest_event(LINE, "r_1", "webhook", in_room=True)) == (
+            "ingest.r_1.external.message_received"
+        )
+        assert room_chat_line(LINE, "r_1").attachment is None
 
     def test_member_changes_and_reactions(self) -> None:
         member = MemberChange("telegram", "-1", "9", "5", "A", True, NOW, by="4")

@@ -1,0 +1,70 @@
+"""Durable consumers of ingest: one, fetching the groups' pictures and voice notes."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+from faststream.exceptions import NackMessage
+from faststream.middlewares import AckPolicy
+from faststream.nats import JStream, NatsBroker, PullSub
+from faststream.nats.annotations import NatsMessage
+from nats.js import JetStreamContext
+from nats.js.api import ConsumerConfig, DeliverPolicy
+
+from services.ingest.service_layer.media import MediaFetcher
+from shared import streams, subjects
+from shared.events import IntegrationEvent
+from shared.events.ingest import MEDIA_TO_FETCH_TYPE, ExternalMessageReceived
+from shared.messaging import dead_letter, decode_event
+
+# Shared by every ingest replica: each line's media is fetched by one of them.
+DURABLE_GROUP_MEDIA = "ingest-group-media"
+# Downloads at a time per replica (a batch is handled concurrently, then the next fetched).
+CONCURRENT_DOWNLOADS = 4
+
+
+def register(
+    broker: NatsBroker,
+    fetcher: MediaFetcher,
+    js: Callable[[], JetStreamContext],
+    service: str,
+    ack_wait_s: float,
+) -> None:
+    @broker.subscriber(
+        subjects.room_event("ingest", "*", MEDIA_TO_FETCH_TYPE),
+        stream=JStream(streams.INGEST.name, declare=False),
+        durable=DURABLE_GROUP_MEDIA,
+        pull_sub=PullSub(batch_size=CONCURRENT_DOWNLOADS, timeout=1.0),
+        # ALL: a line published before this consumer first existed is fetched too. The
+        # retries are counted here (Retry -> NackMessage(delay)), so no max_deliver.
+        config=ConsumerConfig(
+            deliver_policy=DeliverPolicy.ALL, ack_wait=ack_wait_s, max_deliver=-1
+        ),
+        decoder=decode_event,
+        ack_policy=AckPolicy.NACK_ON_ERROR,
+        title=f"{DURABLE_GROUP_MEDIA}:Consume",
+        description="Lines of bound groups with a picture or voice note: download it from "
+        "the platform (Telegram getFile, WhatsApp media id), store it in ROOM_MEDIA, publish "
+        "chat.media_fetched (attachment, or None with the reason). Transient failures retry "
+        "on MEDIA_RETRY_DELAYS_S; what cannot be fetched goes to dead letters.",
+    )
+    async def on_media_line(event: IntegrationEvent, message: NatsMessage) -> None:
+        if not isinstance(event, ExternalMessageReceived):
+            return
+        raw = message.raw_message
+        meta = raw.metadata
+
+        async def give_up(reason: str) -> None:
+            await dead_letter(
+                js(),
+                service=service,
+                original_subject=raw.subject,
+                data=raw.data,
+                reason=reason,
+                msg_id=f"{service}:media:{event.id}",
+                deliveries=meta.num_delivered,
+            )
+
+        retry = await fetcher.handle(event, meta.num_delivered, meta.timestamp, give_up)
+        if retry is not None:
+            raise NackMessage(delay=retry.delay_s)
