@@ -17,6 +17,7 @@ from services.live.domain.moderation import RoomRules
 from services.live.domain.viewers import Role
 from shared.events import (
     AnnouncementPosted,
+    ChatMediaFetched,
     ChatMessageDeleted,
     ChatMessagePosted,
     ClaimRejected,
@@ -105,6 +106,7 @@ class RoomState:
                     block_ads=event.block_ads,
                     max_length=event.max_length,
                     slow_mode_s=event.slow_mode_s,
+                    members_post_media=event.members_post_media,
                 )
             case RoleChanged() if event.customer_id:
                 self.roles[event.customer_id] = Role(event.role)
@@ -154,6 +156,15 @@ class RoomFeed:
             case ChatMessageDeleted():
                 self._chat = [c for c in self._chat if c.id != event.message_id]
                 self._say(protocol.ChatDeleted(message_id=event.message_id))
+            case ChatMediaFetched():
+                # A group's picture or voice note for a line shown as pending (or why not).
+                self._say(
+                    protocol.Attached(
+                        message_id=event.message_id,
+                        attachment=event.attachment,
+                        reason=event.reason,
+                    )
+                )
             case RoomStarted():
                 self._say(protocol.RoomStatus(status="live"))
             case RoomEnded():
