@@ -85,8 +85,10 @@ class LiveApp:
 
     @property
     def media(self) -> Objects:
-        """ROOM_MEDIA: the pictures and voice clips of the rooms."""
-        assert self._media is not None, "live not started"
+        """ROOM_MEDIA: the pictures and voice clips of the rooms (once NATS is connected:
+        the subscribers may need it before the start hooks run)."""
+        if self._media is None:
+            self._media = self.infra.bucket(ROOM_MEDIA)
         return self._media
 
     async def room_state(self, room_id: str) -> RoomState:
@@ -116,7 +118,6 @@ class LiveApp:
     async def _started(self) -> None:
         self.hubs.bind(self.infra.broker.connection)
         self._history = ChatHistory(self.infra.js)
-        self._media = self.infra.bucket(ROOM_MEDIA)
         await self.outbox.start(self.publisher)
         self.announcements.start()
 
@@ -205,7 +206,9 @@ def build(settings: LiveSettings | None = None) -> LiveApp:
         last_posts=last_posts,
         instance_id=instance_id,
     )
-    subscribers.register(infra.broker, ChatToBuy(app.rooms, lambda: infra.publisher))
+    subscribers.register(
+        infra.broker, ChatToBuy(app.rooms, lambda: infra.publisher), app.room_media
+    )
     infra.on_start.append(app._started)
     infra.on_stop.append(app._stopping)
     return app

@@ -164,6 +164,14 @@ async def seen_line(viewer: TestViewer, message_id: str) -> Frame:
     return next(m for m in frame["messages"] if m["id"] == message_id)  # type: ignore[no-any-return]
 
 
+async def said(viewer: TestViewer, text: str) -> Frame:
+    """The line saying `text`, once `viewer` sees it."""
+    frame = await viewer.wait_for(
+        lambda f: f["type"] == "chat" and any(m["text"] == text for m in f["messages"])
+    )
+    return next(m for m in frame["messages"] if m["text"] == text)  # type: ignore[no-any-return]
+
+
 async def answer_to(viewer: TestViewer, ref: str) -> Frame:
     return await viewer.wait_for(lambda f: f.get("ref") == ref)
 
@@ -482,8 +490,7 @@ async def test_a_link_is_shown_never_fetched_and_members_follow_block_links(live
     host, lily = await host_of(live, room), await member_of(live, room)
 
     await host.send(type="link", url=url, text="Our shop 店铺", ref="h")
-    frame = await lily.wait_for(lambda f: f["type"] == "chat" and "Our shop" in str(f))
-    line = frame["messages"][0]
+    line = await said(lily, "Our shop 店铺")
     assert line["attachment"] == {"kind": "link", "url": url}
     assert (line["text"], line["customer_id"]) == ("Our shop 店铺", host.customer_id)
 
@@ -521,8 +528,7 @@ async def test_a_product_card_shows_an_offer_the_room_knows(
     )
     await host.wait_for(lambda f: f["type"] == "offer" and f["offer"]["offer_id"] == "o_cherry")
     await host.send(type="product", offer_id="o_cherry", text="Look at this one", ref="p")
-    frame = await lily.wait_for(lambda f: f["type"] == "chat" and "Look at this one" in str(f))
-    card = frame["messages"][0]["attachment"]
+    card = (await said(lily, "Look at this one"))["attachment"]
     assert card == {
         "kind": "product",
         "offer_id": "o_cherry",
@@ -608,80 +614,137 @@ async def test_a_deleted_media_line_is_gone_everywhere(live_db: str) -> None:
 # ---- the groups' media, fetched after their line ------------------------------------------
 
 
-async def test_a_groups_picture_arrives_after_its_line_and_goes_with_it(
-    live: str, nats_server: NatsServer
-) -> None:
-    room = await open_room(live)
-    host, lily = await host_of(live, room), await member_of(live, room)
-    nc = await nats.connect(nats_server.url)
-    publisher = EventPublisher(nc.jetstream())
-    # What ingest does: the line first (pending), then the picture stored, then the event.
-    line = ChatMessagePosted(
-        room_id=room,
-        customer_id="telegram:7",
-        message_id="telegram:-100:42",
-        display_name="Tg fan",
-        text="look 看",
-        source="telegram",
-        attachment=PendingAttachment(media="image"),
-    )
-    await publisher.publish(line)
-    pending = await seen_line(lily, line.message_id)
-    assert pending["attachment"] == {"kind": "pending", "media": "image"}
+async def store_group_picture(nc: Any, room: str, colour: tuple[int, int, int]) -> ImageSizes:
+    """What ingest does with a group's photo: its sizes stored in ROOM_MEDIA under the room."""
     objects = Objects(nc.jetstream(), ROOM_MEDIA)
-    picture = images.prepare(phone_photo(colour=(200, 200, 30)), 10**7)
+    picture = images.prepare(phone_photo(colour=colour), 10**7)
     names = {
         size: (await objects.put(jpeg, images.EXTENSION, images.CONTENT_TYPE, scope=room)).name
         for size, jpeg in picture.sizes.items()
     }
-    sizes = ImageSizes(
+    return ImageSizes(
         **{size: name.split("/", 1)[1] for size, name in names.items()},
         width=picture.width,
         height=picture.height,
     )
-    await publisher.publish(
-        ChatMediaFetched(
-            room_id=room, message_id=line.message_id, attachment=ImageAttachment(image=sizes)
-        )
-    )
-    attached = await lily.wait_for(kind("attached", message_id=line.message_id))
-    assert attached["attachment"] == {"kind": "image", "image": sizes.model_dump()}
-    newcomer = await member_of(live, room, "newcomer")
-    welcome = next(f for f in newcomer.frames if f["type"] == "welcome")
-    merged = next(m for m in welcome["history"] if m["id"] == line.message_id)
-    assert merged["attachment"] == attached["attachment"]
-    assert (await fetch(live, room, sizes.card)).status_code == 200
 
-    # A group line whose media could not be fetched: the line stays, without it.
-    failed = ChatMessagePosted(
+
+def group_line(room: str, n: int, text: str = "") -> ChatMessagePosted:
+    return ChatMessagePosted(
         room_id=room,
-        customer_id="telegram:8",
-        message_id="telegram:-100:43",
-        display_name="Tg friend",
-        text="lost",
+        customer_id=f"telegram:{n}",
+        message_id=f"telegram:-100:{n}",
+        display_name="Tg fan",
+        text=text,
         source="telegram",
-        attachment=PendingAttachment(media="voice"),
+        attachment=PendingAttachment(media="image"),
     )
-    await publisher.publish(failed)
-    await publisher.publish(
-        ChatMediaFetched(
-            room_id=room, message_id=failed.message_id, attachment=None, reason="too big"
-        )
-    )
-    gone = await lily.wait_for(kind("attached", message_id=failed.message_id))
-    assert (gone["attachment"], gone["reason"]) == (None, "too big")
 
-    await host.send(type="moderate", action="delete", message_id=line.message_id, ref="d")
-    await answer_to(host, "d")
-    for name in (sizes.thumb, sizes.card, sizes.full):
-        assert (await fetch(live, room, name)).status_code == 404
-    last = await member_of(live, room, "last")
-    history = next(f for f in last.frames if f["type"] == "welcome")["history"]
-    assert [m["text"] for m in history if m["source"] == "telegram"] == ["lost"]
-    assert next(m for m in history if m["text"] == "lost")["attachment"] is None
-    await nc.close()
-    for viewer in (host, lily, newcomer, last):
-        await viewer.close()
+
+async def gone(live: str, room: str, name: str) -> bool:
+    return (await fetch(live, room, name)).status_code == 404
+
+
+async def test_a_groups_picture_arrives_after_its_line_counts_in_the_room_and_goes_with_it(
+    nats_server: NatsServer, tmp_path: Path
+) -> None:
+    async with live_at(nats_server.url, f"sqlite+aiosqlite:///{tmp_path}/live.db") as (live, app):
+        room = await open_room(live)
+        host, lily = await host_of(live, room), await member_of(live, room)
+        nc = await nats.connect(nats_server.url)
+        publisher = EventPublisher(nc.jetstream())
+        # What ingest does: the line first (pending), then the picture stored, then the event.
+        line = group_line(room, 42, "look 看")
+        await publisher.publish(line)
+        pending = await seen_line(lily, line.message_id)
+        assert pending["attachment"] == {"kind": "pending", "media": "image"}
+        sizes = await store_group_picture(nc, room, (200, 200, 30))
+        await publisher.publish(
+            ChatMediaFetched(
+                room_id=room, message_id=line.message_id, attachment=ImageAttachment(image=sizes)
+            )
+        )
+        attached = await lily.wait_for(kind("attached", message_id=line.message_id))
+        assert attached["attachment"] == {"kind": "image", "image": sizes.model_dump()}
+        newcomer = await member_of(live, room, "newcomer")
+        welcome = next(f for f in newcomer.frames if f["type"] == "welcome")
+        merged = next(m for m in welcome["history"] if m["id"] == line.message_id)
+        assert merged["attachment"] == attached["attachment"]
+        assert (await fetch(live, room, sizes.card)).status_code == 200
+        stored = {(await fetch(live, room, n)).content for n in (sizes.thumb, sizes.full)}
+        in_room = sum(len(jpeg) for jpeg in stored)
+
+        async def counted() -> bool:
+            return await app.room_media.usage(room) == in_room
+
+        await eventually(counted)  # the room's media counts the groups' too
+
+        # A group line whose media could not be fetched: the line stays, without it.
+        failed = group_line(room, 43, "lost")
+        await publisher.publish(failed)
+        await publisher.publish(
+            ChatMediaFetched(
+                room_id=room, message_id=failed.message_id, attachment=None, reason="too big"
+            )
+        )
+        missed = await lily.wait_for(kind("attached", message_id=failed.message_id))
+        assert (missed["attachment"], missed["reason"]) == (None, "too big")
+
+        await host.send(type="moderate", action="delete", message_id=line.message_id, ref="d")
+        await answer_to(host, "d")
+        for name in (sizes.thumb, sizes.card, sizes.full):
+            assert await gone(live, room, name)
+        assert await app.room_media.usage(room) == 0
+        last = await member_of(live, room, "last")
+        history = next(f for f in last.frames if f["type"] == "welcome")["history"]
+        assert [m["text"] for m in history if m["source"] == "telegram"] == ["lost"]
+        assert next(m for m in history if m["text"] == "lost")["attachment"] is None
+        await nc.close()
+        for viewer in (host, lily, newcomer, last):
+            await viewer.close()
+
+
+async def test_media_fetched_for_a_line_deleted_meanwhile_is_deleted_on_arrival(
+    nats_server: NatsServer, tmp_path: Path
+) -> None:
+    async with live_at(nats_server.url, f"sqlite+aiosqlite:///{tmp_path}/live.db") as (live, app):
+        room = await open_room(live)
+        host = await host_of(live, room)
+        nc = await nats.connect(nats_server.url)
+        publisher = EventPublisher(nc.jetstream())
+        doomed, kept = group_line(room, 50, "spam pic"), group_line(room, 51, "same pic")
+        for line in (doomed, kept):
+            await publisher.publish(line)
+            await seen_line(host, line.message_id)
+        await host.send(type="moderate", action="delete", message_id=doomed.message_id, ref="d")
+        await answer_to(host, "d")
+        sizes = await store_group_picture(nc, room, (30, 200, 200))
+        await publisher.publish(
+            ChatMediaFetched(
+                room_id=room, message_id=doomed.message_id, attachment=ImageAttachment(image=sizes)
+            )
+        )
+        await eventually(lambda: gone(live, room, sizes.card))
+        assert await app.room_media.usage(room) == 0
+
+        # The same picture, for a line still standing, is kept and counted.
+        sizes = await store_group_picture(nc, room, (30, 200, 200))
+        await publisher.publish(
+            ChatMediaFetched(
+                room_id=room, message_id=kept.message_id, attachment=ImageAttachment(image=sizes)
+            )
+        )
+
+        async def counted() -> bool:
+            return await app.room_media.usage(room) > 0
+
+        await eventually(counted)
+        assert (await fetch(live, room, sizes.card)).status_code == 200
+        await host.wait_for(kind("attached", message_id=kept.message_id))
+        shown_doomed = kind("attached", message_id=doomed.message_id)
+        assert not [f for f in host.frames if shown_doomed(f)]
+        await nc.close()
+        await host.close()
 
 
 # ---- serving ----------------------------------------------------------------------------

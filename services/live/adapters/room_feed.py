@@ -48,6 +48,9 @@ from shared.events import (
     VoteCast,
 )
 
+# Deleted lines remembered, so media fetched for one later is not shown.
+DELETED_KEPT = 1000
+
 
 @dataclass(frozen=True)
 class Outgoing:
@@ -130,6 +133,7 @@ class RoomFeed:
         self.offers: dict[str, protocol.OfferView] = {}
         self.likes = 0
         self._chat: list[protocol.ChatLine] = []
+        self._deleted: dict[str, None] = {}  # the lines deleted lately, oldest first
         self._frames: list[Outgoing] = []
         self._dirty_offers: set[str] = set()
         self._dirty_packets: set[str] = set()
@@ -155,9 +159,13 @@ class RoomFeed:
                 self._chat.append(chat_line(event))
             case ChatMessageDeleted():
                 self._chat = [c for c in self._chat if c.id != event.message_id]
+                self._deleted[event.message_id] = None
+                if len(self._deleted) > DELETED_KEPT:
+                    del self._deleted[next(iter(self._deleted))]
                 self._say(protocol.ChatDeleted(message_id=event.message_id))
-            case ChatMediaFetched():
-                # A group's picture or voice note for a line shown as pending (or why not).
+            case ChatMediaFetched() if event.message_id not in self._deleted:
+                # A group's picture or voice note for a line shown as pending (or why not);
+                # never for a line deleted meanwhile (its media is deleted on arrival).
                 self._say(
                     protocol.Attached(
                         message_id=event.message_id,

@@ -2,11 +2,13 @@
 line goes.
 
 Every stored object a line shows has a row (room, line, name, bytes): a post reserves its
-rows before its objects are stored, so the limit holds however many posts race; a deleted
-line's rows go, and with them each object no other line of the room still shows (the
-same picture posted twice is one object). Both take the room's lock first, so a post that
-reuses an object and a deletion that removes it cannot cross: either the deletion sees the
-post's row and keeps the object, or the post stores it again after the deletion.
+rows before its objects are stored, so the limit holds however many posts race; a group's
+picture or voice note gets its rows when ingest says it was fetched (`chat.media_fetched`).
+A deleted line's rows go, and with them each object no other line of the room still shows
+(the same picture posted twice is one object); the line leaves a mark, so media fetched
+for it later is deleted on arrival. All take the room's lock first, so a post that reuses
+an object and a deletion that removes it cannot cross: either the deletion sees the post's
+row and keeps the object, or the post stores it again after the deletion.
 """
 
 from __future__ import annotations
@@ -20,6 +22,9 @@ from sqlalchemy.ext.asyncio import AsyncConnection, async_sessionmaker
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from services.live.adapters.tables import RoomMediaRow, RoomRow
+from services.live.domain.posts import stored_names
+from shared.events import ChatMediaFetched, utcnow
+from shared.events.media import VoiceAttachment
 from shared.objects import Objects
 
 log = logging.getLogger("qunlive.live.media")
@@ -31,6 +36,8 @@ HistoryMedia = Callable[[str], Awaitable[LinesMedia]]
 
 MEDIA = RoomMediaRow.__table__
 ROOMS = RoomRow.__table__
+# The mark a deleted line leaves (no object, no bytes): media fetched for it later goes.
+DELETED = "deleted"
 
 
 class RoomMediaFull(Exception):
@@ -148,6 +155,12 @@ class RoomMedia:
                 ).scalars()
             )
             await conn.execute(sa.delete(MEDIA).where(MEDIA.c.room_id == room_id, mine))
+            if read_history:  # a moderator's deletion, not a failed post: mark the lines
+                await conn.execute(
+                    sa.insert(MEDIA),
+                    [_mark(room_id, message_id) for message_id in sorted(gone)],
+                )
+            rows.discard("")
             candidates = rows | from_history
             still = set(
                 (
@@ -169,6 +182,76 @@ class RoomMedia:
                     log.warning("could not delete a stored object", extra=where, exc_info=True)
             await session.commit()
         return doomed
+
+    async def record_fetched(self, event: ChatMediaFetched) -> None:
+        """A group's picture or voice note was stored for line `message_id`: count it in the
+        room, or, if the line was deleted meanwhile, delete it (unless another line shows
+        it). Idempotent: a redelivered event changes nothing."""
+        attachment = event.attachment
+        names = stored_names(attachment)
+        if attachment is None or not names:
+            return
+        room_id, message_id = event.room_id, event.message_id
+        objects = self._objects()
+        sizes: dict[str, int] = {}
+        if isinstance(attachment, VoiceAttachment):
+            sizes[attachment.object] = attachment.bytes
+        else:
+            for name in names:
+                head = await objects.head(f"{room_id}/{name}")
+                if head is not None:
+                    sizes[name] = head.size
+        kind = f"group_{attachment.kind}"
+        async with self._sessions() as session:
+            if not await _lock_room(session, room_id):
+                return  # a chat bound to a room live does not know
+            conn = await session.connection()
+            line = MEDIA.c.room_id == room_id, MEDIA.c.message_id == message_id
+            known = {
+                name: row_kind
+                for name, row_kind in await conn.execute(
+                    sa.select(MEDIA.c.name, MEDIA.c.kind).where(*line)
+                )
+            }
+            if DELETED in known.values():
+                still = set(
+                    (
+                        await conn.execute(
+                            sa.select(MEDIA.c.name).where(
+                                MEDIA.c.room_id == room_id, MEDIA.c.name.in_(list(names))
+                            )
+                        )
+                    ).scalars()
+                )
+                for name in sorted(names - still):
+                    await objects.delete(f"{room_id}/{name}")
+            else:
+                new = [
+                    {
+                        "room_id": room_id,
+                        "message_id": message_id,
+                        "name": name,
+                        "bytes": size,
+                        "kind": kind,
+                        "created_at": utcnow(),
+                    }
+                    for name, size in sorted(sizes.items())
+                    if name not in known
+                ]
+                if new:
+                    await conn.execute(sa.insert(MEDIA), new)
+            await session.commit()
+
+
+def _mark(room_id: str, message_id: str) -> dict[str, object]:
+    return {
+        "room_id": room_id,
+        "message_id": message_id,
+        "name": "",
+        "bytes": 0,
+        "kind": DELETED,
+        "created_at": utcnow(),
+    }
 
 
 async def _usage(conn: AsyncConnection, room_id: str) -> int:

@@ -21,7 +21,12 @@ from services.live.domain.posts import (
 from services.live.domain.ratelimit import LastPosts
 from services.live.domain.viewers import Role, Viewer
 from services.live.service_layer.posts import Posted
-from shared.events import ChatMediaFetched, ChatMessagePosted, RoomRulesChanged
+from shared.events import (
+    ChatMediaFetched,
+    ChatMessageDeleted,
+    ChatMessagePosted,
+    RoomRulesChanged,
+)
 from shared.events.media import (
     ImageAttachment,
     ImageSizes,
@@ -189,3 +194,14 @@ def test_the_feed_shows_a_groups_media_when_it_arrives_and_the_rules_allow_posts
             "reason": "gone",
         },
     ]
+
+
+def test_the_feed_does_not_show_media_fetched_for_a_line_deleted_meanwhile() -> None:
+    feed = RoomFeed(RoomState(status="live"))
+    feed.apply(ChatMessageDeleted(room_id="r_1", message_id="telegram:-100:9", by="host:1"))
+    feed.apply(
+        ChatMediaFetched(
+            room_id="r_1", message_id="telegram:-100:9", attachment=ImageAttachment(image=SIZES)
+        )
+    )
+    assert [json.loads(out.frame)["type"] for out in feed.drain()] == ["deleted"]
