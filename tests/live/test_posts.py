@@ -415,6 +415,23 @@ async def test_posting_needs_a_viewer_token_of_the_room(live: str) -> None:
     await host.close()
 
 
+async def test_nobody_posts_when_banned_or_after_the_show(live: str) -> None:
+    room = await open_room(live)
+    spammer = await join(live, room, "Spam")
+    await set_rules(live, room, members_post_media=True)
+    picture = plain_picture(RED)
+    async with httpx.AsyncClient(base_url=live) as http:
+        ban = {"action": "ban", "customer_id": spammer["customer_id"], "reason": "spam"}
+        assert (await http.post(f"/rooms/{room}/moderation", json=ban, headers=ADMIN)).is_success
+        banned = await post(live, room, spammer["token"], picture)
+        assert (banned.status_code, banned.json()["code"]) == (403, "banned")
+        host = await host_of(live, room)
+        assert (await http.post(f"/rooms/{room}/end", headers=ADMIN)).is_success
+    ended = await post(live, room, host, picture)
+    assert (ended.status_code, ended.json()["code"]) == (409, "room_ended")
+    await host.close()
+
+
 async def test_the_rooms_rules_apply_to_captions(live: str) -> None:
     room = await open_room(live)
     lily = await member_of(live, room)
@@ -705,9 +722,9 @@ async def test_a_groups_picture_arrives_after_its_line_counts_in_the_room_and_go
 
 
 async def test_media_fetched_for_a_line_deleted_meanwhile_is_deleted_on_arrival(
-    nats_server: NatsServer, tmp_path: Path
+    nats_server: NatsServer, database_url: str
 ) -> None:
-    async with live_at(nats_server.url, f"sqlite+aiosqlite:///{tmp_path}/live.db") as (live, app):
+    async with live_at(nats_server.url, database_url) as (live, app):
         room = await open_room(live)
         host = await host_of(live, room)
         nc = await nats.connect(nats_server.url)

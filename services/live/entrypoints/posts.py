@@ -6,6 +6,7 @@ Links and product cards are websocket frames (`link`, `product`): they carry no 
 
 from __future__ import annotations
 
+import logging
 import time
 from collections.abc import Callable, Coroutine
 from typing import Annotated, Any, Literal
@@ -24,6 +25,8 @@ from services.live.service_layer.posts import PostRefused
 from shared.api import RoomIdPath, StrictJsonRoute, api_router
 from shared.object_http import OBJECT_RESPONSES, not_found, serve_object
 from shared.problems import ApiError, invalid_token, unauthenticated
+
+log = logging.getLogger("qunlive.live.posts")
 
 # Room for the form around the file (boundaries, part headers, caption, alt text).
 FORM_OVERHEAD = 64 * 1024
@@ -138,8 +141,14 @@ async def post_media(
     except PostRefused as refused:
         raise ApiError(refused.status, refused.message, refused.code) from None
     claim = posted.claim(viewer)
-    if claim is not None:
-        await live.publisher.publish(claim)
+    if claim is not None:  # a caption that reads as a buy, as a chat line would
+        try:
+            await live.publisher.publish(claim)
+        except Exception:
+            log.exception("a post's claim could not be sent", extra={"room_id": viewer.room_id})
+            raise ApiError(
+                503, "Posted, but the buy could not be sent: use the buy button.", "unavailable"
+            ) from None
     return chat_line(posted.line)
 
 
