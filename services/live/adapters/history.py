@@ -113,7 +113,8 @@ class ChatHistory:
         return list(lines.values()), deleted
 
     async def _last_published(self, room_id: str) -> int:
-        """The LIVE sequence of the room's newest chat event (line, system line, deletion)."""
+        """The LIVE sequence of the room's newest chat event (line, system line, deletion,
+        fetched media)."""
 
         async def last(subject: str) -> int:
             try:
