@@ -15,12 +15,14 @@ from services.live.adapters.room_past import room_past
 from services.live.adapters.tables import LiveOutbox, metadata
 from services.live.adapters.tokens import HostTokens, ViewerTokens
 from services.live.domain.moderation import RoomRules
-from services.live.domain.ratelimit import RateLimiter
+from services.live.domain.ratelimit import LastPosts, RateLimiter
 from services.live.domain.viewers import Role
 from services.live.entrypoints import subscribers
 from services.live.service_layer.announcements import Announcements
 from services.live.service_layer.chat_to_buy import ChatToBuy
 from services.live.service_layer.interactions import Interactions
+from services.live.service_layer.posts import Limits, Posts
+from services.live.service_layer.room_media import LinesMedia, RoomMedia
 from services.live.service_layer.rooms import RoomService
 from services.live.service_layer.streams import StreamService
 from services.live.settings import LiveSettings
@@ -36,6 +38,7 @@ from shared.events import (
     ViewerLeft,
 )
 from shared.messaging import EventPublisher
+from shared.objects import ROOM_MEDIA, Objects
 from shared.outbox import Outbox
 from shared.runtime import Infrastructure
 
@@ -64,8 +67,12 @@ class LiveApp:
     rate_limiter: RateLimiter
     outbox: Outbox
     hubs: Hubs
+    posts: Posts
+    room_media: RoomMedia
+    last_posts: LastPosts
     instance_id: str = field(default_factory=lambda: uuid.uuid4().hex[:8])
     _history: ChatHistory | None = None
+    _media: Objects | None = None
 
     @property
     def publisher(self) -> EventPublisher:
@@ -75,6 +82,14 @@ class LiveApp:
     def history(self) -> ChatHistory:
         assert self._history is not None, "live not started"
         return self._history
+
+    @property
+    def media(self) -> Objects:
+        """ROOM_MEDIA: the pictures and voice clips of the rooms (once NATS is connected:
+        the subscribers may need it before the start hooks run)."""
+        if self._media is None:
+            self._media = self.infra.bucket(ROOM_MEDIA)
+        return self._media
 
     async def room_state(self, room_id: str) -> RoomState:
         """A room as the database has it, when an instance starts serving it."""
@@ -127,6 +142,9 @@ def build(settings: LiveSettings | None = None) -> LiveApp:
     async def lines_by(room_id: str, customer_id: str) -> list[str]:
         return await app.history.lines_by(room_id, customer_id)
 
+    async def lines_media(room_id: str) -> LinesMedia:
+        return await app.history.media(room_id)
+
     mediamtx = (
         MediaMtxApi(settings.media_api_url, settings.media_hook_secret)
         if settings.media_mode == "mediamtx" and settings.media_api_url
@@ -144,28 +162,53 @@ def build(settings: LiveSettings | None = None) -> LiveApp:
         hubs.apply_now(events)
         streams.follow(events)
 
+    rooms = RoomService(
+        infra.sessions,
+        outbox,
+        applied=room_decided,
+        status_followers=(streams.room_status_changed,),
+    )
+    room_media = RoomMedia(
+        infra.sessions, lambda: app.media, settings.room_media_max_bytes, history=lines_media
+    )
+    last_posts = LastPosts()
     app = LiveApp(
         settings=settings,
         infra=infra,
         tokens=ViewerTokens(settings.secret_key, settings.viewer_token_ttl_s),
         host_tokens=HostTokens(settings.secret_key),
-        rooms=RoomService(
-            infra.sessions,
-            outbox,
-            applied=room_decided,
-            status_followers=(streams.room_status_changed,),
-        ),
+        rooms=rooms,
         streams=streams,
         interactions=Interactions(
-            infra.sessions, outbox, applied=hubs.apply_now, lines_by=lines_by
+            infra.sessions,
+            outbox,
+            applied=hubs.apply_now,
+            lines_by=lines_by,
+            deleted=room_media.release,
         ),
         announcements=Announcements(infra.sessions, lambda: infra.publisher),
         rate_limiter=RateLimiter(settings.actions_per_s, settings.actions_burst),
         outbox=outbox,
         hubs=hubs,
+        posts=Posts(
+            rooms,
+            room_media,
+            lambda: app.media,
+            lambda: infra.publisher,
+            Limits(
+                image_bytes=settings.post_image_max_bytes,
+                voice_bytes=settings.post_voice_max_bytes,
+                voice_seconds=settings.post_voice_max_s,
+            ),
+            last_posts,
+        ),
+        room_media=room_media,
+        last_posts=last_posts,
         instance_id=instance_id,
     )
-    subscribers.register(infra.broker, ChatToBuy(app.rooms, lambda: infra.publisher))
+    subscribers.register(
+        infra.broker, ChatToBuy(app.rooms, lambda: infra.publisher), app.room_media
+    )
     infra.on_start.append(app._started)
     infra.on_stop.append(app._stopping)
     return app

@@ -6,7 +6,7 @@ from fastapi import FastAPI
 from faststream import FastStream
 
 from services.live.bootstrap import PUBLISHES, LiveApp, build
-from services.live.entrypoints import host_actions, http, media, pages, ws
+from services.live.entrypoints import host_actions, http, media, pages, posts, ws
 from shared.runtime import asyncapi_app, http_app
 
 
@@ -23,6 +23,8 @@ def create_app(live: LiveApp | None = None) -> FastAPI:
             media.host,
             media.viewers,
             media.hooks,
+            posts.uploads,
+            posts.media,
             pages.router,
         ),
         state=live,

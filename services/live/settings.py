@@ -31,6 +31,15 @@ class LiveSettings(ServiceSettings):
     analytics_public_url: str = ""
     currency: str = Field(default="CNY", pattern=r"^[A-Z]{3}$", description="ISO 4217, for prices")
 
+    # ---- media posts: images and voice clips in the room (docs/websocket-protocol.md) ----
+    # An upload's file, as sent (the proxy in deploy/ lets 12 MiB through).
+    post_image_max_bytes: int = Field(default=10 * 1024**2, ge=1024)
+    post_voice_max_bytes: int = Field(default=8 * 1024**2, ge=1024)
+    post_voice_max_s: float = Field(default=60.0, gt=0, le=600)
+    # Everything a room stores in ROOM_MEDIA (each image's sizes, voice clips; the groups'
+    # media too), each object once: past it, posts are refused (`room_media_full`).
+    room_media_max_bytes: int = Field(default=512 * 1024**2, ge=1024)
+
     # ---- the room's video (docs/decisions/0020-the-rooms-video.md) ----
     # embedded: the media process (python -m services.live.media, started by the launcher)
     # turns each room's SRT publish into HLS under media_dir. mediamtx: MediaMTX does it,

@@ -1,9 +1,10 @@
 """A room's recent chat, read from the CHAT_HISTORY stream (survives restarts).
 
 The stream holds each room's last lines per subject: what people said, the system lines
-(welcomes, on a subject of their own) and the deletions. Moderation applies to the history:
-a deleted line (a moderator's delete, or every line of a banned member) is not served again,
-by any instance.
+(welcomes, on a subject of their own), the deletions, and the groups' media fetched after
+their line (merged into it: a joining viewer sees the picture, not "pending"). Moderation
+applies to the history: a deleted line (a moderator's delete, or every line of a banned
+member) is not served again, by any instance.
 """
 
 from __future__ import annotations
@@ -17,8 +18,10 @@ from nats.js.errors import NotFoundError, ServiceUnavailableError
 
 from services.live import protocol
 from services.live.domain.chat import history_window
+from services.live.domain.posts import stored_names
 from shared import subjects
 from shared.events import (
+    ChatMediaFetched,
     ChatMessageDeleted,
     ChatMessagePosted,
     IntegrationEvent,
@@ -26,16 +29,19 @@ from shared.events import (
     parse_event,
 )
 from shared.events.live import SYSTEM_CHAT_TYPE
+from shared.events.media import PendingAttachment
 from shared.streams import CHAT_HISTORY, CHAT_HISTORY_PER_ROOM, LIVE
 
-# Lines, system lines, deletions: the stream keeps at most this many per subject.
-CHAT_SUBJECTS_PER_ROOM = 3
+# Lines, system lines, deletions, fetched media: the stream keeps at most this many per
+# subject.
 SYSTEM = "system"
 CHAT_TYPES = (
     ChatMessagePosted.model_fields["type"].default,
     SYSTEM_CHAT_TYPE,
     ChatMessageDeleted.model_fields["type"].default,
+    ChatMediaFetched.model_fields["type"].default,
 )
+CHAT_SUBJECTS_PER_ROOM = len(CHAT_TYPES)
 SOURCE_HEADER = "Nats-Stream-Source"
 
 
@@ -47,6 +53,7 @@ def chat_line(event: ChatMessagePosted) -> protocol.ChatLine:
         text=event.text,
         source=event.source,
         at=event.occurred_at,
+        attachment=event.attachment,
     )
 
 
@@ -65,29 +72,49 @@ class ChatHistory:
         """The ids of the lines by this member still in the room's history."""
         return [line.id for line in await self._visible(room_id) if line.customer_id == customer_id]
 
+    async def media(self, room_id: str) -> tuple[dict[str, set[str]], set[str]]:
+        """The room's stored objects each line in the history shows (deleted lines too),
+        by line id; and the ids of the lines still standing."""
+        lines, deleted = await self._lines(room_id)
+        shown = {line.id: stored_names(line.attachment) for line in lines}
+        return {line_id: names for line_id, names in shown.items() if names}, {
+            line.id for line in lines if line.id not in deleted
+        }
+
     async def _visible(self, room_id: str) -> list[protocol.ChatLine]:
-        """The room's lines still standing, oldest first. CHAT_HISTORY is copied from LIVE by
-        the server, a little later: what it has not copied yet (a line, a deletion acked a
-        moment ago) is read from LIVE itself, so the history is never behind the bus."""
+        """The room's lines still standing, oldest first."""
+        lines, deleted = await self._lines(room_id)
+        return [line for line in lines if line.id not in deleted]
+
+    async def _lines(self, room_id: str) -> tuple[list[protocol.ChatLine], set[str]]:
+        """The room's lines, oldest first, with their fetched media; and the deleted ones'
+        ids. CHAT_HISTORY is copied from LIVE by the server, a little later: what it has
+        not copied yet (a line, a deletion acked a moment ago) is read from LIVE itself,
+        so the history is never behind the bus."""
         subject = subjects.room_chat(room_id)
         published = await self._last_published(room_id)
         if published == 0:
-            return []
+            return [], set()
         events, copied = await self._read(CHAT_HISTORY.name, subject, after=0)
         if copied < published:
             tail, _ = await self._read(LIVE.name, subject, after=copied)
             events += tail
-        lines: list[protocol.ChatLine] = []
+        lines: dict[str, protocol.ChatLine] = {}
         deleted: set[str] = set()
         for event in events:
             if isinstance(event, ChatMessagePosted):
-                lines.append(chat_line(event))
+                lines[event.message_id] = chat_line(event)
             elif isinstance(event, ChatMessageDeleted):
                 deleted.add(event.message_id)
-        return [line for line in lines if line.id not in deleted]
+            elif isinstance(event, ChatMediaFetched):
+                line = lines.get(event.message_id)
+                if line is not None and isinstance(line.attachment, PendingAttachment):
+                    line.attachment = event.attachment  # None: it could not be fetched
+        return list(lines.values()), deleted
 
     async def _last_published(self, room_id: str) -> int:
-        """The LIVE sequence of the room's newest chat event (line, system line, deletion)."""
+        """The LIVE sequence of the room's newest chat event (line, system line, deletion,
+        fetched media)."""
 
         async def last(subject: str) -> int:
             try:

@@ -17,6 +17,7 @@ from services.live.domain.moderation import RoomRules
 from services.live.domain.viewers import Role
 from shared.events import (
     AnnouncementPosted,
+    ChatMediaFetched,
     ChatMessageDeleted,
     ChatMessagePosted,
     ClaimRejected,
@@ -46,6 +47,9 @@ from shared.events import (
     StreamStopped,
     VoteCast,
 )
+
+# Deleted lines remembered, so media fetched for one later is not shown.
+DELETED_KEPT = 1000
 
 
 @dataclass(frozen=True)
@@ -105,6 +109,7 @@ class RoomState:
                     block_ads=event.block_ads,
                     max_length=event.max_length,
                     slow_mode_s=event.slow_mode_s,
+                    members_post_media=event.members_post_media,
                 )
             case RoleChanged() if event.customer_id:
                 self.roles[event.customer_id] = Role(event.role)
@@ -128,6 +133,7 @@ class RoomFeed:
         self.offers: dict[str, protocol.OfferView] = {}
         self.likes = 0
         self._chat: list[protocol.ChatLine] = []
+        self._deleted: dict[str, None] = {}  # the lines deleted lately, oldest first
         self._frames: list[Outgoing] = []
         self._dirty_offers: set[str] = set()
         self._dirty_packets: set[str] = set()
@@ -153,7 +159,20 @@ class RoomFeed:
                 self._chat.append(chat_line(event))
             case ChatMessageDeleted():
                 self._chat = [c for c in self._chat if c.id != event.message_id]
+                self._deleted[event.message_id] = None
+                if len(self._deleted) > DELETED_KEPT:
+                    del self._deleted[next(iter(self._deleted))]
                 self._say(protocol.ChatDeleted(message_id=event.message_id))
+            case ChatMediaFetched() if event.message_id not in self._deleted:
+                # A group's picture or voice note for a line shown as pending (or why not);
+                # never for a line deleted meanwhile (its media is deleted on arrival).
+                self._say(
+                    protocol.Attached(
+                        message_id=event.message_id,
+                        attachment=event.attachment,
+                        reason=event.reason,
+                    )
+                )
             case RoomStarted():
                 self._say(protocol.RoomStatus(status="live"))
             case RoomEnded():

@@ -140,5 +140,19 @@ class StreamRow(LiveTable, table=True):  # type: ignore[valid-type, misc, call-a
     first_on_air_at: datetime | None = None
 
 
+class RoomMediaRow(LiveTable, table=True):  # type: ignore[valid-type, misc, call-arg]
+    """A stored object (`<room_id>/<name>` in ROOM_MEDIA) shown by a line of the room: one row
+    per line and object. An object is kept while a row names it; the room's usage counts
+    each object once (the same picture posted twice is stored once)."""
+
+    __tablename__ = "live_room_media"
+    room_id: str = Field(primary_key=True)
+    message_id: str = Field(primary_key=True)
+    name: str = Field(primary_key=True)  # <sha256>.<ext>, unscoped as lines carry it
+    bytes: int
+    kind: str  # image | voice (a posted one), group_image | group_voice (from ingest)
+    created_at: datetime = Field(default_factory=utcnow)
+
+
 LiveOutbox = outbox_table(LiveTable, "live_outbox")
 metadata = LiveTable.metadata

@@ -38,6 +38,8 @@ class RoomRules:
     block_ads: bool = True
     max_length: int = 300
     slow_mode_s: float = 0
+    # Members (and committee) may post images, voice clips and product cards; staff always may.
+    members_post_media: bool = False
 
     @classmethod
     def from_dict(cls, data: Mapping[str, Any] | None) -> RoomRules:
@@ -80,6 +82,20 @@ def check_message(
         wait = rules.slow_mode_s - (now - last_post_at)
         if wait > 0:
             return Blocked("slow_mode", f"Slow mode is on: wait {wait:.0f}s, then post again.")
+    return Allowed()
+
+
+def check_link(rules: RoomRules, role: Role, url: str) -> Allowed | Blocked:
+    """Whether a member may post a link (a `link` frame): the host and moderators always;
+    others not while the room blocks links, nor one that carries a blocked word."""
+    if role in TRUSTED:
+        return Allowed()
+    if rules.block_links:
+        return Blocked("link", "Links are not allowed here; only the host can share them.")
+    folded = url.casefold()
+    for word in rules.blocked_words:
+        if word and word.casefold() in folded:
+            return Blocked("blocked_word", "That word is not allowed in this group.")
     return Allowed()
 
 

@@ -40,3 +40,22 @@ class RateLimiter:
     def _forget_idle(self, now: float) -> None:
         refill_s = self.burst / self.rate
         self._buckets = {k: b for k, b in self._buckets.items() if now - b.at < refill_s}
+
+
+class LastPosts:
+    """When each member last posted in a room (monotonic seconds), for slow mode: one clock
+    per member, whatever they post (a chat line, a picture, a link) and from which tab.
+    Bounded: past `max_keys` the oldest entries are forgotten (a slow-mode wait is seconds)."""
+
+    def __init__(self, max_keys: int = 100_000) -> None:
+        self.max_keys = max_keys
+        self._at: dict[str, float] = {}
+
+    def last(self, key: str) -> float | None:
+        return self._at.get(key)
+
+    def posted(self, key: str, now: float) -> None:
+        self._at.pop(key, None)
+        self._at[key] = now  # insertion order is age order
+        if len(self._at) > self.max_keys:
+            del self._at[next(iter(self._at))]

@@ -59,6 +59,12 @@ class RulesUpdate(BaseModel):
     block_ads: bool = Field(default=True, strict=True)
     max_length: int = Field(strict=True, default=300, ge=1, le=2000)
     slow_mode_s: float = Field(default=0, ge=0, le=3600, strict=True)
+    members_post_media: bool = Field(
+        default=False,
+        strict=True,
+        description="Members and the committee may post pictures, voice clips and product "
+        "cards (the host and moderators always may).",
+    )
 
 
 class RoleUpdate(BaseModel):

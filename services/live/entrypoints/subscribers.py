@@ -7,15 +7,18 @@ from faststream.nats import JStream, NatsBroker, PullSub
 from nats.js.api import ConsumerConfig, DeliverPolicy
 
 from services.live.service_layer.chat_to_buy import ChatToBuy
+from services.live.service_layer.room_media import RoomMedia
 from shared import streams, subjects
-from shared.events import ChatMessagePosted, IntegrationEvent
+from shared.events import ChatMediaFetched, ChatMessagePosted, IntegrationEvent
 from shared.messaging import decode_event
 
 # Shared by every live instance: each external chat line is looked at by one of them.
 DURABLE_CHAT_TO_BUY = "live-chat-to-buy"
+# The same for the groups' media ingest fetched: counted in its room once.
+DURABLE_ROOM_MEDIA = "live-room-media"
 
 
-def register(broker: NatsBroker, chat_to_buy: ChatToBuy) -> None:
+def register(broker: NatsBroker, chat_to_buy: ChatToBuy, room_media: RoomMedia) -> None:
     @broker.subscriber(
         subjects.room_event("live", "*", "chat.message_posted"),
         stream=JStream(streams.LIVE.name, declare=False),
@@ -32,3 +35,19 @@ def register(broker: NatsBroker, chat_to_buy: ChatToBuy) -> None:
     async def on_chat_line(event: IntegrationEvent) -> None:
         if isinstance(event, ChatMessagePosted):
             await chat_to_buy.handle(event)
+
+    @broker.subscriber(
+        subjects.room_event("live", "*", "chat.media_fetched"),
+        stream=JStream(streams.LIVE.name, declare=False),
+        durable=DURABLE_ROOM_MEDIA,
+        pull_sub=PullSub(batch_size=50, timeout=0.5),
+        config=ConsumerConfig(deliver_policy=DeliverPolicy.ALL, ack_wait=30, max_deliver=-1),
+        decoder=decode_event,
+        ack_policy=AckPolicy.NACK_ON_ERROR,
+        title="live-room-media:Consume",
+        description="A group's picture or voice note ingest stored in ROOM_MEDIA counts in its "
+        "room's media (the room's limit); fetched for a line deleted meanwhile, it is deleted.",
+    )
+    async def on_media_fetched(event: IntegrationEvent) -> None:
+        if isinstance(event, ChatMediaFetched):
+            await room_media.record_fetched(event)

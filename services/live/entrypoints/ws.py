@@ -22,6 +22,7 @@ from services.live.domain.rooms import RoomStatus
 from services.live.domain.viewers import Role, Viewer
 from services.live.entrypoints.deps import get_live
 from services.live.service_layer.interactions import Outcome
+from services.live.service_layer.posts import PostRefused
 from services.live.service_layer.rooms import RoomNotFound
 from shared.events import (
     ChatMessagePosted,
@@ -33,6 +34,7 @@ from shared.events import (
     new_id,
     utcnow,
 )
+from shared.events.media import ImageSizes
 
 log = logging.getLogger("qunlive.live.ws")
 
@@ -160,11 +162,10 @@ def _is_disconnect(exc: BaseException) -> bool:
 class ViewerSession:
     """One connected viewer: turns their frames into use-case calls."""
 
-    __slots__ = ("_likes_due", "conn", "hub", "last_post_at", "likes_pending", "live", "viewer")
+    __slots__ = ("_likes_due", "conn", "hub", "likes_pending", "live", "viewer")
 
     def __init__(self, live: LiveApp, hub: RoomHub, viewer: Viewer, conn: Connection) -> None:
         self.live, self.hub, self.viewer, self.conn = live, hub, viewer, conn
-        self.last_post_at: float | None = None
         self.likes_pending = 0
         self._likes_due: asyncio.Task[None] | None = None
 
@@ -258,6 +259,40 @@ class ViewerSession:
                 await self.claim(
                     offer_id, frame.quantity, frame.variant, claim_id, "button", None, frame.ref
                 )
+            case protocol.PostLink() | protocol.PostProduct():
+                await self.post(frame, now)
+
+    async def post(self, frame: protocol.PostLink | protocol.PostProduct, now: float) -> None:
+        """A link, or a card of an offer this room knows: a chat line with it attached."""
+        posts = self.live.posts
+        try:
+            if isinstance(frame, protocol.PostLink):
+                posted = await posts.post_link(self.viewer, frame.url, frame.text, now)
+            else:
+                posted = await posts.post_product(
+                    self.viewer, frame.offer_id, self._offer, frame.text, now
+                )
+        except PostRefused as refused:
+            self.say(_error(refused.code, refused.message, frame.ref))
+            return
+        claim = posted.claim(self.viewer)
+        if claim is not None:
+            await self.claim(
+                claim.offer_id,
+                claim.quantity,
+                claim.variant,
+                claim.claim_id,
+                "chat",
+                claim.source_text,
+                frame.ref,
+            )
+
+    def _offer(self, offer_id: str) -> tuple[str, int | None, list[ImageSizes]] | None:
+        """An offer of this room as its feed has it (orders' events, the past ones too)."""
+        offer = self.hub.feed.offers.get(offer_id)
+        if offer is None:
+            return None
+        return offer.title, offer.price_cents, list(offer.photos)
 
     async def chat(self, frame: protocol.SendChat, now: float) -> None:
         me = self.viewer.customer_id
@@ -274,7 +309,10 @@ class ViewerSession:
         if muted:
             self.say(_error("muted", f"You are muted until {muted:%H:%M} UTC.", frame.ref))
             return
-        verdict = check_message(standing.rules, standing.role, frame.text, now, self.last_post_at)
+        clock = f"{self.viewer.room_id}:{me}"  # slow mode: one clock per member, chat and posts
+        verdict = check_message(
+            standing.rules, standing.role, frame.text, now, self.live.last_posts.last(clock)
+        )
         if isinstance(verdict, Blocked):
             self.say(_error(f"blocked_{verdict.rule}", verdict.message, frame.ref))
             await self.live.publisher.publish(
@@ -297,7 +335,7 @@ class ViewerSession:
             log.exception("chat publish failed")
             self.say(_error("unavailable", "Could not send; try again.", frame.ref))
             return
-        self.last_post_at = now
+        self.live.last_posts.posted(clock, now)
         intent = parse_claim(chat.text)
         offer_id = standing.pinned_offer_id
         if intent is not None and offer_id is not None:

@@ -6,6 +6,7 @@ red packet is split once and grabbed correctly whichever instance a viewer is on
 
 from __future__ import annotations
 
+import logging
 import random
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
@@ -44,6 +45,8 @@ from shared.events import (
 )
 from shared.outbox import Outbox
 
+log = logging.getLogger("qunlive.live.interactions")
+
 
 @dataclass(frozen=True)
 class Outcome:
@@ -76,12 +79,15 @@ class Interactions:
         *,
         applied: Callable[[list[IntegrationEvent]], None] = lambda events: None,
         lines_by: Callable[[str, str], Awaitable[list[str]]] | None = None,
+        deleted: Callable[[str, list[str]], Awaitable[object]] | None = None,
     ) -> None:
         self._sessions = sessions
         self._outbox = outbox
         self._rng = rng or random.SystemRandom()
         self._applied = applied
         self._lines_by = lines_by or _no_lines
+        # Lines deleted for everyone: what they showed goes too (stored pictures, voice).
+        self._deleted = deleted
 
     # ---- red packets -------------------------------------------------------------------
 
@@ -347,6 +353,12 @@ class Interactions:
             staged += await self._delete_lines(room_id, customer_id, by)
         await self._outbox.flush(staged)
         self._applied(staged)
+        gone = [e.message_id for e in staged if isinstance(e, ChatMessageDeleted)]
+        if gone and self._deleted is not None:
+            try:
+                await self._deleted(room_id, gone)
+            except Exception:
+                log.warning("deleted lines' media not removed", exc_info=True)
         return event
 
     async def _delete_lines(

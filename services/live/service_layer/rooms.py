@@ -188,7 +188,14 @@ class RoomService:
         def apply(room: RoomRow) -> list[IntegrationEvent]:
             event = RoomRulesChanged.model_validate({**rules, "room_id": room_id, "by": actor})
             room.rules = event.model_dump(
-                include={"blocked_words", "block_links", "block_ads", "max_length", "slow_mode_s"}
+                include={
+                    "blocked_words",
+                    "block_links",
+                    "block_ads",
+                    "max_length",
+                    "slow_mode_s",
+                    "members_post_media",
+                }
             )
             return [event]
 

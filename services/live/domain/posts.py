@@ -1,0 +1,83 @@
+"""What people post besides text: pictures, voice clips, links, product cards.
+
+Who may: the host and moderators always; members and the committee only when the room's
+rules say `members_post_media` (a link follows the `block_links` rule instead, as it does
+in chat). What a post is: a chat line whose text is its caption and whose attachment is
+the thing posted, so the history, analytics and chat-to-buy see it like any line (a
+caption reads as a buy only if it is one: an empty caption never is).
+"""
+
+from __future__ import annotations
+
+import re
+
+from services.live.domain.chat import MAX_CHAT_CHARS, Refused, layout
+from services.live.domain.moderation import TRUSTED, RoomRules
+from services.live.domain.viewers import Role, Viewer
+from shared.events import ChatMessagePosted, new_id
+from shared.events.media import (
+    OBJECT_NAME,
+    Attachment,
+    ImageAttachment,
+    ImageSizes,
+    ProductAttachment,
+    VoiceAttachment,
+)
+
+_MEDIA_NAME = re.compile(OBJECT_NAME)
+
+
+def may_post_media(role: Role, rules: RoomRules) -> Refused | None:
+    """Pictures, voice clips and product cards: staff, or everyone where the rules allow."""
+    if role in TRUSTED or rules.members_post_media:
+        return None
+    return Refused(
+        "media_not_allowed",
+        "Only the host and moderators post pictures, voice clips and product cards here.",
+    )
+
+
+def compose_post(
+    viewer: Viewer, caption: str, attachment: Attachment
+) -> ChatMessagePosted | Refused:
+    """The chat line of a post: the caption laid out as chat is (it may be empty)."""
+    cleaned = layout(caption)
+    if len(cleaned) > MAX_CHAT_CHARS:
+        return Refused("too_long", f"Captions are limited to {MAX_CHAT_CHARS} characters.")
+    return ChatMessagePosted(
+        room_id=viewer.room_id,
+        customer_id=viewer.customer_id,
+        message_id=new_id(),
+        display_name=viewer.display_name,
+        text=cleaned,
+        source="web",
+        attachment=attachment,
+    )
+
+
+def product_card(
+    offer_id: str, title: str, price_cents: int | None, photos: list[ImageSizes]
+) -> ProductAttachment:
+    """The offer as it is when the card is posted: a later price change does not rewrite it."""
+    return ProductAttachment(
+        offer_id=offer_id,
+        title=title[:200],
+        price_cents=price_cents if price_cents is None or price_cents >= 0 else None,
+        photo=photos[0] if photos else None,
+    )
+
+
+def is_media_name(name: str) -> bool:
+    """A room's stored object as lines name it: `<sha256>.<ext>` (the room is the scope)."""
+    return bool(_MEDIA_NAME.match(name))
+
+
+def stored_names(attachment: Attachment | None) -> set[str]:
+    """The room's stored objects an attachment shows (ROOM_MEDIA): an image's sizes, a voice
+    clip. A product card's photo is orders' (PRODUCT_PHOTOS), not the room's."""
+    if isinstance(attachment, ImageAttachment):
+        sizes = attachment.image
+        return {sizes.thumb, sizes.card, sizes.full}
+    if isinstance(attachment, VoiceAttachment):
+        return {attachment.object}
+    return set()
