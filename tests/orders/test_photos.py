@@ -5,10 +5,12 @@ PostgreSQL where TEST_POSTGRES_URL is set)."""
 
 from __future__ import annotations
 
+import asyncio
 import io
 from typing import Any
 
 import httpx
+import pytest
 from nats.aio.client import Client as NatsClient
 from nats.js.errors import NotFoundError
 from PIL import Image
@@ -307,6 +309,18 @@ async def test_photos_are_served_to_anyone_as_immutable_jpegs(orders: Orders) ->
         ).status_code == 403
         listing = await anyone.get(f"/products/{product_id}/photos")
         assert listing.status_code == 401
+        # The console (a page of live) may reorder and remove from the browser.
+        for method in ("PUT", "DELETE"):
+            preflight = await anyone.options(
+                f"/products/{product_id}/photos/order",
+                headers={
+                    "Origin": "http://127.0.0.1:8002",
+                    "Access-Control-Request-Method": method,
+                    "Access-Control-Request-Headers": "authorization,content-type",
+                },
+            )
+            assert preflight.status_code == 200, method
+            assert method in preflight.headers["access-control-allow-methods"]
 
 
 async def test_a_host_changes_only_their_own_products_photos(orders: Orders) -> None:
@@ -396,3 +410,51 @@ async def test_offers_and_their_rooms_carry_the_products_photos(
 
     [late] = await eventually(opened_later)
     assert said(late.photos) == [(second[1]["card"], "背面")]
+
+
+async def test_concurrent_uploads_never_make_an_eleventh(orders: Orders, nc: NatsClient) -> None:
+    product_id = await product(orders)
+    for shade in range(9):
+        assert (
+            await upload(orders.http, product_id, pictures.plain_jpeg(shade))
+        ).status_code == 201
+    before = await stored_objects(nc)
+    answers = await asyncio.gather(
+        *(upload(orders.http, product_id, pictures.plain_jpeg(200 + n)) for n in range(4))
+    )
+    statuses = sorted(a.status_code for a in answers)
+    assert statuses == [201, 409, 409, 409], [a.text for a in answers]
+    assert {a.json()["code"] for a in answers if a.status_code == 409} == {"too_many_photos"}
+    photos = await listed(orders, f"/products/{product_id}/photos")
+    rows = (await orders.app.photos.of_products([product_id]))[product_id]
+    assert [r.position for r in rows] == list(range(10))
+    assert [r.id for r in rows] == [p["id"] for p in photos]
+    # Only the one taken left objects behind.
+    assert await stored_objects(nc) - before == {photos[-1]["full"]}
+
+
+async def test_a_removal_crossing_an_upload_of_the_same_picture_keeps_it(
+    orders: Orders, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The host removes a picture from one product while adding the same picture to
+    another: the upload's row is committed between the removal's look (nobody else names
+    the objects) and its delete. The objects must still be there for the new row."""
+    first, second = await product(orders, "A"), await product(orders, "B")
+    data = pictures.phone_jpeg(900, 600)
+    [old] = (await upload(orders.http, first, data)).json()
+    photos = orders.app.photos
+    real_delete = photos.objects.delete
+    crossed: list[httpx.Response] = []
+
+    async def delete_after_the_upload(name: str) -> bool:
+        if not crossed:
+            crossed.append(await upload(orders.http, second, data))
+        return await real_delete(name)
+
+    monkeypatch.setattr(photos.objects, "delete", delete_after_the_upload)
+    removed = await orders.http.delete(f"/products/{first}/photos/{old['id']}", headers=ADMIN)
+    assert removed.status_code == 200 and removed.json() == []
+    [new] = crossed[0].json()
+    assert new["full"] == old["full"]  # the same picture: the same objects
+    for size in ("thumb", "card", "full"):
+        assert (await orders.http.get(f"/photos/{new[size]}")).status_code == 200, size
