@@ -116,3 +116,11 @@ async def test_a_report_without_photos_has_no_pictures(analytics: Analytics) -> 
     assert [o["photo_url"] for o in r["offers"]] == [None, None]
     page = await analytics.get(f"/rooms/{ROOM}/report.html")
     assert "<img" not in page and "<th>photo</th>" in page
+
+
+def test_orders_default_port_is_the_one_live_and_the_launcher_use() -> None:
+    from services.analytics.entrypoints.deps import ORDERS_DEFAULT_PORT
+    from services.launcher import SERVICES
+    from services.live.entrypoints.pages import DEFAULT_PORTS
+
+    assert ORDERS_DEFAULT_PORT == DEFAULT_PORTS["orders"] == SERVICES["orders"]
