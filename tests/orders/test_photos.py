@@ -168,6 +168,11 @@ async def test_bad_files_are_refused_with_a_code_and_nothing_is_stored(
         assert answer.status_code == status, (name, answer.text)
         assert answer.headers["content-type"] == "application/problem+json"
         assert answer.json()["code"] == code, (name, answer.json())
+    no_file = await orders.http.post(
+        f"/products/{product_id}/photos", headers=ADMIN, files={"alt": (None, "a photo")}
+    )
+    assert no_file.status_code == 422 and no_file.json()["code"] == "invalid_request"
+    assert no_file.json()["errors"][0]["loc"] == ["body", "file"]
     assert await stored_objects(nc) == before
     assert await listed(orders, f"/products/{product_id}/photos") == []
 

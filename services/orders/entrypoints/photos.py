@@ -6,7 +6,7 @@ from __future__ import annotations
 import re
 from typing import Annotated, Any
 
-from fastapi import File, Form, Path, Request, Response, UploadFile
+from fastapi import Form, Path, Request, Response, UploadFile
 from pydantic import BaseModel, Field
 from starlette.types import ASGIApp, Receive, Scope, Send
 
@@ -19,7 +19,6 @@ from shared.problems import ApiError, problem
 
 router = api_router(tags=["catalog"])
 
-ALT = Field(max_length=300, description="What the photo shows, for screen readers.")
 PhotoIdPath = Annotated[str, Path(max_length=64, examples=["pho_3f9a1c2b7d4e"])]
 # A multipart body is the file plus the boundaries, part headers and the alt text.
 MULTIPART_SLACK = 64 * 1024
@@ -42,6 +41,13 @@ UPLOAD_ANSWERS: dict[int | str, dict[str, Any]] = {
 }
 
 
+class PhotoUpload(BaseModel):
+    """multipart/form-data: the photo and, if wanted, its alt text."""
+
+    file: UploadFile = Field(description="A JPEG, PNG or WebP photo (read by its content).")
+    alt: str = Field(default="", max_length=300, description="What it shows, for screen readers.")
+
+
 class PhotoOrderIn(BaseModel):
     photo_ids: list[str] = Field(
         max_length=MAX_PHOTOS,
@@ -50,7 +56,7 @@ class PhotoOrderIn(BaseModel):
 
 
 class PhotoEdit(BaseModel):
-    alt: str = ALT
+    alt: str = Field(max_length=300, description="What the photo shows, for screen readers.")
 
 
 @router.post(
@@ -61,18 +67,17 @@ class PhotoEdit(BaseModel):
 )
 async def add_photo(
     product_id: str,
-    file: Annotated[UploadFile, File(description="A JPEG, PNG or WebP photo.")],
+    body: Annotated[PhotoUpload, Form(media_type="multipart/form-data")],
     orders: OrdersDep,
     host: HostDep,
-    alt: Annotated[str, Form(max_length=300, description="For screen readers.")] = "",
 ) -> list[PhotoOut]:
     """Add a photo (multipart: `file`, optional `alt`), up to 10 per product. Read by its
     content, not its name; turned upright, stripped of EXIF (a phone's GPS position) and
     stored as JPEGs of three sizes (`thumb` 240, `card` 720, `full` 1600 px). Open offers
     of the product show it at once. Answers the product's photos."""
-    data = await file.read(orders.photos.max_bytes + 1)
+    data = await body.file.read(orders.photos.max_bytes + 1)
     try:
-        rows = await orders.photos.add(product_id, host.id, host.is_admin, data, alt)
+        rows = await orders.photos.add(product_id, host.id, host.is_admin, data, body.alt)
     except PhotoRefused as exc:
         raise ApiError(exc.status, str(exc), exc.code) from None
     return photos_out(rows)
@@ -120,7 +125,13 @@ async def remove_photo(
     return photos_out(await orders.photos.remove(product_id, photo_id, host.id, host.is_admin))
 
 
-@router.get("/photos/{name}", response_class=Response, responses=OBJECT_RESPONSES)
+PHOTO_RESPONSES: dict[int | str, dict[str, Any]] = {
+    **OBJECT_RESPONSES,
+    200: {"description": "The JPEG, streamed.", "content": {"image/jpeg": {}}},
+}
+
+
+@router.get("/photos/{name}", response_class=Response, responses=PHOTO_RESPONSES)
 async def get_photo(name: str, request: Request, orders: OrdersDep) -> Response:
     """One size of a product photo, by the name an offer or product gives (`<sha256>.jpg`):
     public, cached for ever (the name is its content), `ETag`, `If-None-Match` 304, `Range`."""
