@@ -463,3 +463,36 @@ async def test_a_removal_crossing_an_upload_of_the_same_picture_keeps_it(
     assert new["full"] == old["full"]  # the same picture: the same objects
     for size in ("thumb", "card", "full"):
         assert (await orders.http.get(f"/photos/{new[size]}")).status_code == 200, size
+
+
+async def test_a_photo_change_says_a_group_buys_reached_price(
+    orders: Orders, nc: NatsClient
+) -> None:
+    """The OfferUpdated a photo change sends carries the price the room shows: a group buy's
+    reached tier, not its first (a room would otherwise show the higher price again)."""
+    room = "r_group_photo"
+    product_id = await product(orders)
+    tiers = [{"min_buyers": 1, "price_cents": 5900}, {"min_buyers": 2, "price_cents": 4900}]
+    body = {
+        "product_id": product_id,
+        "kind": "group_buy",
+        "stock": 100,
+        "per_buyer_limit": 1,
+        "tiers": tiers,
+        "min_group": 2,
+        "duration_s": 3600,
+    }
+    created = await orders.http.post(f"/rooms/{room}/offers", headers=ADMIN, json=body)
+    offer_id = created.json()["id"]
+    await orders.http.post(f"/offers/{offer_id}/open", headers=ADMIN)
+    for name in ("g1", "g2"):
+        assert (await orders.checkout(offer_id, orders.buyer(name, room))).status_code == 201
+    assert (await orders.get(f"/offers/{offer_id}"))["current_price_cents"] == 4900
+    assert (await upload(orders.http, product_id, pictures.plain_jpeg(5))).status_code == 201
+
+    async def told() -> list[Any]:
+        events = await room_past(nc.jetstream(), room)
+        return [e for e in events if isinstance(e, OfferUpdated) and e.photos]
+
+    [update] = await eventually(told)
+    assert update.price_cents == 4900

@@ -13,10 +13,10 @@ from services.orders.adapters.payments import MAX_CALLBACK_AGE_S, SIGNATURE_HEAD
 from services.orders.adapters.tables import CommissionRow, OfferRow, OrderRow, ProductPhotoRow
 from services.orders.bootstrap import OrdersApp
 from services.orders.domain.fulfilment import Fulfilment
-from services.orders.domain.offers import OfferKind, Tier, tier_for
+from services.orders.domain.offers import OfferKind, Tier
 from services.orders.entrypoints.deps import BuyerDep, HostDep, OrdersDep
-from services.orders.service_layer.catalog import OfferDraft, photo_sizes
-from services.orders.service_layer.checkout import KEY_REUSED, CheckoutRequest, tiers_of
+from services.orders.service_layer.catalog import OfferDraft, current_price, photo_sizes
+from services.orders.service_layer.checkout import KEY_REUSED, CheckoutRequest
 from shared import metrics
 from shared.api import Instant, RoomIdPath, api_router
 from shared.auth import TokenHolder
@@ -124,11 +124,10 @@ class OfferOut(BaseModel):
 
     @classmethod
     def of(cls, offer: OfferRow, photos: list[ProductPhotoRow] | None = None) -> OfferOut:
-        price = offer.price_cents
-        if offer.kind == OfferKind.GROUP_BUY and offer.tiers:
-            price = tier_for(tiers_of(offer), offer.buyers).price_cents
         fields = offer.model_dump(include=set(cls.model_fields) - {"photos"})
-        return cls(current_price_cents=price, photos=photos_out(photos or []), **fields)
+        return cls(
+            current_price_cents=current_price(offer), photos=photos_out(photos or []), **fields
+        )
 
 
 async def offer_out(orders: OrdersApp, offer: OfferRow) -> OfferOut:
