@@ -23,6 +23,9 @@ PhotoIdPath = Annotated[str, Path(max_length=64, examples=["pho_3f9a1c2b7d4e"])]
 # A multipart body is the file plus the boundaries, part headers and the alt text.
 MULTIPART_SLACK = 64 * 1024
 UPLOAD_PATH = re.compile(r"/products/[^/]+/photos")
+# A refused upload's body is read and forgotten up to this many times the limit (nginx, in
+# front, passes no more than the limit anyway).
+DROP_AT_MOST = 8
 
 UPLOAD_ANSWERS: dict[int | str, dict[str, Any]] = {
     409: {"description": f"The product has {MAX_PHOTOS} photos already (`too_many_photos`)."},
@@ -49,7 +52,7 @@ class PhotoUpload(BaseModel):
 
 
 class PhotoOrderIn(BaseModel):
-    photo_ids: list[str] = Field(
+    photo_ids: list[Annotated[str, Field(max_length=64)]] = Field(
         max_length=MAX_PHOTOS,
         description="Every photo of the product, once each, in the order to show them.",
     )
@@ -162,7 +165,7 @@ class UploadLimit:
         ):
             refused = self._refusal(scope)
             if refused is not None:
-                await _drop_body(receive)
+                await _drop_body(receive, DROP_AT_MOST * self.limit)
                 await refused(scope, receive, send)
                 return
         await self.app(scope, receive, send)
@@ -181,8 +184,12 @@ class UploadLimit:
         return None
 
 
-async def _drop_body(receive: Receive) -> None:
-    while True:
+async def _drop_body(receive: Receive, at_most: int) -> None:
+    """Read and forget the body, up to `at_most` bytes (past that, the answer goes out
+    anyway: a client sending for ever gets it when it reads)."""
+    dropped = 0
+    while dropped <= at_most:
         message = await receive()
         if message["type"] != "http.request" or not message.get("more_body", False):
             return
+        dropped += len(message.get("body", b""))
