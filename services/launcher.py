@@ -203,9 +203,12 @@ class Launcher:
                 for name in ("orders", "ingest", "analytics"):
                     if name in urls:
                         child.env.setdefault(f"{name.upper()}_PUBLIC_URL", urls[name])
-            # analytics' report links to the show's replay page on live.
+            # analytics' report links to the show's replay page on live, and shows the
+            # product photos orders serves.
             if child.name == "analytics" and "live" in urls:
                 child.env.setdefault("LIVE_PUBLIC_URL", urls["live"])
+            if child.name == "analytics" and "orders" in urls:
+                child.env.setdefault("ORDERS_PUBLIC_URL", urls["orders"])
         # live's media process: live's settings, and live's address for its /media/ routes.
         self.media: Child | None = None
         for child in self.services:

@@ -28,7 +28,7 @@ from services.analytics.adapters.consumer import ReadProgress, read_stream
 from services.analytics.adapters.render import report_csv, report_html
 from services.analytics.adapters.store import Store
 from services.analytics.adapters.tables import metadata
-from services.analytics.domain.report import with_live_url
+from services.analytics.domain.report import with_live_url, with_orders_url
 from services.analytics.entrypoints.consumers import FEEDS
 from services.analytics.service_layer.projection import Projection
 from services.analytics.service_layer.reports import Reports, RoomNotFound
@@ -127,8 +127,11 @@ async def report(settings: AnalyticsSettings, room_id: str, fmt: str) -> str:
     engine = db.make_engine(settings.effective_database_url)
     try:
         store = Store(engine)
-        built = with_live_url(
-            await Reports(store, asyncio.Lock()).get(room_id), settings.live_public_url
+        built = with_orders_url(
+            with_live_url(
+                await Reports(store, asyncio.Lock()).get(room_id), settings.live_public_url
+            ),
+            settings.orders_public_url,
         )
     finally:
         await engine.dispose()

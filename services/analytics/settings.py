@@ -23,3 +23,7 @@ class AnalyticsSettings(ServiceSettings):
     # opens the report as a blob: document, where only an absolute URL works. Empty: the
     # Origin of the report's request (the console is live's page), else a path.
     live_public_url: str = ""
+    # orders' public URL, for the report's product photos (GET {orders}/photos/{name}), for
+    # the same reason. Empty: what live's pages use then (the Origin's host, orders' default
+    # port), else a path.
+    orders_public_url: str = ""

@@ -11,9 +11,11 @@ from services.orders.entrypoints import subscribers
 from services.orders.service_layer.catalog import Catalog
 from services.orders.service_layer.checkout import Checkout
 from services.orders.service_layer.payments import Payments
+from services.orders.service_layer.photos import Photos
 from services.orders.service_layer.stock_ticker import StockTicker
 from services.orders.service_layer.sweeper import Sweeper
 from services.orders.settings import OrdersSettings
+from shared.objects import PRODUCT_PHOTOS
 from shared.outbox import Outbox
 from shared.runtime import Infrastructure
 
@@ -23,6 +25,7 @@ class OrdersApp:
     settings: OrdersSettings
     infra: Infrastructure
     catalog: Catalog
+    photos: Photos
     checkout: Checkout
     payments: Payments
     sweeper: Sweeper
@@ -57,6 +60,14 @@ def build(settings: OrdersSettings | None = None) -> OrdersApp:
     checkout = Checkout(infra.sessions, outbox, ticker, referral_levels=len(rule.basis_points))
     catalog = Catalog(infra.sessions, outbox, ticker, checkout.hand_to_waitlist)
     payments = Payments(infra.sessions, outbox, gateway, rule)
+    photos = Photos(
+        infra.sessions,
+        outbox,
+        ticker,
+        lambda: infra.bucket(PRODUCT_PHOTOS),
+        max_bytes=settings.photo_max_bytes,
+        workers=settings.photo_workers,
+    )
     sweeper = Sweeper(
         infra.sessions,
         outbox,
@@ -67,7 +78,9 @@ def build(settings: OrdersSettings | None = None) -> OrdersApp:
         every_s=settings.sweep_every_s,
         publisher=lambda: infra.publisher,
     )
-    app = OrdersApp(settings, infra, catalog, checkout, payments, sweeper, ticker, outbox, gateway)
+    app = OrdersApp(
+        settings, infra, catalog, photos, checkout, payments, sweeper, ticker, outbox, gateway
+    )
     subscribers.register(infra.broker, checkout)
     infra.on_start.append(app._started)
     infra.on_stop.append(app._stopping)

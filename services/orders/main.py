@@ -9,9 +9,10 @@ from faststream import FastStream
 from services.orders.bootstrap import OrdersApp, build
 from services.orders.domain.fulfilment import InvalidFulfilment
 from services.orders.domain.offers import InvalidOffer
-from services.orders.entrypoints import host_views, http
+from services.orders.entrypoints import host_views, http, photos
 from services.orders.entrypoints.fast_checkout import CheckoutFirst
 from services.orders.service_layer.catalog import Conflict, Forbidden, NotFound
+from services.orders.service_layer.photos import PhotoOrderMismatch, PhotosFull
 from shared.cors import allow_pages
 from shared.events import ORDERS_EVENTS
 from shared.problems import Mapped
@@ -21,6 +22,8 @@ ERRORS: Mapped = {
     NotFound: (404, "not_found"),
     Forbidden: (403, "forbidden"),
     Conflict: (409, "conflict"),
+    PhotosFull: (409, "too_many_photos"),
+    PhotoOrderMismatch: (409, "photo_order_mismatch"),
     InvalidOffer: (422, "invalid_offer"),
     InvalidFulfilment: (422, "invalid_fulfilment"),
 }
@@ -32,7 +35,7 @@ def create_app(orders: OrdersApp | None = None) -> FastAPI:
         orders.infra,
         title="Qunlive orders",
         description="Flash sales, group buys and pre-sales: stock, checkout, payments.",
-        routers=(http.router, host_views.router),
+        routers=(http.router, host_views.router, photos.router),
         state=orders,
         errors=ERRORS,
     )
@@ -40,12 +43,16 @@ def create_app(orders: OrdersApp | None = None) -> FastAPI:
     allow_pages(
         app,
         orders.settings.cors_origins,
-        ("GET", "POST", "PATCH"),
+        ("GET", "POST", "PATCH", "PUT", "DELETE"),
         ("Authorization", "Content-Type", "Idempotency-Key"),
     )
     # Innermost of the middlewares (metrics and CORS still see every checkout): the plain
     # checkout answered past FastAPI's routing and dependencies (fast_checkout.py).
     app.user_middleware.append(Middleware(CheckoutFirst))
+    # A photo upload over the limit is refused before its body is read (inside CORS: the
+    # console reads the 413).
+    limit = orders.settings.photo_max_bytes + photos.MULTIPART_SLACK
+    app.user_middleware.append(Middleware(photos.UploadLimit, limit=limit))
     return app
 
 

@@ -20,6 +20,10 @@ class OrdersSettings(ServiceSettings):
     # Browser origins that may call this API (the live pages: viewer page, host console),
     # comma-separated. "*" is sound here: credentials are bearer headers, never cookies.
     cors_origins: str = "*"
+    # Product photos: the largest upload taken (its sizes are made from it once), and how
+    # many are decoded at a time (a 40-megapixel picture takes a core and some 300 MB).
+    photo_max_bytes: int = Field(default=10 * 1024**2, ge=1024, le=100 * 1024**2)
+    photo_workers: int = Field(default=2, ge=1, le=32)
 
     @property
     def callback_url(self) -> str:

@@ -11,7 +11,7 @@ from typing import Any
 
 from pydantic import BaseModel
 
-from services.analytics.domain.report import MinutePoint, RoomReport
+from services.analytics.domain.report import MinutePoint, OfferFigures, RoomReport
 
 # -- CSV -------------------------------------------------------------------------------
 
@@ -227,11 +227,17 @@ def funnel_chart(report: RoomReport) -> str:
     )
 
 
+class Html(str):
+    """A table cell that is markup already (built from escaped parts), not text."""
+
+
+def _td(value: Any) -> str:
+    return f"<td>{value if isinstance(value, Html) else escape(str(_cell(value)))}</td>"
+
+
 def _table(header: Sequence[str], rows: Iterable[Sequence[Any]]) -> str:
     head = "".join(f"<th>{escape(h)}</th>" for h in header)
-    body = "".join(
-        "<tr>" + "".join(f"<td>{escape(str(_cell(c)))}</td>" for c in row) + "</tr>" for row in rows
-    )
+    body = "".join("<tr>" + "".join(_td(c) for c in row) + "</tr>" for row in rows)
     return f"<table><thead><tr>{head}</tr></thead><tbody>{body or ''}</tbody></table>"
 
 
@@ -245,7 +251,19 @@ h1{margin-bottom:.2rem} h2{margin-top:2rem;border-bottom:1px solid #eee}
 th,td{text-align:left;padding:.25rem .4rem;border-bottom:1px solid #eee}
 figure{margin:1rem 0} figcaption{font-weight:600} .axis{font-size:11px;fill:#666}
 small{color:#666;font-weight:400}
+td img{width:48px;height:48px;object-fit:cover;border-radius:4px;display:block}
 """
+
+
+def _photo(o: OfferFigures) -> Html:
+    """The product's thumbnail (on orders), or nothing: a report without photos reads the same."""
+    if not o.photo_url:
+        return Html("")
+    alt = o.photo_alt or o.title or ""
+    return Html(
+        f'<img src="{escape(o.photo_url)}" alt="{escape(alt)}" width="48" height="48" '
+        'loading="lazy" referrerpolicy="no-referrer">'
+    )
 
 
 def _video(r: RoomReport) -> list[str]:
@@ -317,9 +335,20 @@ def report_html(report: RoomReport) -> str:
         funnel_chart(r),
         "<h2>Offers</h2>",
         _table(
-            ["offer", "kind", "price", "stock", "sold", "sell-through", "sold out after", "net"],
+            [
+                "photo",
+                "offer",
+                "kind",
+                "price",
+                "stock",
+                "sold",
+                "sell-through",
+                "sold out after",
+                "net",
+            ],
             (
                 (
+                    _photo(o),
                     o.title or o.offer_id,
                     o.kind,
                     _money(o.price_cents),

@@ -76,7 +76,8 @@ took_place = or_(rooms.c.started_at.is_not(None), rooms.c.opened_at.is_(None))
 NET = orders.c.paid_cents - orders.c.refunded_cents
 # Raised when the report gains figures: reports cached before are stale then.
 # 2: the room's video (takes, broadcast minutes, watch time within them, replay link).
-REPORT_VERSION = 2
+# 3: each offer's product photo (its thumbnail on orders).
+REPORT_VERSION = 3
 
 
 @dataclass

@@ -162,6 +162,10 @@ class OfferRow(AnalyticsTable, table=True):  # type: ignore[valid-type, misc, ca
     stock: int | None = None
     terms_at: datetime | None = None
     terms_key: str | None = None
+    # The product's first photo when the terms were last said: its thumbnail's object
+    # name on orders (GET {orders}/photos/{name}), and its alt text.
+    photo_thumb: str | None = None
+    photo_alt: str | None = None
 
 
 class OrderRow(AnalyticsTable, table=True):  # type: ignore[valid-type, misc, call-arg]

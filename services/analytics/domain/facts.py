@@ -245,6 +245,8 @@ OFFERS = RowSpec(
         "stock": L,
         "terms_at": L,
         "terms_key": L,
+        "photo_thumb": L,
+        "photo_alt": L,
     },
     latest_by=("terms_at", "terms_key"),
 )

@@ -413,6 +413,15 @@ def _offer_terms(f: _Fold, offer_id: str, **values: Any) -> None:
     )
 
 
+def _first_photo(e: OfferOpened | OfferUpdated) -> dict[str, str | None]:
+    """The card's photo (the first), as the terms say it: the thumbnail the report shows."""
+    first = e.photos[0] if e.photos else None
+    return {
+        "photo_thumb": first.thumb if first else None,
+        "photo_alt": first.alt if first else None,
+    }
+
+
 def _offer_opened(f: _Fold, e: OfferOpened) -> None:
     _offer_terms(
         f,
@@ -423,11 +432,12 @@ def _offer_opened(f: _Fold, e: OfferOpened) -> None:
         price_cents=e.price_cents,
         stock=e.stock,
         best_price_cents=e.price_cents,
+        **_first_photo(e),
     )
 
 
 def _offer_updated(f: _Fold, e: OfferUpdated) -> None:
-    _offer_terms(f, e.offer_id, price_cents=e.price_cents, stock=e.stock)
+    _offer_terms(f, e.offer_id, price_cents=e.price_cents, stock=e.stock, **_first_photo(e))
 
 
 def _offer(f: _Fold, offer_id: str, **values: Any) -> None:

@@ -25,6 +25,8 @@ Definitions (persons, not accounts: linked accounts count once):
   connections intersected with it, a person's time once), its average over the viewers
   who watched some of it, and the share of the broadcast that average is; the replay page
   is linked when a take came from the host's encoder (live records those);
+- each offer's photo: the product's first photo when the offer's terms were last said
+  (opened or updated), its thumbnail on orders; none when the product had no photo;
 - new: the show is the first the person attended; segment movement: each attendee's
   fan tier from the shows before this one ("new" if none) to the shows up to it.
 """
@@ -89,6 +91,17 @@ class OfferFigures(BaseModel):
     opened_at: datetime | None
     sold_out_at: datetime | None
     seconds_to_sell_out: float | None
+    # The product photo (defaults: reports cached before it existed still read).
+    photo_thumb: str | None = Field(
+        default=None,
+        description="The product's first photo, its thumbnail's object name on orders.",
+    )
+    photo_alt: str | None = Field(default=None, description="What the photo shows.")
+    photo_url: str | None = Field(
+        default=None,
+        description="The thumbnail on orders, /photos/{photo_thumb} (absolute when analytics "
+        "knows orders' public URL); None without a photo.",
+    )
 
 
 class GroupBuyOutcome(BaseModel):
@@ -313,6 +326,8 @@ class OfferFacts:
     paid_orders: int
     units_sold: int
     net_cents: int
+    photo_thumb: str | None = None
+    photo_alt: str | None = None
 
 
 @dataclass
@@ -393,6 +408,25 @@ def with_live_url(report: RoomReport, live_url: str) -> RoomReport:
     return report.model_copy(update={"replay_url": live_url.rstrip("/") + report.replay_url})
 
 
+def photo_path(name: str) -> str:
+    """orders' address of a product photo's size (object names are URL-safe)."""
+    return f"/photos/{name}"
+
+
+def with_orders_url(report: RoomReport, orders_url: str) -> RoomReport:
+    """The report with its photos' addresses on orders made absolute (see with_live_url)."""
+    if not orders_url:
+        return report
+    base = orders_url.rstrip("/")
+    offers = [
+        o.model_copy(update={"photo_url": base + o.photo_url})
+        if o.photo_url and o.photo_url.startswith("/")
+        else o
+        for o in report.offers
+    ]
+    return report.model_copy(update={"offers": offers})
+
+
 def _ranked(score: dict[str, tuple[int, ...]]) -> list[Ranked]:
     """The top persons by score (a tuple: the value shown, then tie-breakers)."""
     order = heapq.nsmallest(TOP, score.items(), key=lambda kv: (tuple(-v for v in kv[1]), kv[0]))
@@ -419,6 +453,9 @@ def _offer(o: OfferFacts) -> OfferFigures:
         opened_at=o.opened_at,
         sold_out_at=o.sold_out_at,
         seconds_to_sell_out=to_sell_out,
+        photo_thumb=o.photo_thumb,
+        photo_alt=o.photo_alt,
+        photo_url=photo_path(o.photo_thumb) if o.photo_thumb else None,
     )
 
 

@@ -40,6 +40,26 @@ def get_live_url(analytics: AnalyticsDep, request: Request) -> str:
 
 LiveUrlDep = Annotated[str, Depends(get_live_url)]
 
+# orders' port where live's pages find it when ORDERS_PUBLIC_URL is unset (its /config.json).
+ORDERS_DEFAULT_PORT = 8003
+
+
+def get_orders_url(analytics: AnalyticsDep, request: Request) -> str:
+    """Where orders serves product photos, for a report's pictures: ORDERS_PUBLIC_URL;
+    unset, where live's pages look for orders then (the console's host, orders' default
+    port); else "" (the addresses stay paths)."""
+    if analytics.settings.orders_public_url:
+        return analytics.settings.orders_public_url
+    origin = request.headers.get("origin", "")
+    found = ORIGIN.match(origin)
+    if not found:
+        return ""
+    scheme = origin.split("://", 1)[0]
+    return f"{scheme}://{found.group(1)}:{ORDERS_DEFAULT_PORT}"
+
+
+OrdersUrlDep = Annotated[str, Depends(get_orders_url)]
+
 
 @dataclass(frozen=True)
 class Host:

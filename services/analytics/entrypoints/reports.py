@@ -8,8 +8,14 @@ from fastapi import HTTPException, Query, Response, status
 from fastapi.responses import HTMLResponse
 
 from services.analytics.adapters.render import report_csv, report_html, rows_csv
-from services.analytics.domain.report import RoomReport, with_live_url
-from services.analytics.entrypoints.deps import AnalyticsDep, Host, HostDep, LiveUrlDep
+from services.analytics.domain.report import RoomReport, with_live_url, with_orders_url
+from services.analytics.entrypoints.deps import (
+    AnalyticsDep,
+    Host,
+    HostDep,
+    LiveUrlDep,
+    OrdersUrlDep,
+)
 from services.analytics.entrypoints.http import AsOf, Format, csv_response
 from services.analytics.service_layer.customers import Member
 from services.analytics.service_layer.reports import RoomNotFound
@@ -28,37 +34,52 @@ async def _readable(analytics: AnalyticsDep, host: Host, room_id: str) -> None:
         raise HTTPException(status.HTTP_403_FORBIDDEN, "this is another host's room")
 
 
-async def _report(analytics: AnalyticsDep, room_id: str, live_url: str) -> RoomReport:
-    return with_live_url(await analytics.reports.get(room_id), live_url)
+async def _report(
+    analytics: AnalyticsDep, room_id: str, live_url: str, orders_url: str
+) -> RoomReport:
+    report = await analytics.reports.get(room_id)
+    return with_orders_url(with_live_url(report, live_url), orders_url)
 
 
 @router.get("/report", response_model=RoomReport)
 async def get_report(
-    room_id: RoomIdPath, analytics: AnalyticsDep, host: HostDep, live_url: LiveUrlDep
+    room_id: RoomIdPath,
+    analytics: AnalyticsDep,
+    host: HostDep,
+    live_url: LiveUrlDep,
+    orders_url: OrdersUrlDep,
 ) -> RoomReport:
     """The post-stream report (built when the room ended; rebuilt if events came since)."""
     await _readable(analytics, host, room_id)
-    return await _report(analytics, room_id, live_url)
+    return await _report(analytics, room_id, live_url, orders_url)
 
 
 @router.get("/report.csv", response_class=Response, responses={200: {"content": {"text/csv": {}}}})
 async def get_report_csv(
-    room_id: RoomIdPath, analytics: AnalyticsDep, host: HostDep, live_url: LiveUrlDep
+    room_id: RoomIdPath,
+    analytics: AnalyticsDep,
+    host: HostDep,
+    live_url: LiveUrlDep,
+    orders_url: OrdersUrlDep,
 ) -> Response:
     """The report as CSV blocks: summary, funnel, offers, top lists, minutes..."""
     await _readable(analytics, host, room_id)
-    report = await _report(analytics, room_id, live_url)
+    report = await _report(analytics, room_id, live_url, orders_url)
     return csv_response(report_csv(report), f"report-{room_id}.csv")
 
 
 @router.get("/report.html", response_class=HTMLResponse)
 async def get_report_html(
-    room_id: RoomIdPath, analytics: AnalyticsDep, host: HostDep, live_url: LiveUrlDep
+    room_id: RoomIdPath,
+    analytics: AnalyticsDep,
+    host: HostDep,
+    live_url: LiveUrlDep,
+    orders_url: OrdersUrlDep,
 ) -> HTMLResponse:
-    """The report as a page with minute-by-minute charts (server-rendered SVG) and a link to
-    the show's replay."""
+    """The report as a page with minute-by-minute charts (server-rendered SVG), each offer's
+    product photo and a link to the show's replay."""
     await _readable(analytics, host, room_id)
-    return HTMLResponse(report_html(await _report(analytics, room_id, live_url)))
+    return HTMLResponse(report_html(await _report(analytics, room_id, live_url, orders_url)))
 
 
 @router.get(

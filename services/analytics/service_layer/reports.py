@@ -282,4 +282,6 @@ def _offer(row: Any) -> OfferFacts:
         paid_orders=int(row.paid_orders or 0),
         units_sold=int(row.units_sold or 0),
         net_cents=int(row.net_cents or 0),
+        photo_thumb=row.photo_thumb,
+        photo_alt=row.photo_alt,
     )

@@ -244,6 +244,7 @@ class RoomFeed:
                     left=event.stock,
                     per_buyer_limit=event.per_buyer_limit,
                     ends_at=event.ends_at,
+                    photos=list(event.photos),
                 )
                 self._dirty_offers.add(event.offer_id)
             case StockChanged():
@@ -291,6 +292,8 @@ class RoomFeed:
                 )
                 offer.per_buyer_limit, offer.ends_at = event.per_buyer_limit, event.ends_at
                 offer.sold_out = event.left == 0
+                # The product's photos as they are now (the host added, reordered, removed).
+                offer.photos = list(event.photos)
                 self._dirty_offers.add(event.offer_id)
             case GroupTierReached():
                 offer = self.offers.setdefault(

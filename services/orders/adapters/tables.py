@@ -27,6 +27,24 @@ class ProductRow(OrdersTable, table=True):  # type: ignore[valid-type, misc, cal
     created_at: datetime = Field(default_factory=utcnow)
 
 
+class ProductPhotoRow(OrdersTable, table=True):  # type: ignore[valid-type, misc, call-arg]
+    """One photo of a product, in the host's order (position 0 is the card's). Its sizes are
+    objects in PRODUCT_PHOTOS named by their content: two rows may share them (the same
+    picture on two products), so an object goes when the last row naming it does."""
+
+    __tablename__ = "orders_product_photos"
+    id: str = Field(primary_key=True)
+    product_id: str = Field(index=True)
+    position: int
+    alt: str = ""
+    thumb: str = Field(index=True)
+    card: str = Field(index=True)
+    full: str = Field(index=True)
+    width: int
+    height: int
+    created_at: datetime = Field(default_factory=utcnow)
+
+
 class OfferRow(OrdersTable, table=True):  # type: ignore[valid-type, misc, call-arg]
     __tablename__ = "orders_offers"
     id: str = Field(primary_key=True)

@@ -6,7 +6,7 @@ from __future__ import annotations
 from pydantic import BaseModel, Field
 
 from services.orders.entrypoints.deps import HostDep, OrdersDep
-from services.orders.entrypoints.http import OfferOut, ProductOut
+from services.orders.entrypoints.http import OfferOut, ProductOut, photos_out
 from services.orders.service_layer import sales_figures
 from shared.api import RoomIdPath, api_router
 
@@ -24,18 +24,25 @@ class RoomSalesOut(BaseModel):
 
 @router.get("/products", response_model=list[ProductOut], tags=["catalog"])
 async def list_products(orders: OrdersDep, host: HostDep) -> list[ProductOut]:
-    """The host's catalog, newest first (an admin sees every product)."""
+    """The host's catalog, newest first (an admin sees every product), with their photos."""
     rows = await sales_figures.catalog(orders.infra.sessions, host.id, host.is_admin)
-    return [ProductOut(id=p.id, title=p.title, variants=p.variants) for p in rows]
+    photos = await orders.photos.of_products(p.id for p in rows)
+    return [
+        ProductOut(
+            id=p.id, title=p.title, variants=p.variants, photos=photos_out(photos.get(p.id, []))
+        )
+        for p in rows
+    ]
 
 
 @router.get("/rooms/{room_id}/sales", response_model=RoomSalesOut, tags=["offers"])
 async def room_sales(room_id: RoomIdPath, orders: OrdersDep, host: HostDep) -> RoomSalesOut:
     """A room's offers and its figures so far: claims, orders, paid orders, GMV."""
     sales = await sales_figures.room_sales(orders.infra.sessions, room_id, host.id, host.is_admin)
+    photos = await orders.photos.of_products(o.product_id for o in sales.offers)
     return RoomSalesOut(
         room_id=room_id,
-        offers=[OfferOut.of(o) for o in sales.offers],
+        offers=[OfferOut.of(o, photos.get(o.product_id, [])) for o in sales.offers],
         claims=sales.claims,
         orders=sales.orders,
         paid_orders=sales.paid_orders,

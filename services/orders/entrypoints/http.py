@@ -10,17 +10,18 @@ from fastapi import Header, HTTPException, Request, Response, status
 from pydantic import BaseModel, Field, model_validator
 
 from services.orders.adapters.payments import MAX_CALLBACK_AGE_S, SIGNATURE_HEADER
-from services.orders.adapters.tables import CommissionRow, OfferRow, OrderRow
+from services.orders.adapters.tables import CommissionRow, OfferRow, OrderRow, ProductPhotoRow
 from services.orders.bootstrap import OrdersApp
 from services.orders.domain.fulfilment import Fulfilment
-from services.orders.domain.offers import OfferKind, Tier, tier_for
+from services.orders.domain.offers import OfferKind, Tier
 from services.orders.entrypoints.deps import BuyerDep, HostDep, OrdersDep
-from services.orders.service_layer.catalog import OfferDraft
-from services.orders.service_layer.checkout import KEY_REUSED, CheckoutRequest, tiers_of
+from services.orders.service_layer.catalog import OfferDraft, current_price, photo_sizes
+from services.orders.service_layer.checkout import KEY_REUSED, CheckoutRequest
 from shared import metrics
 from shared.api import Instant, RoomIdPath, api_router
 from shared.auth import TokenHolder
 from shared.events import utcnow
+from shared.events.media import ImageSizes
 from shared.problems import PROBLEM_JSON, ApiError, Problem, answers, problem_body
 
 router = api_router()
@@ -38,10 +39,27 @@ class ProductIn(BaseModel):
     )
 
 
+class PhotoOut(ImageSizes):
+    """A product photo: its sizes at `{orders_url}/photos/{name}` (JPEG, upright, no EXIF)."""
+
+    id: str = Field(examples=["pho_3f9a1c2b7d4e"])
+
+    @classmethod
+    def of(cls, row: ProductPhotoRow) -> PhotoOut:
+        return cls(id=row.id, **photo_sizes(row).model_dump())
+
+
+def photos_out(rows: list[ProductPhotoRow]) -> list[PhotoOut]:
+    return [PhotoOut.of(row) for row in rows]
+
+
 class ProductOut(BaseModel):
     id: str
     title: str
     variants: list[str]
+    photos: list[PhotoOut] = Field(
+        default_factory=list, description="In the host's order; the first is the card's."
+    )
 
 
 class TierIn(BaseModel):
@@ -100,13 +118,22 @@ class OfferOut(BaseModel):
     buyers: int
     current_price_cents: int
     deposit_cents: int
+    photos: list[PhotoOut] = Field(
+        default_factory=list, description="The product's photos; the first is the card's."
+    )
 
     @classmethod
-    def of(cls, offer: OfferRow) -> OfferOut:
-        price = offer.price_cents
-        if offer.kind == OfferKind.GROUP_BUY and offer.tiers:
-            price = tier_for(tiers_of(offer), offer.buyers).price_cents
-        return cls(current_price_cents=price, **offer.model_dump(include=set(cls.model_fields)))
+    def of(cls, offer: OfferRow, photos: list[ProductPhotoRow] | None = None) -> OfferOut:
+        fields = offer.model_dump(include=set(cls.model_fields) - {"photos"})
+        return cls(
+            current_price_cents=current_price(offer), photos=photos_out(photos or []), **fields
+        )
+
+
+async def offer_out(orders: OrdersApp, offer: OfferRow) -> OfferOut:
+    """An offer as answered, with its product's photos."""
+    photos = await orders.photos.of_products([offer.product_id])
+    return OfferOut.of(offer, photos.get(offer.product_id, []))
 
 
 class CheckoutIn(BaseModel):
@@ -205,7 +232,8 @@ class CommissionOut(BaseModel):
 
 @router.post("/products", status_code=201, response_model=ProductOut, tags=["catalog"])
 async def add_product(body: ProductIn, orders: OrdersDep, host: HostDep) -> ProductOut:
-    """A product and its variants (normalised: one spelling per size)."""
+    """A product and its variants (normalised: one spelling per size); photos are added
+    with `POST /products/{product_id}/photos`."""
     product = await orders.catalog.add_product(host.id, body.title, body.variants)
     return ProductOut(id=product.id, title=product.title, variants=product.variants)
 
@@ -236,27 +264,27 @@ async def create_offer(
         balance_until=body.balance_until,
         forfeit_deposit=body.forfeit_deposit,
     )
-    return OfferOut.of(await orders.catalog.create_offer(host.id, host.is_admin, draft))
+    return await offer_out(orders, await orders.catalog.create_offer(host.id, host.is_admin, draft))
 
 
 @router.get("/offers/{offer_id}", response_model=OfferOut, tags=["offers"])
 async def get_offer(offer_id: str, orders: OrdersDep) -> OfferOut:
     """An offer's terms and live counters (left, held, sold; group buyers and tier)."""
-    return OfferOut.of(await orders.catalog.offer(offer_id))
+    return await offer_out(orders, await orders.catalog.offer(offer_id))
 
 
 @router.post(
     "/offers/{offer_id}/open", response_model=OfferOut, tags=["offers"], responses=answers(409)
 )
 async def open_offer(offer_id: str, orders: OrdersDep, host: HostDep) -> OfferOut:
-    return OfferOut.of(await orders.catalog.open(offer_id, host.id, host.is_admin))
+    return await offer_out(orders, await orders.catalog.open(offer_id, host.id, host.is_admin))
 
 
 @router.post(
     "/offers/{offer_id}/close", response_model=OfferOut, tags=["offers"], responses=answers(409)
 )
 async def close_offer(offer_id: str, orders: OrdersDep, host: HostDep) -> OfferOut:
-    return OfferOut.of(await orders.catalog.close(offer_id, host.id, host.is_admin))
+    return await offer_out(orders, await orders.catalog.close(offer_id, host.id, host.is_admin))
 
 
 @router.patch(
@@ -275,7 +303,7 @@ async def edit_offer(offer_id: str, body: OfferEdit, orders: OrdersDep, host: Ho
         ends_at=body.ends_at,
         tiers=tiers,
     )
-    return OfferOut.of(offer)
+    return await offer_out(orders, offer)
 
 
 @router.post(

@@ -1,27 +1,30 @@
-"""The host's side: products with variants, offers, opening, closing and editing them."""
+"""The host's side: products with variants, offers, opening, closing and editing them.
+What an offer says to the rooms (its terms and its product's photos) is written here."""
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Iterable
 from dataclasses import dataclass
 from datetime import datetime
 
 from sqlalchemy import update
 from sqlalchemy.ext.asyncio import async_sessionmaker
-from sqlmodel import col
+from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
-from services.orders.adapters.tables import OfferRow, ProductRow
+from services.orders.adapters.tables import OfferRow, ProductPhotoRow, ProductRow
 from services.orders.domain.offers import (
     InvalidOffer,
     OfferKind,
     OfferStatus,
     OfferTerms,
     Tier,
+    tier_for,
     validate_tiers,
 )
 from services.orders.service_layer.stock_ticker import StockTicker
 from shared.events import OfferClosed, OfferOpened, OfferUpdated, new_id
+from shared.events.media import ImageSizes
 from shared.outbox import Outbox
 from shared.variants import normalize_variant
 
@@ -39,6 +42,58 @@ class Forbidden(PermissionError):
 
 class Conflict(ValueError):
     pass
+
+
+def photo_sizes(row: ProductPhotoRow) -> ImageSizes:
+    return ImageSizes(
+        thumb=row.thumb,
+        card=row.card,
+        full=row.full,
+        width=row.width,
+        height=row.height,
+        alt=row.alt,
+    )
+
+
+async def product_photos(
+    session: AsyncSession, product_ids: Iterable[str]
+) -> dict[str, list[ProductPhotoRow]]:
+    """Each product's photos in the host's order (a product without any: absent)."""
+    ids = list(dict.fromkeys(product_ids))
+    found: dict[str, list[ProductPhotoRow]] = {}
+    if not ids:
+        return found
+    rows = await session.exec(
+        select(ProductPhotoRow)
+        .where(col(ProductPhotoRow.product_id).in_(ids))
+        .order_by(col(ProductPhotoRow.product_id), col(ProductPhotoRow.position))
+    )
+    for row in rows:
+        found.setdefault(row.product_id, []).append(row)
+    return found
+
+
+def current_price(offer: OfferRow) -> int:
+    """What a unit costs now: a group buy's price is the tier its buyers have reached."""
+    if offer.kind == OfferKind.GROUP_BUY and offer.tiers:
+        tiers = tuple(Tier(int(a), int(b)) for a, b in offer.tiers)
+        return tier_for(tiers, offer.buyers).price_cents
+    return offer.price_cents
+
+
+def offer_updated(offer: OfferRow, photos: list[ProductPhotoRow]) -> OfferUpdated:
+    """The offer as rooms should now show it: its terms and its product's photos.
+    The price is the current one (a group buy's reached tier), as GroupTierReached said."""
+    return OfferUpdated(
+        room_id=offer.room_id,
+        offer_id=offer.id,
+        price_cents=current_price(offer),
+        stock=offer.stock,
+        left=offer.left,
+        per_buyer_limit=offer.per_buyer_limit,
+        ends_at=offer.ends_at,
+        photos=[photo_sizes(p) for p in photos],
+    )
 
 
 @dataclass(frozen=True)
@@ -180,6 +235,9 @@ class Catalog:
                     return await self.offer(offer_id)  # already done: idempotent
                 raise Conflict(f"offer is {current}, cannot become {after}")
             if after == OfferStatus.OPEN:
+                photos = (await product_photos(session, [offer.product_id])).get(
+                    offer.product_id, []
+                )
                 self._outbox.add(
                     session,
                     OfferOpened(
@@ -191,6 +249,7 @@ class Catalog:
                         stock=offer.stock,
                         per_buyer_limit=offer.per_buyer_limit,
                         ends_at=offer.ends_at,
+                        photos=[photo_sizes(p) for p in photos],
                     ),
                 )
             else:
@@ -257,18 +316,8 @@ class Catalog:
             if ends_at is not None:
                 offer.ends_at = ends_at
             session.add(offer)
-            self._outbox.add(
-                session,
-                OfferUpdated(
-                    room_id=offer.room_id,
-                    offer_id=offer.id,
-                    price_cents=offer.price_cents,
-                    stock=offer.stock,
-                    left=offer.left,
-                    per_buyer_limit=offer.per_buyer_limit,
-                    ends_at=offer.ends_at,
-                ),
-            )
+            photos = await product_photos(session, [offer.product_id])
+            self._outbox.add(session, offer_updated(offer, photos.get(offer.product_id, [])))
             await session.commit()
         self._outbox.notify()
         self._ticker.mark(offer_id)
