@@ -32,7 +32,24 @@ JPEG_QUALITY = 85
 
 
 class BadImage(ValueError):
-    """Not a picture we take; the message says why (for a 4xx)."""
+    """Not a picture we take: `code` says why for clients, the message in words."""
+
+    def __init__(self, code: str, message: str) -> None:
+        super().__init__(message)
+        self.code = code
+        self.status = STATUSES[code]
+
+
+# Why an upload is refused -> the HTTP status every service answers it with.
+STATUSES: dict[str, int] = {
+    "image_empty": 422,
+    "image_too_large": 413,
+    "not_an_image": 415,  # no picture at all (text, a page, a zip...)
+    "unsupported_image_format": 415,  # a picture, not JPEG, PNG or WebP (GIF, BMP...)
+    "image_too_many_pixels": 422,  # a decompression bomb
+    "image_damaged": 422,  # truncated or broken
+    "image_has_hidden_data": 422,  # data after the picture's end (a polyglot)
+}
 
 
 @dataclass(frozen=True)
@@ -48,9 +65,11 @@ class Picture:
 def prepare(data: bytes, max_bytes: int) -> Picture:
     """Check an upload and make its sizes; BadImage says what is wrong with it."""
     if not data:
-        raise BadImage("the file is empty")
+        raise BadImage("image_empty", "the file is empty")
     if len(data) > max_bytes:
-        raise BadImage(f"the file is {len(data)} bytes; the limit is {max_bytes}")
+        raise BadImage(
+            "image_too_large", f"the file is {len(data)} bytes; the limit is {max_bytes}"
+        )
     with warnings.catch_warnings():
         # Above MAX_PIXELS Pillow only warns (and errs at twice that): refuse at once.
         warnings.simplefilter("error", Image.DecompressionBombWarning)
@@ -67,21 +86,31 @@ def prepare(data: bytes, max_bytes: int) -> Picture:
         except BadImage:
             raise
         except (Image.DecompressionBombError, Image.DecompressionBombWarning):
-            raise BadImage(f"the picture has more than {MAX_PIXELS} pixels") from None
+            raise BadImage(
+                "image_too_many_pixels", f"the picture has more than {MAX_PIXELS} pixels"
+            ) from None
         except UnidentifiedImageError:
-            raise BadImage("not a picture: send a JPEG, PNG or WebP file") from None
+            raise BadImage("not_an_image", "not a picture: send a JPEG, PNG or WebP file") from None
         except (OSError, SyntaxError, ValueError, struct.error, EOFError) as exc:
-            raise BadImage(f"the picture is damaged or truncated ({exc})") from None
+            raise BadImage(
+                "image_damaged", f"the picture is damaged or truncated ({exc})"
+            ) from None
 
 
 def _check_header(image: Image.Image, fmt: str) -> None:
     if fmt not in FORMATS:
-        raise BadImage(f"{fmt or 'this'} pictures are not taken: send a JPEG, PNG or WebP file")
+        raise BadImage(
+            "unsupported_image_format",
+            f"{fmt or 'this'} pictures are not taken: send a JPEG, PNG or WebP file",
+        )
     width, height = image.size
     if width < 1 or height < 1:
-        raise BadImage("the picture has no pixels")
+        raise BadImage("image_damaged", "the picture has no pixels")
     if width * height > MAX_PIXELS:
-        raise BadImage(f"the picture has {width * height} pixels; the limit is {MAX_PIXELS}")
+        raise BadImage(
+            "image_too_many_pixels",
+            f"the picture has {width * height} pixels; the limit is {MAX_PIXELS}",
+        )
 
 
 def _check_no_trailer(data: bytes, fmt: str) -> None:
@@ -97,7 +126,10 @@ def _check_no_trailer(data: bytes, fmt: str) -> None:
             len(data) - 1,
         )
     if not whole:
-        raise BadImage("the file carries data after the end of the picture (a file hidden in it)")
+        raise BadImage(
+            "image_has_hidden_data",
+            "the file carries data after the end of the picture (a file hidden in it)",
+        )
 
 
 def _sizes(image: Image.Image, fmt: str) -> Picture:

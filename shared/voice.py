@@ -31,7 +31,22 @@ _STREAM = re.compile(r"Stream #0:\d+[^:]*: (Audio|Video|Subtitle|Data): ([^\s,]+
 
 
 class BadVoice(ValueError):
-    """Not a voice clip we take; the message says why (for a 4xx)."""
+    """Not a voice clip we take: `code` says why for clients, the message in words."""
+
+    def __init__(self, code: str, message: str) -> None:
+        super().__init__(message)
+        self.code = code
+        self.status = STATUSES[code]
+
+
+# Why a clip is refused -> the HTTP status every service answers it with.
+STATUSES: dict[str, int] = {
+    "voice_empty": 422,
+    "voice_too_large": 413,
+    "not_a_voice_clip": 415,  # not sound, another container, video in it, no sound
+    "voice_damaged": 422,  # truncated, undecodable, no length
+    "voice_too_long": 422,
+}
 
 
 @dataclass(frozen=True)
@@ -44,9 +59,11 @@ class Voice:
 
 async def measure(data: bytes, max_bytes: int, max_seconds: float = MAX_SECONDS) -> Voice:
     if not data:
-        raise BadVoice("the file is empty")
+        raise BadVoice("voice_empty", "the file is empty")
     if len(data) > max_bytes:
-        raise BadVoice(f"the clip is {len(data)} bytes; the limit is {max_bytes}")
+        raise BadVoice(
+            "voice_too_large", f"the clip is {len(data)} bytes; the limit is {max_bytes}"
+        )
     process = await asyncio.create_subprocess_exec(
         imageio_ffmpeg.get_ffmpeg_exe(),
         "-hide_banner", "-nostdin", "-i", "pipe:0", "-map", "0:a:0", "-f", "null", "-",
@@ -59,7 +76,7 @@ async def measure(data: bytes, max_bytes: int, max_seconds: float = MAX_SECONDS)
     except TimeoutError:
         process.kill()
         await process.wait()
-        raise BadVoice("the clip could not be decoded in time") from None
+        raise BadVoice("voice_damaged", "the clip could not be decoded in time") from None
     return read_report(err.decode("utf-8", "replace"), process.returncode or 0, max_seconds)
 
 
@@ -67,24 +84,32 @@ def read_report(report: str, returncode: int, max_seconds: float = MAX_SECONDS) 
     """What ffmpeg's decode said: the container, the streams, the last timestamp."""
     container = _INPUT.search(report)
     if container is None:
-        raise BadVoice("not a sound file: record in the browser or send Ogg, WebM, M4A or MP3")
+        raise BadVoice(
+            "not_a_voice_clip",
+            "not a sound file: record in the browser or send Ogg, WebM, M4A or MP3",
+        )
     kind = CONTAINERS.get(container.group(1))
     if kind is None:
-        raise BadVoice(f"{container.group(1)} files are not taken: send Ogg, WebM, M4A or MP3")
+        raise BadVoice(
+            "not_a_voice_clip",
+            f"{container.group(1)} files are not taken: send Ogg, WebM, M4A or MP3",
+        )
     streams = _STREAM.findall(report)
     if any(what == "Video" and codec not in ("mjpeg", "png") for what, codec in streams):
-        raise BadVoice("the file has video in it: send a sound recording")
+        raise BadVoice("not_a_voice_clip", "the file has video in it: send a sound recording")
     audio = [codec for what, codec in streams if what == "Audio"]
     if not audio:
-        raise BadVoice("the file has no sound in it")
+        raise BadVoice("not_a_voice_clip", "the file has no sound in it")
     times = _TIME.findall(report)
     if returncode != 0 or not times:
-        raise BadVoice("the clip is damaged or truncated")
+        raise BadVoice("voice_damaged", "the clip is damaged or truncated")
     hours, minutes, seconds = times[-1]
     duration = int(hours) * 3600 + int(minutes) * 60 + float(seconds)
     if duration <= 0:
-        raise BadVoice("the clip is silent: it has no length")
+        raise BadVoice("voice_damaged", "the clip is silent: it has no length")
     if duration > max_seconds + 0.5:
-        raise BadVoice(f"the clip lasts {duration:.0f} s; the limit is {max_seconds:.0f} s")
+        raise BadVoice(
+            "voice_too_long", f"the clip lasts {duration:.0f} s; the limit is {max_seconds:.0f} s"
+        )
     content_type, extension = kind
     return Voice(round(duration, 2), content_type, extension, audio[0])

@@ -240,11 +240,11 @@ async def test_what_is_not_a_picture_is_refused_with_why(
         gif = io.BytesIO()
         Image.new("RGB", (20, 20)).save(gif, "GIF")
         cases = {
-            b"": (422, "not_an_image"),
-            b"<html>not a picture</html>": (422, "not_an_image"),
-            gif.getvalue(): (422, "not_an_image"),
-            phone_photo()[:-200]: (422, "not_an_image"),  # truncated
-            phone_photo() + b"PK\x03\x04zip": (422, "not_an_image"),  # polyglot
+            b"": (422, "image_empty"),
+            b"<html>not a picture</html>": (415, "not_an_image"),
+            gif.getvalue(): (415, "unsupported_image_format"),
+            phone_photo()[:-200]: (422, "image_damaged"),  # truncated
+            phone_photo() + b"PK\x03\x04zip": (422, "image_has_hidden_data"),  # polyglot
             b"\xff" * 50_001: (413, "image_too_large"),
         }
         for data, (status, code) in cases.items():
@@ -342,9 +342,14 @@ async def test_a_clip_over_a_minute_and_what_is_not_sound_are_refused(live: str)
     host = await host_of(live, room)
     long = await post(live, room, host, voice_clip(61), kind="voice")
     assert (long.status_code, long.json()["code"]) == (422, "voice_too_long"), long.text
-    for data in (phone_photo(), b"just words, no sound", b""):
+    for data, code in (
+        (phone_photo(), "not_a_voice_clip"),
+        (b"just words, no sound", "not_a_voice_clip"),
+        (b"", "voice_empty"),
+    ):
         response = await post(live, room, host, data, kind="voice")
-        assert (response.status_code, response.json()["code"]) == (422, "not_a_voice_clip")
+        status = 422 if code == "voice_empty" else 415
+        assert (response.status_code, response.json()["code"]) == (status, code)
     picture_as_voice = await post(live, room, host, voice_clip(1), kind="image")
     assert picture_as_voice.json()["code"] == "not_an_image"
     await host.close()

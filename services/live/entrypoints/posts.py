@@ -107,10 +107,15 @@ ViewerDep = Annotated[Viewer, Depends(require_viewer)]
             "description": "`image_too_large`, `voice_too_large` (the file), `too_large` "
             "(the whole upload)."
         },
+        415: {
+            "description": "`not_an_image`, `unsupported_image_format` (not JPEG, PNG or "
+            "WebP), `not_a_voice_clip`."
+        },
         422: {
-            "description": "`not_an_image`, `not_a_voice_clip`, `voice_too_long` (over "
-            "60 s), the caption refused by the room's rules (`blocked_word`, ...: "
-            "`blocked_<rule>`, as chat), `too_long`, or the form is wrong."
+            "description": "`image_empty`, `image_damaged` (truncated), `image_has_hidden_data` "
+            "(a polyglot), `image_too_many_pixels`, `voice_empty`, `voice_damaged`, "
+            "`voice_too_long` (over 60 s), the caption refused by the room's rules "
+            "(`blocked_word`, ...: `blocked_<rule>`, as chat), `too_long`, or the form is wrong."
         },
         429: {"description": "`slow_down` (too many actions), `blocked_slow_mode`."},
         503: {"description": "Could not store or publish it; try again (`unavailable`)."},

@@ -127,7 +127,7 @@ class Posts:
         try:
             picture = await asyncio.to_thread(images.prepare, data, limit)
         except images.BadImage as exc:
-            raise PostRefused(422, "not_an_image", f"Not a picture we take: {exc}.") from None
+            raise PostRefused(exc.status, exc.code, f"Not a picture we take: {exc}.") from None
         blobs = {
             size: _Blob(jpeg, images.EXTENSION, images.CONTENT_TYPE, "image")
             for size, jpeg in picture.sizes.items()
@@ -154,9 +154,7 @@ class Posts:
         try:
             clip = await voice.measure(data, limit, self.limits.voice_seconds)
         except voice.BadVoice as exc:
-            # shared/voice.py says "the clip lasts N s; the limit is M s" for a long one.
-            code = "voice_too_long" if str(exc).startswith("the clip lasts") else "not_a_voice_clip"
-            raise PostRefused(422, code, f"Not a voice clip we take: {exc}.") from None
+            raise PostRefused(exc.status, exc.code, f"Not a voice clip we take: {exc}.") from None
         blob = _Blob(data, clip.extension, clip.content_type, "voice")
         attachment = VoiceAttachment(
             object=blob.name,

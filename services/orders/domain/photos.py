@@ -1,7 +1,7 @@
 """Product photos: how many a product has, and why an upload is refused (a stable code each).
 
-shared/images.py decides whether a file is a picture we take; its BadImage says why in
-words. Here each reason gets the code and status a client branches on:
+shared/images.py decides whether a file is a picture we take; its BadImage carries the
+code and status a client branches on (the same in every service):
 
 | code                       | status | the upload                                         |
 |----------------------------|--------|----------------------------------------------------|
@@ -16,32 +16,9 @@ words. Here each reason gets the code and status a client branches on:
 
 from __future__ import annotations
 
-from shared.images import BadImage
+from shared.images import STATUSES, BadImage
 
 MAX_PHOTOS = 10  # per product; OfferOpened/OfferUpdated carry at most this many
-
-STATUSES: dict[str, int] = {
-    "image_too_large": 413,
-    "image_empty": 422,
-    "not_an_image": 415,
-    "unsupported_image_format": 415,
-    "image_too_many_pixels": 422,
-    "image_damaged": 422,
-    "image_has_hidden_data": 422,
-}
-
-# How BadImage's words (shared/images.py) begin -> our code; the first match wins. The
-# tests upload one file of each kind, so a change of wording there fails here, not in a
-# client. Anything else it says (damaged, truncated, no pixels) is `image_damaged`.
-_REASONS: tuple[tuple[str, str], ...] = (
-    ("the file is empty", "image_empty"),
-    ("the file carries data after the end", "image_has_hidden_data"),
-    ("the file is ", "image_too_large"),  # "the file is N bytes; the limit is M"
-    ("not a picture", "not_an_image"),
-    ("the picture has more than", "image_too_many_pixels"),
-    ("the picture has no pixels", "image_damaged"),
-    ("the picture has ", "image_too_many_pixels"),  # "the picture has N pixels; the limit..."
-)
 
 
 class PhotoRefused(ValueError):
@@ -54,10 +31,4 @@ class PhotoRefused(ValueError):
 
 
 def refusal(exc: BadImage) -> PhotoRefused:
-    words = str(exc)
-    if "pictures are not taken" in words:  # "GIF pictures are not taken: ..."
-        return PhotoRefused("unsupported_image_format", words)
-    for start, code in _REASONS:
-        if words.startswith(start):
-            return PhotoRefused(code, words)
-    return PhotoRefused("image_damaged", words)
+    return PhotoRefused(exc.code, str(exc))
