@@ -7,7 +7,7 @@ ROOM_MEDIA under the room, and say so with `chat.media_fetched` on the same mess
 What cannot be fetched (gone, refused, not a picture, over a limit) is said the same way
 with attachment None and a reason, and the job is given up (dead letters); what may work
 later (network, 5xx, 429, NATS or the database away) is tried again on the schedule
-(docs/decisions/DRAFT-group-media.md). The text line is there all along: nothing is lost.
+(docs/decisions/0028-media-from-the-groups.md). The text line is there all along: nothing is lost.
 """
 
 from __future__ import annotations
