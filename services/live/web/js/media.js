@@ -289,14 +289,14 @@ export function attachmentNode(line, ctx) {
         el('a', {
           class: 'att-link', href: url.href, target: '_blank', rel: 'noopener noreferrer nofollow ugc',
         },
-        el('span', { class: 'att-link-icon', 'aria-hidden': 'true', text: '🔗' }),
         el('span', { class: 'att-link-label', text: linkLabel(url) }),
+        el('span', { class: 'att-link-icon', 'aria-hidden': 'true', text: '↗' }),
         el('span', { class: 'sr-only', text: ` ${t('media.new_tab')}` })));
     }
     case 'product': {
       const photo = usable(attachment.photo)
         ? picture(attachment.photo, (name) => productPhotoUrl(ctx.ordersUrl, name), { alt: '', shown: '4rem' })
-        : el('span', { class: 'att-product-blank', 'aria-hidden': 'true', text: '🛍' });
+        : el('span', { class: 'att-product-blank', 'aria-hidden': 'true' });
       const button = el('button', { type: 'button', class: 'att-product', dataset: { offerId: attachment.offer_id || '' } },
         photo,
         el('span', { class: 'att-product-text' },

@@ -392,6 +392,7 @@ function mergeOffer(view) {
       ...known,
       ...view,
       photos: Array.isArray(view.photos) ? view.photos : known?.photos || [],
+      provisional: false,
       buyers: view.buyers ?? known?.buyers ?? null,
       next_tier_at: view.next_tier_at ?? known?.next_tier_at ?? null,
     });
@@ -437,12 +438,19 @@ function fetchOffer(offerId) {
         tiers,
         list_price_cents: offer.price_cents,
         photos: Array.isArray(offer.photos) ? offer.photos : known.photos || [],
+        provisional: false,
       });
       renderProduct();
       renderOrders();
       renderSheet();
     })
-    .catch(() => {})
+    .catch((error) => {
+      const known = state.offers.get(offerId);
+      if (error.status === 404 && known?.provisional) { // a card for an offer orders does not know
+        state.offers.set(offerId, { ...known, provisional: false, closed: true, status: 'missing' });
+        renderSheet();
+      }
+    })
     .finally(() => setTimeout(() => offerFetches.delete(offerId), 500));
   offerFetches.set(offerId, job);
 }
