@@ -210,21 +210,24 @@ let playing = null; // the one <audio> that plays: starting another pauses it
 export function voicePlayer(voice, src) {
   const length = duration(voice.duration_s);
   const audio = el('audio', { preload: 'none', src });
+  // The button is named by what it shows (what it does, said to screen readers only, and
+  // the clip's length, or how far it has played: "0:04 / 0:12").
+  const action = el('span', { class: 'sr-only' });
   const time = el('span', { class: 'voice-time', text: length });
   const icon = el('span', { class: 'voice-icon', 'aria-hidden': 'true', text: '▶' });
   const bar = el('span', { class: 'voice-bar', 'aria-hidden': 'true' }, el('span', { class: 'voice-fill' }));
-  const button = el('button', { type: 'button', class: 'voice-play' }, icon, bar, time);
+  const button = el('button', { type: 'button', class: 'voice-play' }, icon, action, bar, time);
   const problem = el('span', { class: 'voice-error', role: 'status' });
   const label = () => {
     const paused = audio.paused || audio.ended;
-    button.setAttribute('aria-label', t(paused ? 'media.voice_play' : 'media.voice_pause', { duration: length }));
+    action.textContent = `${t(paused ? 'media.voice_play' : 'media.voice_pause')} `;
     icon.textContent = paused ? '▶' : '❚❚';
     button.classList.toggle('playing', !paused);
   };
   const progress = () => {
     const total = Number.isFinite(audio.duration) && audio.duration > 0 ? audio.duration : Number(voice.duration_s) || 0;
     bar.firstChild.style.width = total ? `${Math.min(100, (100 * audio.currentTime) / total)}%` : '0';
-    time.textContent = audio.currentTime > 0 && !audio.ended ? duration(audio.currentTime) : length;
+    time.textContent = audio.currentTime > 0 && !audio.ended ? `${duration(audio.currentTime)} / ${length}` : length;
   };
   button.addEventListener('click', () => {
     if (audio.paused || audio.ended) {
@@ -275,7 +278,7 @@ export function attachmentNode(line, ctx) {
       const alt = sizes.alt || t('media.photo_from', { who: line.name || t('common.someone') });
       const button = el('button', {
         type: 'button', class: 'att-image', 'aria-label': t('media.open_photo', { alt }),
-      }, picture(sizes, roomUrl, { alt, shown: '(min-width: 900px) 14rem, 12rem' }));
+      }, picture(sizes, roomUrl, { alt, shown: '(min-width: 900px) 12rem, 10rem' }));
       button.addEventListener('click', () => ctx.viewer.open(fullSizes([sizes], roomUrl, alt), 0, button));
       return el('div', { class: 'attachment' }, button);
     }

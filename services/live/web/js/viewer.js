@@ -40,6 +40,7 @@ const state = {
 };
 // Status lines under each control: kept as {key, vars} so a language switch re-renders them.
 const notes = new Map();
+const sheetClaims = new Set(); // claim ids sent from the offer sheet
 
 let socket = null;
 let stage = null;
@@ -597,8 +598,13 @@ function buy() {
 
 function onNotice(frame) {
   const data = frame.data || {};
-  // A claim from the offer sheet is answered there; any other on the pinned card.
-  const buyStatus = (frame.ref || '').startsWith('s') ? '#sheet-status' : '#buy-status';
+  // A claim from the offer sheet is answered there, any other on the pinned card: the
+  // claim's ref says where it came from, and its id then follows it (orders' answer).
+  if (frame.kind === 'claim_sent' && (frame.ref || '').startsWith('s') && data.claim_id) {
+    sheetClaims.add(data.claim_id);
+  }
+  const fromSheet = (frame.ref || '').startsWith('s') || sheetClaims.has(data.claim_id);
+  const buyStatus = fromSheet ? '#sheet-status' : '#buy-status';
   switch (frame.kind) {
     case 'claim_sent':
       note(buyStatus, { key: 'viewer.checking' });
