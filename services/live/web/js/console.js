@@ -207,6 +207,7 @@ async function openRoom(roomId) {
   window.location.hash = room.id;
   remember(room);
   show($('#show'));
+  refreshProducts(); // the catalog may have grown elsewhere (another tab, the API)
   composer.open(room.id);
   fillRules(room.rules || {});
   renderRoom();
@@ -457,6 +458,15 @@ function renderProducts() {
   );
   select.value = state.products.some((p) => p.id === chosen) ? chosen : (state.products[0]?.id || '');
   photoPanel?.setProducts(state.products);
+}
+
+async function refreshProducts() {
+  try {
+    state.products = await orders('/products');
+    renderProducts();
+  } catch {
+    // The catalog as it was: adding a product or a photo says what is wrong.
+  }
 }
 
 async function addProduct(event) {
