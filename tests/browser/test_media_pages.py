@@ -209,6 +209,7 @@ async def test_the_viewer_sees_photos_plays_voice_and_opens_links_and_product_ca
 
     page = platform.watch(await (await browser.new_context(**PHONE)).new_page())
     await join_as(page, f"{platform.live}/r/{room}", "Lily 莉莉")
+    await with_axe(page, platform, axe_script)
 
     # The pinned offer's first photo, from orders (allowed by the page's img-src).
     card = page.get_by_role("button", name=re.compile("^Open the 2 photos full size: Red cherries"))
@@ -239,6 +240,7 @@ async def test_the_viewer_sees_photos_plays_voice_and_opens_links_and_product_ca
     await page.mouse.move(box["x"] + box["width"] * 0.8, middle_y, steps=4)
     await page.mouse.up()
     await viewer.get_by_text("1 of 2").wait_for()  # swiped right: the previous one
+    await measure(page, axe_script, "media-viewer-photos-open", found)
     await page.keyboard.press("Escape")
     await viewer.wait_for(state="hidden")
     assert await card.evaluate("b => document.activeElement === b")
@@ -305,7 +307,6 @@ async def test_the_viewer_sees_photos_plays_voice_and_opens_links_and_product_ca
 
     # The phone's width holds all of it; so does a laptop; axe finds nothing serious.
     await screenshot(page, "media-viewer-phone")
-    await with_axe(page, platform, axe_script)
     await measure(page, axe_script, "media-viewer-phone-en", found)
 
     # The host deletes the picture: it goes from the page, and from where it was served.
@@ -397,6 +398,14 @@ async def test_the_console_manages_product_photos_and_posts_media_a_viewer_sees(
         (before[0]["id"], ""),
     ]
     await measure_console(console, platform, axe_script, found)
+
+    # The room's rules may let members post media too.
+    await console.get_by_text("Group rules", exact=True).click()
+    await console.get_by_label("Members may post photos, voice clips and product cards").check()
+    await console.get_by_role("button", name="Save rules").click()
+    await console.get_by_text("Rules saved.").wait_for()
+    rules = (await platform.call("GET", f"{platform.live}/rooms/{room}"))["rules"]
+    assert rules["members_post_media"] is True
 
     # The offer of it in the lineup carries its first photo; pinned and open.
     await console.get_by_label("Product", exact=True).select_option(label="Dress 连衣裙")

@@ -893,6 +893,7 @@ function fillRules(rules) {
   $('#rules-words').value = (rules.blocked_words || []).join(', ');
   $('#rules-links').checked = rules.block_links ?? true;
   $('#rules-ads').checked = rules.block_ads ?? true;
+  $('#rules-media').checked = rules.members_post_media ?? false;
   $('#rules-slow').value = rules.slow_mode_s ?? 0;
   $('#rules-length').value = rules.max_length ?? 300;
 }
@@ -904,6 +905,7 @@ async function saveRules(event) {
     blocked_words: $('#rules-words').value.split(/[,，]/).map((w) => w.trim()).filter(Boolean),
     block_links: $('#rules-links').checked,
     block_ads: $('#rules-ads').checked,
+    members_post_media: $('#rules-media').checked,
     slow_mode_s: Number($('#rules-slow').value) || 0,
     max_length: Number($('#rules-length').value) || 300,
   };
