@@ -466,7 +466,6 @@ const photoUrl = (name) => productPhotoUrl(state.config?.orders_url, name);
 function renderOfferPhoto(button, countNode, offer, shown) {
   const list = (offer?.photos || []).filter(usable);
   const first = list[0];
-  button.closest('.card, dialog').classList.toggle('has-photo', Boolean(first));
   show(button, Boolean(first));
   const current = button.querySelector('img');
   if (!first) {
@@ -1102,7 +1101,12 @@ function wireControls() {
   $('#sheet-buy').addEventListener('click', buyFromSheet);
   $('#sheet-close').addEventListener('click', () => $('#offer-sheet').close());
   $('#offer-sheet').addEventListener('click', (event) => {
-    if (event.target === event.currentTarget) event.currentTarget.close(); // the backdrop
+    // A tap on the backdrop (outside the sheet's box; a tap on its padding is inside).
+    const sheet = event.currentTarget;
+    const box = sheet.getBoundingClientRect();
+    const outside = event.clientX < box.left || event.clientX > box.right
+      || event.clientY < box.top || event.clientY > box.bottom;
+    if (event.target === sheet && outside) sheet.close();
   });
   $('#offer-sheet').addEventListener('close', () => {
     const sheet = $('#offer-sheet');
