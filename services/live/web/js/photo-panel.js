@@ -165,9 +165,11 @@ export class PhotoPanel {
         `/products/${encodeURIComponent(productId)}/photos/${encodeURIComponent(photo.id)}`,
         { method: 'PATCH', body: { alt } },
       );
+      const confirmed = listOf(answer); // orders answers with the product's photos
+      if (confirmed) this.photos.set(productId, confirmed);
       const list = this.photos.get(productId) || [];
       const at = list.findIndex((p) => p.id === photo.id);
-      if (at !== -1) list[at] = answer && answer.id === photo.id ? answer : { ...list[at], alt };
+      if (!confirmed && at !== -1) list[at] = answer?.id === photo.id ? answer : { ...list[at], alt };
       this.say(() => t('photos.described', { n: at + 1 }));
     } catch (error) {
       this.failWith(error);
