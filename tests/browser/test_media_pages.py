@@ -212,7 +212,7 @@ async def test_the_viewer_sees_photos_plays_voice_and_opens_links_and_product_ca
     await with_axe(page, platform, axe_script)
 
     # The pinned offer's first photo, from orders (allowed by the page's img-src).
-    card = page.get_by_role("button", name=re.compile("^Open the 2 photos full size: Red cherries"))
+    card = page.get_by_role("button", name="Open full size, 1/2: Red cherries in a box")
     await card.wait_for()
     card_image = card.locator("img")
     await eventually(lambda: loaded(card_image))
@@ -421,7 +421,7 @@ async def test_the_console_manages_product_photos_and_posts_media_a_viewer_sees(
     viewer = platform.watch(await (await browser.new_context(**PHONE)).new_page())
     await join_as(viewer, f"{platform.live}/r/{room}", "Lily 莉莉")
     await viewer.get_by_role(
-        "button", name=re.compile("^Open the 2 photos full size: Green dress, front 正面")
+        "button", name="Open full size, 1/2: Green dress, front 正面"
     ).wait_for()
     chat = viewer.locator("#messages")
 

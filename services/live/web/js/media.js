@@ -94,7 +94,7 @@ export class PhotoViewer {
     this.photos = []; // [{src, alt}]
     this.at = 0;
     this.opener = null;
-    this.image = el('img', { class: 'pv-image', alt: '' });
+    this.image = el('img', { class: 'pv-image', alt: '', draggable: 'false' }); // a swipe, not a drag
     this.caption = el('p', { class: 'pv-caption' });
     this.count = el('p', { class: 'pv-count', 'aria-live': 'polite' });
     this.previous = el('button', { type: 'button', class: 'pv-nav pv-prev', onclick: () => this.go(-1) },

@@ -482,7 +482,7 @@ function renderOfferPhoto(button, countNode, offer, shown) {
     current.alt = alt;
   }
   button.setAttribute('aria-label', list.length > 1
-    ? t('media.open_photos', { alt, count: list.length })
+    ? t('media.open_photos', { alt, n: 1, count: list.length }) // says the count it shows
     : t('media.open_photo', { alt }));
   countNode.textContent = list.length > 1 ? `1/${list.length}` : '';
   show(countNode, list.length > 1);
