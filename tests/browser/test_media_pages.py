@@ -4,39 +4,41 @@ and the `attached` frames of a group's media, the viewer page under its own CSP 
 photos come from orders' origin), the console's photo panel and post composer.
 
 Two sessions, each covering many things, so the suite stays quick: the viewer page (an
-offer's photos full size, every kind of chat line, a group's photo arriving, a deleted
-line going, 375 px and a laptop, axe) and the console (photos uploaded, refused, moved,
-described, deleted; an image, a recorded voice clip, a link and a product card posted,
-which a viewer then sees)."""
+offer's photos full size, every kind of chat line, a Telegram photo arriving through
+ingest from a local server speaking the Bot API's documented getFile and file download, a
+deleted line going, 375 px and a laptop, axe) and the console (photos uploaded, refused,
+moved, described, deleted; an image, a recorded voice clip, a link and a product card
+posted, which a viewer then sees)."""
 
 from __future__ import annotations
 
-import asyncio
 import io
 import re
 import subprocess
+from collections.abc import AsyncIterator
 from pathlib import Path
-from typing import Any, Literal
+from typing import Any
 
 import pytest
 from PIL import Image
 
-from shared import images, objects
-from shared.events import ChatMediaFetched, ChatMessagePosted, new_id
-from shared.events.media import ImageAttachment, ImageSizes, PendingAttachment
+from shared.embedded_nats import NatsServer
 from tests.browser.conftest import (
     LAPTOP,
     PHONE,
     Platform,
     join_as,
     needs_browser,
+    running_platform,
     screenshot,
 )
 from tests.browser.media import ffmpeg
 from tests.browser.test_accessibility import assert_no_severe, measure
 from tests.browser.test_console import log_in
+from tests.ingest import payloads
+from tests.ingest.platforms import TELEGRAM_TOKEN, Platforms
 from tests.live.client import TestViewer
-from tests.support import eventually
+from tests.support import eventually, serving
 
 pytestmark = [pytest.mark.timeout(120), needs_browser]
 
@@ -115,40 +117,32 @@ async def offer_with_photos(
     return offer
 
 
-async def group_photo_arrives(platform: Platform, room: str, message_id: str) -> None:
-    """What ingest does once it has fetched a group's picture: stored in the room's bucket
-    (sizes, scoped by room), then `chat.media_fetched` for the line that waited."""
-    picture = await asyncio.to_thread(images.prepare, photo("orange", (600, 800)), 10_000_000)
-    bucket = platform.live_app.infra.bucket(objects.ROOM_MEDIA)
-    names = {}
-    for size, data in picture.sizes.items():
-        stored = await bucket.put(data, images.EXTENSION, images.CONTENT_TYPE, scope=room)
-        names[size] = stored.name.rsplit("/", 1)[-1]
-    sizes = ImageSizes(**names, width=picture.width, height=picture.height)
-    await platform.live_app.publisher.publish(
-        ChatMediaFetched(
-            room_id=room, message_id=message_id, attachment=ImageAttachment(image=sizes)
-        )
-    )
+@pytest.fixture
+async def group_platform(
+    nats_server: NatsServer, tmp_path: Path
+) -> AsyncIterator[tuple[Platform, Platforms]]:
+    """The services, ingest fetching a group's media from a local server that answers as
+    Telegram's Bot API does (getFile, then the file), retrying after a second."""
+    telegram = Platforms()
+    async with serving(telegram.app()) as url:
+        telegram.base_url = url
+        overrides = {
+            "telegram_api_base": url,
+            "telegram_bot_token": TELEGRAM_TOKEN,
+            "media_retry_delays_s": (1.0, 1.0, 1.0),
+        }
+        async with running_platform(nats_server.url, tmp_path, True, overrides) as running:
+            yield running, telegram
 
 
-async def group_line(
-    platform: Platform, room: str, text: str, media: Literal["image", "voice"]
-) -> str:
-    """A group member's picture or voice note, still being fetched by ingest."""
-    message_id = new_id()
-    await platform.live_app.publisher.publish(
-        ChatMessagePosted(
-            room_id=room,
-            customer_id="telegram:88",
-            message_id=message_id,
-            display_name="Mei 阿梅",
-            text=text,
-            source="telegram",
-            attachment=PendingAttachment(media=media),
-        )
+async def from_telegram(platform: Platform, update: dict[str, Any]) -> None:
+    """A Telegram update, as the Bot API posts it to ingest's webhook."""
+    answer = await platform.http.post(
+        f"{platform.ingest}/webhooks/telegram",
+        content=payloads.encode(update),
+        headers=payloads.telegram_headers(),
     )
-    return message_id
+    assert answer.status_code == 200 and answer.json()["accepted"] == 1, answer.text
 
 
 # ---- reading the page ---------------------------------------------------------------------
@@ -175,10 +169,16 @@ def chat_line(page: Any, kind: str) -> Any:
 
 
 async def test_the_viewer_sees_photos_plays_voice_and_opens_links_and_product_cards(
-    platform: Platform, browser: Any, axe_script: Path, tmp_path: Path
+    group_platform: tuple[Platform, Platforms], browser: Any, axe_script: Path, tmp_path: Path
 ) -> None:
+    platform, telegram = group_platform
     found: dict[str, Any] = {}
     room = await platform.live_room()
+    await platform.call(
+        "POST",
+        f"{platform.ingest}/bindings",
+        json={"platform": "telegram", "chat_id": str(payloads.GROUP_ID), "room_id": room},
+    )
     pinned = await offer_with_photos(
         platform,
         room,
@@ -204,8 +204,6 @@ async def test_the_viewer_sees_photos_plays_voice_and_opens_links_and_product_ca
     await socket.send(type="product", offer_id=other["id"], text="Look at this one 看这个")
     await socket.wait_for(lambda f: f["type"] == "chat" and "看这个" in str(f))
     await socket.close()
-    waiting = await group_line(platform, room, "from the group 群里的", "image")
-    lost = await group_line(platform, room, "voice note 语音", "voice")
 
     page = platform.watch(await (await browser.new_context(**PHONE)).new_page())
     await join_as(page, f"{platform.live}/r/{room}", "Lily 莉莉")
@@ -293,17 +291,25 @@ async def test_the_viewer_sees_photos_plays_voice_and_opens_links_and_product_ca
     await orders.filter(has_text="Pears 梨").wait_for()
     assert pinned["id"] != other["id"]
 
-    # A group's photo arrives for the line that waited for it; a lost one says so.
+    # A photo in the bound Telegram group: its line comes at once, the picture when ingest
+    # has it (Telegram is down for its first two tries here); a voice note Telegram no
+    # longer has says it could not be fetched.
+    telegram.telegram_file("PHOTO-1", photo("orange", (600, 800)), "photos/file_1.jpg")
+    telegram.fail_first("PHOTO-1", 502, 502)
+    await from_telegram(
+        platform, payloads.telegram_photo("PHOTO-1", caption="from the group 群里的")
+    )
     pending = chat.locator("li").filter(has_text="from the group 群里的")
     await pending.get_by_text("Photo arriving…").wait_for()
-    await group_photo_arrives(platform, room, waiting)
-    arrived = pending.get_by_role("button", name="Open full size: Photo from Mei 阿梅")
-    await arrived.wait_for()
-    await pending.get_by_text("Photo arriving…").wait_for(state="detached")
-    await platform.live_app.publisher.publish(
-        ChatMediaFetched(room_id=room, message_id=lost, attachment=None, reason="too large")
-    )
-    await chat.get_by_text("The voice message could not be fetched.").wait_for()
+    await pending.locator(".source").filter(has_text="telegram").wait_for()
+    arrived = pending.get_by_role("button", name="Open full size: Photo from Lily Wang")
+    await arrived.wait_for(timeout=15_000)
+    await eventually(lambda: loaded(arrived.locator("img")))
+    assert await pending.get_by_text("Photo arriving…").count() == 0
+    assert telegram.asked("getFile", "PHOTO-1") == 3  # two failures, then the file
+    await from_telegram(platform, payloads.telegram_voice("VOICE-GONE", caption="语音 voice"))
+    lost = chat.locator("li").filter(has_text="语音 voice")
+    await lost.get_by_text("The voice message could not be fetched.").wait_for(timeout=15_000)
 
     # The phone's width holds all of it; so does a laptop; axe finds nothing serious.
     await screenshot(page, "media-viewer-phone")
