@@ -387,11 +387,17 @@ async def test_the_console_manages_product_photos_and_posts_media_a_viewer_sees(
     refusal = panel.get_by_role("alert")
     await refusal.filter(has_text=re.compile(r"^notes\.jpg: .{8,}")).wait_for()  # orders' reason
 
-    # Move the second one first, describe it, delete the last one.
+    # Move the second one first (a button), drag the last one onto the second, describe the
+    # first, delete the last.
     await panel.get_by_role("button", name="Move photo 2 earlier").click()
     await panel.get_by_text("Moved: now photo 1.").wait_for()
     moved = await photos_of(platform, product_id)
     assert [p["id"] for p in moved] == [before[1]["id"], before[0]["id"], before[2]["id"]]
+    items = panel.locator("#photo-list > li")
+    await items.nth(2).drag_to(items.nth(1))
+    await panel.get_by_text("Moved: now photo 2.").wait_for()
+    dragged = await photos_of(platform, product_id)
+    assert [p["id"] for p in dragged] == [before[1]["id"], before[2]["id"], before[0]["id"]]
     await panel.get_by_label("Description of photo 1").fill("Green dress, front 正面")
     await panel.get_by_role("button", name="Save photo 1's description").click()
     await panel.get_by_text("Description of photo 1 saved.").wait_for()
@@ -401,7 +407,7 @@ async def test_the_console_manages_product_photos_and_posts_media_a_viewer_sees(
     kept = await photos_of(platform, product_id)
     assert [(p["id"], p["alt"]) for p in kept] == [
         (before[1]["id"], "Green dress, front 正面"),
-        (before[0]["id"], ""),
+        (before[2]["id"], ""),
     ]
     await measure_console(console, platform, axe_script, found)
 
