@@ -394,7 +394,8 @@ async def test_the_console_manages_product_photos_and_posts_media_a_viewer_sees(
     moved = await photos_of(platform, product_id)
     assert [p["id"] for p in moved] == [before[1]["id"], before[0]["id"], before[2]["id"]]
     items = panel.locator("#photo-list > li")
-    await items.nth(2).drag_to(items.nth(1))
+    corner = {"x": 20, "y": 20}  # on the picture (a drag from the text box selects text)
+    await items.nth(2).drag_to(items.nth(1), source_position=corner, target_position=corner)
     await panel.get_by_text("Moved: now photo 2.").wait_for()
     dragged = await photos_of(platform, product_id)
     assert [p["id"] for p in dragged] == [before[1]["id"], before[2]["id"], before[0]["id"]]

@@ -220,6 +220,7 @@ export class PhotoPanel {
     const image = usable(photo)
       ? picture(photo, urlOf, { alt: photo.alt || t('photos.number', { n }), shown: '7rem', className: 'photo-thumb' })
       : el('span', { class: 'photo-thumb blank', text: t('photos.number', { n }) });
+    image.draggable = false; // the photo's box is dragged, not the picture on its own
     const input = el('input', { id: altId, maxlength: 300, value: photo.alt || '', autocomplete: 'off' });
     const form = el('form', { class: 'photo-alt' },
       el('label', { for: altId, text: t('photos.alt_label', { n }) }),
