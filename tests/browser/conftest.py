@@ -48,6 +48,9 @@ CHROMIUM_ARGS = [
     "--disable-background-networking",
     "--disable-component-update",
     "--disable-sync",
+    # A microphone that is there and allowed: the console records voice clips.
+    "--use-fake-device-for-media-stream",
+    "--use-fake-ui-for-media-stream",
 ]
 ADMIN_TOKEN = "test-admin"
 ADMIN = {"Authorization": f"Bearer {ADMIN_TOKEN}"}
@@ -204,8 +207,12 @@ class Platform:
 
 @contextlib.asynccontextmanager
 async def running_platform(
-    nats_url: str, data: Path, with_ingest_and_analytics: bool
+    nats_url: str,
+    data: Path,
+    with_ingest_and_analytics: bool,
+    ingest_overrides: dict[str, Any] | None = None,
 ) -> AsyncIterator[Platform]:
+    """`ingest_overrides`: ingest's settings for the test (where the platforms' APIs are)."""
     db = f"sqlite+aiosqlite:///{data}"
     orders = build_orders(orders_settings(nats_url, f"{db}/orders.db", admin_token=ADMIN_TOKEN))
     async with contextlib.AsyncExitStack() as stack:
@@ -220,7 +227,9 @@ async def running_platform(
             from services.ingest.main import create_app as ingest_app
             from tests.ingest.conftest import ingest_settings
 
-            ingest = build_ingest(ingest_settings(nats_url, f"{db}/ingest.db"))
+            ingest = build_ingest(
+                ingest_settings(nats_url, f"{db}/ingest.db", **(ingest_overrides or {}))
+            )
             ingest_url = await stack.enter_async_context(serving(ingest_app(ingest)))
             analytics = build_analytics(
                 AnalyticsSettings(

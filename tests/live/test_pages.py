@@ -46,6 +46,10 @@ async def test_config_tells_the_pages_where_the_services_are(
     async with serving(create_app(build(settings))) as url, httpx.AsyncClient() as http:
         config = (await http.get(f"{url}/config.json")).json()
         by_name = (await http.get(f"{url.replace('127.0.0.1', 'localhost')}/config.json")).json()
+        policies = [
+            (await http.get(f"{url}{page}")).headers["content-security-policy"]
+            for page in ("/r/r_anything", "/console")
+        ]
     assert config == {
         "orders_url": "https://orders.example.com",
         "ingest_url": "http://127.0.0.1:8001",  # unset: the page's host, the default port
@@ -53,6 +57,18 @@ async def test_config_tells_the_pages_where_the_services_are(
         "currency": "CNY",
     }
     assert by_name["analytics_url"] == "http://localhost:8004"
+    # The pages show pictures from the services (product photos are on orders) and from
+    # nowhere else: not from the websocket origin, not from any https: site.
+    for policy in policies:
+        images = policy.split("img-src ", 1)[1].split(";", 1)[0].split()
+        assert images == [
+            "'self'",
+            "data:",
+            "blob:",
+            "https://orders.example.com",
+            "http://127.0.0.1:8001",
+            "http://127.0.0.1:8004",
+        ]
 
 
 async def test_the_admin_token_joins_as_the_rooms_host(live_url: str) -> None:

@@ -68,17 +68,21 @@ class PageConfig(BaseModel):
 def content_policy(
     services: list[str], media: tuple[str, ...] = (), frames: tuple[str, ...] = ()
 ) -> str:
-    """The pages load nothing from elsewhere: they call the services' APIs (and websockets)
-    and play the room's video; a room whose stream is hosted elsewhere adds exactly that
-    origin (an HLS CDN to media and connect, YouTube's embed to frames)."""
+    """The pages load nothing from elsewhere: they call the services' APIs (and websockets),
+    show the services' pictures (product photos are on orders) and play the room's video;
+    a room whose stream is hosted elsewhere adds exactly that origin (an HLS CDN to media
+    and connect, YouTube's embed to frames)."""
     connect = " ".join(["'self'", *services, *media])
+    images = " ".join(
+        ["'self'", "data:", "blob:", *(s for s in services if s.startswith(("http:", "https:")))]
+    )
     media_from = " ".join(["'self'", "blob:", *media])
     frames_from = " ".join(frames) or "'none'"
     return (
         # Inline styles: analytics' report (self-contained HTML) opens as a blob: document,
         # which inherits this policy. Scripts stay 'self' only.
         "default-src 'self'; script-src 'self'; style-src 'self' 'unsafe-inline'; "
-        "img-src 'self' data: blob:; "
+        f"img-src {images}; "
         f"media-src {media_from}; "
         f"connect-src {connect}; "
         f"frame-src {frames_from}; "

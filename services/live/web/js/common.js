@@ -32,19 +32,21 @@ function detailOf(body) {
 }
 
 /**
- * JSON over HTTP. Throws ApiError (status 0 when the network failed) unless the
+ * JSON over HTTP (or a FormData body, sent as multipart). Throws ApiError (status 0 when the network failed) unless the
  * status is ok or listed in `accept` (checkout answers 409 with a body worth reading).
  */
 export async function api(base, path, { method = 'GET', token, body, headers = {}, accept = [] } = {}) {
   const sent = { ...headers };
   if (token) sent.Authorization = `Bearer ${token}`;
-  if (body !== undefined) sent['Content-Type'] = 'application/json';
+  // A form (a file upload) goes as multipart: the browser writes its Content-Type.
+  const form = typeof FormData !== 'undefined' && body instanceof FormData;
+  if (body !== undefined && !form) sent['Content-Type'] = 'application/json';
   let response;
   try {
     response = await fetch(base + path, {
       method,
       headers: sent,
-      body: body === undefined ? undefined : JSON.stringify(body),
+      body: body === undefined || form ? body : JSON.stringify(body),
     });
   } catch {
     throw new ApiError(0, t('err.network'));

@@ -4,6 +4,9 @@ import {
   setCurrency, show, toCents, toast,
 } from './common.js';
 import { bindLanguageSelect, onLanguageChange, t, translatePage } from './i18n.js';
+import { PhotoViewer, attachmentNode, hasText, picture, productPhotoUrl, silence, usable } from './media.js';
+import { PhotoPanel } from './photo-panel.js';
+import { PostComposer } from './post-composer.js';
 import { RoomSocket } from './room-socket.js';
 import { StreamPanel } from './stream-panel.js';
 
@@ -34,6 +37,9 @@ const state = {
 let socket = null;
 let timers = [];
 let streamPanel = null;
+let photoPanel = null;
+let composer = null;
+let photos = null; // the full-size photo viewer (a posted picture, opened from the chat)
 
 // ---- HTTP to each service, with the console's credential ---------------------------------
 
@@ -81,9 +87,17 @@ async function init() {
   onLanguageChange(renderAll);
   wire();
   streamPanel = new StreamPanel({ live });
+  photos = new PhotoViewer();
   window.qunliveConsole = { socket, state, streamPanel };
   state.config = await loadConfig();
   setCurrency(state.config.currency);
+  photoPanel = new PhotoPanel({ orders, ordersUrl: state.config.orders_url, onChange: renderLineup });
+  composer = new PostComposer({
+    live,
+    roomToken,
+    send: (frame) => socket?.send(frame) ?? false,
+    offers: () => offersInShowOrder(),
+  });
   if (state.token && (await verify(state.token))) loggedIn();
   else showLogin();
   window.addEventListener('hashchange', () => {
@@ -122,6 +136,16 @@ function loggedIn() {
   renderProducts();
   const id = roomFromHash();
   if (id) openRoom(id);
+}
+
+/** The bearer token the room's own calls take (a media post): the one the console's
+ * socket joined with, or a new join when the socket is not open. */
+async function roomToken() {
+  if (socket?.token) return socket.token;
+  const grant = await live(`/rooms/${encodeURIComponent(state.room.id)}/join`, {
+    method: 'POST', body: { display_name: t('console.host_name') },
+  });
+  return grant.token;
 }
 
 function roomFromHash() {
@@ -183,6 +207,8 @@ async function openRoom(roomId) {
   window.location.hash = room.id;
   remember(room);
   show($('#show'));
+  refreshProducts(); // the catalog may have grown elsewhere (another tab, the API)
+  composer.open(room.id);
   fillRules(room.rules || {});
   renderRoom();
   await refreshSales();
@@ -202,6 +228,8 @@ function leaveRoom() {
   timers.forEach(clearInterval);
   timers = [];
   streamPanel?.close();
+  composer?.close();
+  photos?.close();
   socket?.stop();
   socket = null;
   Object.assign(state, {
@@ -252,6 +280,14 @@ function onFrame(frame) {
       state.lines = state.lines.filter((line) => line.id !== frame.message_id);
       renderChat();
       break;
+    case 'attached': {
+      const line = state.lines.find((known) => known.id === frame.message_id);
+      if (line) {
+        line.attachment = frame.attachment || { kind: 'failed', media: line.attachment?.media || 'image' };
+        renderChat(line.id);
+      }
+      break;
+    }
     case 'presence':
       state.viewers = frame.viewers;
       renderFigures();
@@ -286,7 +322,8 @@ function onFrame(frame) {
       streamPanel.frame(frame);
       break;
     case 'error':
-      toast(frame.message, 'error');
+      if ((frame.ref || '').startsWith('p')) composer.refused(frame);
+      else toast(frame.message, 'error');
       break;
     default:
       break;
@@ -420,6 +457,16 @@ function renderProducts() {
     })),
   );
   select.value = state.products.some((p) => p.id === chosen) ? chosen : (state.products[0]?.id || '');
+  photoPanel?.setProducts(state.products);
+}
+
+async function refreshProducts() {
+  try {
+    state.products = await orders('/products');
+    renderProducts();
+  } catch {
+    // The catalog as it was: adding a product or a photo says what is wrong.
+  }
 }
 
 async function addProduct(event) {
@@ -554,8 +601,18 @@ function renderLineup() {
         text: t('lineup.close'), onclick: () => closeOffer(offer.id),
       }));
     }
+    const photo = lineupPhoto(offer);
+    if (offer.product_id && state.products.some((p) => p.id === offer.product_id)) {
+      actions.append(el('button', {
+        type: 'button', 'aria-label': `${t('lineup.photos')}: ${offer.title}`, text: t('lineup.photos'),
+        onclick: () => photoPanel.choose(offer.product_id, true),
+      }));
+    }
     return el('tr', { dataset: { offerId: offer.id, status: offer.status } },
-      el('th', { scope: 'row' }, offer.title, isPinned ? el('span', { class: 'badge pin', text: t('lineup.pinned') }) : null),
+      el('th', { scope: 'row' },
+        el('span', { class: 'lineup-product' },
+          photo,
+          el('span', {}, offer.title, isPinned ? el('span', { class: 'badge pin', text: t('lineup.pinned') }) : null))),
       el('td', { text: t(`kind.${offer.kind}`) }),
       el('td', { text: money(offer.current_price_cents) }),
       el('td', { class: 'stock', text: `${offer.left} / ${offer.stock}` }),
@@ -569,6 +626,16 @@ function renderLineup() {
       el('td', {}, el('span', { class: `badge offer-${offer.status}`, text: t(`offer.${offer.status}`) })),
       actions);
   }));
+  composer?.renderOffers();
+}
+
+/** A row's small picture: the offer's first photo, else its product's (when known). */
+function lineupPhoto(offer) {
+  const sizes = (offer.photos || []).find(usable) || photoPanel?.firstOf(offer.product_id);
+  if (!sizes) return null;
+  return picture(sizes, (name) => productPhotoUrl(state.config.orders_url, name), {
+    alt: '', shown: '3rem', className: 'lineup-thumb',
+  });
 }
 
 async function pin(offerId) {
@@ -707,29 +774,58 @@ function renderPolls() {
 
 // ---- chat and moderation ------------------------------------------------------------------
 
-function renderChat() {
+/**
+ * The chat, in step with state.lines: lines already shown are kept (a voice clip that
+ * plays goes on playing, a picture does not blink); `redraw` is a line id to draw again
+ * (its picture arrived) or true for all of them (the language changed).
+ */
+function renderChat(redraw = false) {
   const list = $('#console-messages');
   const nearBottom = list.scrollHeight - list.scrollTop - list.clientHeight < 80;
-  const hostId = state.room?.host_id;
-  list.replaceChildren(...state.lines.map((line) => {
-    const item = el('li', { class: `line ${line.source}`, dataset: { id: line.id, customerId: line.customer_id || '' } },
-      el('span', { class: 'who', text: line.name }),
-      line.source !== 'web' && line.source !== 'system' ? el('span', { class: 'source', text: line.source }) : null,
-      el('span', { class: 'text', text: line.text }));
-    if (line.source !== 'system') {
-      const tools = el('span', { class: 'tools' },
-        el('button', { type: 'button', 'aria-label': t('moderation.delete_label', { who: line.name }), text: t('moderation.delete'), onclick: () => moderate('delete', { message_id: line.id }) }));
-      if (line.customer_id && line.customer_id !== hostId && line.source === 'web') {
-        tools.append(
-          el('button', { type: 'button', 'aria-label': t('moderation.mute_label', { who: line.name }), text: t('moderation.mute'), onclick: () => moderate('mute', { customer_id: line.customer_id, minutes: 10 }) }),
-          el('button', { type: 'button', class: 'danger', 'aria-label': t('moderation.ban_label', { who: line.name }), text: t('moderation.ban'), onclick: () => moderate('ban', { customer_id: line.customer_id }) }),
-        );
-      }
-      item.append(tools);
+  const present = new Map([...list.children].map((node) => [node.dataset.id, node]));
+  const nodes = state.lines.map((line) => {
+    const kept = present.get(line.id);
+    if (kept && redraw !== true && redraw !== line.id) {
+      present.delete(line.id);
+      return kept;
     }
-    return item;
-  }));
+    return chatLine(line);
+  });
+  for (const gone of present.values()) silence(gone);
+  list.replaceChildren(...nodes);
   if (nearBottom) list.scrollTop = list.scrollHeight;
+}
+
+function chatLine(line) {
+  const hostId = state.room?.host_id;
+  const attachment = attachmentNode(line, {
+    roomId: state.room?.id, ordersUrl: state.config.orders_url, viewer: photos, onProduct: showOfferRow,
+  });
+  const item = el('li', { class: `line ${line.source}`, dataset: { id: line.id, customerId: line.customer_id || '' } },
+    el('span', { class: 'who', text: line.name }),
+    line.source !== 'web' && line.source !== 'system' ? el('span', { class: 'source', text: line.source }) : null,
+    attachment && !hasText(line) ? null : el('span', { class: 'text', text: line.text }),
+    attachment);
+  if (line.source !== 'system') {
+    const tools = el('span', { class: 'tools' },
+      el('button', { type: 'button', 'aria-label': t('moderation.delete_label', { who: line.name }), text: t('moderation.delete'), onclick: () => moderate('delete', { message_id: line.id }) }));
+    if (line.customer_id && line.customer_id !== hostId && line.source === 'web') {
+      tools.append(
+        el('button', { type: 'button', 'aria-label': t('moderation.mute_label', { who: line.name }), text: t('moderation.mute'), onclick: () => moderate('mute', { customer_id: line.customer_id, minutes: 10 }) }),
+        el('button', { type: 'button', class: 'danger', 'aria-label': t('moderation.ban_label', { who: line.name }), text: t('moderation.ban'), onclick: () => moderate('ban', { customer_id: line.customer_id }) }),
+      );
+    }
+    item.append(tools);
+  }
+  return item;
+}
+
+/** A product card in the chat: its row in the lineup. */
+function showOfferRow(attachment) {
+  const row = document.querySelector(`#lineup-rows tr[data-offer-id="${CSS.escape(attachment.offer_id || '')}"]`);
+  if (!row) return;
+  row.scrollIntoView({ block: 'center', behavior: 'smooth' });
+  row.querySelector('button')?.focus({ preventScroll: true });
 }
 
 async function moderate(action, target) {
@@ -797,6 +893,7 @@ function fillRules(rules) {
   $('#rules-words').value = (rules.blocked_words || []).join(', ');
   $('#rules-links').checked = rules.block_links ?? true;
   $('#rules-ads').checked = rules.block_ads ?? true;
+  $('#rules-media').checked = rules.members_post_media ?? false;
   $('#rules-slow').value = rules.slow_mode_s ?? 0;
   $('#rules-length').value = rules.max_length ?? 300;
 }
@@ -808,6 +905,7 @@ async function saveRules(event) {
     blocked_words: $('#rules-words').value.split(/[,，]/).map((w) => w.trim()).filter(Boolean),
     block_links: $('#rules-links').checked,
     block_ads: $('#rules-ads').checked,
+    members_post_media: $('#rules-media').checked,
     slow_mode_s: Number($('#rules-slow').value) || 0,
     max_length: Number($('#rules-length').value) || 300,
   };
@@ -891,7 +989,10 @@ function renderAll() {
   if (!state.room) return;
   renderRoom();
   streamPanel.render();
-  renderChat();
+  renderChat(true);
+  photoPanel?.render();
+  composer?.render();
+  if (photos?.isOpen) photos.render();
   renderPolls();
   renderPackets();
   renderDecisions();

@@ -5,6 +5,9 @@ import {
 } from './common.js';
 import { DelayLine } from './delay-line.js';
 import { bindLanguageSelect, onLanguageChange, t, translatePage } from './i18n.js';
+import {
+  PhotoViewer, applyAttached, attachmentNode, fullSizes, hasText, picture, productPhotoUrl, silence, usable,
+} from './media.js';
 import { RoomSocket } from './room-socket.js';
 import { Stage } from './stage.js';
 
@@ -32,12 +35,16 @@ const state = {
   grabbed: new Map(), // packet_id -> amount_cents
   poll: null,
   votes: new Map(), // poll_id -> option
+  early: new Map(), // message_id -> an `attached` frame that came before its line
+  sheetId: null, // the offer a product card in the chat opened
 };
 // Status lines under each control: kept as {key, vars} so a language switch re-renders them.
 const notes = new Map();
+const sheetClaims = new Set(); // claim ids sent from the offer sheet
 
 let socket = null;
 let stage = null;
+let photos = null; // the full-size photo viewer
 // Pin and offer frames wait the video's latency, so the card changes when the host is
 // seen changing it (js/delay-line.js); everything else is shown at once.
 let inStep = null;
@@ -68,7 +75,11 @@ function save(patch) {
 async function init() {
   translatePage();
   bindLanguageSelect($('#lang'));
-  onLanguageChange(renderAll);
+  onLanguageChange(() => {
+    renderAll();
+    relabelChat();
+  });
+  photos = new PhotoViewer();
   wireControls();
   stage = new Stage({ roomId, onChange: stageChanged });
   inStep = new DelayLine(showFrame, () => stage.inStepS);
@@ -213,8 +224,12 @@ function onFrame(frame) {
       addLines(frame.messages);
       break;
     case 'deleted':
+      forgetLine(frame.message_id);
       state.lines = state.lines.filter((line) => line.id !== frame.message_id);
       renderChat();
+      break;
+    case 'attached':
+      attached(frame);
       break;
     case 'presence':
       state.viewers = frame.viewers;
@@ -266,8 +281,18 @@ function onFrame(frame) {
 }
 
 function mergeHistory(history) {
+  // A line the history brings again may carry what has since arrived (its picture).
+  const fresh = new Map((history || []).map((line) => [line.id, line]));
+  for (const [index, line] of state.lines.entries()) {
+    const again = fresh.get(line.id);
+    if (again && again.attachment && line.attachment?.kind === 'pending' && again.attachment.kind !== 'pending') {
+      state.lines[index] = again;
+      redrawLine(again);
+    }
+  }
   const seen = new Set(state.lines.map((line) => line.id));
   const missed = (history || []).filter((line) => !seen.has(line.id));
+  for (const line of missed) takeEarly(line);
   state.lines = [...state.lines, ...missed].sort((a, b) => new Date(a.at) - new Date(b.at));
   for (const line of state.lines) if (line.customer_id) state.names.set(line.customer_id, line.name);
   state.lines = state.lines.slice(-MAX_LINES);
@@ -278,11 +303,40 @@ function addLines(lines) {
   const seen = new Set(state.lines.map((line) => line.id));
   for (const line of lines) {
     if (seen.has(line.id)) continue;
+    takeEarly(line);
     state.lines.push(line);
     if (line.customer_id) state.names.set(line.customer_id, line.name);
   }
   state.lines = state.lines.slice(-MAX_LINES);
   renderChat();
+}
+
+/** A group's picture or voice note arrived for a line (or could not be fetched). */
+function attached(frame) {
+  const line = state.lines.find((known) => known.id === frame.message_id);
+  if (!line) {
+    state.early.set(frame.message_id, frame); // its line comes next (a reconnect's history)
+    return;
+  }
+  applyAttached(line, frame);
+  redrawLine(line);
+}
+
+function takeEarly(line) {
+  const frame = state.early.get(line.id);
+  if (!frame) return;
+  state.early.delete(line.id);
+  if (line.attachment?.kind === 'pending') applyAttached(line, frame);
+}
+
+/** A line about to go (deleted): its voice stops, its picture closes if open. */
+function forgetLine(messageId) {
+  const node = document.querySelector(`#messages > li[data-id="${CSS.escape(messageId)}"]`);
+  if (!node) return;
+  silence(node);
+  const line = state.lines.find((known) => known.id === messageId);
+  const full = line?.attachment?.kind === 'image' ? line.attachment.image?.full : null;
+  if (full) photos.forget((src) => src.endsWith(`/${encodeURIComponent(full)}`));
 }
 
 function announce(text) {
@@ -338,6 +392,8 @@ function mergeOffer(view) {
     state.offers.set(view.offer_id, {
       ...known,
       ...view,
+      photos: Array.isArray(view.photos) ? view.photos : known?.photos || [],
+      provisional: false,
       buyers: view.buyers ?? known?.buyers ?? null,
       next_tier_at: view.next_tier_at ?? known?.next_tier_at ?? null,
     });
@@ -350,6 +406,7 @@ function mergeOffer(view) {
     if (view.buyers !== null && view.buyers !== undefined) merged.buyers = view.buyers;
     if (view.next_tier_at !== null && view.next_tier_at !== undefined) merged.next_tier_at = view.next_tier_at;
     if (view.buyers !== null && view.buyers !== undefined && view.price_cents) merged.price_cents = view.price_cents;
+    if (Array.isArray(view.photos) && view.photos.length) merged.photos = view.photos;
     state.offers.set(view.offer_id, merged);
     if (!known?.title || (!view.sold_out && view.left === 0 && !view.closed)) fetchOffer(view.offer_id);
   }
@@ -381,11 +438,20 @@ function fetchOffer(offerId) {
         next_tier_at: next ?? null,
         tiers,
         list_price_cents: offer.price_cents,
+        photos: Array.isArray(offer.photos) ? offer.photos : known.photos || [],
+        provisional: false,
       });
       renderProduct();
       renderOrders();
+      renderSheet();
     })
-    .catch(() => {})
+    .catch((error) => {
+      const known = state.offers.get(offerId);
+      if (error.status === 404 && known?.provisional) { // a card for an offer orders does not know
+        state.offers.set(offerId, { ...known, provisional: false, closed: true, status: 'missing' });
+        renderSheet();
+      }
+    })
     .finally(() => setTimeout(() => offerFetches.delete(offerId), 500));
   offerFetches.set(offerId, job);
 }
@@ -394,11 +460,45 @@ function pinned() {
   return state.pinnedId ? state.offers.get(state.pinnedId) : null;
 }
 
+const photoUrl = (name) => productPhotoUrl(state.config?.orders_url, name);
+
+/** An offer's first photo in `button` (tapping opens them all); hidden without one. */
+function renderOfferPhoto(button, countNode, offer, shown) {
+  const list = (offer?.photos || []).filter(usable);
+  const first = list[0];
+  show(button, Boolean(first));
+  const current = button.querySelector('img');
+  if (!first) {
+    current?.remove();
+    return;
+  }
+  const alt = first.alt || offer.title || '';
+  if (current?.dataset.name !== first.card) {
+    const img = picture(first, photoUrl, { alt, shown, lazy: false, className: 'offer-img' });
+    img.dataset.name = first.card;
+    if (current) current.replaceWith(img);
+    else button.prepend(img);
+  } else {
+    current.alt = alt;
+  }
+  button.setAttribute('aria-label', list.length > 1
+    ? t('media.open_photos', { alt, n: 1, count: list.length }) // says the count it shows
+    : t('media.open_photo', { alt }));
+  countNode.textContent = list.length > 1 ? `1/${list.length}` : '';
+  show(countNode, list.length > 1);
+}
+
+function openOfferPhotos(offer, opener) {
+  if (!offer) return;
+  photos.open(fullSizes(offer.photos || [], photoUrl, offer.title || ''), 0, opener);
+}
+
 function renderProduct() {
   const offer = pinned();
   show($('#product'), Boolean(offer));
   show($('#no-product'), !offer && state.me !== null);
   if (!offer) return;
+  renderOfferPhoto($('#product-photo'), $('#product-photo-count'), offer, '(min-width: 900px) 13rem, 38vw');
   const kind = offer.kind || 'flash_sale';
   $('#product-kind').textContent = t(`kind.${kind}`);
   $('#product-title').textContent = offer.title || t('common.loading');
@@ -497,12 +597,19 @@ function buy() {
 
 function onNotice(frame) {
   const data = frame.data || {};
+  // A claim from the offer sheet is answered there, any other on the pinned card: the
+  // claim's ref says where it came from, and its id then follows it (orders' answer).
+  if (frame.kind === 'claim_sent' && (frame.ref || '').startsWith('s') && data.claim_id) {
+    sheetClaims.add(data.claim_id);
+  }
+  const fromSheet = (frame.ref || '').startsWith('s') || sheetClaims.has(data.claim_id);
+  const buyStatus = fromSheet ? '#sheet-status' : '#buy-status';
   switch (frame.kind) {
     case 'claim_sent':
-      note('#buy-status', { key: 'viewer.checking' });
+      note(buyStatus, { key: 'viewer.checking' });
       break;
     case 'order_placed':
-      note('#buy-status', { key: 'viewer.yours', vars: { when: () => clock(data.pay_by) }, order: data.order_id }, 'good');
+      note(buyStatus, { key: 'viewer.yours', vars: { when: () => clock(data.pay_by) }, order: data.order_id }, 'good');
       addOrder(data.order_id, {
         id: data.order_id,
         offer_id: data.offer_id,
@@ -519,7 +626,7 @@ function onNotice(frame) {
       break;
     case 'claim_rejected':
       note(
-        '#buy-status',
+        buyStatus,
         { key: `reject.${data.reason}`, vars: { message: frame.message }, fallback: frame.message },
         data.reason === 'sold_out_waitlisted' ? 'warn' : 'error',
       );
@@ -544,7 +651,7 @@ function onNotice(frame) {
   }
 }
 
-const ERROR_LINES = { c: '#chat-error', b: '#buy-status', g: '#packet-status', v: '#poll-status', k: '#action-status', l: '#action-status' };
+const ERROR_LINES = { c: '#chat-error', b: '#buy-status', s: '#sheet-status', g: '#packet-status', v: '#poll-status', k: '#action-status', l: '#action-status' };
 
 /** A refused frame, explained kindly where the viewer acted (the frame's ref says where). */
 function onError(frame) {
@@ -754,7 +861,11 @@ function vote(option) {
 function renderChat() {
   const list = $('#messages');
   const wanted = new Set(state.lines.map((line) => line.id));
-  for (const node of [...list.children]) if (!wanted.has(node.dataset.id)) node.remove();
+  for (const node of [...list.children]) {
+    if (wanted.has(node.dataset.id)) continue;
+    silence(node);
+    node.remove();
+  }
   const present = new Map([...list.children].map((node) => [node.dataset.id, node]));
   let previous = null;
   for (const line of state.lines) {
@@ -767,6 +878,15 @@ function renderChat() {
     previous = node;
   }
   if (followChat) scrollChatDown();
+}
+
+/** The attachments' labels in the new language (a clip that plays keeps playing). */
+function relabelChat() {
+  for (const line of state.lines) {
+    if (!line.attachment) continue;
+    const node = document.querySelector(`#messages > li[data-id="${CSS.escape(line.id)}"]`);
+    if (node && ![...node.querySelectorAll('audio')].some((audio) => !audio.paused)) redrawLine(line);
+  }
 }
 
 function scrollChatDown() {
@@ -783,13 +903,87 @@ function chatScrolled() {
 function chatLine(line) {
   const me = state.me?.customer_id;
   const external = !['web', 'system', 'announcement', 'moderation'].includes(line.source);
+  const attachment = attachmentNode(line, {
+    roomId, ordersUrl: state.config?.orders_url, viewer: photos, onProduct: openProductCard,
+  });
   return el('li', {
-    class: `line ${line.source}${line.customer_id && line.customer_id === me ? ' mine' : ''}`,
+    class: `line ${line.source}${line.customer_id && line.customer_id === me ? ' mine' : ''}${attachment ? ` has-${line.attachment.kind}` : ''}`,
     dataset: { id: line.id },
   },
   el('span', { class: 'who', text: line.name }),
   external ? el('span', { class: 'source', text: line.source }) : null,
-  el('span', { class: 'text', text: line.text }));
+  attachment && !hasText(line) ? null : el('span', { class: 'text', text: line.text }),
+  attachment);
+}
+
+/** A line whose attachment changed (a group's picture arrived): drawn again in place. */
+function redrawLine(line) {
+  const node = document.querySelector(`#messages > li[data-id="${CSS.escape(line.id)}"]`);
+  if (!node) return;
+  const again = chatLine(line);
+  node.replaceWith(again);
+  if (followChat) scrollChatDown();
+}
+
+// ---- a product card in the chat ("look at this one") ----------------------------------------
+
+/** The pinned offer is the card at the top: go there. Another opens in a sheet to buy. */
+function openProductCard(attachment, opener) {
+  const offerId = attachment.offer_id;
+  if (!offerId) return;
+  if (offerId === state.pinnedId && !$('#product').hidden) {
+    $('#product').scrollIntoView({ block: 'center', behavior: 'smooth' });
+    $('#buy').focus({ preventScroll: true });
+    return;
+  }
+  if (!state.offers.get(offerId)?.title) {
+    // What the card said until orders answers (terms, stock, whether it is on sale).
+    state.offers.set(offerId, {
+      ...(state.offers.get(offerId) || {}),
+      offer_id: offerId,
+      title: attachment.title || '',
+      price_cents: attachment.price_cents ?? 0,
+      photos: usable(attachment.photo) ? [attachment.photo] : [],
+      provisional: true,
+    });
+  }
+  fetchOffer(offerId);
+  state.sheetId = offerId;
+  note('#sheet-status', null);
+  $('#sheet-quantity').value = '1';
+  renderSheet();
+  const sheet = $('#offer-sheet');
+  sheet.returnFocus = opener;
+  if (!sheet.open) sheet.showModal();
+  $('#sheet-buy').disabled ? $('#sheet-close').focus() : $('#sheet-buy').focus();
+}
+
+function renderSheet() {
+  const offer = state.sheetId ? state.offers.get(state.sheetId) : null;
+  if (!offer) return;
+  renderOfferPhoto($('#sheet-photo'), $('#sheet-photo-count'), offer, '(min-width: 900px) 13rem, 38vw');
+  $('#sheet-kind').textContent = offer.kind ? t(`kind.${offer.kind}`) : '';
+  $('#sheet-title').textContent = offer.title || t('common.loading');
+  $('#sheet-price').textContent = offer.title ? money(offer.price_cents) : '';
+  const known = !offer.provisional;
+  const soldOut = offer.sold_out || (offer.stock > 0 && offer.left === 0);
+  $('#sheet-stock').textContent = !known ? '' : soldOut
+    ? t('viewer.sold_out')
+    : t('viewer.stock_left', { left: offer.left ?? 0, stock: offer.stock ?? 0 });
+  const onSale = known && (offer.status ? offer.status === 'open' : !offer.closed) && state.status !== 'ended';
+  show($('#sheet-closed'), known && !onSale);
+  $('#sheet-buy').disabled = !onSale;
+  $('#sheet-quantity').disabled = !onSale;
+  $('#sheet-quantity').max = String(offer.per_buyer_limit || 1);
+  $('#sheet-buy').textContent = soldOut ? t('viewer.join_waitlist') : offer.kind === 'group_buy' ? t('viewer.join_group') : t('viewer.buy');
+}
+
+function buyFromSheet() {
+  const offer = state.sheetId ? state.offers.get(state.sheetId) : null;
+  if (!offer) return;
+  const quantity = Math.max(1, Math.min(Number($('#sheet-quantity').value) || 1, offer.per_buyer_limit || 99));
+  const sent = socket?.send({ type: 'claim', offer_id: offer.offer_id, quantity, ref: newRef('s') });
+  note('#sheet-status', { key: sent ? 'viewer.checking' : 'conn.offline' }, sent ? '' : 'error');
 }
 
 function sendChat(text) {
@@ -864,6 +1058,8 @@ function renderAll() {
   renderPacket();
   renderPoll();
   renderChat();
+  renderSheet();
+  if (photos?.isOpen) photos.render();
   if (!$('#join').hidden) renderJoin();
   if (!$('#invite-box').hidden) $('#invite-link').value = inviteLink();
   for (const selector of notes.keys()) renderNote(selector);
@@ -900,6 +1096,24 @@ function wireControls() {
     startSocket(saved().token || null);
   });
   $('#buy').addEventListener('click', buy);
+  $('#product-photo').addEventListener('click', () => openOfferPhotos(pinned(), $('#product-photo')));
+  $('#sheet-photo').addEventListener('click', () => openOfferPhotos(state.offers.get(state.sheetId), $('#sheet-photo')));
+  $('#sheet-buy').addEventListener('click', buyFromSheet);
+  $('#sheet-close').addEventListener('click', () => $('#offer-sheet').close());
+  $('#offer-sheet').addEventListener('click', (event) => {
+    // A tap on the backdrop (outside the sheet's box; a tap on its padding is inside).
+    const sheet = event.currentTarget;
+    const box = sheet.getBoundingClientRect();
+    const outside = event.clientX < box.left || event.clientX > box.right
+      || event.clientY < box.top || event.clientY > box.bottom;
+    if (event.target === sheet && outside) sheet.close();
+  });
+  $('#offer-sheet').addEventListener('close', () => {
+    const sheet = $('#offer-sheet');
+    state.sheetId = null;
+    if (sheet.returnFocus?.isConnected) sheet.returnFocus.focus();
+    sheet.returnFocus = null;
+  });
   $('#chat-form').addEventListener('submit', (event) => {
     event.preventDefault();
     if (sendChat($('#chat-input').value)) $('#chat-input').value = '';
