@@ -22,6 +22,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import contextlib
+import io
 import json
 import os
 import random
@@ -101,6 +102,31 @@ def _font_for(text: str) -> str | None:
         capture_output=True, text=True, timeout=10, check=False,
     )  # fmt: skip
     return done.stdout.strip() or None
+
+
+def product_picture(title: str, colour: tuple[int, int, int], seed: int) -> bytes:
+    """A product photo for the demo's catalog: the product's colour in a studio light, with
+    its name (Pillow; a real photo would come from the host's phone)."""
+    from PIL import Image, ImageDraw, ImageFont
+
+    rng = random.Random(seed)
+    image = Image.new("RGB", (1200, 1200), (246, 243, 238))
+    draw = ImageDraw.Draw(image)
+    for _ in range(7):  # the product, a few of it, as on a market stall
+        x, y, r = rng.randint(250, 950), rng.randint(300, 800), rng.randint(110, 190)
+        shade = tuple(max(0, c - rng.randint(0, 40)) for c in colour)
+        draw.ellipse((x - r, y - r, x + r, y + r), fill=shade, outline=(60, 30, 20), width=4)
+    font_file = _font_for(title)
+    font: ImageFont.FreeTypeFont | ImageFont.ImageFont
+    try:
+        font = ImageFont.truetype(font_file or "DejaVuSans.ttf", 56)
+    except OSError:
+        font = ImageFont.load_default(56)
+    draw.rectangle((0, 1030, 1200, 1200), fill=(30, 30, 30))
+    draw.text((40, 1075), title, fill=(255, 255, 255), font=font)
+    out = io.BytesIO()
+    image.save(out, "JPEG", quality=88)
+    return out.getvalue()
 
 
 class TestPattern:
@@ -269,6 +295,18 @@ class Show:
         finally:
             await self.stop_video()
 
+    async def photo(self, product: dict[str, Any], colour: tuple[int, int, int], n: int) -> None:
+        """Upload the product's photo, as the host does from the console's catalog."""
+        picture = product_picture(product["title"], colour, n)
+        response = await self.http.post(
+            self.url("orders", f"/products/{product['id']}/photos"),
+            files={"file": ("photo.jpg", picture, "image/jpeg")},
+            data={"alt": product["title"]},
+            headers=ADMIN,
+        )
+        if response.status_code >= 400:
+            raise RuntimeError(f"orders photo upload: {response.status_code} {response.text}")
+
     async def start_video(self, title: str) -> None:
         """The host's encoder goes on air: a test pattern to the room's SRT address."""
         response = await self.http.get(
@@ -312,6 +350,10 @@ class Show:
             {"title": "Linen dress 亚麻连衣裙", "variants": ["S", "M", "L", "x-large"]},
         )
         jam = await self.post("orders", "/products", {"title": "Cherry jam 樱桃酱 (pre-sale)"})
+        for n, (product, colour) in enumerate(
+            ((cherries, (150, 10, 30)), (dress, (205, 190, 160)), (jam, (120, 20, 40)))
+        ):
+            await self.photo(product, colour, n)
         flash = await self.post(
             "orders",
             f"/rooms/{self.room}/offers",
