@@ -187,6 +187,7 @@ async def test_pictures_are_still_served_when_the_buckets_leader_node_is_killed(
                 return None
 
         fresh = await eventually(put, timeout=RECOVERY_S, interval=0.2)
+        assert fresh is not None
         tl.mark(f"a new picture stored after the kill, {time.monotonic() - killed_at:.2f}s")
         assert await served_whole(http, f"/photos/{fresh.name}", fresh_bytes)
         assert await objects.read(fresh.name) == fresh_bytes
