@@ -3,7 +3,8 @@
 object streams to many slow clients.
 
     python -m bench.media [--runs 3] [--uploads 5] [--wrk-duration 5] [--connections 32]
-                          [--threads 2] [--large-mib 16] [--clients 50] [--hold 2] [--tiny]
+                          [--threads 2] [--large-mib 16] [--clients 50] [--hold 2]
+                          [--parts uploads,serve,memory] [--tiny]
 
 Each run starts a nats-server (JetStream, file storage) with the PRODUCT_PHOTOS bucket
 (shared.objects, R1), then:
@@ -270,22 +271,26 @@ def serve(kind: str, port: int, arg: str) -> None:
     serve_app(app, ServiceSettings(service_name="bench-media", port=port, log_level="WARNING"))
 
 
-def start_server(kind: str, arg: str) -> tuple[subprocess.Popen[bytes], str]:
+def spawn_server(kind: str, arg: str) -> tuple[subprocess.Popen[bytes], str]:
     port = free_port()
     process = subprocess.Popen(
         [sys.executable, "-m", "bench.media", "--serve", kind, str(port), arg],
         cwd=REPO, stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
         preexec_fn=die_with_parent,
     )  # fmt: skip
-    url = f"http://127.0.0.1:{port}"
-    deadline = time.monotonic() + 30
+    return process, f"http://127.0.0.1:{port}"
+
+
+def wait_server(process: subprocess.Popen[bytes], url: str, timeout_s: float = 30) -> None:
+    port = int(url.rsplit(":", 1)[1])
+    deadline = time.monotonic() + timeout_s
     while True:
         with contextlib.suppress(OSError), socket.create_connection(("127.0.0.1", port), 0.2):
-            return process, url
+            return
         if process.poll() is not None or time.monotonic() > deadline:
             err = process.stderr.read().decode(errors="replace") if process.stderr else ""
             stop(process)
-            raise RuntimeError(f"the {kind} server did not start:\n{err[-3000:]}")
+            raise RuntimeError(f"{process.args!r} did not start:\n{err[-3000:]}")
         time.sleep(0.05)
 
 
@@ -445,10 +450,16 @@ async def slow_reader(
 
 
 async def measure_memory(
-    pid: int, port: int, path: str, object_bytes: int, clients: int, hold_s: float
+    pid: int,
+    port: int,
+    path: str,
+    object_bytes: int,
+    clients: int,
+    hold_s: float,
+    settle_s: float = 1.0,
 ) -> dict[str, float]:
-    """RSS of `pid` while `clients` slow readers fetch `path`."""
-    await asyncio.sleep(0.5)
+    """RSS of `pid` while `clients` slow readers fetch `path`; `settle_s` before and after."""
+    await asyncio.sleep(settle_s / 2)
     before = rss_of(pid)
     held: list[int] = []
     during: list[int] = []
@@ -493,7 +504,7 @@ async def measure_memory(
         done.set()
         await sampler
     seconds = time.monotonic() - began
-    await asyncio.sleep(1.0)
+    await asyncio.sleep(settle_s)
     after = rss_of(pid)
     whole = sum(1 for n in got if n == object_bytes)
     return memory_figures(before, held, during, after, object_bytes, clients, whole, seconds)
@@ -501,51 +512,67 @@ async def measure_memory(
 
 async def one_run_async(args: argparse.Namespace, tmp: Path, run: int) -> Run:
     out = Run()
+    parts = set(args.parts.split(","))
     server = start_nats_server(tmp / f"nats-{run}")
-    processes: list[subprocess.Popen[bytes]] = []
+    static_dir = tmp / f"static-{run}"
+    static_dir.mkdir()
+    # Every server at once (each takes a second to import its stack); each measured alone.
+    servers = {
+        "app": spawn_server("app", server.url),
+        "static": spawn_server("static", str(static_dir)),
+        "stream": spawn_server("app", server.url),
+        "naive": spawn_server("app", server.url),
+    }
     nc = await nats.connect(server.url)
     try:
         js = nc.jetstream()
         await provision_buckets(js, 1, {PRODUCT_PHOTOS.name: BUCKET_BYTES}, (PRODUCT_PHOTOS,))
         objects = Objects(js, PRODUCT_PHOTOS)
-        app, app_url = start_server("app", server.url)
-        processes.append(app)
+        for process, url in servers.values():
+            wait_server(process, url)
+        app, app_url = servers["app"]
         pictures = TINY_PICTURES if args.tiny else PICTURES
-        say(f"run {run + 1}: uploads")
-        out.uploads, card = await measure_uploads(objects, app_url, pictures, args.uploads)
+        if "uploads" in parts:
+            say(f"run {run + 1}: uploads")
+            out.uploads, card = await measure_uploads(objects, app_url, pictures, args.uploads)
+        else:
+            card = images.prepare(phone_jpeg(*pictures["12mp"]), MAX_UPLOAD).sizes["card"]
 
-        stored = await objects.put(card, images.EXTENSION, images.CONTENT_TYPE)
-        static_dir = tmp / f"static-{run}"
-        static_dir.mkdir()
-        (static_dir / stored.name).write_bytes(card)
-        static, static_url = start_server("static", str(static_dir))
-        processes.append(static)
-        say(f"run {run + 1}: serving the card ({len(card):,} B)")
-        out.served = await asyncio.to_thread(
-            measure_serving, args, app_url, static_url, stored.name, card
-        )
-        stop(static)
-        stop(app)
-
-        large = os.urandom(args.large_mib * MIB)
-        big = await objects.put(large, "bin", "application/octet-stream")
-        for mode, prefix in (("stream", "/photos/"), ("naive", "/naive/")):
-            process, url = start_server("app", server.url)
-            processes.append(process)
-            port = int(url.rsplit(":", 1)[1])
-            async with httpx.AsyncClient(base_url=url, timeout=60, trust_env=False) as http:
-                warm = await http.get(prefix + big.name)  # one whole answer before measuring
-                if warm.status_code != 200 or len(warm.content) != len(large):
-                    raise RuntimeError(f"{prefix}{big.name}: {warm.status_code}")
-            say(f"run {run + 1}: memory, {mode}")
-            out.memory[mode] = await measure_memory(
-                process.pid, port, prefix + big.name, len(large), args.clients, args.hold
+        if "serve" in parts:
+            stored = await objects.put(card, images.EXTENSION, images.CONTENT_TYPE)
+            (static_dir / stored.name).write_bytes(card)
+            say(f"run {run + 1}: serving the card ({len(card):,} B)")
+            out.served = await asyncio.to_thread(
+                measure_serving, args, app_url, servers["static"][1], stored.name, card
             )
+        stop(app)
+        stop(servers["static"][0])
+
+        large = os.urandom(args.large_mib * MIB) if "memory" in parts else b""
+        big = await objects.put(large, "bin", "application/octet-stream") if large else None
+        for mode, prefix in (("stream", "/photos/"), ("naive", "/naive/")):
+            process, url = servers[mode]
+            if big is not None:
+                async with httpx.AsyncClient(base_url=url, timeout=60, trust_env=False) as http:
+                    warm = await http.get(prefix + big.name)  # one whole answer first
+                    if warm.status_code != 200 or len(warm.content) != len(large):
+                        raise RuntimeError(f"{prefix}{big.name}: {warm.status_code}")
+                say(f"run {run + 1}: memory, {mode}")
+                port = int(url.rsplit(":", 1)[1])
+                out.memory[mode] = await measure_memory(
+                    process.pid,
+                    port,
+                    prefix + big.name,
+                    len(large),
+                    args.clients,
+                    args.hold,
+                    settle_s=0.2 if args.tiny else 1.0,
+                )
             stop(process)
         return out
     finally:
         await nc.close()
-        for process in processes:
+        for process, _ in servers.values():
             stop(process, signal.SIGTERM, 10)
         server.stop()
 
@@ -609,8 +636,8 @@ def ratios_of(runs: list[Run]) -> list[dict[str, Any]]:
     def each(a: Callable[[Run], float], b: Callable[[Run], float]) -> list[float]:
         return [a(run) / b(run) for run in runs]
 
-    out = []
-    for size in ("12mp", "2mp"):
+    out: list[dict[str, Any]] = []
+    for size in ("12mp", "2mp") if runs[0].uploads else ():
         stored, prepared = per_s("uploads", f"stored_{size}"), per_s("uploads", f"prepare_{size}")
         bare = per_s("uploads", f"bare_{size}")
         name = size.upper()
@@ -626,7 +653,7 @@ def ratios_of(runs: list[Run]) -> list[dict[str, Any]]:
                 each(prepared, bare),
             ),
         ]
-    for status in ("200", "304"):
+    for status in ("200", "304") if runs[0].served else ():
         out.append(
             results.ratio(
                 f"serve_vs_static_{status}",
@@ -634,23 +661,20 @@ def ratios_of(runs: list[Run]) -> list[dict[str, Any]]:
                 each(per_s("served", f"serve_{status}"), per_s("served", f"static_{status}")),
             )
         )
-    out.append(
-        results.ratio(
-            "serve_vs_memory_200",
-            "200: serve_object req/s / the same route from memory",
-            each(per_s("served", "serve_200"), per_s("served", "memory_200")),
+    if runs[0].served:
+        out.append(
+            results.ratio(
+                "serve_vs_memory_200",
+                "200: serve_object req/s / the same route from memory",
+                each(per_s("served", "serve_200"), per_s("served", "memory_200")),
+            )
         )
-    )
-    out.append(
-        results.ratio(
-            "naive_vs_stream_growth",
-            "RSS growth: naive / streamed",
-            [
-                run.memory["naive"]["growth_mib"] / max(run.memory["stream"]["growth_mib"], 1 / KIB)
-                for run in runs
-            ],
-        )
-    )
+    if runs[0].memory:
+        growth = [
+            run.memory["naive"]["growth_mib"] / max(run.memory["stream"]["growth_mib"], 1 / KIB)
+            for run in runs
+        ]
+        out.append(results.ratio("naive_vs_stream_growth", "RSS growth: naive / streamed", growth))
     return out
 
 
@@ -724,6 +748,7 @@ def main() -> int:
     parser.add_argument("--clients", type=int, default=50, help="slow readers at once")
     parser.add_argument("--hold", type=float, default=2.0, help="s the slow readers stop")
     parser.add_argument("--wait-quiet", type=float, default=20, help="s to wait for a quiet CPU")
+    parser.add_argument("--parts", default="uploads,serve,memory", help="which to measure")
     parser.add_argument("--tiny", action="store_true", help="small and short: the suite's run")
     parser.add_argument("--serve", nargs=3, help=argparse.SUPPRESS)
     args = parser.parse_args()

@@ -91,8 +91,9 @@ def media_results() -> dict[str, Any]:
         return {"per_s": per_s, "p99_ms": 20.0, "mb_per_s": per_s * 0.1, "body_kb": 98.9}
 
     def rss(growth: float) -> dict[str, Any]:
+        per_client = growth * 1024 / 50
         return {"rss_before_mib": 90.0, "rss_peak_mib": 90 + growth, "growth_mib": growth,
-                "growth_per_client_kib": growth * 1024 / 50, "object_mib": 16.0, "clients": 50}  # fmt: skip
+                "growth_per_client_kib": per_client, "object_mib": 16.0, "clients": 50}  # fmt: skip
 
     return envelope(
         "media",
