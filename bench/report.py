@@ -45,7 +45,7 @@ HEAD = """# Performance
 What Qunlive's hot paths do on one machine: the benchmarks under `bench/`, each measured
 against reference points taken in the same run, and the goals of the issues (flash-sale
 checkout, chat fan-out, webhook ingest, the analytics projection and its report; live
-video) next to the measured figures.
+video; pictures) next to the measured figures.
 
 ## How to re-run
 
