@@ -57,6 +57,8 @@ BENCH_ANALYTICS ?= --runs 3 --events 1000000 --events-per-show 1000000
 # The video benchmark needs Chromium (apt-get install chromium) and wrk; nginx, when
 # installed, is measured as a second static-file ceiling.
 BENCH_VIDEO     ?= --runs 3
+# Pictures: uploads (Pillow), a cached picture served (wrk), RSS with 50 slow readers.
+BENCH_MEDIA     ?= --runs 3
 
 bench: $(STAMP)  ## every benchmark under bench/ (needs wrk, Chromium), then docs/PERFORMANCE.md and CAPACITY.md
 	failed=""; \
@@ -65,6 +67,7 @@ bench: $(STAMP)  ## every benchmark under bench/ (needs wrk, Chromium), then doc
 	$(BIN)/python -m bench.ingest_webhook $(BENCH_INGEST) || failed="$$failed ingest_webhook"; \
 	$(BIN)/python -m bench.analytics_projection $(BENCH_ANALYTICS) || failed="$$failed analytics_projection"; \
 	$(BIN)/python -m bench.video $(BENCH_VIDEO) || failed="$$failed video"; \
+	$(BIN)/python -m bench.media $(BENCH_MEDIA) || failed="$$failed media"; \
 	$(BIN)/python -m bench.report || exit 1; \
 	if [ -n "$$failed" ]; then echo "failed:$$failed (docs/PERFORMANCE.md shows their last results, dated, or says not run)"; exit 1; fi
 

@@ -45,7 +45,7 @@ HEAD = """# Performance
 What Qunlive's hot paths do on one machine: the benchmarks under `bench/`, each measured
 against reference points taken in the same run, and the goals of the issues (flash-sale
 checkout, chat fan-out, webhook ingest, the analytics projection and its report; live
-video) next to the measured figures.
+video; pictures) next to the measured figures.
 
 ## How to re-run
 
@@ -139,6 +139,8 @@ def fmt(value: float, unit: str) -> str:
         return f"{value:,.0f} ms" if value >= 100 else f"{value:.1f} ms"
     if unit == "KB":
         return f"{value:.1f} KB"
+    if unit == "MiB":
+        return f"{value:,.1f} MiB"
     if unit == "s":
         return f"{value:.2f} s"
     return f"{value:,.0f} {unit}"
@@ -404,6 +406,45 @@ def _video_goals(data: Data) -> list[Goal]:
     ]
 
 
+def _media_panels(data: Data) -> list[Panel]:
+    def only(prefixes: tuple[str, ...], figure: str) -> list[Bar]:
+        keys = [s["key"] for s in data.get("scenarios", []) if s["key"].startswith(prefixes)]
+        picked = {**data, "scenarios": [s for s in data["scenarios"] if s["key"] in keys]}
+        return bars(picked, figure)
+
+    return [
+        Panel(
+            "uploads made into stored sizes",
+            "per s",
+            only(("bare_", "prepare_", "stored_", "http_"), "per_s"),
+        ),
+        Panel("a cached picture served", "req/s", only(("serve_", "memory_2", "static_"), "per_s")),
+        Panel("RSS growth while slow clients read a large object", "MiB", bars(data, "growth_mib")),
+    ]
+
+
+def _media_naive(data: Data) -> str | None:
+    naive = median(data, "memory_naive", "growth_mib")
+    return None if naive is None else f"reading it whole per request instead: +{naive:,.0f} MiB"
+
+
+def _media_goals(data: Data) -> list[Goal]:
+    found = scenario(data, "memory_stream") if data else None
+    figures = found["median"] if found else {}
+    size, clients = figures.get("object_mib") or 16, figures.get("clients") or 50
+    return [
+        Goal(
+            f"pictures: memory stays flat while {clients:.0f} clients read a {size:.0f} MiB "
+            "object (RSS growth under the object's own size)",
+            "MiB",
+            "<",
+            float(size),
+            lambda d: median(d, "memory_stream", "growth_mib"),
+            note=_media_naive,
+        )
+    ]
+
+
 def _analytics_goals_present(data: Data) -> list[Goal]:
     goals = []
     for kind, name in (("sqlite", "SQLite"), ("postgres", "PostgreSQL")):
@@ -556,6 +597,24 @@ BENCHMARKS: tuple[Benchmark, ...] = (
         _video_panels,
         issue="issue #15",
         per_run_else=("p50_s", "cpu_percent", "viewers"),
+    ),
+    Benchmark(
+        "media",
+        "Pictures in the Object Store",
+        (
+            Column("per_s", "per s", ",.1f"),
+            Column("ms", "ms each", ",.1f"),
+            Column("p99_ms", "p99 ms", ",.1f"),
+            Column("mb_per_s", "MB/s", ",.1f"),
+            Column("rss_peak_mib", "RSS peak MiB", ",.0f"),
+            Column("growth_mib", "RSS growth MiB", ",.1f"),
+            Column("growth_per_client_kib", "KiB a client", ",.0f"),
+        ),
+        "per_s",
+        _media_goals,
+        _media_panels,
+        issue="issue #16",
+        per_run_else=("growth_mib",),
     ),
 )
 

@@ -12,8 +12,9 @@ import re
 
 from fastapi import Request, Response
 from fastapi.responses import StreamingResponse
+from nats.errors import Error as NatsError
 
-from shared.objects import ObjectHead, Objects
+from shared.objects import CHUNK_BYTES, ObjectHead, Objects
 from shared.problems import ApiError
 
 IMMUTABLE = "public, max-age=31536000, immutable"
@@ -33,11 +34,21 @@ OBJECT_RESPONSES: dict[int | str, dict[str, object]] = {
     304: {"description": "Not modified: the ETag matched (the object never changes)."},
     404: {"description": "No such object (never stored, or deleted)."},
     416: {"description": "The range lies outside the object."},
+    503: {"description": "The object store did not answer (a node failing over): retry."},
 }
 
 
 def not_found(name: str) -> ApiError:
     return ApiError(404, f"no stored object {name[:80]!r}", "not_found")
+
+
+def unavailable() -> ApiError:
+    return ApiError(
+        503,
+        "the object store is not answering (a node failing over); try again",
+        "object_store_unavailable",
+        {"Retry-After": "1"},
+    )
 
 
 def _matches(if_none_match: str, etag: str) -> bool:
@@ -74,13 +85,37 @@ def _unsatisfiable(size: int) -> ApiError:
 
 
 async def serve_object(objects: Objects, name: str, request: Request) -> Response:
-    head = await objects.head(name)
+    try:
+        head = await objects.head(name)
+    except (NatsError, TimeoutError) as exc:
+        raise unavailable() from exc
     if head is None:
         raise not_found(name)
-    return object_response(objects, head, request)
+    plan = _plan(head, request)
+    if isinstance(plan, Response):
+        return plan
+    status, headers, start, end = plan
+    if head.size > CHUNK_BYTES:
+        return _streamed(objects, head, plan)
+    # One chunk (a thumbnail, a card): fetched now and answered whole. It holds what a
+    # streamed answer holds anyway (a chunk), without streaming's task per request.
+    try:
+        body = b"".join([chunk async for chunk in objects.chunks(head, start, end)])
+    except (NatsError, TimeoutError) as exc:
+        raise unavailable() from exc
+    return Response(body, status_code=status, headers=headers, media_type=head.content_type)
 
 
 def object_response(objects: Objects, head: ObjectHead, request: Request) -> Response:
+    plan = _plan(head, request)
+    return plan if isinstance(plan, Response) else _streamed(objects, head, plan)
+
+
+Plan = tuple[int, dict[str, str], int, int]  # status, headers, [start, end) of the body
+
+
+def _plan(head: ObjectHead, request: Request) -> Response | Plan:
+    """The answer without a body (304, HEAD), or what the body must be."""
     headers = {**OBJECT_HEADERS, "ETag": head.etag}
     if _matches(request.headers.get("if-none-match", ""), head.etag):
         return Response(status_code=304, headers=headers)
@@ -97,6 +132,11 @@ def object_response(objects: Objects, head: ObjectHead, request: Request) -> Res
         headers["Content-Range"] = f"bytes {start}-{end - 1}/{head.size}"
     if request.method == "HEAD":
         return Response(status_code=status, headers=headers, media_type=head.content_type)
+    return status, headers, start, end
+
+
+def _streamed(objects: Objects, head: ObjectHead, plan: Plan) -> StreamingResponse:
+    status, headers, start, end = plan
     return StreamingResponse(
         objects.chunks(head, start, end),
         status_code=status,
