@@ -176,6 +176,16 @@ class StreamFrame(BaseModel):
     since: datetime | None = Field(default=None, description="When this take went on air.")
 
 
+class MayPost(BaseModel):
+    """What you may post besides text, as the room's rules and your role say now. The host
+    and moderators always may; members and the committee pictures, voice clips and product
+    cards where the rules say `members_post_media`, links where they do not `block_links`;
+    nothing while muted. A `rules` frame or a `role` notice may change it."""
+
+    media: bool = Field(description="Pictures, voice clips and product cards.")
+    links: bool = Field(description="Links (the `link` frame).")
+
+
 class Welcome(BaseModel):
     type: Literal["welcome"] = "welcome"
     room_id: str
@@ -187,6 +197,7 @@ class Welcome(BaseModel):
     pinned: OfferView | None = Field(description="The pinned offer, if any.")
     history: list[ChatLine] = Field(description="The last chat lines, oldest first.")
     stream: StreamFrame | None = Field(default=None, description="The room's video now.")
+    may_post: MayPost = Field(description="What you may post besides text, now.")
 
 
 class ChatBatch(BaseModel):
@@ -221,6 +232,16 @@ class Attached(BaseModel):
     message_id: str
     attachment: ImageAttachment | VoiceAttachment | None = Field(discriminator="kind")
     reason: str = ""
+
+
+class RulesFrame(BaseModel):
+    """The host changed the room's rules: what members may post besides text. The host and
+    moderators always may post both; members and the committee: `media` = members_post_media,
+    `links` = not block_links."""
+
+    type: Literal["rules"] = "rules"
+    members_post_media: bool
+    block_links: bool
 
 
 class Pinned(BaseModel):
@@ -310,6 +331,7 @@ AnyServerFrame = Annotated[
     | StreamFrame
     | ChatDeleted
     | Attached
+    | RulesFrame
     | Pinned
     | OfferUpdate
     | Likes

@@ -8,7 +8,8 @@ offer's photos full size, every kind of chat line, a Telegram photo arriving thr
 ingest from a local server speaking the Bot API's documented getFile and file download, a
 deleted line going, 375 px and a laptop, axe) and the console (photos uploaded, refused,
 moved, described, deleted; an image, a recorded voice clip, a link and a product card
-posted, which a viewer then sees)."""
+posted, which a viewer then sees; the room's rules letting members post media, which a
+member's page offers at once, and the member's picture the console sees)."""
 
 from __future__ import annotations
 
@@ -412,13 +413,22 @@ async def test_the_console_manages_product_photos_and_posts_media_a_viewer_sees(
     ]
     await measure_console(console, platform, axe_script, found)
 
-    # The room's rules may let members post media too.
+    # A member on a phone: only text while the rules keep media to the host.
+    viewer = platform.watch(await (await browser.new_context(**PHONE)).new_page())
+    await join_as(viewer, f"{platform.live}/r/{room}", "Lily 莉莉")
+    await with_axe(viewer, platform, axe_script)
+    attach = viewer.locator("#attach")
+    assert await attach.is_hidden()
+
+    # The room's rules may let members post media too: the member's page offers it at once.
     await console.get_by_text("Group rules", exact=True).click()
     await console.get_by_label("Members may post photos, voice clips and product cards").check()
     await console.get_by_role("button", name="Save rules").click()
     await console.get_by_text("Rules saved.").wait_for()
     rules = (await platform.call("GET", f"{platform.live}/rooms/{room}"))["rules"]
-    assert rules["members_post_media"] is True
+    assert rules["members_post_media"] is True and rules["block_links"] is True
+    member_attach = viewer.get_by_role("button", name="Post a photo, voice clip or product")
+    await member_attach.wait_for()
 
     # The offer of it in the lineup carries its first photo; pinned and open.
     await console.get_by_label("Product", exact=True).select_option(label="Dress 连衣裙")
@@ -431,8 +441,6 @@ async def test_the_console_manages_product_photos_and_posts_media_a_viewer_sees(
     await row.get_by_role("button", name=re.compile("^Open sale")).click()
     await row.get_by_text("Open", exact=True).wait_for()
 
-    viewer = platform.watch(await (await browser.new_context(**PHONE)).new_page())
-    await join_as(viewer, f"{platform.live}/r/{room}", "Lily 莉莉")
     await viewer.get_by_role(
         "button", name="Open full size, 1/2: Green dress, front 正面"
     ).wait_for()
@@ -481,7 +489,46 @@ async def test_the_console_manages_product_photos_and_posts_media_a_viewer_sees(
     console_chat = console.locator("#console-messages")
     await console_chat.get_by_role("link", name="shop.example.com/dress/size-guide").wait_for()
     await console_chat.get_by_role("button", name="Open full size: Red dress 红裙").wait_for()
+
+    # The member posts a picture from the phone (the console's composer, offering what the
+    # rules allow: no link); the console, another viewer of the room, sees it.
+    await member_attach.click()
+    sheet = viewer.get_by_role("dialog", name="Post to the room")
+    assert await sheet.get_by_label("Photo", exact=True).is_checked()
+    assert await sheet.get_by_label("Photo", exact=True).evaluate(
+        "r => r === document.activeElement"
+    )
+    assert await sheet.get_by_label("Product card").is_visible()
+    assert await sheet.get_by_label("Link", exact=True).is_hidden()
+    await sheet.locator("#post-image").set_input_files(files[1])
+    await sheet.get_by_label("Description (for people who cannot see it)").fill("Mine, green 绿色")
+    await sheet.get_by_label("Caption (optional)").fill("Mine came today 到货了")
+    await measure(viewer, axe_script, "media-viewer-composer-phone", found)
+    await screenshot(viewer, "media-viewer-composer-phone")
+    await sheet.get_by_role("button", name="Post", exact=True).click()
+    await sheet.wait_for(state="hidden")
+    await viewer.get_by_text("Photo posted.").wait_for()
+    assert await member_attach.evaluate("b => b === document.activeElement")
+    await console_chat.get_by_role("button", name="Open full size: Mine, green 绿色").wait_for()
+    await console_chat.get_by_text("Mine came today 到货了").wait_for()
+    await chat.get_by_role("button", name="Open full size: Mine, green 绿色").wait_for()
     await screenshot(viewer, "media-viewer-posts-phone")
+    # On a laptop, the composer open on a voice clip; the rules taken back meanwhile close
+    # it and take the button away, without a reload.
+    await viewer.set_viewport_size(LAPTOP["viewport"])
+    await member_attach.click()
+    await sheet.get_by_label("Voice clip").check()
+    await sheet.get_by_role("button", name="● Record").wait_for()
+    await screenshot(viewer, "media-viewer-composer-laptop")
+    await measure(viewer, axe_script, "media-viewer-composer-laptop", found)
+    await platform.call(
+        "PUT", f"{platform.live}/rooms/{room}/rules", json={"members_post_media": False}
+    )
+    await sheet.wait_for(state="hidden")
+    await member_attach.wait_for(state="hidden")
+    await viewer.get_by_text(
+        "The room's rules changed: you can no longer post that here."
+    ).wait_for()
     await console.set_viewport_size(PHONE["viewport"])
     await screenshot(console, "media-console-phone")
     assert_no_severe(found)

@@ -14,6 +14,7 @@ from datetime import datetime
 from services.live import protocol
 from services.live.adapters.history import chat_line
 from services.live.domain.moderation import RoomRules
+from services.live.domain.posts import MayPost, may_post
 from services.live.domain.viewers import Role
 from shared.events import (
     AnnouncementPosted,
@@ -46,6 +47,7 @@ from shared.events import (
     StreamStarted,
     StreamStopped,
     VoteCast,
+    utcnow,
 )
 
 # Deleted lines remembered, so media fetched for one later is not shown.
@@ -72,6 +74,12 @@ class RoomState:
 
     def role_of(self, customer_id: str) -> Role:
         return self.roles.get(customer_id, Role.MEMBER)
+
+    def may_post(self, customer_id: str, now: datetime) -> MayPost:
+        """What they may post besides text, as this instance sees the room now."""
+        until = self.muted_until.get(customer_id)
+        muted = customer_id in self.banned or (until is not None and until > now)
+        return may_post(self.role_of(customer_id), self.rules, muted)
 
     def apply(self, event: IntegrationEvent) -> None:
         """Fold a decision into the state. Idempotent: the instance that made the decision
@@ -181,10 +189,24 @@ class RoomFeed:
                 self._say(state.stream)
             case ProductPinned():
                 self._say(protocol.Pinned(offer=self.pinned()))
+            case RoomRulesChanged():
+                # Everyone: each page works out what it may post from it with its role.
+                self._say(
+                    protocol.RulesFrame(
+                        members_post_media=state.rules.members_post_media,
+                        block_links=state.rules.block_links,
+                    )
+                )
             case RoleChanged() if event.customer_id:
+                allowed = state.may_post(event.customer_id, utcnow())
                 self._say(
                     protocol.Notice(
-                        kind="role", message=f"You are now {event.role}.", data={"role": event.role}
+                        kind="role",
+                        message=f"You are now {event.role}.",
+                        data={
+                            "role": event.role,
+                            "may_post": {"media": allowed.media, "links": allowed.links},
+                        },
                     ),
                     to=event.customer_id,
                 )

@@ -10,9 +10,10 @@ caption reads as a buy only if it is one: an empty caption never is).
 from __future__ import annotations
 
 import re
+from dataclasses import dataclass
 
 from services.live.domain.chat import MAX_CHAT_CHARS, Refused, layout
-from services.live.domain.moderation import TRUSTED, RoomRules
+from services.live.domain.moderation import TRUSTED, Allowed, RoomRules, check_link
 from services.live.domain.viewers import Role, Viewer
 from shared.events import ChatMessagePosted, new_id
 from shared.events.media import (
@@ -34,6 +35,26 @@ def may_post_media(role: Role, rules: RoomRules) -> Refused | None:
     return Refused(
         "media_not_allowed",
         "Only the host and moderators post pictures, voice clips and product cards here.",
+    )
+
+
+@dataclass(frozen=True)
+class MayPost:
+    """What someone may post besides text now: what the pages offer them (the server still
+    checks each post against the committed standing)."""
+
+    media: bool  # pictures, voice clips, product cards
+    links: bool
+
+
+def may_post(role: Role, rules: RoomRules, muted: bool = False) -> MayPost:
+    """The same rules a post is checked by (may_post_media, check_link), for the pages."""
+    if muted:
+        return MayPost(media=False, links=False)
+    return MayPost(
+        media=may_post_media(role, rules) is None,
+        # A link with no words in it: only the role and `block_links` decide.
+        links=isinstance(check_link(rules, role, ""), Allowed),
     )
 
 

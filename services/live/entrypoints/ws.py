@@ -126,6 +126,7 @@ async def viewer_socket(websocket: WebSocket) -> None:
 
 async def _welcome(live: LiveApp, hub: RoomHub, title: str, viewer: Viewer, role: Role) -> str:
     history = await live.history.recent(hub.room_id, live.settings.history_size)
+    allowed = hub.state.may_post(viewer.customer_id, utcnow())
     return protocol.Welcome(
         room_id=hub.room_id,
         title=title,
@@ -136,6 +137,7 @@ async def _welcome(live: LiveApp, hub: RoomHub, title: str, viewer: Viewer, role
         pinned=hub.feed.pinned(),
         history=history,
         stream=hub.state.stream,
+        may_post=protocol.MayPost(media=allowed.media, links=allowed.links),
     ).model_dump_json()
 
 

@@ -181,6 +181,8 @@ def test_the_feed_shows_a_groups_media_when_it_arrives_and_the_rules_allow_posts
     )
     frames = [json.loads(out.frame) for out in feed.drain()]
     assert frames == [
+        # Everyone hears the rules (each page works out what it may post now).
+        {"type": "rules", "members_post_media": True, "block_links": False},
         {
             "type": "attached",
             "message_id": "telegram:-100:9",

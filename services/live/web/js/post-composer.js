@@ -1,8 +1,9 @@
-// The console's "post to the room": a photo (with its caption and description), a voice
-// clip (recorded here, up to 60 s, or a file), a link (shown as a link, never fetched) or a
-// product card ("look at this one"). A photo or a clip is uploaded to live
-// (POST /rooms/{id}/posts, multipart, with the token the console's socket joined with); a
-// link or a product card is a websocket frame. The line then comes back in the chat.
+// "Post to the room", on the console and on the viewer page (where the room's rules let the
+// viewer): a photo (with its caption and description), a voice clip (recorded here, up to
+// 60 s, or a file), a link (shown as a link, never fetched) or a product card ("look at this
+// one"). A photo or a clip is uploaded to live (POST /rooms/{id}/posts, multipart, with the
+// token the page's socket joined with); a link or a product card is a websocket frame. The
+// line then comes back in the chat. The page's markup carries the same ids on both pages.
 import { $, el, money, newRef, show } from './common.js';
 import { t } from './i18n.js';
 import { duration, safeUrl } from './media.js';
@@ -21,13 +22,15 @@ function extensionOf(type) {
 export class PostComposer {
   /**
    * live(path, options): a call to live; roomToken(): the bearer for the room's own calls;
-   * send(frame): on the console's socket (false when it is not open); offers(): the lineup.
+   * send(frame): on the page's socket (false when it is not open); offers(): the offers a
+   * card may show ({id, title, price_cents}); onPosted(kind): after a post went (optional).
    */
-  constructor({ live, roomToken, send, offers }) {
+  constructor({ live, roomToken, send, offers, onPosted = null }) {
     this.live = live;
     this.roomToken = roomToken;
     this.send = send;
     this.offers = offers;
+    this.onPosted = onPosted;
     this.roomId = null;
     this.clip = null; // {blob, seconds, name}: the recording
     this.recorder = null;
@@ -80,6 +83,24 @@ export class PostComposer {
     this.say(null);
     this.fail(null);
     this.showTime(0);
+  }
+
+  /** Offer only the kinds the poster may post now (the viewer page: the room's rules and
+   * their role); the kind chosen moves to one allowed if it no longer is. */
+  allow({ media = true, links = true } = {}) {
+    const radios = [...document.querySelectorAll('input[name="post-kind"]')];
+    for (const radio of radios) {
+      const allowed = radio.value === 'link' ? links : media;
+      radio.disabled = !allowed;
+      show(radio.closest('label'), allowed);
+    }
+    const chosen = radios.find((radio) => radio.checked);
+    if (chosen && !chosen.disabled) return;
+    const first = radios.find((radio) => !radio.disabled);
+    if (!first) return;
+    if (this.recorder) this.stopRecording(true);
+    first.checked = true;
+    this.kindChanged();
   }
 
   kindChanged() {
@@ -261,6 +282,7 @@ export class PostComposer {
       const posted = kind;
       this.reset();
       this.say(() => t(posted === 'image' ? 'post.posted_image' : 'post.posted_voice'));
+      this.onPosted?.(posted);
     } catch (error) {
       this.say(null);
       const detail = error.status === 0 ? t('err.network') : error.detail || error.message;
@@ -298,15 +320,19 @@ export class PostComposer {
     $('#post-url').value = '';
     $('#post-text').value = '';
     this.say(() => t('post.sent'));
+    this.onPosted?.(kind);
   }
 
   /** The room refused a link or product frame (its ref starts with p). */
   refused(frame) {
     this.say(null);
-    const key = `err.${frame.code}`;
-    this.fail(() => {
-      const text = t(key, { message: frame.message });
-      return t('post.refused', { detail: text === key ? frame.message : text });
-    });
+    this.fail(() => t('post.refused', { detail: refusalDetail(frame) }));
   }
+}
+
+/** Why the room refused a post frame, in the page's language (its own words otherwise). */
+export function refusalDetail(frame) {
+  const key = `err.${frame.code}`;
+  const text = t(key, { message: frame.message });
+  return text === key ? frame.message : text;
 }

@@ -8,10 +8,12 @@ import { bindLanguageSelect, onLanguageChange, t, translatePage } from './i18n.j
 import {
   PhotoViewer, applyAttached, attachmentNode, fullSizes, hasText, picture, productPhotoUrl, silence, usable,
 } from './media.js';
+import { PostComposer, refusalDetail } from './post-composer.js';
 import { RoomSocket } from './room-socket.js';
 import { Stage } from './stage.js';
 
 const MAX_LINES = 200;
+const STAFF = new Set(['host', 'moderator']); // they may always post media and links
 const roomId = decodeURIComponent(window.location.pathname.split('/').filter(Boolean).pop() || '');
 const params = new URLSearchParams(window.location.search);
 const storageKey = `qunlive.viewer.${roomId}`;
@@ -37,6 +39,7 @@ const state = {
   votes: new Map(), // poll_id -> option
   early: new Map(), // message_id -> an `attached` frame that came before its line
   sheetId: null, // the offer a product card in the chat opened
+  mayPost: { media: false, links: false }, // what I may post besides text (welcome, rules, role)
 };
 // Status lines under each control: kept as {key, vars} so a language switch re-renders them.
 const notes = new Map();
@@ -45,6 +48,7 @@ const sheetClaims = new Set(); // claim ids sent from the offer sheet
 let socket = null;
 let stage = null;
 let photos = null; // the full-size photo viewer
+let composer = null; // the post composer (a picture, a voice clip, a product card, a link)
 // Pin and offer frames wait the video's latency, so the card changes when the host is
 // seen changing it (js/delay-line.js); everything else is shown at once.
 let inStep = null;
@@ -80,6 +84,13 @@ async function init() {
     relabelChat();
   });
   photos = new PhotoViewer();
+  composer = new PostComposer({
+    live: (path, options) => api('', path, options),
+    roomToken: async () => saved().token,
+    send: (frame) => socket?.send(frame) ?? false,
+    offers: postableOffers,
+    onPosted: posted,
+  });
   wireControls();
   stage = new Stage({ roomId, onChange: stageChanged });
   inStep = new DelayLine(showFrame, () => stage.inStepS);
@@ -210,6 +221,7 @@ function onFrame(frame) {
       if (frame.stream) stage.frame(frame.stream); // the video now (frames were missed while away)
       else stage.refresh();
       state.me = { customer_id: frame.you, role: frame.role };
+      state.mayPost = mayPostOf(frame.may_post);
       state.status = frame.status;
       state.viewers = frame.viewers;
       mergeHistory(frame.history);
@@ -230,6 +242,13 @@ function onFrame(frame) {
       break;
     case 'attached':
       attached(frame);
+      break;
+    case 'rules':
+      // The host changed the rules: what I may post follows from them and my role.
+      state.mayPost = STAFF.has(state.me?.role)
+        ? { media: true, links: true }
+        : { media: Boolean(frame.members_post_media), links: !frame.block_links };
+      renderAttach();
       break;
     case 'presence':
       state.viewers = frame.viewers;
@@ -535,6 +554,7 @@ function renderProduct() {
   const quantity = $('#quantity');
   quantity.max = String(offer.per_buyer_limit || 1);
   renderCountdown();
+  if ($('#post-sheet').open) composer.renderOffers();
 }
 
 /** The next tier that lowers the price (tiers from orders; else the frame's next_tier_at). */
@@ -644,6 +664,9 @@ function onNotice(frame) {
       break;
     case 'role':
       if (state.me) state.me.role = data.role;
+      if (data.may_post) state.mayPost = mayPostOf(data.may_post);
+      else if (STAFF.has(data.role)) state.mayPost = { media: true, links: true };
+      renderAttach();
       toast(t('viewer.role', { role: t(`role.${data.role}`) }));
       break;
     default:
@@ -655,6 +678,11 @@ const ERROR_LINES = { c: '#chat-error', b: '#buy-status', s: '#sheet-status', g:
 
 /** A refused frame, explained kindly where the viewer acted (the frame's ref says where). */
 function onError(frame) {
+  if ((frame.ref || '').startsWith('p')) { // a link or product card from the composer
+    if ($('#post-sheet').open) composer.refused(frame);
+    else note('#chat-error', { key: 'post.refused', vars: { detail: () => refusalDetail(frame) } }, 'error');
+    return;
+  }
   const message = { key: `err.${frame.code}`, vars: { message: frame.message }, fallback: frame.message };
   const where = ERROR_LINES[(frame.ref || '').charAt(0)];
   if (where) {
@@ -986,6 +1014,53 @@ function buyFromSheet() {
   note('#sheet-status', { key: sent ? 'viewer.checking' : 'conn.offline' }, sent ? '' : 'error');
 }
 
+// ---- posting a picture, a voice clip, a product card, a link ---------------------------------
+
+/** What the room says I may post ({media, links}); nothing when it does not say. */
+function mayPostOf(value) {
+  return { media: Boolean(value?.media), links: Boolean(value?.links) };
+}
+
+/** The offers a product card may show: those this room showed (pinned first), on sale. */
+function postableOffers() {
+  return [...state.offers.values()]
+    .filter((offer) => offer.title && !offer.closed && offer.status !== 'missing')
+    .sort((a, b) => (b.offer_id === state.pinnedId) - (a.offer_id === state.pinnedId))
+    .map((offer) => ({ id: offer.offer_id, title: offer.title, price_cents: offer.price_cents }));
+}
+
+/** The attach button by the chat box: there while the rules let me post more than text. */
+function renderAttach() {
+  const { media, links } = state.mayPost;
+  const any = (media || links) && state.status !== 'ended' && state.me !== null;
+  const button = $('#attach');
+  show(button, any);
+  button.setAttribute('aria-label', t(media && links ? 'attach.all' : media ? 'attach.media' : 'attach.links'));
+  composer?.allow({ media, links });
+  const sheet = $('#post-sheet');
+  if (sheet.open && !any) {
+    sheet.close();
+    if (state.status !== 'ended') toast(t('post.no_longer'));
+  }
+}
+
+function openPostSheet() {
+  const sheet = $('#post-sheet');
+  if (sheet.open) return;
+  composer.open(roomId);
+  composer.allow(state.mayPost);
+  sheet.showModal();
+  const chosen = sheet.querySelector('input[name="post-kind"]:checked');
+  (chosen || $('#post-close')).focus();
+}
+
+/** A post went: the sheet closes, the chat shows the line when the room has it. */
+function posted(kind) {
+  $('#post-sheet').close();
+  const said = { image: 'post.posted_image', voice: 'post.posted_voice' }[kind] || 'post.sent';
+  toast(t(said));
+}
+
 function sendChat(text) {
   const clean = text.trim();
   if (!clean) return false;
@@ -1048,6 +1123,7 @@ function renderHeader() {
   $('#chat-form button[type=submit]').disabled = ended;
   // The socket closes with the show: what would travel on it is off.
   for (const id of ['#plus-one', '#like', '#checkin']) $(id).disabled = ended;
+  renderAttach();
 }
 
 function renderAll() {
@@ -1059,6 +1135,7 @@ function renderAll() {
   renderPoll();
   renderChat();
   renderSheet();
+  if ($('#post-sheet').open) composer.render();
   if (photos?.isOpen) photos.render();
   if (!$('#join').hidden) renderJoin();
   if (!$('#invite-box').hidden) $('#invite-link').value = inviteLink();
@@ -1113,6 +1190,13 @@ function wireControls() {
     state.sheetId = null;
     if (sheet.returnFocus?.isConnected) sheet.returnFocus.focus();
     sheet.returnFocus = null;
+  });
+  $('#attach').addEventListener('click', openPostSheet);
+  $('#post-close').addEventListener('click', () => $('#post-sheet').close());
+  $('#post-sheet').addEventListener('close', () => {
+    composer.close(); // a recording under way is dropped
+    const attach = $('#attach');
+    if (!attach.hidden) attach.focus();
   });
   $('#chat-form').addEventListener('submit', (event) => {
     event.preventDefault();
