@@ -106,17 +106,7 @@ def rate(seconds: Sequence[float]) -> dict[str, float]:
 
 def served(result: dict[str, int], body_bytes: int) -> dict[str, float]:
     """wrk's figures of one URL: requests/s, body MB/s, latency percentiles."""
-    seconds = result["duration_us"] / 1e6
-    return {
-        "per_s": result["requests"] / seconds,
-        "mb_per_s": result["bytes"] / seconds / 1e6,
-        "p50_ms": result["p50_us"] / 1000,
-        "p99_ms": result["p99_us"] / 1000,
-        "requests": result["requests"],
-        "non_2xx": result["non_2xx"],
-        "socket_errors": result["socket_errors"],
-        "body_kb": round(body_bytes / 1000, 1),
-    }
+    return {**results.wrk_figures(result), "body_kb": round(body_bytes / 1000, 1)}
 
 
 def memory_figures(

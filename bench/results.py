@@ -68,6 +68,20 @@ def run_wrk(
     return result
 
 
+def wrk_figures(result: dict[str, int]) -> dict[str, float]:
+    """What a run_wrk result says of one URL: requests/s, body MB/s, latency percentiles."""
+    seconds = result["duration_us"] / 1e6
+    return {
+        "per_s": result["requests"] / seconds,
+        "mb_per_s": result["bytes"] / seconds / 1e6,
+        "p50_ms": result["p50_us"] / 1000,
+        "p99_ms": result["p99_us"] / 1000,
+        "requests": result["requests"],
+        "non_2xx": result["non_2xx"],
+        "socket_errors": result["socket_errors"],
+    }
+
+
 def package_version(name: str) -> str:
     try:
         return metadata.version(name)

@@ -405,17 +405,7 @@ def wrk(url: str, seconds: float, connections: int, threads: int) -> dict[str, i
 
 
 def served(result: dict[str, int], file_bytes: int) -> dict[str, float]:
-    seconds = result["duration_us"] / 1e6
-    return {
-        "per_s": result["requests"] / seconds,
-        "mb_per_s": result["bytes"] / seconds / 1e6,
-        "p50_ms": result["p50_us"] / 1000,
-        "p99_ms": result["p99_us"] / 1000,
-        "requests": result["requests"],
-        "non_2xx": result["non_2xx"],
-        "socket_errors": result["socket_errors"],
-        "file_kb": round(file_bytes / 1000, 1),
-    }
+    return {**results.wrk_figures(result), "file_kb": round(file_bytes / 1000, 1)}
 
 
 # ---- one run ------------------------------------------------------------------------------

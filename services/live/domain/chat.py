@@ -9,6 +9,7 @@ from typing import TypeVar
 
 from services.live.domain.viewers import Viewer
 from shared.events import ChatMessagePosted, new_id
+from shared.events.media import Attachment
 
 MAX_CHAT_CHARS = 500
 Line = TypeVar("Line")
@@ -34,12 +35,17 @@ def layout(text: str) -> str:
     return _BLANK_RUNS.sub("\n\n", lines).strip("\n")
 
 
-def compose_chat(viewer: Viewer, text: str) -> ChatMessagePosted | Refused:
+def compose_chat(
+    viewer: Viewer, text: str, attachment: Attachment | None = None
+) -> ChatMessagePosted | Refused:
+    """A line from the page: its text laid out; with an attachment the text is a caption,
+    which may be empty."""
     cleaned = layout(text)
-    if not cleaned:
+    if not cleaned and attachment is None:
         return Refused("empty", "Write something first.")
     if len(cleaned) > MAX_CHAT_CHARS:
-        return Refused("too_long", f"Messages are limited to {MAX_CHAT_CHARS} characters.")
+        what = "Captions" if attachment is not None else "Messages"
+        return Refused("too_long", f"{what} are limited to {MAX_CHAT_CHARS} characters.")
     return ChatMessagePosted(
         room_id=viewer.room_id,
         customer_id=viewer.customer_id,
@@ -47,6 +53,7 @@ def compose_chat(viewer: Viewer, text: str) -> ChatMessagePosted | Refused:
         display_name=viewer.display_name,
         text=cleaned,
         source="web",
+        attachment=attachment,
     )
 
 

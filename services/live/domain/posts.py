@@ -12,10 +12,10 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 
-from services.live.domain.chat import MAX_CHAT_CHARS, Refused, layout
+from services.live.domain.chat import Refused, compose_chat
 from services.live.domain.moderation import TRUSTED, Allowed, RoomRules, check_link
 from services.live.domain.viewers import Role, Viewer
-from shared.events import ChatMessagePosted, new_id
+from shared.events import ChatMessagePosted
 from shared.events.media import (
     OBJECT_NAME,
     Attachment,
@@ -62,18 +62,7 @@ def compose_post(
     viewer: Viewer, caption: str, attachment: Attachment
 ) -> ChatMessagePosted | Refused:
     """The chat line of a post: the caption laid out as chat is (it may be empty)."""
-    cleaned = layout(caption)
-    if len(cleaned) > MAX_CHAT_CHARS:
-        return Refused("too_long", f"Captions are limited to {MAX_CHAT_CHARS} characters.")
-    return ChatMessagePosted(
-        room_id=viewer.room_id,
-        customer_id=viewer.customer_id,
-        message_id=new_id(),
-        display_name=viewer.display_name,
-        text=cleaned,
-        source="web",
-        attachment=attachment,
-    )
+    return compose_chat(viewer, caption, attachment)
 
 
 def product_card(

@@ -3,9 +3,9 @@
 // 60 s, or a file), a link (shown as a link, never fetched) or a product card ("look at this
 // one"). A photo or a clip is uploaded to live (POST /rooms/{id}/posts, multipart, with the
 // token the page's socket joined with); a link or a product card is a websocket frame. The
-// line then comes back in the chat. The page's markup carries the same ids on both pages.
+// line then comes back in the chat. Both pages hold a `#post-composer` the form is put in.
 import { $, el, money, newRef, show } from './common.js';
-import { t } from './i18n.js';
+import { t, translatePage } from './i18n.js';
 import { duration, safeUrl } from './media.js';
 
 export const MAX_VOICE_S = 60;
@@ -19,6 +19,50 @@ function extensionOf(type) {
   return 'webm';
 }
 
+// The form, the same on both pages (static markup: nothing in it comes from a user).
+const MARKUP = `
+<fieldset class="post-kinds">
+  <legend data-i18n="post.kind">What to post</legend>
+  <label class="check"><input type="radio" name="post-kind" value="image" checked> <span data-i18n="post.kind_image">Photo</span></label>
+  <label class="check"><input type="radio" name="post-kind" value="voice"> <span data-i18n="post.kind_voice">Voice clip</span></label>
+  <label class="check"><input type="radio" name="post-kind" value="link"> <span data-i18n="post.kind_link">Link</span></label>
+  <label class="check"><input type="radio" name="post-kind" value="product"> <span data-i18n="post.kind_product">Product card</span></label>
+</fieldset>
+<form id="post-form" class="post-form" data-kind="image" novalidate>
+  <div class="only-image">
+    <label for="post-image" data-i18n="post.image">Photo to post</label>
+    <input id="post-image" type="file" accept="image/*">
+    <img id="post-image-preview" class="post-preview" alt="" hidden>
+    <label for="post-alt" data-i18n="post.alt">Description (for people who cannot see it)</label>
+    <input id="post-alt" maxlength="300">
+  </div>
+  <div class="only-voice">
+    <div class="recorder">
+      <button id="record" type="button" data-i18n="post.record">● Record</button>
+      <button id="record-stop" type="button" class="danger" hidden data-i18n="post.stop">■ Stop</button>
+      <span id="record-time" class="record-time" role="timer" aria-label="Recording time"
+            data-i18n-aria-label="post.record_time">0:00 / 1:00</span>
+    </div>
+    <audio id="post-voice-preview" controls preload="metadata" hidden></audio>
+    <label for="post-voice" data-i18n="post.voice_file">Or choose an audio file</label>
+    <input id="post-voice" type="file" accept="audio/*" aria-describedby="post-voice-hint">
+    <p id="post-voice-hint" class="hint" data-i18n="post.voice_hint">Up to 60 seconds.</p>
+  </div>
+  <div class="only-link">
+    <label for="post-url" data-i18n="post.url">Link (https://…)</label>
+    <input id="post-url" type="url" inputmode="url" maxlength="2000" spellcheck="false" autocomplete="off">
+  </div>
+  <div class="only-product">
+    <label for="post-offer" data-i18n="post.offer">Offer</label>
+    <select id="post-offer"></select>
+  </div>
+  <label for="post-text" data-i18n="post.text">Caption (optional)</label>
+  <textarea id="post-text" rows="2" maxlength="2000"></textarea>
+  <button id="post-submit" type="submit" class="primary" data-i18n="post.send">Post</button>
+</form>
+<p id="post-status" class="status" role="status" aria-live="polite"></p>
+<p id="post-error" class="error" role="alert"></p>`;
+
 export class PostComposer {
   /**
    * live(path, options): a call to live; roomToken(): the bearer for the room's own calls;
@@ -26,6 +70,9 @@ export class PostComposer {
    * card may show ({id, title, price_cents}); onPosted(kind): after a post went (optional).
    */
   constructor({ live, roomToken, send, offers, onPosted = null }) {
+    const slot = $('#post-composer');
+    slot.innerHTML = MARKUP;
+    translatePage(slot);
     this.live = live;
     this.roomToken = roomToken;
     this.send = send;
