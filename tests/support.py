@@ -118,3 +118,25 @@ def launcher(
             except subprocess.TimeoutExpired:
                 process.kill()
                 process.wait()
+
+
+def object_app(objects: Any) -> Any:
+    """A FastAPI app serving one bucket's objects at /photos/{name} as the services register
+    them: GET documented, HEAD outside the schema, errors as Problems."""
+    from fastapi import FastAPI, Request, Response
+
+    from shared.object_http import OBJECT_RESPONSES, serve_object
+    from shared.problems import answer_errors_as_problems
+
+    app = FastAPI()
+    answer_errors_as_problems(app, {})
+
+    @app.get("/photos/{name:path}", responses=OBJECT_RESPONSES)
+    async def photo(name: str, request: Request) -> Response:
+        return await serve_object(objects, name, request)
+
+    @app.head("/photos/{name:path}", include_in_schema=False)
+    async def photo_head(name: str, request: Request) -> Response:
+        return await serve_object(objects, name, request)
+
+    return app

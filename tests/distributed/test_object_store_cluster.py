@@ -24,16 +24,13 @@ from pathlib import Path
 import httpx
 import nats
 import pytest
-from fastapi import FastAPI, Request, Response
 from nats.aio.client import Client as NatsClient
 from nats.errors import Error as NatsError
 from PIL import Image
 
-from shared.object_http import OBJECT_RESPONSES, serve_object
 from shared.objects import CHUNK_BYTES, PRODUCT_PHOTOS, Objects, Stored, provision_buckets
-from shared.problems import answer_errors_as_problems
 from tests.distributed.topology import NatsCluster, NatsNode, Ports, Timeline
-from tests.support import eventually, serving
+from tests.support import eventually, object_app, serving
 
 pytestmark = [pytest.mark.distributed, pytest.mark.timeout(90)]
 STREAM = f"OBJ_{PRODUCT_PHOTOS.name}"
@@ -49,22 +46,6 @@ def noise_jpeg(width: int, height: int, seed: int) -> bytes:
     out = io.BytesIO()
     Image.frombytes("RGB", (width, height), pixels).save(out, "JPEG", quality=85)
     return out.getvalue()
-
-
-def app_serving(objects: Objects) -> FastAPI:
-    """Routes as a service registers them: GET, and HEAD outside the schema."""
-    app = FastAPI()
-    answer_errors_as_problems(app, {})
-
-    @app.get("/photos/{name}", responses=OBJECT_RESPONSES)
-    async def photo(name: str, request: Request) -> Response:
-        return await serve_object(objects, name, request)
-
-    @app.head("/photos/{name}", include_in_schema=False)
-    async def photo_head(name: str, request: Request) -> Response:
-        return await serve_object(objects, name, request)
-
-    return app
 
 
 @pytest.fixture
@@ -178,8 +159,8 @@ async def test_pictures_are_still_served_when_the_buckets_leader_node_is_killed(
     }
     try:
         async with (
-            serving(app_serving(apps[f"app on {leader.name} (killed)"])) as base_leader,
-            serving(app_serving(apps[f"app on {survivor.name}"])) as base_survivor,
+            serving(object_app(apps[f"app on {leader.name} (killed)"])) as base_leader,
+            serving(object_app(apps[f"app on {survivor.name}"])) as base_survivor,
             httpx.AsyncClient(timeout=10, trust_env=False) as http,
         ):
             bases = dict(zip(apps, (base_leader, base_survivor), strict=True))

@@ -10,13 +10,12 @@ from collections.abc import AsyncIterator
 import httpx
 import nats
 import pytest
-from fastapi import FastAPI, Request, Response
 from nats.aio.client import Client as NatsClient
 
 from shared.embedded_nats import NatsServer
-from shared.object_http import IMMUTABLE, OBJECT_RESPONSES, serve_object
+from shared.object_http import IMMUTABLE
 from shared.objects import CHUNK_BYTES, PRODUCT_PHOTOS, Objects, provision_buckets
-from shared.problems import answer_errors_as_problems
+from tests.support import object_app
 
 
 @pytest.fixture
@@ -30,24 +29,9 @@ async def client(nats_server: NatsServer) -> AsyncIterator[NatsClient]:
             await nc.drain()
 
 
-def app_serving(objects: Objects) -> FastAPI:
-    app = FastAPI()
-    answer_errors_as_problems(app, {})
-
-    @app.get("/photos/{name}", responses=OBJECT_RESPONSES)
-    async def photo(name: str, request: Request) -> Response:
-        return await serve_object(objects, name, request)
-
-    @app.head("/photos/{name}", include_in_schema=False)
-    async def photo_head(name: str, request: Request) -> Response:
-        return await serve_object(objects, name, request)
-
-    return app
-
-
 def http_for(objects: Objects) -> httpx.AsyncClient:
     return httpx.AsyncClient(
-        transport=httpx.ASGITransport(app=app_serving(objects)), base_url="http://t"
+        transport=httpx.ASGITransport(app=object_app(objects)), base_url="http://t"
     )
 
 

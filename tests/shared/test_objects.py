@@ -9,11 +9,10 @@ from collections.abc import AsyncIterator
 import httpx
 import nats
 import pytest
-from fastapi import FastAPI, Request, Response
 from nats.aio.client import Client as NatsClient
 
 from shared.embedded_nats import NatsServer
-from shared.object_http import IMMUTABLE, serve_object
+from shared.object_http import IMMUTABLE
 from shared.objects import (
     ALL_BUCKETS,
     CHUNK_BYTES,
@@ -23,7 +22,7 @@ from shared.objects import (
     is_object_name,
     provision_buckets,
 )
-from shared.problems import answer_errors_as_problems
+from tests.support import object_app
 
 LIMITS = {PRODUCT_PHOTOS.name: 64 * 1024**2, ROOM_MEDIA.name: 64 * 1024**2}
 
@@ -36,17 +35,6 @@ async def js_client(nats_server: NatsServer) -> AsyncIterator[NatsClient]:
         yield client
     finally:
         await client.drain()
-
-
-def _app(objects: Objects) -> FastAPI:
-    app = FastAPI()
-    answer_errors_as_problems(app, {})
-
-    @app.api_route("/o/{name:path}", methods=["GET", "HEAD"])
-    async def get(name: str, request: Request) -> Response:
-        return await serve_object(objects, name, request)
-
-    return app
 
 
 async def test_provisioning_is_idempotent_and_applies_new_limits(js_client: NatsClient) -> None:
@@ -84,9 +72,9 @@ async def test_served_with_etag_immutable_range_and_nosniff(js_client: NatsClien
     store = Objects(js_client.jetstream(), ROOM_MEDIA)
     data = os.urandom(2 * CHUNK_BYTES + 1000)
     stored = await store.put(data, "ogg", "audio/ogg", scope="r1")
-    transport = httpx.ASGITransport(app=_app(store))
+    transport = httpx.ASGITransport(app=object_app(store))
     async with httpx.AsyncClient(transport=transport, base_url="http://t") as http:
-        whole = await http.get(f"/o/{stored.name}")
+        whole = await http.get(f"/photos/{stored.name}")
         assert whole.status_code == 200 and whole.content == data
         assert whole.headers["content-type"] == "audio/ogg"
         assert whole.headers["content-length"] == str(len(data))
@@ -95,27 +83,31 @@ async def test_served_with_etag_immutable_range_and_nosniff(js_client: NatsClien
         assert whole.headers["x-content-type-options"] == "nosniff"
 
         cached = await http.get(
-            f"/o/{stored.name}", headers={"If-None-Match": whole.headers["etag"]}
+            f"/photos/{stored.name}", headers={"If-None-Match": whole.headers["etag"]}
         )
         assert cached.status_code == 304 and cached.content == b""
 
         # A range across a chunk boundary, an open-ended one, the last bytes.
         start = CHUNK_BYTES - 10
-        part = await http.get(f"/o/{stored.name}", headers={"Range": f"bytes={start}-{start + 99}"})
+        part = await http.get(
+            f"/photos/{stored.name}", headers={"Range": f"bytes={start}-{start + 99}"}
+        )
         assert part.status_code == 206 and part.content == data[start : start + 100]
         assert part.headers["content-range"] == f"bytes {start}-{start + 99}/{len(data)}"
-        tail = await http.get(f"/o/{stored.name}", headers={"Range": "bytes=-500"})
+        tail = await http.get(f"/photos/{stored.name}", headers={"Range": "bytes=-500"})
         assert tail.status_code == 206 and tail.content == data[-500:]
-        rest = await http.get(f"/o/{stored.name}", headers={"Range": f"bytes={len(data) - 3}-"})
+        rest = await http.get(
+            f"/photos/{stored.name}", headers={"Range": f"bytes={len(data) - 3}-"}
+        )
         assert rest.content == data[-3:]
 
-        outside = await http.get(f"/o/{stored.name}", headers={"Range": f"bytes={len(data)}-"})
+        outside = await http.get(f"/photos/{stored.name}", headers={"Range": f"bytes={len(data)}-"})
         assert outside.status_code == 416
         assert outside.headers["content-range"] == f"bytes */{len(data)}"
 
-        head = await http.head(f"/o/{stored.name}")
+        head = await http.head(f"/photos/{stored.name}")
         assert head.status_code == 200 and head.headers["content-length"] == str(len(data))
 
-        missing = await http.get(f"/o/r1/{'0' * 64}.ogg")
+        missing = await http.get(f"/photos/r1/{'0' * 64}.ogg")
         assert missing.status_code == 404 and missing.json()["code"] == "not_found"
-        assert (await http.get("/o/..%2F..%2Fetc%2Fpasswd")).status_code == 404
+        assert (await http.get("/photos/..%2F..%2Fetc%2Fpasswd")).status_code == 404
