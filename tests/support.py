@@ -13,8 +13,12 @@ from pathlib import Path
 from typing import Any, TypeVar
 
 import uvicorn
+from fastapi import FastAPI, Request, Response
 
 from shared.embedded_nats import free_port
+from shared.object_http import OBJECT_RESPONSES, serve_object
+from shared.objects import Objects
+from shared.problems import answer_errors_as_problems
 
 T = TypeVar("T")
 REPO = Path(__file__).resolve().parents[1]
@@ -120,14 +124,9 @@ def launcher(
                 process.wait()
 
 
-def object_app(objects: Any) -> Any:
+def object_app(objects: Objects) -> FastAPI:
     """A FastAPI app serving one bucket's objects at /photos/{name} as the services register
     them: GET documented, HEAD outside the schema, errors as Problems."""
-    from fastapi import FastAPI, Request, Response
-
-    from shared.object_http import OBJECT_RESPONSES, serve_object
-    from shared.problems import answer_errors_as_problems
-
     app = FastAPI()
     answer_errors_as_problems(app, {})
 
