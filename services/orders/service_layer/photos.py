@@ -13,11 +13,9 @@ other could have acted (`_keep` and `_release`): a row never ends up naming noth
 from __future__ import annotations
 
 import asyncio
-import io
 import logging
 from collections.abc import Callable, Iterable
 
-from PIL import Image
 from sqlalchemy import func, or_, update
 from sqlalchemy.ext.asyncio import async_sessionmaker
 from sqlmodel import col, select
@@ -40,14 +38,6 @@ from shared.objects import Objects
 from shared.outbox import Outbox
 
 log = logging.getLogger("qunlive.orders.photos")
-
-
-def prepare(data: bytes, max_bytes: int) -> tuple[images.Picture, int, int]:
-    """The picture's sizes, and the full size's width and height (what ImageSizes says;
-    a picture under 1600 px is its own full size). CPU-bound: in a worker thread."""
-    picture = images.prepare(data, max_bytes)
-    with Image.open(io.BytesIO(picture.sizes["full"])) as full:
-        return picture, full.width, full.height
 
 
 class PhotosFull(Conflict):
@@ -115,7 +105,7 @@ class Photos:
             )
         async with self._workers:
             try:
-                picture, width, height = await asyncio.to_thread(prepare, data, self.max_bytes)
+                picture = await asyncio.to_thread(images.prepare, data, self.max_bytes)
             except images.BadImage as exc:
                 raise refusal(exc) from None
         stored = {
@@ -136,8 +126,8 @@ class Photos:
                     thumb=stored["thumb"].name,
                     card=stored["card"].name,
                     full=stored["full"].name,
-                    width=width,
-                    height=height,
+                    width=picture.width,
+                    height=picture.height,
                 )
                 session.add(row)
                 photos.append(row)
