@@ -14,7 +14,9 @@ from shared.auth import VIEWER_AUDIENCE, InvalidToken, _plain_viewer_claims, rea
 
 SECRET = "test-secret-key-of-at-least-32-bytes!"
 NOW = int(time.time())
-GOOD = {"aud": VIEWER_AUDIENCE, "sub": "web:lily", "room": "r1", "iat": NOW, "exp": NOW + 600}
+# Made when the module is collected: valid for a day, so however long the suite runs
+# before these tests, "good" is still good.
+GOOD = {"aud": VIEWER_AUDIENCE, "sub": "web:lily", "room": "r1", "iat": NOW, "exp": NOW + 86400}
 
 
 def b64(data: bytes) -> str:
@@ -54,10 +56,10 @@ TOKENS = {
     "good": signed(GOOD),
     "good with a referrer": signed({**GOOD, "ref": "web:aunt", "name": "Lily"}),
     "expired": signed({**GOOD, "exp": NOW - 1}),
-    "issued in the future": signed({**GOOD, "iat": NOW + 600}),
-    "not before later": signed({**GOOD, "nbf": NOW + 600}),
+    "issued in the future": signed({**GOOD, "iat": NOW + 86400}),
+    "not before later": signed({**GOOD, "nbf": NOW + 86400}),
     "no expiry": signed({k: v for k, v in GOOD.items() if k != "exp"}),
-    "float expiry": signed({**GOOD, "exp": NOW + 600.5}),
+    "float expiry": signed({**GOOD, "exp": NOW + 86400.5}),
     "host audience": signed({**GOOD, "aud": "qunlive-host"}),
     "audience list": signed({**GOOD, "aud": [VIEWER_AUDIENCE]}),
     "no audience": signed({k: v for k, v in GOOD.items() if k != "aud"}),
