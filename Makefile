@@ -5,6 +5,10 @@ PYTHON ?= python3
 VENV   := .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
+# The suite waits on servers more than it computes: two workers (a test file each, so a
+# file's fixtures stay together) take it from ~12.5 to ~7.5 minutes on 2 cores.
+# `make test TEST_PARALLEL=` runs it in one process.
+TEST_PARALLEL ?= -n 2 --dist loadfile
 SERVICES := ingest live orders analytics
 
 .PHONY: help run test lint format docs bench demo vendor clean
@@ -25,7 +29,7 @@ demo: $(STAMP)  ## a whole simulated show on the embedded default, report printe
 	$(BIN)/python -m services.demo
 
 test: $(STAMP)  ## the whole test suite (PostgreSQL variants need TEST_POSTGRES_URL)
-	$(BIN)/python -m pytest
+	$(BIN)/python -m pytest $(TEST_PARALLEL)
 
 lint: $(STAMP)  ## ruff (lint + format check) and mypy
 	$(BIN)/ruff check shared services tests bench
