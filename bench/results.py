@@ -36,6 +36,20 @@ REPO = Path(__file__).resolve().parents[1]
 SCHEMA = 1
 
 
+# The system's Chromium, headless, as the video benchmark and the browser tests drive it.
+CHROMIUM = os.environ.get("QUNLIVE_CHROMIUM", "/usr/bin/chromium")
+CHROMIUM_ARGS = [
+    "--headless",
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-quic",
+    "--no-first-run",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+]
+
+
 def results_dir() -> Path:
     return Path(os.environ.get("BENCH_RESULTS_DIR") or REPO / "test-artifacts" / "bench")
 

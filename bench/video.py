@@ -66,18 +66,8 @@ REPO = Path(__file__).resolve().parents[1]
 LUA = REPO / "bench" / "video.lua"
 ADMIN_TOKEN = "bench-admin"
 ADMIN = {"Authorization": f"Bearer {ADMIN_TOKEN}"}
-CHROMIUM = os.environ.get("QUNLIVE_CHROMIUM", "/usr/bin/chromium")
-CHROMIUM_ARGS = [
-    "--headless",
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-quic",
-    "--no-first-run",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-    "--autoplay-policy=no-user-gesture-required",
-]
+CHROMIUM = results.CHROMIUM
+CHROMIUM_ARGS = [*results.CHROMIUM_ARGS, "--autoplay-policy=no-user-gesture-required"]
 # ffmpeg's MPEG-TS muxer starts a stream's timestamps at 1.4 s (its default max delay,
 # 0.7 s, twice): the encoder's first frame is at 1.4 s of media time.
 ENCODER_FIRST_PTS_S = 1.4

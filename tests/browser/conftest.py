@@ -24,6 +24,7 @@ from typing import Any
 import httpx
 import pytest
 
+from bench import results
 from services.live.adapters.tokens import ViewerTokens
 from services.live.bootstrap import LiveApp
 from services.live.bootstrap import build as build_live
@@ -38,16 +39,9 @@ from tests.support import serving
 
 REPO = Path(__file__).resolve().parents[2]
 ARTIFACTS = REPO / "test-artifacts" / "browser"
-CHROMIUM = os.environ.get("QUNLIVE_CHROMIUM", "/usr/bin/chromium")
+CHROMIUM = results.CHROMIUM
 CHROMIUM_ARGS = [
-    "--headless",
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-quic",
-    "--no-first-run",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
+    *results.CHROMIUM_ARGS,
     # A microphone that is there and allowed: the console records voice clips.
     "--use-fake-device-for-media-stream",
     "--use-fake-ui-for-media-stream",
