@@ -106,11 +106,6 @@ async def serve_object(objects: Objects, name: str, request: Request) -> Respons
     return Response(body, status_code=status, headers=headers, media_type=head.content_type)
 
 
-def object_response(objects: Objects, head: ObjectHead, request: Request) -> Response:
-    plan = _plan(head, request)
-    return plan if isinstance(plan, Response) else _streamed(objects, head, plan)
-
-
 Plan = tuple[int, dict[str, str], int, int]  # status, headers, [start, end) of the body
 
 
