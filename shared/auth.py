@@ -146,3 +146,43 @@ def read_host_token(token: str, secret: str) -> str:
     except jwt.PyJWTError as exc:
         raise InvalidToken("not a host credential") from exc
     return str(claims["sub"])
+
+
+PAY_AUDIENCE = "qunlive-pay"
+
+
+@dataclass(frozen=True)
+class PayLink:
+    """What a pay link lets its holder do: see and pay one order, nothing else."""
+
+    order_id: str
+    customer_id: str
+    room_id: str
+
+
+def issue_pay_token(
+    order_id: str, customer_id: str, room_id: str, expires_at: float, secret: str
+) -> str:
+    """The token of a group buyer's "Pay" button (ingest posts it in the group's reply).
+
+    Anyone in the group sees the link, so it carries one order and one right: paying it
+    (paying for someone else is a gift, not a harm). Cancelling, other orders, the buyer's
+    name stay behind the buyer's own viewer token. It expires with the order (pay_by)."""
+    claims = {
+        "aud": PAY_AUDIENCE,
+        "sub": customer_id,
+        "order": order_id,
+        "room": room_id,
+        "exp": int(expires_at) + 60,  # a payment started at the last second may finish
+    }
+    return jwt.encode(claims, secret, algorithm=ALGORITHM)
+
+
+def read_pay_token(token: str, secret: str) -> PayLink:
+    try:
+        claims = jwt.decode(token, secret, algorithms=[ALGORITHM], audience=PAY_AUDIENCE)
+    except jwt.ExpiredSignatureError as exc:
+        raise InvalidToken("pay link expired: the order was not paid in time") from exc
+    except jwt.PyJWTError as exc:
+        raise InvalidToken("not a valid pay link") from exc
+    return PayLink(str(claims["order"]), str(claims["sub"]), str(claims.get("room", "")))

@@ -50,11 +50,26 @@ class IngestSettings(ServiceSettings):
     media_retry_delays_s: tuple[Annotated[float, Field(gt=0, le=3600)], ...] = Field(
         default=(2, 10, 30, 60, 120, 300, 600, 900, 1800), min_length=1, max_length=30
     )
+    # Messages to the groups (docs/ingest.md, "The groups hear back"). The platforms' public
+    # endpoints are the defaults; tests point these at a local server.
+    # WhatsApp Cloud API: the business number that posts (POST /{id}/messages).
+    whatsapp_phone_number_id: str = ""
+    # WeCom (企业微信) group robots: POST {base}/cgi-bin/webhook/send?key=<the binding's key>.
+    wecom_api_base: str = "https://qyapi.weixin.qq.com"
+    # Public URLs of the pages the messages link to (the room, its buy links, product photos).
+    live_public_url: str = "http://127.0.0.1:8002"
+    orders_public_url: str = "http://127.0.0.1:8003"
     # Browser origins that may call this API (the live pages: viewer page, host console),
     # comma-separated. "*" is sound here: credentials are bearer headers, never cookies.
     cors_origins: str = "*"
 
-    @field_validator("telegram_api_base", "whatsapp_graph_base")
+    @field_validator(
+        "telegram_api_base",
+        "whatsapp_graph_base",
+        "wecom_api_base",
+        "live_public_url",
+        "orders_public_url",
+    )
     @classmethod
     def _base_url(cls, value: str) -> str:
         if not value.startswith(("https://", "http://")):

@@ -7,13 +7,14 @@ from typing import Annotated, Any, Union
 from pydantic import Field, TypeAdapter, ValidationError
 
 from shared.events.analytics import ANALYTICS_EVENTS, CustomersLinked, CustomersUnlinked
-from shared.events.commands import Command, PlaceClaim
+from shared.events.commands import AmendClaim, Command, PlaceClaim, SendToGroup
 from shared.events.envelope import IntegrationEvent, SubjectToken, new_id, utcnow
 from shared.events.ingest import INGEST_EVENTS
 from shared.events.live import (
     AnnouncementPosted,
     ChatMediaFetched,
     ChatMessageDeleted,
+    ChatMessageEdited,
     ChatMessagePosted,
     CheckedIn,
     LikesSent,
@@ -47,6 +48,7 @@ from shared.events.orders import (
     OfferOpened,
     OfferSoldOut,
     OfferUpdated,
+    OrderAmended,
     OrderCancelled,
     OrderExpired,
     OrderPaid,
@@ -66,6 +68,7 @@ LIVE_EVENTS: tuple[type[IntegrationEvent], ...] = (
     RoomRulesChanged,
     ChatMessagePosted,
     ChatMessageDeleted,
+    ChatMessageEdited,
     ChatMediaFetched,
     ModerationApplied,
     ProductPinned,
@@ -88,6 +91,7 @@ ORDERS_EVENTS: tuple[type[IntegrationEvent], ...] = (
     OfferClosed,
     ClaimRejected,
     OrderPlaced,
+    OrderAmended,
     OfferUpdated,
     GroupTierReached,
     GroupFormed,
@@ -99,7 +103,7 @@ ORDERS_EVENTS: tuple[type[IntegrationEvent], ...] = (
     CommissionAccrued,
     CommissionReversed,
 )
-COMMANDS: tuple[type[IntegrationEvent], ...] = (PlaceClaim,)
+COMMANDS: tuple[type[IntegrationEvent], ...] = (PlaceClaim, AmendClaim, SendToGroup)
 # Everything that travels on the bus and that parse_event reads.
 ALL_EVENTS: tuple[type[IntegrationEvent], ...] = (
     LIVE_EVENTS + ORDERS_EVENTS + INGEST_EVENTS + ANALYTICS_EVENTS + COMMANDS
@@ -161,9 +165,11 @@ __all__ = [
     "INGEST_EVENTS",
     "LIVE_EVENTS",
     "ORDERS_EVENTS",
+    "AmendClaim",
     "AnnouncementPosted",
     "ChatMediaFetched",
     "ChatMessageDeleted",
+    "ChatMessageEdited",
     "ChatMessagePosted",
     "CheckedIn",
     "ClaimRejected",
@@ -182,6 +188,7 @@ __all__ = [
     "OfferOpened",
     "OfferSoldOut",
     "OfferUpdated",
+    "OrderAmended",
     "OrderCancelled",
     "OrderExpired",
     "OrderPaid",
@@ -200,6 +207,7 @@ __all__ = [
     "RoomPreviewAnnounced",
     "RoomRulesChanged",
     "RoomStarted",
+    "SendToGroup",
     "StockChanged",
     "StreamStarted",
     "StreamStopped",

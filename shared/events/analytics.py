@@ -40,4 +40,25 @@ class CustomersUnlinked(AnalyticsEvent):
     note: str = Field(default="", max_length=300)
 
 
-ANALYTICS_EVENTS: tuple[type[IntegrationEvent], ...] = (CustomersLinked, CustomersUnlinked)
+class ReportReady(AnalyticsEvent):
+    """The post-show report was built for the first time after the room ended: its
+    highlights, for the thank-you that goes to the room's bound groups. Published once per
+    room (id `report:<room_id>`); rebuilds later do not announce again."""
+
+    type: Literal["report.ready"] = "report.ready"
+    title: str | None = Field(default=None, max_length=200)
+    attendees: int = Field(ge=0)
+    buyers: int = Field(ge=0, description="Persons with an order paid.")
+    units_sold: int = Field(ge=0, description="Units paid and not refunded in full.")
+    orders_paid: int = Field(ge=0)
+    top_offer_title: str | None = Field(
+        default=None, max_length=200, description="The offer that sold the most units."
+    )
+    replay_url: str | None = None
+
+
+ANALYTICS_EVENTS: tuple[type[IntegrationEvent], ...] = (
+    CustomersLinked,
+    CustomersUnlinked,
+    ReportReady,
+)

@@ -101,9 +101,65 @@ class ExternalReactionPosted(IngestEvent):
     emoji: str | None = Field(default=None, max_length=32)
 
 
+# What the show says in a bound group (docs/decisions: the groups hear back). Each kind can
+# be switched per binding by the host; its text is a template in English and Chinese.
+OutboundKind = Literal[
+    "preview",  # the show is scheduled: when, the lineup, the room link (pinned)
+    "live",  # we are live
+    "offer",  # the pinned or opened offer: photo, price, stock left, buy link
+    "claim_outcome",  # a reply to the buyer's own "+1": held and pay by, or sold out
+    "reminder",  # pay by ... before an unpaid order expires
+    "red_packet",  # a red packet, with its link
+    "announcement",  # the room's scheduled announcements, mirrored
+    "welcome",  # an @-mention of a new member
+    "thank_you",  # after the show, with the report's highlights
+]
+OUTBOUND_KINDS: tuple[str, ...] = OutboundKind.__args__  # type: ignore[attr-defined]
+
+
+class OutboundEvent(IntegrationEvent):
+    """What ingest did with a message to a bound group (room_id: the room it is about)."""
+
+    domain = "ingest"
+
+    platform: str = Field(pattern=PLATFORM_PATTERN, examples=["telegram"])
+    chat_id: str = Field(max_length=128)
+    kind: OutboundKind
+    key: str = Field(
+        max_length=400,
+        description="The message's identity, one per (event, group): `<event id>:<platform>:"
+        "<chat>`, with a suffix for a later step of the same event (`:edit`, `:reminder`).",
+    )
+
+
+class GroupMessageSent(OutboundEvent):
+    """A message reached a bound group (or an earlier one was edited there): its platform
+    id, for reach per group and for a later edit or delete (customer_id: the buyer, for a
+    claim's outcome and its reminder)."""
+
+    type: Literal["group.message_sent"] = "group.message_sent"
+    platform_message_id: str = Field(max_length=128)
+    edited: bool = Field(default=False, description="An edit of an earlier message of ours.")
+    source_event_id: str = Field(description="The event the message tells of.")
+    order_id: str | None = None
+
+
+class GroupDeliveryFailed(OutboundEvent):
+    """A message could not be delivered, for good (retries are not failures): the
+    platform's reason. `binding_paused`: the group refuses the bot (removed, chat gone,
+    template rejected), so its binding is paused until the host resumes it."""
+
+    type: Literal["group.delivery_failed"] = "group.delivery_failed"
+    code: str = Field(max_length=64, examples=["bot_removed", "chat_not_found"])
+    detail: str = Field(default="", max_length=500, description="The platform's own words.")
+    binding_paused: bool = False
+
+
 INGEST_EVENTS: tuple[type[IntegrationEvent], ...] = (
     ExternalMessageReceived,
     ExternalMemberJoined,
     ExternalMemberLeft,
     ExternalReactionPosted,
+    GroupMessageSent,
+    GroupDeliveryFailed,
 )

@@ -99,6 +99,16 @@ class ChatMediaFetched(LiveEvent):
     reason: str = Field(default="", max_length=300)
 
 
+class ChatMessageEdited(LiveEvent):
+    """A line of the room's chat was edited where it was written (a group member edited
+    their message): its new text. `message_id` is the line's (ChatMessagePosted's)."""
+
+    type: Literal["chat.message_edited"] = "chat.message_edited"
+    message_id: str
+    text: str = Field(max_length=2000)
+    source: str = Field(default="web", description="Where it was edited: telegram, whatsapp...")
+
+
 class RoomPreviewAnnounced(LiveEvent):
     """The host announced the show's preview (预告): when, and what will be sold."""
 

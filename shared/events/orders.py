@@ -62,7 +62,13 @@ class ClaimRejected(OrdersEvent):
     claim_id: str
     offer_id: str
     reason: Literal[
-        "sold_out_waitlisted", "limit_reached", "closed", "not_open", "invalid", "not_found"
+        "sold_out_waitlisted",
+        "limit_reached",
+        "closed",
+        "not_open",
+        "invalid",
+        "not_found",
+        "not_amended",  # an AmendClaim that changed nothing (paid already, no stock...)
     ]
     message: str
 
@@ -81,6 +87,19 @@ class OrderPlaced(OrdersEvent):
     kind: Literal["flash_sale", "group_buy", "pre_sale"] = "flash_sale"
     variant: str | None = None
     from_waitlist: bool = Field(default=False, description="Released stock offered to you.")
+
+
+class OrderAmended(OrdersEvent):
+    """An unpaid order's quantity changed because its buyer edited the line that placed it
+    (AmendClaim): the new quantity and amount; the same pay_by."""
+
+    type: Literal["order.amended"] = "order.amended"
+    order_id: str
+    claim_id: str
+    offer_id: str
+    quantity: int = Field(ge=1)
+    amount_cents: int = Field(ge=0)
+    pay_by: datetime
 
 
 class OfferUpdated(OrdersEvent):

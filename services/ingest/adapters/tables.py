@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 from datetime import datetime
+from typing import Any
 
-from sqlalchemy import Column, LargeBinary
+from sqlalchemy import JSON, Column, LargeBinary
 from sqlmodel import Field
 
 from shared.db import service_table_base
@@ -21,6 +22,52 @@ class BindingRow(IngestTable, table=True):  # type: ignore[valid-type, misc, cal
     chat_id: str = Field(primary_key=True)
     room_id: str = Field(index=True)
     created_at: datetime = Field(default_factory=utcnow)
+    # What the show says in this group (domain/outbound.OutboundSettings as JSON); None:
+    # the defaults. Columns added later are nullable: existing tables grow (decision 0001).
+    outbound: dict[str, Any] | None = Field(default=None, sa_column=Column(JSON, nullable=True))
+    # Set when the platform refuses the bot for good (removed, chat gone): nothing is sent
+    # until the host resumes the binding. Shown in the console with the reason.
+    paused_code: str | None = None
+    paused_reason: str | None = None
+    paused_at: datetime | None = None
+
+
+class OutboundRow(IngestTable, table=True):  # type: ignore[valid-type, misc, call-arg]
+    """One message to one bound group (SendToGroup.key): whether it went, and the platform's
+    id of it. The sender checks it before every send: a redelivered job posts nothing new."""
+
+    __tablename__ = "ingest_outbound"
+    key: str = Field(primary_key=True)
+    room_id: str = Field(index=True)
+    platform: str
+    chat_id: str
+    kind: str
+    source_event_id: str
+    order_id: str | None = Field(default=None, index=True)
+    state: str = "sending"  # sending, sent, failed, skipped
+    platform_message_id: str | None = None
+    attempts: int = 0
+    reason: str = ""  # why failed or skipped
+    created_at: datetime = Field(default_factory=utcnow)
+    sent_at: datetime | None = None
+
+
+class GroupOrderRow(IngestTable, table=True):  # type: ignore[valid-type, misc, call-arg]
+    """An order placed by a line written in a bound group: where to answer the buyer, and
+    where the order stands (a reminder is skipped once it is paid or gone)."""
+
+    __tablename__ = "ingest_group_orders"
+    order_id: str = Field(primary_key=True)
+    claim_id: str = Field(index=True)  # the buying line's key, platform:chat:message
+    room_id: str = Field(index=True)
+    platform: str
+    chat_id: str
+    message_id: str  # the buyer's line, as the platform names it (the reply's target)
+    customer_id: str | None = None
+    state: str = "held"  # held, paid, expired, cancelled
+    pay_by: datetime
+    outcome_key: str | None = None  # the key of our reply with the outcome (edited later)
+    updated_at: datetime = Field(default_factory=utcnow)
 
 
 class ParkedRow(IngestTable, table=True):  # type: ignore[valid-type, misc, call-arg]
