@@ -87,7 +87,7 @@ async def test_a_pay_link_shows_its_order_and_pays_it_through_the_gateway(
         return answer if answer["status"] == "paid" else None
 
     settled = await eventually(paid)
-    assert settled["paid_cents"] == 2 * 49900
+    assert settled is not None and settled["paid_cents"] == 2 * 49900
     offer = await orders.get(f"/offers/{order.offer_id}")
     assert (offer["sold"], offer["held"]) == (2, 0)
     again = await orders.http.post(f"/orders/{order.order_id}/pay", headers=link, json=CARD)
