@@ -55,7 +55,7 @@ def pay_url(platform: Platform, order: OrderPlaced, expires_at: float | None = N
     """The group reply's "Pay" button, as ingest builds it."""
     token = issue_pay_token(
         order.order_id,
-        order.customer_id,
+        GROUP_BUYER,
         order.room_id,
         order.pay_by.timestamp() if expires_at is None else expires_at,
         SECRET,
