@@ -185,3 +185,35 @@ async def test_the_buyer_s_own_viewer_token_still_works_and_wins_nothing_from_a_
     group = await group_order(orders, nats_server.url, "r-group")
     answer = await orders.http.get(f"/orders/{own}", headers=pay_link(group))
     assert answer.status_code == 403
+
+
+async def test_a_pay_link_does_not_show_the_pickup_code(
+    orders: Orders, nats_server: NatsServer
+) -> None:
+    """The whole group sees the link; the pickup code collects the goods: the buyer's only."""
+    from services.live.adapters.tokens import ViewerTokens
+    from services.live.domain.viewers import Viewer
+
+    order = await group_order(orders, nats_server.url, "r-pickup")
+    token, _ = ViewerTokens(SECRET, 3600).issue(
+        Viewer(room_id="r-pickup", customer_id="telegram:42", display_name="Lily")
+    )
+    own = {"Authorization": f"Bearer {token}"}
+    chosen = await orders.http.post(
+        f"/orders/{order.order_id}/fulfilment",
+        headers=own,
+        json={"method": "pickup", "pickup_point": "Gate 3, Willow Court"},
+    )
+    assert chosen.status_code == 200, chosen.text
+    link = pay_link(order)
+    started = await orders.http.post(f"/orders/{order.order_id}/pay", headers=link, json=CARD)
+    assert started.status_code == 202, started.text
+
+    async def code() -> str | None:
+        return (await orders.http.get(f"/orders/{order.order_id}", headers=own)).json()[
+            "pickup_code"
+        ]
+
+    assert await eventually(code)  # the buyer sees it
+    seen = (await orders.http.get(f"/orders/{order.order_id}", headers=link)).json()
+    assert seen["status"] == "paid" and seen["pickup_code"] is None and seen["referrer_chain"] == []

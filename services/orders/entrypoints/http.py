@@ -416,8 +416,13 @@ async def order_seen_by(orders: OrdersApp, order_id: str, access: OrderAccess) -
 )
 async def get_order(order_id: str, orders: OrdersDep, access: OrderAccessDep) -> OrderOut:
     """An order, for its buyer (viewer token) or for whoever holds its pay link
-    (`X-Pay-Token`: the "Pay" button of a group's reply to a "+1")."""
-    return OrderOut.of(await order_seen_by(orders, order_id, access))
+    (`X-Pay-Token`: the "Pay" button of a group's reply to a "+1"). A pay link is seen by
+    the whole group: it shows neither the pickup code (it collects the goods) nor who
+    referred the buyer."""
+    order = OrderOut.of(await order_seen_by(orders, order_id, access))
+    if access.pay_link is not None:
+        return order.model_copy(update={"pickup_code": None, "referrer_chain": []})
+    return order
 
 
 @router.post(
