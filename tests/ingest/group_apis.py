@@ -117,6 +117,7 @@ class Failure:
     retry_after: int | None = None
     code: int | None = None  # WhatsApp's Graph code, WeCom's errcode (default per status)
     description: str | None = None
+    parameters: dict[str, Any] | None = None  # Telegram's, e.g. {"migrate_to_chat_id": -100..}
 
 
 @dataclass
@@ -147,6 +148,8 @@ class GroupApis:
     can_read_all_group_messages: bool = False
     # Chats where the bot is not allowed to pin (not an admin with can_pin_messages).
     pin_refused: set[str] = field(default_factory=set)
+    # Photo URLs Telegram cannot fetch (sendPhoto: "failed to get HTTP URL content").
+    broken_photos: set[str] = field(default_factory=set)
     # WhatsApp chats whose 24 h window is closed: only templates pass (131047 otherwise).
     window_closed: set[str] = field(default_factory=set)
     # WhatsApp templates the number has approved (name); others answer 132001.
@@ -184,12 +187,13 @@ class GroupApis:
         *,
         code: int | None = None,
         description: str | None = None,
+        parameters: dict[str, Any] | None = None,
     ) -> None:
         """The next `n` calls about this chat answer `status` in the platform's shape: 429
         (with retry_after), 403 kicked, 400 chat not found, 401, 5xx; `code` picks the
         WhatsApp/WeCom error (e.g. 131047, 132001, 45009)."""
         self.failures[str(chat_id)].extend(
-            Failure(status, retry_after, code, description) for _ in range(n)
+            Failure(status, retry_after, code, description, parameters) for _ in range(n)
         )
 
     def kick(self, chat_id: str | int) -> None:
@@ -389,6 +393,8 @@ class GroupApis:
         problem = self._telegram_text(text, params, limit=1024 if photo else 4096, caption=photo)
         if problem:
             return _telegram_error(400, problem)
+        if photo and str(params.get("photo")) in self.broken_photos:
+            return _telegram_error(400, "Bad Request: failed to get HTTP URL content")
         reply_to = _telegram_reply_to(params)
         chat = self.chats[chat_id]
         known = any(m.message_id == reply_to for m in chat)
@@ -707,7 +713,16 @@ def _telegram_failure(failure: Failure) -> Response:
         502: "Bad Gateway",
         503: "Service Unavailable",
     }.get(failure.status, "Error")
-    return _telegram_error(failure.status, failure.description or default)
+    response = _telegram_error(failure.status, failure.description or default)
+    if failure.parameters:
+        body = {
+            "ok": False,
+            "error_code": failure.status,
+            "description": failure.description or default,
+            "parameters": failure.parameters,
+        }
+        response = JSONResponse(body, status_code=failure.status)  # fmt: skip
+    return response
 
 
 def _telegram_reply_to(params: dict) -> str | None:
