@@ -364,9 +364,10 @@ async def test_wecom_markdown_news_card_and_mention() -> None:
         again = await wecom.send(message("wecom", KEY, kind="live", title="直播开始", text="x"))
         await wecom.send(message("wecom", KEY, kind="offer", title="乌龙茶 ¥38", text="剩 3 件",
                                  photo_url=PHOTO, buttons=[BUY]))  # fmt: skip
+        await wecom.send(message("wecom", KEY, kind="offer", text="新品", photo_url=PHOTO))
         await wecom.send(message("wecom", KEY, kind="welcome", text="欢迎!",
                                  mention=Mention(user_id="zhangsan", name="张三")))  # fmt: skip
-    markdown, _, news, text = apis.messages(KEY)
+    markdown, _, news, bare, text = apis.messages(KEY)
     assert markdown.kind == "markdown"
     assert markdown.text == (
         "**直播开始**\n＊＊不是粗体＊＊ ＜@all＞ ［x］(y)\n[Buy on the page](https://live.test/r/room-1)"
@@ -376,6 +377,7 @@ async def test_wecom_markdown_news_card_and_mention() -> None:
     assert first.platform_message_id == again.platform_message_id  # the same key
     assert (news.kind, news.photo_url, news.text) == ("news", PHOTO, "乌龙茶 ¥38\n剩 3 件")
     assert news.buttons == [("乌龙茶 ¥38", BUY.url)]
+    assert (bare.kind, bare.text, bare.buttons) == ("news", "新品", [("新品", PHOTO)])
     assert (text.kind, text.text, text.mentions) == ("text", "@张三 欢迎!", ["zhangsan"])
     assert channels["wecom"].can_edit is False
     assert "reply_to" not in str(apis.calls_to(KEY)[0].body)

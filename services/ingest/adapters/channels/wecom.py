@@ -3,7 +3,8 @@
 A binding's chat_id is the robot's webhook key; `POST {base}/cgi-bin/webhook/send?key=KEY`
 (developer.work.weixin.qq.com/document/path/99110) answers HTTP 200 with `{"errcode",
 "errmsg"}` whatever happened:
-- a photo and a button: a `news` card (title, description, the button's url, picurl);
+- a photo: a `news` card (title, description, picurl; a tap opens the first button's url,
+  or the photo);
 - a mention: `text` with `mentioned_list: [user id]` (markdown cannot notify);
 - otherwise `markdown`: the title in **bold**, the buttons as [text](url) links. Our plain
   text must not turn into markup (or a `<@all>`): its markdown characters become their
@@ -69,11 +70,11 @@ class WeComChannel:
 
 def body(message: SendToGroup) -> dict[str, Any]:
     """The robot's message for this SendToGroup (see the module's docstring)."""
-    if message.photo_url and message.buttons:
+    if message.photo_url and not message.mention:
         article = {
             "title": message.title or message.text.split("\n", 1)[0],
             "description": message.text if message.title else "",
-            "url": message.buttons[0].url,
+            "url": message.buttons[0].url if message.buttons else message.photo_url,
             "picurl": message.photo_url,
         }
         return {"msgtype": "news", "news": {"articles": [article]}}
