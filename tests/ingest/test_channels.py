@@ -433,3 +433,14 @@ async def test_each_channel_declares_its_limits() -> None:
     finally:
         for channel in channels.values():
             await channel.aclose()
+
+
+async def test_no_token_or_robot_key_reaches_the_logs(caplog: pytest.LogCaptureFixture) -> None:
+    apis = GroupApis(enforce_limits=False)
+    with caplog.at_level(logging.INFO, logger="httpx"):
+        async with platforms(apis) as channels:
+            await channels["telegram"].send(message())
+            await channels["wecom"].send(message("wecom", KEY))
+    assert "sendMessage" in caplog.text and "webhook/send" in caplog.text  # httpx did log
+    assert TELEGRAM_TOKEN not in caplog.text
+    assert KEY not in caplog.text
