@@ -180,6 +180,10 @@ class OrderRow(AnalyticsTable, table=True):  # type: ignore[valid-type, misc, ca
     kind: str | None = None
     quantity: int | None = None
     amount_cents: int | None = None
+    # When quantity and amount were last said (order.placed / order.amended), and that
+    # event's id: the order key of the two (facts.ORDERS). Nullable: added to old tables.
+    terms_at: datetime | None = None
+    terms_key: str | None = None
     referrer_id: str | None = None
     from_waitlist: int | None = None
     placed_at: datetime | None = None

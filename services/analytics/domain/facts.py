@@ -253,6 +253,9 @@ OFFERS = RowSpec(
     },
     latest_by=("terms_at", "terms_key"),
 )
+# An order's terms (quantity, amount) are the ones said last: order.placed, then each
+# order.amended (a buyer's edited line: up or down). LATEST by (when, event id), so a
+# lower amended quantity is kept whatever order the events arrive in.
 ORDERS = RowSpec(
     "orders",
     ("order_id",),
@@ -261,8 +264,10 @@ ORDERS = RowSpec(
         "offer_id": HI,
         "account_id": HI,
         "kind": HI,
-        "quantity": HI,
-        "amount_cents": HI,
+        "quantity": L,
+        "amount_cents": L,
+        "terms_at": L,
+        "terms_key": L,
         "referrer_id": HI,
         "from_waitlist": HI,
         "placed_at": LO,
@@ -274,6 +279,7 @@ ORDERS = RowSpec(
         "expired_at": LO,
         "cancelled_at": LO,
     },
+    latest_by=("terms_at", "terms_key"),
 )
 MESSAGES = RowSpec(
     "messages",

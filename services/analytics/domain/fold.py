@@ -21,6 +21,9 @@ Counting rules worth knowing:
 - the bound groups: what ingest said in them (group.message_sent, group.delivery_failed)
   per group and kind, each member's group lines per minute, the chat's title when an
   ingest event carries it; every claim by its id (a group claim's id is its line's key);
+- an order's quantity and amount are the last ones said: order.placed's, then each
+  order.amended's (a buyer's edited line, up or down), so units claimed and sold count
+  what was finally bought; an amend is no new claim or order;
 - report.ready is analytics' own announcement read back: it marks the room announced and
   is no event of the room (it changes neither its figures nor its report's cache key);
 - an event type without a handler only counts as one of its room's events: a new type
@@ -60,6 +63,7 @@ from shared.events import (
     OfferOpened,
     OfferSoldOut,
     OfferUpdated,
+    OrderAmended,
     OrderCancelled,
     OrderExpired,
     OrderPaid,
@@ -543,13 +547,29 @@ def _order_placed(f: _Fold, e: OrderPlaced) -> None:
         e.order_id,
         e.offer_id,
         kind=e.kind,
-        quantity=e.quantity,
-        amount_cents=e.amount_cents,
         referrer_id=e.referrer_id,
         from_waitlist=int(e.from_waitlist),
         placed_at=f.at,
+        **_terms(f, e),
     )
     f.referral(e.referrer_id, orders=1)
+
+
+def _terms(f: _Fold, e: OrderPlaced | OrderAmended) -> dict[str, Any]:
+    """An order's quantity and amount as this event says them, with its order key: the
+    last said win (facts.ORDERS), an amend lowering them included."""
+    return {
+        "quantity": e.quantity,
+        "amount_cents": e.amount_cents,
+        "terms_at": f.at,
+        "terms_key": f.event.id,
+    }
+
+
+def _order_amended(f: _Fold, e: OrderAmended) -> None:
+    # The buyer's doing (an edited line), but no new claim or order: counted nowhere else.
+    f.acted()
+    _order(f, e.order_id, e.offer_id, **_terms(f, e))
 
 
 def _order_paid(f: _Fold, e: OrderPaid) -> None:
@@ -569,7 +589,10 @@ def _order_paid(f: _Fold, e: OrderPaid) -> None:
 
 
 def _order_expired(f: _Fold, e: OrderExpired) -> None:
-    _order(f, e.order_id, e.offer_id, expired_at=f.at, quantity=e.quantity)
+    # Its quantity (the units released) is the order's last terms, said already by
+    # order.placed / order.amended; given here without their order key it would make the
+    # row depend on the events' order.
+    _order(f, e.order_id, e.offer_id, expired_at=f.at)
 
 
 def _order_cancelled(f: _Fold, e: OrderCancelled) -> None:
@@ -705,6 +728,7 @@ HANDLERS: dict[type[IntegrationEvent], Handler] = {
     GroupFailed: _failed,
     ClaimRejected: _claim_rejected,
     OrderPlaced: _order_placed,
+    OrderAmended: _order_amended,
     OrderPaid: _order_paid,
     OrderExpired: _order_expired,
     OrderCancelled: _order_cancelled,

@@ -18,7 +18,8 @@ Definitions (persons, not accounts: linked accounts count once):
   or a claim) -> claimed (an order placed or a claim refused) -> paid (an order paid
   and not refunded in full); each stage is a subset of the one before;
 - GMV: money paid for the room's orders minus refunds; average order: GMV / paid
-  orders; sell-through: units paid / stock; time to sell out: opened -> sold out;
+  orders; sell-through: units paid / stock (an order's units: its last quantity, an
+  amend's included); time to sell out: opened -> sold out;
 - top engagers by messages + votes + red packets + check-ins + likes/10;
 - the video (domain/broadcast.py): broadcast minutes (the union of its takes), takes and
   reconnects (takes after the first), watch time within the broadcast (each viewer's
