@@ -1,8 +1,9 @@
 """A room's recent chat, read from the CHAT_HISTORY stream (survives restarts).
 
 The stream holds each room's last lines per subject: what people said, the system lines
-(welcomes, on a subject of their own), the deletions, and the groups' media fetched after
-their line (merged into it: a joining viewer sees the picture, not "pending"). Moderation
+(welcomes, on a subject of their own), the deletions, the groups' media fetched after
+their line (merged into it: a joining viewer sees the picture, not "pending") and the
+groups' edits (applied: a joining viewer sees the new text, marked as edited). Moderation
 applies to the history: a deleted line (a moderator's delete, or every line of a banned
 member) is not served again, by any instance.
 """
@@ -17,12 +18,13 @@ from nats.js.api import AckPolicy, ConsumerConfig, DeliverPolicy
 from nats.js.errors import NotFoundError, ServiceUnavailableError
 
 from services.live import protocol
-from services.live.domain.chat import history_window
+from services.live.domain.chat import history_window, is_edit_of_a_group_line
 from services.live.domain.posts import stored_names
 from shared import subjects
 from shared.events import (
     ChatMediaFetched,
     ChatMessageDeleted,
+    ChatMessageEdited,
     ChatMessagePosted,
     IntegrationEvent,
     UnreadableEvent,
@@ -32,7 +34,7 @@ from shared.events.live import SYSTEM_CHAT_TYPE
 from shared.events.media import PendingAttachment
 from shared.streams import CHAT_HISTORY, CHAT_HISTORY_PER_ROOM, LIVE
 
-# Lines, system lines, deletions, fetched media: the stream keeps at most this many per
+# Lines, system lines, deletions, fetched media, edits: the stream keeps at most this many per
 # subject.
 SYSTEM = "system"
 CHAT_TYPES = (
@@ -40,6 +42,7 @@ CHAT_TYPES = (
     SYSTEM_CHAT_TYPE,
     ChatMessageDeleted.model_fields["type"].default,
     ChatMediaFetched.model_fields["type"].default,
+    ChatMessageEdited.model_fields["type"].default,
 )
 CHAT_SUBJECTS_PER_ROOM = len(CHAT_TYPES)
 SOURCE_HEADER = "Nats-Stream-Source"
@@ -110,6 +113,10 @@ class ChatHistory:
                 line = lines.get(event.message_id)
                 if line is not None and isinstance(line.attachment, PendingAttachment):
                     line.attachment = event.attachment  # None: it could not be fetched
+            elif isinstance(event, ChatMessageEdited):
+                line = lines.get(event.message_id)
+                if line is not None and is_edit_of_a_group_line(event, line.source):
+                    line.text, line.edited = event.text, True
         return list(lines.values()), deleted
 
     async def _last_published(self, room_id: str) -> int:
