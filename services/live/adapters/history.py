@@ -19,6 +19,7 @@ from nats.js.errors import NotFoundError, ServiceUnavailableError
 
 from services.live import protocol
 from services.live.domain.chat import history_window, is_edit_of_a_group_line
+from services.live.domain.chat_to_buy import LineVersions
 from services.live.domain.posts import stored_names
 from shared import subjects
 from shared.events import (
@@ -84,6 +85,32 @@ class ChatHistory:
             line.id for line in lines if line.id not in deleted
         }
 
+    async def versions(self, room_id: str, edit: ChatMessageEdited) -> LineVersions | None:
+        """The edited line as it stood before `edit` (its text first sent and after each
+        earlier edit), or None when the room's history has no such line (never shown,
+        deleted, or too far back)."""
+        events, _ = await self._events(room_id)
+        line: ChatMessagePosted | None = None
+        texts: list[str] = []
+        deleted = False
+        for event in events:
+            if event.id == edit.id:
+                break  # what came after this edit is not "before" it
+            if isinstance(event, ChatMessagePosted) and event.message_id == edit.message_id:
+                line, texts = event, [event.text]
+            elif isinstance(event, ChatMessageEdited) and event.message_id == edit.message_id:
+                texts.append(event.text)
+            elif isinstance(event, ChatMessageDeleted) and event.message_id == edit.message_id:
+                deleted = True
+        if line is None or deleted:
+            return None
+        return LineVersions(
+            source=line.source,
+            customer_id=line.customer_id,
+            posted_at=line.occurred_at,
+            texts=tuple(texts),
+        )
+
     async def _visible(self, room_id: str) -> list[protocol.ChatLine]:
         """The room's lines still standing, oldest first."""
         lines, deleted = await self._lines(room_id)
@@ -94,14 +121,9 @@ class ChatHistory:
         ids. CHAT_HISTORY is copied from LIVE by the server, a little later: what it has
         not copied yet (a line, a deletion acked a moment ago) is read from LIVE itself,
         so the history is never behind the bus."""
-        subject = subjects.room_chat(room_id)
-        published = await self._last_published(room_id)
+        events, published = await self._events(room_id)
         if published == 0:
             return [], set()
-        events, copied = await self._read(CHAT_HISTORY.name, subject, after=0)
-        if copied < published:
-            tail, _ = await self._read(LIVE.name, subject, after=copied)
-            events += tail
         lines: dict[str, protocol.ChatLine] = {}
         deleted: set[str] = set()
         for event in events:
@@ -118,6 +140,18 @@ class ChatHistory:
                 if line is not None and is_edit_of_a_group_line(event, line.source):
                     line.text, line.edited = event.text, True
         return list(lines.values()), deleted
+
+    async def _events(self, room_id: str) -> tuple[list[IntegrationEvent], int]:
+        """The room's chat events in stream order, and the LIVE sequence of the newest."""
+        subject = subjects.room_chat(room_id)
+        published = await self._last_published(room_id)
+        if published == 0:
+            return [], 0
+        events, copied = await self._read(CHAT_HISTORY.name, subject, after=0)
+        if copied < published:
+            tail, _ = await self._read(LIVE.name, subject, after=copied)
+            events += tail
+        return events, published
 
     async def _last_published(self, room_id: str) -> int:
         """The LIVE sequence of the room's newest chat event (line, system line, deletion,
