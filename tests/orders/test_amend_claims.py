@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import asyncio
 from datetime import timedelta
+from typing import Any
 
 import nats
 from nats.aio.client import Client as NatsClient
@@ -188,7 +189,7 @@ async def test_amend_claim_commands_are_answered_on_the_bus(
     seen: list[IntegrationEvent] = []
 
     async def heard(kind: type) -> IntegrationEvent:
-        async def probe() -> IntegrationEvent | None:
+        async def probe() -> Any:
             while True:
                 try:
                     seen.append(parse_event((await said.next_msg(timeout=0.2)).data))
