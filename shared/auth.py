@@ -151,6 +151,10 @@ def read_host_token(token: str, secret: str) -> str:
 PAY_AUDIENCE = "qunlive-pay"
 
 
+class ExpiredPayLink(InvalidToken):
+    """A pay link past its order's deadline: the page says "expired", not "invalid"."""
+
+
 @dataclass(frozen=True)
 class PayLink:
     """What a pay link lets its holder do: see and pay one order, nothing else."""
@@ -182,7 +186,7 @@ def read_pay_token(token: str, secret: str) -> PayLink:
     try:
         claims = jwt.decode(token, secret, algorithms=[ALGORITHM], audience=PAY_AUDIENCE)
     except jwt.ExpiredSignatureError as exc:
-        raise InvalidToken("pay link expired: the order was not paid in time") from exc
+        raise ExpiredPayLink("pay link expired: the order was not paid in time") from exc
     except jwt.PyJWTError as exc:
         raise InvalidToken("not a valid pay link") from exc
     return PayLink(str(claims["order"]), str(claims["sub"]), str(claims.get("room", "")))

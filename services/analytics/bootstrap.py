@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 from dataclasses import dataclass, field
+from datetime import timedelta
 
 from services.analytics.adapters.consumer import BatchConsumer
 from services.analytics.adapters.store import Store
@@ -11,7 +12,7 @@ from services.analytics.adapters.tables import metadata
 from services.analytics.entrypoints.consumers import FEEDS
 from services.analytics.service_layer.customers import Customers
 from services.analytics.service_layer.projection import Projection
-from services.analytics.service_layer.reports import Reports
+from services.analytics.service_layer.reports import Announcer, Reports
 from services.analytics.settings import AnalyticsSettings
 from shared.runtime import Infrastructure
 
@@ -58,7 +59,15 @@ def build(settings: AnalyticsSettings | None = None) -> AnalyticsApp:
     infra = Infrastructure.build(settings, metadata)
     store = Store(infra.engine)
     projection = Projection(store)
-    reports = Reports(store, projection.lock, busy=lambda: app.backlog() > CAUGHT_UP)
+    announcer = Announcer(
+        lambda: infra.publisher,
+        projection.apply,
+        settings.live_public_url,
+        timedelta(hours=settings.report_ready_within_hours),
+    )
+    reports = Reports(
+        store, projection.lock, busy=lambda: app.backlog() > CAUGHT_UP, announcer=announcer
+    )
     projection.on_room_ended = reports.schedule
     projection.on_rooms_changed = reports.changed
     customers = Customers(store, projection, lambda: infra.publisher, settings.dormant_days)

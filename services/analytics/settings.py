@@ -2,6 +2,7 @@ from __future__ import annotations
 
 from pydantic import Field
 
+from services.analytics.domain.report import ANNOUNCE_WITHIN_HOURS
 from services.analytics.domain.segments import DORMANT_DAYS
 from shared.settings import ServiceSettings
 
@@ -27,3 +28,7 @@ class AnalyticsSettings(ServiceSettings):
     # the same reason. Empty: what live's pages use then (the Origin's host, orders' default
     # port), else a path.
     orders_public_url: str = ""
+    # A room's report is announced on the bus (report.ready: the thank-you in its groups)
+    # only if the room ended within this many hours: after downtime, or a rebuild from the
+    # streams, shows long over are not announced days late.
+    report_ready_within_hours: float = Field(default=ANNOUNCE_WITHIN_HOURS, gt=0, le=24 * 30)

@@ -10,6 +10,7 @@ from services.orders.bootstrap import OrdersApp, build
 from services.orders.domain.fulfilment import InvalidFulfilment
 from services.orders.domain.offers import InvalidOffer
 from services.orders.entrypoints import host_views, http, photos
+from services.orders.entrypoints.deps import PAY_TOKEN_HEADER
 from services.orders.entrypoints.fast_checkout import CheckoutFirst
 from services.orders.service_layer.catalog import Conflict, Forbidden, NotFound
 from services.orders.service_layer.photos import PhotoOrderMismatch, PhotosFull
@@ -39,12 +40,13 @@ def create_app(orders: OrdersApp | None = None) -> FastAPI:
         state=orders,
         errors=ERRORS,
     )
-    # The viewer page (served by live) checks out, pays and reads orders from the browser.
+    # The viewer page (served by live) checks out, pays and reads orders from the browser,
+    # its own or the one a group's pay link opens.
     allow_pages(
         app,
         orders.settings.cors_origins,
         ("GET", "POST", "PATCH", "PUT", "DELETE"),
-        ("Authorization", "Content-Type", "Idempotency-Key"),
+        ("Authorization", "Content-Type", "Idempotency-Key", PAY_TOKEN_HEADER),
     )
     # Innermost of the middlewares (metrics and CORS still see every checkout): the plain
     # checkout answered past FastAPI's routing and dependencies (fast_checkout.py).

@@ -36,6 +36,12 @@ class IngestEvent(IntegrationEvent):
     via: Literal["webhook", "import", "replay"] = Field(
         default="webhook", description="How ingest got it: live webhook, history import, replay."
     )
+    chat_title: str | None = Field(
+        default=None,
+        max_length=128,
+        description="The group's title as the platform said it with this update, if it did "
+        "(analytics names the group in the report).",
+    )
 
 
 class ExternalMedia(BaseModel):

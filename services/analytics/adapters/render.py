@@ -11,7 +11,7 @@ from typing import Any
 
 from pydantic import BaseModel
 
-from services.analytics.domain.report import MinutePoint, OfferFigures, RoomReport
+from services.analytics.domain.report import GroupReach, MinutePoint, OfferFigures, RoomReport
 
 # -- CSV -------------------------------------------------------------------------------
 
@@ -110,6 +110,7 @@ def report_csv(report: RoomReport) -> str:
             _block(w, title, fields, ([getattr(i, k) for k in fields] for i in items))
         else:
             _block(w, title, ["(none)"], [])
+    _groups_csv(w, report.groups)
     _block(
         w,
         "red packets",
@@ -138,6 +139,53 @@ def report_csv(report: RoomReport) -> str:
         ),
     )
     return out.getvalue()
+
+
+GROUP_FIELDS = (
+    "platform",
+    "chat_id",
+    "title",
+    "sent",
+    "edits",
+    "failed",
+    "binding_paused",
+    "members_wrote",
+    "lines",
+    "claims",
+    "orders_paid",
+    "units_sold",
+    "net_cents",
+)
+
+
+def _groups_csv(writer: Any, groups: Sequence[GroupReach]) -> None:
+    """Reach per group, then its messages per kind and its failures per code."""
+    _block(
+        writer,
+        "groups",
+        list(GROUP_FIELDS),
+        ([getattr(g, f) for f in GROUP_FIELDS] for g in groups),
+    )
+    _block(
+        writer,
+        "group messages",
+        ["platform", "chat_id", "kind", "sent", "edits", "failed"],
+        (
+            (g.platform, g.chat_id, k.kind, k.sent, k.edits, k.failed)
+            for g in groups
+            for k in g.kinds
+        ),
+    )
+    _block(
+        writer,
+        "group failures",
+        ["platform", "chat_id", "code", "failures", "binding_paused", "detail"],
+        (
+            (g.platform, g.chat_id, f.code, f.failures, f.binding_paused, f.detail)
+            for g in groups
+            for f in g.failures
+        ),
+    )
 
 
 def _options(options: list[str], n: int) -> list[str]:
@@ -302,6 +350,48 @@ def _video(r: RoomReport) -> list[str]:
     return parts
 
 
+def _groups(r: RoomReport) -> list[str]:
+    """Reach per bound group: what the show said there, what failed, who wrote, what sold."""
+    if not r.groups:
+        return []
+
+    def name(g: GroupReach) -> Html:
+        title = f"<b>{escape(g.title)}</b><br>" if g.title else ""
+        return Html(f"{title}<small>{escape(g.platform)} {escape(g.chat_id)}</small>")
+
+    def kinds(g: GroupReach) -> str:
+        return ", ".join(
+            f"{k.kind} {k.sent}" + (f" (+{k.edits} edited)" if k.edits else "")
+            for k in g.kinds
+            if k.sent or k.edits
+        )
+
+    def failed(g: GroupReach) -> str:
+        codes = ", ".join(f"{f.code} ×{f.failures}" for f in g.failures)
+        paused = " · binding paused" if g.binding_paused else ""
+        return f"{g.failed}: {codes}{paused}" if g.failed or g.failures else "0"
+
+    return [
+        "<h2>Groups</h2>",
+        _table(
+            ["group", "sent", "by kind", "failed", "wrote (lines)", "claims", "paid", "net"],
+            (
+                (
+                    name(g),
+                    g.sent,
+                    kinds(g),
+                    failed(g),
+                    f"{g.members_wrote} ({g.lines})",
+                    g.claims,
+                    f"{g.orders_paid} ({g.units_sold} units)",
+                    _money(g.net_cents),
+                )
+                for g in r.groups
+            ),
+        ),
+    ]
+
+
 def report_html(report: RoomReport) -> str:
     r = report
     cards = [
@@ -373,6 +463,7 @@ def report_html(report: RoomReport) -> str:
                 ),
             ),
         ]
+    parts += _groups(r)
     parts += [
         "<h2>Red packets</h2>",
         _table(

@@ -65,6 +65,11 @@ poll_votes = t.PollVoteRow.__table__
 packets = t.RedPacketRow.__table__
 waitlist = t.WaitlistRow.__table__
 reports = t.ReportRow.__table__
+claims = t.ClaimRow.__table__
+group_chats = t.GroupChatRow.__table__
+group_messages = t.GroupMessageRow.__table__
+group_failures = t.GroupFailureRow.__table__
+group_lines = t.GroupLineRow.__table__
 
 # A room's place in time: when it started, else its first event.
 room_time = func.coalesce(rooms.c.started_at, rooms.c.first_event_at)
@@ -77,7 +82,8 @@ NET = orders.c.paid_cents - orders.c.refunded_cents
 # Raised when the report gains figures: reports cached before are stale then.
 # 2: the room's video (takes, broadcast minutes, watch time within them, replay link).
 # 3: each offer's product photo (its thumbnail on orders).
-REPORT_VERSION = 3
+# 4: reach per bound group (messages sent, failures, writers, claims and paid orders).
+REPORT_VERSION = 4
 
 
 @dataclass
@@ -686,6 +692,76 @@ class Store:
             .where(offers.c.room_id == room_id)
             .order_by(offers.c.opened_at, offers.c.offer_id)
         )
+
+    # -- reading: the bound groups -----------------------------------------------------
+
+    async def group_messages(self, room_id: str) -> list[Any]:
+        """(platform, chat, kind, sent, edits, failed) of the room's messages to groups."""
+        g = group_messages.c
+        return await self._all(
+            select(g.platform, g.chat_id, g.kind, g.sent, g.edits, g.failed).where(
+                g.room_id == room_id
+            )
+        )
+
+    async def group_failures(self, room_id: str) -> list[Any]:
+        """(platform, chat, code, failures, paused, detail) of the room's failed messages."""
+        g = group_failures.c
+        return await self._all(
+            select(g.platform, g.chat_id, g.code, g.failures, g.paused, g.detail).where(
+                g.room_id == room_id
+            )
+        )
+
+    async def group_lines(self, room_id: str) -> list[Any]:
+        """(platform, chat, person, minute, lines) of members' lines in the room's groups."""
+        g = group_lines.c
+        return await self._all(
+            select(g.platform, g.chat_id, accounts.c.person_id, g.minute, g.lines)
+            .select_from(group_lines.join(accounts, accounts.c.account_id == g.account_id))
+            .where(g.room_id == room_id)
+        )
+
+    async def group_claims(self, room_id: str) -> list[Any]:
+        """(claim id, paid, units sold, net cents) of the room's claims that may come from a
+        group (ids with a ':'; a group claim's id is its line's key)."""
+        c, o = claims.c, orders.c
+        sold = NET > 0
+        return await self._all(
+            select(
+                c.claim_id,
+                func.coalesce(sold, False),
+                case((sold, o.quantity), else_=0),
+                case((sold, NET), else_=0),
+            )
+            .select_from(claims.outerjoin(orders, o.order_id == c.order_id))
+            .where(c.room_id == room_id, c.claim_id.contains(":"))
+        )
+
+    async def group_titles(self, chat_ids: Iterable[str]) -> dict[tuple[str, str], str]:
+        ids = sorted(set(chat_ids))
+        found: dict[tuple[str, str], str] = {}
+        g = group_chats.c
+        async with self.engine.connect() as conn:
+            for chunk in _chunks(ids):
+                result = await conn.execute(
+                    select(g.platform, g.chat_id, g.title).where(
+                        g.chat_id.in_(chunk), g.title.is_not(None)
+                    )
+                )
+                found.update({(platform, chat): title for platform, chat, title in result})
+        return found
+
+    async def unannounced_rooms(self, ended_since: datetime) -> list[str]:
+        """Rooms that ended since then and were not announced (a restart between a report's
+        build and its announcement)."""
+        r = rooms.c
+        query = (
+            select(r.room_id)
+            .where(r.ended_at >= ended_since, r.announced_at.is_(None))
+            .order_by(r.ended_at, r.room_id)
+        )
+        return [row.room_id for row in await self._all(query)]
 
     async def red_packets(self, room_id: str) -> list[Any]:
         return await self._all(

@@ -55,6 +55,8 @@ class RoomRow(AnalyticsTable, table=True):  # type: ignore[valid-type, misc, cal
     first_event_at: datetime | None = None
     last_event_at: datetime | None = None
     events: int = 0
+    # When the room's report.ready went out (analytics' own event, read back): once a room.
+    announced_at: datetime | None = None
 
 
 class ActivityRow(AnalyticsTable, table=True):  # type: ignore[valid-type, misc, call-arg]
@@ -265,6 +267,76 @@ class WaitlistRow(AnalyticsTable, table=True):  # type: ignore[valid-type, misc,
     times: int = 0
 
 
+class ClaimRow(AnalyticsTable, table=True):  # type: ignore[valid-type, misc, call-arg]
+    """Every claim of a room (placed or refused): a group claim's id is its line's key."""
+
+    __tablename__ = "analytics_claims"
+    __table_args__ = KEYED
+    room_id: str = Field(primary_key=True)
+    claim_id: str = Field(primary_key=True)
+    account_id: str | None = None
+    order_id: str | None = None
+    first_at: datetime | None = None
+    rejections: int = 0
+
+
+class GroupChatRow(AnalyticsTable, table=True):  # type: ignore[valid-type, misc, call-arg]
+    """An external group chat's title, as its latest ingest event said it."""
+
+    __tablename__ = "analytics_group_chats"
+    __table_args__ = KEYED
+    platform: str = Field(primary_key=True)
+    chat_id: str = Field(primary_key=True)
+    title: str | None = None
+    title_at: datetime | None = None
+    title_key: str | None = None
+
+
+class GroupMessageRow(AnalyticsTable, table=True):  # type: ignore[valid-type, misc, call-arg]
+    """What the show said in a bound group, per kind: sent, edited, failed for good."""
+
+    __tablename__ = "analytics_group_messages"
+    __table_args__ = KEYED
+    room_id: str = Field(primary_key=True)
+    platform: str = Field(primary_key=True)
+    chat_id: str = Field(primary_key=True)
+    kind: str = Field(primary_key=True)
+    sent: int = 0
+    edits: int = 0
+    failed: int = 0
+    first_at: datetime | None = None
+    last_at: datetime | None = None
+
+
+class GroupFailureRow(AnalyticsTable, table=True):  # type: ignore[valid-type, misc, call-arg]
+    """A bound group's permanent delivery failures per platform code, the latest words."""
+
+    __tablename__ = "analytics_group_failures"
+    __table_args__ = KEYED
+    room_id: str = Field(primary_key=True)
+    platform: str = Field(primary_key=True)
+    chat_id: str = Field(primary_key=True)
+    code: str = Field(primary_key=True)
+    failures: int = 0
+    paused: int | None = None  # 1: a failure paused the binding
+    detail: str | None = None
+    failed_at: datetime | None = None
+    failed_key: str | None = None
+
+
+class GroupLineRow(AnalyticsTable, table=True):  # type: ignore[valid-type, misc, call-arg]
+    """A member's lines in a bound group per minute (UTC): who wrote during the show."""
+
+    __tablename__ = "analytics_group_lines"
+    __table_args__ = KEYED
+    room_id: str = Field(primary_key=True)
+    platform: str = Field(primary_key=True)
+    chat_id: str = Field(primary_key=True)
+    account_id: str = Field(primary_key=True)
+    minute: datetime = Field(primary_key=True)
+    lines: int = 0
+
+
 class LinkEvidenceRow(AnalyticsTable, table=True):  # type: ignore[valid-type, misc, call-arg]
     """Every piece of evidence that two accounts are (or are not) one person."""
 
@@ -326,6 +398,11 @@ TABLES = {
     "red_packets": RedPacketRow.__table__,
     "referrals": ReferralRow.__table__,
     "waitlist": WaitlistRow.__table__,
+    "claims": ClaimRow.__table__,
+    "group_chats": GroupChatRow.__table__,
+    "group_messages": GroupMessageRow.__table__,
+    "group_failures": GroupFailureRow.__table__,
+    "group_lines": GroupLineRow.__table__,
     "link_evidence": LinkEvidenceRow.__table__,
     "links": LinkRow.__table__,
 }

@@ -158,6 +158,9 @@ ROOMS = RowSpec(
         "first_event_at": LO,
         "last_event_at": HI,
         "events": A,
+        # When analytics announced the room's report (report.ready: its own event, read
+        # back from the ANALYTICS stream), so a rebuild or a restart does not announce again.
+        "announced_at": LO,
     },
 )
 ACTIVITY = RowSpec(
@@ -354,6 +357,41 @@ LINKS = RowSpec(
     latest_by=("decided_at", "decision_key"),
 )
 
+# Every claim (order.placed or claim.rejected), by the room and its claim id: a claim made
+# in a bound group has the group line's key as its id (`<platform>:<chat>:<message>`),
+# which is how the report finds the claims and orders that came from a group.
+CLAIMS = RowSpec(
+    "claims",
+    ("room_id", "claim_id"),
+    {"account_id": HI, "order_id": HI, "first_at": LO, "rejections": A},
+)
+# The bound groups (ingest's outbound events and group lines): a chat's title as its
+# latest event said it; per room and group, what the show said there, by kind (sent,
+# edits of earlier messages, permanent failures) and the failures by the platform's code;
+# each member's lines per minute (who wrote during the show).
+GROUP_CHATS = RowSpec(
+    "group_chats",
+    ("platform", "chat_id"),
+    {"title": L, "title_at": L, "title_key": L},
+    latest_by=("title_at", "title_key"),
+)
+GROUP_MESSAGES = RowSpec(
+    "group_messages",
+    ("room_id", "platform", "chat_id", "kind"),
+    {"sent": A, "edits": A, "failed": A, "first_at": LO, "last_at": HI},
+)
+GROUP_FAILURES = RowSpec(
+    "group_failures",
+    ("room_id", "platform", "chat_id", "code"),
+    {"failures": A, "paused": HI, "detail": L, "failed_at": L, "failed_key": L},
+    latest_by=("failed_at", "failed_key"),
+)
+GROUP_LINES = RowSpec(
+    "group_lines",
+    ("room_id", "platform", "chat_id", "account_id", "minute"),
+    {"lines": A},
+)
+
 # In write order: accounts before what links them, links before identity is recomputed.
 ALL_SPECS: tuple[RowSpec, ...] = (
     PROCESSED,
@@ -372,6 +410,11 @@ ALL_SPECS: tuple[RowSpec, ...] = (
     RED_PACKETS,
     REFERRALS,
     WAITLIST,
+    CLAIMS,
+    GROUP_CHATS,
+    GROUP_MESSAGES,
+    GROUP_FAILURES,
+    GROUP_LINES,
     LINK_EVIDENCE,
     LINKS,
 )

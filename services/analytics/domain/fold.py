@@ -16,7 +16,15 @@ Counting rules worth knowing:
   its time), to be intersected with the takes of the room's video (domain/broadcast.py);
 - "seen" (first/last seen, rooms attended) comes only from what the customer did
   (joined, wrote, liked, voted, grabbed, claimed, paid...), not from what happened
-  to them (a commission earned, a moderation decision).
+  to them (a commission earned, a moderation decision, a message of ours in a group
+  that names them as the buyer);
+- the bound groups: what ingest said in them (group.message_sent, group.delivery_failed)
+  per group and kind, each member's group lines per minute, the chat's title when an
+  ingest event carries it; every claim by its id (a group claim's id is its line's key);
+- report.ready is analytics' own announcement read back: it marks the room announced and
+  is no event of the room (it changes neither its figures nor its report's cache key);
+- an event type without a handler only counts as one of its room's events: a new type
+  on the bus is accepted, never dead-lettered for being unknown to the fold.
 """
 
 from __future__ import annotations
@@ -71,17 +79,23 @@ from shared.events import (
     ViewerLeft,
     VoteCast,
 )
+from shared.events.analytics import ReportReady
 from shared.events.ingest import (
     ExternalMemberJoined,
     ExternalMemberLeft,
     ExternalMessageReceived,
     ExternalReactionPosted,
+    GroupDeliveryFailed,
+    GroupMessageSent,
+    IngestEvent,
 )
 
 # Room lines with these sources are copies of ingest events (counted from INGEST).
 WEB_SOURCE = "web"
 # Who runs the show, not watches it (viewer.joined's role): no viewer, no attendee.
 STAFF_ROLES = frozenset({"host", "moderator"})
+# Events about a room that are none of its events: analytics' own output read back.
+NOT_ROOM_EVENTS: frozenset[type[IntegrationEvent]] = frozenset({ReportReady})
 
 
 def utc(at: datetime) -> datetime:
@@ -118,6 +132,8 @@ class _Fold:
         self.who = event.customer_id
         self._minute: datetime | None = None
         self.rows.insert(facts.PROCESSED, event.id, {"event_id": event.id})
+        if type(event) in NOT_ROOM_EVENTS:
+            return
         counts = self._rooms.get(room)
         if counts is None:
             self._rooms[room] = [1, at, at]
@@ -210,6 +226,28 @@ class _Fold:
             text=text,
             source=source,
             occurred_at=self.at,
+        )
+
+    def chat(self, e: IngestEvent) -> None:
+        """The group's title, when the platform said it with this update."""
+        if e.chat_title:
+            self.rows.add(
+                facts.GROUP_CHATS,
+                platform=e.platform,
+                chat_id=e.chat_id,
+                title=e.chat_title,
+                title_at=self.at,
+                title_key=self.event.id,
+            )
+
+    def claim(self, claim_id: str, **values: Any) -> None:
+        self.rows.add(
+            facts.CLAIMS,
+            room_id=self.room,
+            claim_id=claim_id,
+            account_id=self.who,
+            first_at=self.at,
+            **values,
         )
 
     def evidence(self, a: str, b: str, kind: str, detail: str, by: str | None) -> None:
@@ -473,6 +511,7 @@ def _failed(f: _Fold, e: GroupFailed) -> None:
 def _claim_rejected(f: _Fold, e: ClaimRejected) -> None:
     waitlisted = e.reason == "sold_out_waitlisted"
     f.acted(engaged=True, claims=1, waitlisted=int(waitlisted))
+    f.claim(e.claim_id, rejections=1)
     if waitlisted and e.customer_id:
         f.rows.add(
             facts.WAITLIST,
@@ -498,6 +537,7 @@ def _order(f: _Fold, order_id: str, offer_id: str, **values: Any) -> None:
 def _order_placed(f: _Fold, e: OrderPlaced) -> None:
     f.acted(engaged=True, claims=1)
     f.minute(orders=1)
+    f.claim(e.claim_id, order_id=e.order_id)
     _order(
         f,
         e.order_id,
@@ -551,30 +591,82 @@ def _commission_reversed(f: _Fold, e: CommissionReversed) -> None:
 
 
 def _external_message(f: _Fold, e: ExternalMessageReceived) -> None:
+    f.chat(e)
     if e.edited:
         f.acted(e.display_name)
         return
     f.acted(e.display_name, engaged=True, messages=1)
     f.minute(messages=1)
     f.message(e.id, e.text, e.platform)
+    if f.who:
+        f.rows.add(
+            facts.GROUP_LINES,
+            room_id=f.room,
+            platform=e.platform,
+            chat_id=e.chat_id,
+            account_id=f.who,
+            minute=minute_of(f.at),
+            lines=1,
+        )
 
 
 def _external_joined(f: _Fold, e: ExternalMemberJoined) -> None:
+    f.chat(e)
     f.acted(e.display_name)
     if e.added_by:
         f.referral(f"{e.platform}:{e.added_by}", joins=1)
 
 
 def _external_left(f: _Fold, e: ExternalMemberLeft) -> None:
+    f.chat(e)
     f.acted(e.display_name)
 
 
 def _external_reaction(f: _Fold, e: ExternalReactionPosted) -> None:
+    f.chat(e)
     if e.emoji is None:
         f.acted(e.display_name)
         return
     f.acted(e.display_name, engaged=True, likes=1)
     f.minute(likes=1)
+
+
+def _group_message(f: _Fold, e: GroupMessageSent | GroupDeliveryFailed, **n: int) -> None:
+    f.rows.add(
+        facts.GROUP_MESSAGES,
+        room_id=f.room,
+        platform=e.platform,
+        chat_id=e.chat_id,
+        kind=e.kind,
+        first_at=f.at,
+        last_at=f.at,
+        **n,
+    )
+
+
+def _group_message_sent(f: _Fold, e: GroupMessageSent) -> None:
+    # Ours, not the buyer's doing (customer_id names the buyer): nobody is "seen".
+    _group_message(f, e, **({"edits": 1} if e.edited else {"sent": 1}))
+
+
+def _group_delivery_failed(f: _Fold, e: GroupDeliveryFailed) -> None:
+    _group_message(f, e, failed=1)
+    f.rows.add(
+        facts.GROUP_FAILURES,
+        room_id=f.room,
+        platform=e.platform,
+        chat_id=e.chat_id,
+        code=e.code,
+        failures=1,
+        paused=int(e.binding_paused),
+        detail=e.detail,
+        failed_at=f.at,
+        failed_key=f.event.id,
+    )
+
+
+def _report_ready(f: _Fold, e: ReportReady) -> None:
+    f.rows.add(facts.ROOMS, room_id=f.room, announced_at=f.at)
 
 
 def _linked(f: _Fold, e: CustomersLinked) -> None:
@@ -623,6 +715,9 @@ HANDLERS: dict[type[IntegrationEvent], Handler] = {
     ExternalMemberJoined: _external_joined,
     ExternalMemberLeft: _external_left,
     ExternalReactionPosted: _external_reaction,
+    GroupMessageSent: _group_message_sent,
+    GroupDeliveryFailed: _group_delivery_failed,
+    ReportReady: _report_ready,
     CustomersLinked: _linked,
     CustomersUnlinked: _unlinked,
 }

@@ -28,7 +28,21 @@ Definitions (persons, not accounts: linked accounts count once):
 - each offer's photo: the product's first photo when the offer's terms were last said
   (opened or updated), its thumbnail on orders; none when the product had no photo;
 - new: the show is the first the person attended; segment movement: each attendee's
-  fan tier from the shows before this one ("new" if none) to the shows up to it.
+  fan tier from the shows before this one ("new" if none) to the shows up to it;
+- groups (reach per bound group): each external group the room's events name (a message
+  of ours sent there or failed, a member's line), by platform and chat id, with its title
+  when an ingest event said it: our messages sent by kind (an edit of an earlier one is no
+  new message), the failures for good by the platform's code and whether one paused the
+  binding; the members who wrote in it during the show (persons, staff aside, lines in
+  the show's minutes as the curves count them; all their lines when the show has no start
+  or end) and their lines; the claims made there (a group claim's id is its line's key,
+  `<platform>:<chat>:<message>`: placed or refused) and, of their orders, those paid and
+  not refunded in full, their units and net money;
+- the announcement (report.ready, for the thank-you in the groups): once per room, when
+  the first report after its end is built, and only when the room ended within the last
+  ANNOUNCE_WITHIN (a catch-up after downtime does not announce shows long over): title,
+  attendees, buyers (funnel.paid), units sold, paid orders, the offer that sold the most
+  units (the first such in the report's order), the replay link.
 """
 
 from __future__ import annotations
@@ -37,7 +51,7 @@ import heapq
 import json
 from collections import Counter
 from collections.abc import Iterable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import NamedTuple
 
@@ -53,9 +67,15 @@ from services.analytics.domain.broadcast import (
     watched_on_air,
 )
 from services.analytics.domain.segments import PersonStats
+from shared.events.analytics import ReportReady
+from shared.events.ingest import OUTBOUND_KINDS
 
 TOP = 10
 MAX_CURVE_MINUTES = 24 * 60  # a curve covers at most the first day of a show
+# A room's report is announced (report.ready) only if the room ended this recently: the
+# background build waits while the projection catches up after downtime, and a show that
+# ended long ago must not thank its groups days late. Hours: the settings' default.
+ANNOUNCE_WITHIN_HOURS = 6
 
 
 class MinutePoint(BaseModel):
@@ -168,6 +188,43 @@ class OnAirTake(BaseModel):
     minutes: float
 
 
+class GroupKind(BaseModel):
+    kind: str = Field(
+        description="preview, live, offer, claim_outcome, reminder, red_packet, "
+        "announcement, welcome or thank_you."
+    )
+    sent: int = Field(description="Messages of the kind that reached the group.")
+    edits: int = Field(description="Edits of earlier messages (a claim's outcome when paid...).")
+    failed: int = Field(description="Messages that could not be delivered, for good.")
+
+
+class GroupFailure(BaseModel):
+    code: str = Field(description="The platform's reason: bot_removed, chat_not_found...")
+    failures: int
+    binding_paused: bool = Field(description="A failure of this code paused the binding.")
+    detail: str | None = Field(description="The platform's own words, the latest.")
+
+
+class GroupReach(BaseModel):
+    platform: str
+    chat_id: str
+    title: str | None = Field(description="The chat's title, if an ingest event said it.")
+    sent: int = Field(description="Messages of ours that reached the group (edits aside).")
+    edits: int
+    failed: int
+    kinds: list[GroupKind] = Field(description="Sent, edits and failures per kind.")
+    failures: list[GroupFailure]
+    binding_paused: bool = Field(description="A failure paused the group's binding.")
+    members_wrote: int = Field(
+        description="Persons who wrote in the group during the show (staff aside)."
+    )
+    lines: int = Field(description="Their lines in the group during the show.")
+    claims: int = Field(description="Claims made in the group (placed or refused).")
+    orders_paid: int = Field(description="Orders of those claims paid, not refunded in full.")
+    units_sold: int
+    net_cents: int
+
+
 class RoomReport(BaseModel):
     room_id: str
     title: str | None
@@ -230,6 +287,11 @@ class RoomReport(BaseModel):
     )
     segment_movement: list[Movement]
     minutes: list[MinutePoint]
+    # The bound groups (default: reports cached before it existed still read).
+    groups: list[GroupReach] = Field(
+        default_factory=list,
+        description="Reach per bound group: our messages, failures, who wrote, what sold.",
+    )
 
 
 @dataclass
@@ -351,6 +413,182 @@ class PollFacts:
     results_json: str | None
     closed_at: datetime | None
     counted: dict[int, int]
+
+
+class GroupKey(NamedTuple):
+    platform: str
+    chat_id: str
+
+
+class GroupKindFacts(NamedTuple):
+    platform: str
+    chat_id: str
+    kind: str
+    sent: int
+    edits: int
+    failed: int
+
+
+class GroupFailureFacts(NamedTuple):
+    platform: str
+    chat_id: str
+    code: str
+    failures: int
+    paused: int | None
+    detail: str | None
+
+
+class GroupLineFacts(NamedTuple):
+    """A person's lines in a group in one minute (one row per account: summed here)."""
+
+    platform: str
+    chat_id: str
+    person_id: str
+    minute: datetime
+    lines: int
+
+
+class ClaimFacts(NamedTuple):
+    claim_id: str
+    paid: bool  # its order paid and not refunded in full
+    units_sold: int
+    net_cents: int
+
+
+@dataclass
+class GroupFacts:
+    kinds: list[GroupKindFacts] = field(default_factory=list)
+    failures: list[GroupFailureFacts] = field(default_factory=list)
+    lines: list[GroupLineFacts] = field(default_factory=list)
+    claims: list[ClaimFacts] = field(default_factory=list)
+    titles: dict[GroupKey, str] = field(default_factory=dict)
+
+    def groups(self) -> set[GroupKey]:
+        """The groups named: a message of ours sent or failed there, a member's line."""
+        found = {GroupKey(r.platform, r.chat_id) for r in self.kinds}
+        found |= {GroupKey(r.platform, r.chat_id) for r in self.failures}
+        found |= {GroupKey(r.platform, r.chat_id) for r in self.lines}
+        return found
+
+
+def _kind_order(kind: str) -> tuple[int, str]:
+    return (OUTBOUND_KINDS.index(kind) if kind in OUTBOUND_KINDS else len(OUTBOUND_KINDS), kind)
+
+
+def group_of_claim(claim_id: str, groups: Iterable[GroupKey]) -> GroupKey | None:
+    """The group a claim was made in: its id is `<platform>:<chat>:<message>` (the longest
+    matching prefix wins, should one chat id start like another)."""
+    best: GroupKey | None = None
+    for g in groups:
+        prefix = f"{g.platform}:{g.chat_id}:"
+        longer = best is None or len(g.chat_id) > len(best.chat_id)
+        if longer and claim_id.startswith(prefix) and len(claim_id) > len(prefix):
+            best = g
+    return best
+
+
+def group_reach(
+    facts: GroupFacts,
+    start: datetime | None,
+    end: datetime | None,
+    staff: frozenset[str] = frozenset(),
+) -> list[GroupReach]:
+    """Reach per group (see the module's definitions), groups in platform and chat order."""
+    keys = facts.groups()
+    window = (_floor(start), _floor(end)) if start and end else None
+    writers: dict[GroupKey, set[str]] = {}
+    lines: Counter[GroupKey] = Counter()
+    for row in facts.lines:
+        if row.person_id in staff:
+            continue
+        if window and not window[0] <= row.minute <= window[1]:
+            continue
+        key = GroupKey(row.platform, row.chat_id)
+        writers.setdefault(key, set()).add(row.person_id)
+        lines[key] += row.lines
+    claims: dict[GroupKey, list[ClaimFacts]] = {}
+    for claim in facts.claims:
+        group = group_of_claim(claim.claim_id, keys)
+        if group is not None:
+            claims.setdefault(group, []).append(claim)
+    found = []
+    for key in sorted(keys):
+        kinds = sorted(
+            (r for r in facts.kinds if (r.platform, r.chat_id) == key),
+            key=lambda r: _kind_order(r.kind),
+        )
+        failures = sorted(
+            (r for r in facts.failures if (r.platform, r.chat_id) == key),
+            key=lambda r: (-r.failures, r.code),
+        )
+        made = claims.get(key, [])
+        paid = [c for c in made if c.paid]
+        found.append(
+            GroupReach(
+                platform=key.platform,
+                chat_id=key.chat_id,
+                title=facts.titles.get(key),
+                sent=sum(r.sent for r in kinds),
+                edits=sum(r.edits for r in kinds),
+                failed=sum(r.failed for r in kinds),
+                kinds=[
+                    GroupKind(kind=r.kind, sent=r.sent, edits=r.edits, failed=r.failed)
+                    for r in kinds
+                ],
+                failures=[
+                    GroupFailure(
+                        code=r.code,
+                        failures=r.failures,
+                        binding_paused=bool(r.paused),
+                        detail=r.detail or None,
+                    )
+                    for r in failures
+                ],
+                binding_paused=any(r.paused for r in failures),
+                members_wrote=len(writers.get(key, ())),
+                lines=lines[key],
+                claims=len(made),
+                orders_paid=len(paid),
+                units_sold=sum(c.units_sold for c in paid),
+                net_cents=sum(c.net_cents for c in paid),
+            )
+        )
+    return found
+
+
+def announces(
+    ended_at: datetime | None,
+    announced_at: datetime | None,
+    now: datetime,
+    within: timedelta = timedelta(hours=ANNOUNCE_WITHIN_HOURS),
+) -> bool:
+    """Whether a report just built is the room's announcement: the room ended, was not
+    announced yet, and ended within `within` of now (not a show long over, met again while
+    catching up after downtime or rebuilding from the streams)."""
+    return ended_at is not None and announced_at is None and now - ended_at <= within
+
+
+def _clip(text: str | None, limit: int = 200) -> str | None:
+    return text if text is None or len(text) <= limit else text[: limit - 1] + "…"
+
+
+def report_ready(report: RoomReport, at: datetime) -> ReportReady:
+    """The report's highlights as its announcement (id `report:<room>`: a re-publish is a
+    duplicate). Its links as the report has them: make them absolute first if known."""
+    sold = [o for o in report.offers if o.units_sold > 0]
+    top = max(sold, key=lambda o: o.units_sold, default=None)  # the first of the best
+    return ReportReady(
+        id=f"report:{report.room_id}",
+        room_id=report.room_id,
+        occurred_at=at,
+        title=_clip(report.title),
+        attendees=report.attendees,
+        buyers=report.funnel.paid,
+        units_sold=sum(o.units_sold for o in report.offers),
+        orders_paid=report.paid_orders,
+        top_offer_title=_clip(top.title) if top else None,
+        replay_url=report.replay_url,
+    )
 
 
 def _floor(at: datetime) -> datetime:
@@ -508,6 +746,7 @@ def build_report(
     staff: frozenset[str] = frozenset(),
     takes: Iterable[TakeFacts] = (),
     watch_spans: Iterable[WatchSpan] = (),
+    groups: GroupFacts | None = None,
 ) -> RoomReport:
     attendees = {p: s for p, s in in_room.items() if s.rooms > 0 and p not in staff}
     present = presence(marks, set(staff))
@@ -618,4 +857,5 @@ def build_report(
             for (a, b), n in sorted(movement.items(), key=lambda kv: (-kv[1], kv[0]))
         ],
         minutes=points,
+        groups=group_reach(groups, room.started_at, room.ended_at, staff) if groups else [],
     )

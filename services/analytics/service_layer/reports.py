@@ -1,4 +1,5 @@
-"""Post-stream reports: built when a room ends, cached, rebuilt when the room changed."""
+"""Post-stream reports: built when a room ends, cached, rebuilt when the room changed;
+the first built after the end announced on the bus (report.ready), once per room."""
 
 from __future__ import annotations
 
@@ -6,12 +7,21 @@ import asyncio
 import itertools
 import logging
 import time
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable, Sequence
+from dataclasses import dataclass
+from datetime import timedelta
 from typing import Any
 
 from services.analytics.adapters.store import FirstBuys, Scope, Store
 from services.analytics.domain.broadcast import TakeFacts, WatchSpan
 from services.analytics.domain.report import (
+    ANNOUNCE_WITHIN_HOURS,
+    ClaimFacts,
+    GroupFacts,
+    GroupFailureFacts,
+    GroupKey,
+    GroupKindFacts,
+    GroupLineFacts,
     MinuteCounts,
     OfferFacts,
     PacketFacts,
@@ -19,11 +29,15 @@ from services.analytics.domain.report import (
     PresenceMark,
     RoomFacts,
     RoomReport,
+    announces,
     build_report,
+    report_ready,
+    with_live_url,
 )
 from services.analytics.domain.segments import PersonStats, through_show, tier
 from shared.background import STOP_TIMEOUT_S
-from shared.events import utcnow
+from shared.events import IntegrationEvent, utcnow
+from shared.messaging import EventPublisher
 
 log = logging.getLogger("qunlive.analytics.reports")
 
@@ -32,12 +46,27 @@ class RoomNotFound(LookupError):
     pass
 
 
+@dataclass
+class Announcer:
+    """Where a room's announcement goes: the bus first (the record; the id `report:<room>`
+    makes a re-publish a duplicate), then the projection, so the room reads as announced at
+    once (the consumer skips the id when it comes round), as the hosts' link decisions do."""
+
+    publisher: Callable[[], EventPublisher]
+    record: Callable[[Sequence[IntegrationEvent]], Awaitable[object]]
+    live_url: str = ""  # the replay link made absolute, when analytics knows live's URL
+    within: timedelta = timedelta(hours=ANNOUNCE_WITHIN_HOURS)
+
+
 class Reports:
     """Reports are built in the background when a room ends, and built again when
     events of a reported room arrive later (payments after the show, a stream that
     lagged): a short pause first gathers a burst into one build. While the projection
     is behind (`busy`: after downtime), catching up comes first; a report built mid-way
-    would be stale at once. A request for a stale report builds it there and then."""
+    would be stale at once. A request for a stale report builds it there and then.
+
+    The first background build after a room ended announces the report (`announcer`):
+    once per room, and only for a room that ended recently (domain.report.announces)."""
 
     SETTLE_S = 0.3
     # Background builds at a time: at the end of a busy evening many rooms end together,
@@ -49,8 +78,10 @@ class Reports:
         store: Store,
         write_lock: asyncio.Lock,
         busy: Callable[[], bool] = lambda: False,
+        announcer: Announcer | None = None,
     ) -> None:
         self.store = store
+        self.announcer = announcer
         self._write_lock = write_lock
         self._busy = busy
         self._tasks: dict[str, asyncio.Task[None]] = {}
@@ -62,6 +93,10 @@ class Reports:
 
     async def load(self) -> None:
         self._reported = await self.store.reported_rooms()
+        if self.announcer is not None:
+            # Ended recently and not announced: stopped between a build and its announcement.
+            for room_id in await self.store.unannounced_rooms(utcnow() - self.announcer.within):
+                self.schedule(room_id)
 
     def changed(self, rooms: set[str]) -> None:
         """Events of these rooms were applied: rebuild the reports that exist."""
@@ -91,13 +126,31 @@ class Reports:
                         return
                     self._in_database.add(room_id)
                     try:
-                        await self.refresh(room_id)
+                        await self._announce(await self.refresh(room_id))
                         if await self.is_ready(room_id):
                             return
                     finally:
                         self._in_database.discard(room_id)
         except Exception:
             log.exception("report build failed; it is built on demand", extra={"room": room_id})
+
+    async def _announce(self, report: RoomReport) -> None:
+        """Announce the room's report if it is the first built since the room ended."""
+        announcer = self.announcer
+        if announcer is None:
+            return
+        room = await self.store.room(report.room_id)
+        now = utcnow()
+        if room is None or not announces(room.ended_at, room.announced_at, now, announcer.within):
+            return
+        event = report_ready(with_live_url(report, announcer.live_url), now)
+        try:
+            await announcer.publisher().publish(event)
+        except Exception:  # NATS away: the next build of the room, or a restart, tries again
+            log.warning("report not announced", extra={"room": report.room_id}, exc_info=True)
+            return
+        await announcer.record([event])
+        log.info("report announced", extra={"room": report.room_id})
 
     async def _settled(self) -> None:
         await asyncio.sleep(self.SETTLE_S)
@@ -198,6 +251,7 @@ class Reports:
         previous = await store.previous_room(room)
         marks = [PresenceMark._make(row) for row in presence_rows]
         takes = [TakeFacts._make(row) for row in await store.stream_takes(room_id)]
+        groups = await self._group_facts(room_id)
         report = build_report(
             room=RoomFacts(
                 room_id,
@@ -248,6 +302,7 @@ class Reports:
             staff=frozenset(staff),
             takes=takes,
             watch_spans=[WatchSpan._make(row) for row in watch_rows],
+            groups=groups,
         )
         # Names only for the few persons the report names (the top lists, the luckiest):
         # reading every attendee's took as long as a pass over their figures.
@@ -261,6 +316,29 @@ class Reports:
         for ref in named:
             ref.display_name = names.get(ref.person_id, "")
         return report
+
+    async def _group_facts(self, room_id: str) -> GroupFacts:
+        store = self.store
+        kinds, failures, lines, claims = await asyncio.gather(
+            store.group_messages(room_id),
+            store.group_failures(room_id),
+            store.group_lines(room_id),
+            store.group_claims(room_id),
+        )
+        found = GroupFacts(
+            kinds=[GroupKindFacts._make(row) for row in kinds],
+            failures=[GroupFailureFacts._make(row) for row in failures],
+            lines=[GroupLineFacts._make(row) for row in lines],
+            claims=[
+                ClaimFacts(claim_id, bool(paid), int(units or 0), int(net or 0))
+                for claim_id, paid, units, net in claims
+            ],
+        )
+        chats = {key.chat_id for key in found.groups()}
+        if chats:
+            titles = await store.group_titles(chats)
+            found.titles = {GroupKey(*key): title for key, title in titles.items()}
+        return found
 
 
 def _offer(row: Any) -> OfferFacts:

@@ -23,6 +23,7 @@ Via = Literal["webhook", "import", "replay"]
 ROOM_SOURCES = {"telegram": "telegram", "whatsapp": "whatsapp"}
 LIVE_NAME_MAX = 64
 LIVE_TEXT_MAX = 2000
+CHAT_TITLE_MAX = 128  # IngestEvent.chat_title
 
 
 def customer_ref(platform: str, user_id: str) -> str:
@@ -42,6 +43,7 @@ def ingest_event(item: Item, room_id: str, via: Via, in_room: bool = False) -> I
         "external_user_id": item.user_id,
         "display_name": item.user_name,
         "via": via,
+        "chat_title": clip(item.chat_title, CHAT_TITLE_MAX) if item.chat_title else None,
     }
     match item:
         case ChatMessage():

@@ -1,16 +1,26 @@
-"""FastAPI dependencies: the composition root, the host, the buyer."""
+"""FastAPI dependencies: the composition root, the host, the buyer, a pay link's holder."""
 
 from __future__ import annotations
 
 from dataclasses import dataclass
 from typing import Annotated
 
-from fastapi import Depends, Request
-from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
+from fastapi import Depends, Request, Security
+from fastapi.security import APIKeyHeader, HTTPAuthorizationCredentials, HTTPBearer
 
 from services.orders.bootstrap import OrdersApp
-from shared.auth import ADMIN, InvalidToken, NotAllowed, TokenHolder, host_of, read_viewer_token
-from shared.problems import forbidden, invalid_token, unauthenticated
+from shared.auth import (
+    ADMIN,
+    ExpiredPayLink,
+    InvalidToken,
+    NotAllowed,
+    PayLink,
+    TokenHolder,
+    host_of,
+    read_pay_token,
+    read_viewer_token,
+)
+from shared.problems import ApiError, forbidden, invalid_token, unauthenticated
 
 bearer = HTTPBearer(auto_error=False)
 Credentials = Annotated[HTTPAuthorizationCredentials | None, Depends(bearer)]
@@ -80,3 +90,55 @@ require_buyer = ViewerBearer()
 
 HostDep = Annotated[Host, Depends(require_host)]
 BuyerDep = Annotated[TokenHolder, Depends(require_buyer)]
+
+
+PAY_TOKEN_HEADER = "X-Pay-Token"
+pay_link_key = APIKeyHeader(
+    name=PAY_TOKEN_HEADER,
+    scheme_name="PayLink",
+    auto_error=False,
+    description='The `pay` of a group reply\'s "Pay" link (`/r/{room_id}?pay=<token>`): '
+    "lets whoever holds it read and pay that one order, nothing else.",
+)
+PayToken = Annotated[str | None, Security(pay_link_key)]
+_CHALLENGE = {"WWW-Authenticate": 'Bearer error="invalid_token"'}
+
+
+@dataclass(frozen=True)
+class OrderAccess:
+    """Who reads or pays an order: its buyer (a viewer token), or whoever holds the order's
+    pay link (then `pay_link` says which order and buyer it was issued for)."""
+
+    customer_id: str
+    pay_link: PayLink | None = None
+
+
+async def order_access(
+    order_id: str, orders: OrdersDep, credentials: Credentials, pay_token: PayToken
+) -> OrderAccess:
+    """The viewer token, or the order's pay link (X-Pay-Token, read when sent).
+
+    A group member who wrote "+1" has no viewer token of that account: the link in the
+    group's reply is all they hold. Anyone in the group sees it, so it opens one order:
+    a link of another order is 403 here; past its deadline it is 401 `pay_link_expired`."""
+    secret = orders.settings.secret_key
+    if pay_token is not None:
+        try:
+            link = read_pay_token(pay_token, secret)
+        except ExpiredPayLink as exc:
+            raise ApiError(401, str(exc), "pay_link_expired", _CHALLENGE) from None
+        except InvalidToken as exc:
+            raise invalid_token(str(exc)) from None
+        if link.order_id != order_id:
+            raise forbidden("this pay link is for another order")
+        return OrderAccess(link.customer_id, link)
+    if credentials is None:
+        raise unauthenticated("a viewer token (join the room first), or the order's pay link")
+    try:
+        buyer = read_viewer_token(credentials.credentials, secret)
+    except InvalidToken as exc:
+        raise invalid_token(str(exc)) from None
+    return OrderAccess(buyer.customer_id)
+
+
+OrderAccessDep = Annotated[OrderAccess, Depends(order_access)]

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 from datetime import datetime, timedelta
-from typing import Annotated, Literal
+from typing import Annotated, Any, Literal
 
 from fastapi import Header, HTTPException, Request, Response, status
 from pydantic import BaseModel, Field, model_validator
@@ -14,7 +14,13 @@ from services.orders.adapters.tables import CommissionRow, OfferRow, OrderRow, P
 from services.orders.bootstrap import OrdersApp
 from services.orders.domain.fulfilment import Fulfilment
 from services.orders.domain.offers import OfferKind, Tier
-from services.orders.entrypoints.deps import BuyerDep, HostDep, OrdersDep
+from services.orders.entrypoints.deps import (
+    BuyerDep,
+    HostDep,
+    OrderAccess,
+    OrderAccessDep,
+    OrdersDep,
+)
 from services.orders.service_layer.catalog import OfferDraft, current_price, photo_sizes
 from services.orders.service_layer.checkout import KEY_REUSED, CheckoutRequest
 from shared import metrics
@@ -22,7 +28,14 @@ from shared.api import Instant, RoomIdPath, api_router
 from shared.auth import TokenHolder
 from shared.events import utcnow
 from shared.events.media import ImageSizes
-from shared.problems import PROBLEM_JSON, ApiError, Problem, answers, problem_body
+from shared.problems import (
+    PROBLEM_JSON,
+    ApiError,
+    Problem,
+    answers,
+    forbidden,
+    problem_body,
+)
 
 router = api_router()
 
@@ -375,9 +388,41 @@ async def place_checkout(
     return code, refusal, PROBLEM_JSON
 
 
-@router.get("/orders/{order_id}", response_model=OrderOut, tags=["orders"])
-async def get_order(order_id: str, orders: OrdersDep, buyer: BuyerDep) -> OrderOut:
-    return OrderOut.of(await orders.payments.order(order_id, buyer.customer_id))
+# The two operations a pay link opens (deps.order_access); every other stays the buyer's.
+PAY_LINK_ANSWERS: dict[int | str, dict[str, Any]] = {
+    401: {
+        "description": "No credential, or one that is not valid (`unauthenticated`, "
+        "`invalid_token`), or a pay link past the order's deadline (`pay_link_expired`)."
+    },
+    403: {"description": "A pay link of another order, or not of this buyer (`forbidden`)."},
+}
+
+
+async def order_seen_by(orders: OrdersApp, order_id: str, access: OrderAccess) -> OrderRow:
+    """The order, if `access` may see it: its buyer's own, or the one its pay link names."""
+    if access.pay_link is None:
+        return await orders.payments.order(order_id, access.customer_id)
+    order = await orders.payments.order(order_id)
+    if order.customer_id != access.pay_link.customer_id:
+        raise forbidden("this pay link is not for this order's buyer")
+    return order
+
+
+@router.get(
+    "/orders/{order_id}",
+    response_model=OrderOut,
+    tags=["orders"],
+    responses=PAY_LINK_ANSWERS,
+)
+async def get_order(order_id: str, orders: OrdersDep, access: OrderAccessDep) -> OrderOut:
+    """An order, for its buyer (viewer token) or for whoever holds its pay link
+    (`X-Pay-Token`: the "Pay" button of a group's reply to a "+1"). A pay link is seen by
+    the whole group: it shows neither the pickup code (it collects the goods) nor who
+    referred the buyer."""
+    order = OrderOut.of(await order_seen_by(orders, order_id, access))
+    if access.pay_link is not None:
+        return order.model_copy(update={"pickup_code": None, "referrer_chain": []})
+    return order
 
 
 @router.post(
@@ -399,11 +444,15 @@ async def set_fulfilment(
     status_code=202,
     response_model=PayOut,
     tags=["orders"],
-    responses=answers(409),
+    responses={**answers(409), **PAY_LINK_ANSWERS},
 )
-async def pay(order_id: str, body: PayIn, orders: OrdersDep, buyer: BuyerDep) -> PayOut:
-    """Start paying what is due now; the outcome arrives from the provider by callback."""
-    payment = await orders.payments.pay(order_id, buyer.customer_id, body.card)
+async def pay(order_id: str, body: PayIn, orders: OrdersDep, access: OrderAccessDep) -> PayOut:
+    """Start paying what is due now; the outcome arrives from the provider by callback.
+    Its buyer pays with their viewer token; whoever holds the order's pay link
+    (`X-Pay-Token`) may pay it too."""
+    if access.pay_link is not None:  # its buyer's own order is checked by pay() itself
+        await order_seen_by(orders, order_id, access)
+    payment = await orders.payments.pay(order_id, access.customer_id, body.card)
     return PayOut(
         payment_id=payment.id,
         status=payment.status,

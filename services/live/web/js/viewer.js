@@ -17,6 +17,8 @@ const STAFF = new Set(['host', 'moderator']); // they may always post media and 
 const roomId = decodeURIComponent(window.location.pathname.split('/').filter(Boolean).pop() || '');
 const params = new URLSearchParams(window.location.search);
 const storageKey = `qunlive.viewer.${roomId}`;
+// A group's "Pay" link (?pay=<token>): one order someone's "+1" held, to see and pay here.
+const link = payLinkOf(params.get('pay'));
 
 const state = {
   config: null,
@@ -98,6 +100,7 @@ async function init() {
   try {
     state.config = await loadConfig();
     setCurrency(state.config.currency);
+    if (link) openPayLink(); // whatever the room's state: an order can be paid after the show
     state.room = await api('', `/rooms/${encodeURIComponent(roomId)}`);
   } catch (error) {
     show($('#loading'), false);
@@ -471,6 +474,7 @@ function fetchOffer(offerId) {
       renderProduct();
       renderOrders();
       renderSheet();
+      renderPayLink();
     })
     .catch((error) => {
       const known = state.offers.get(offerId);
@@ -712,11 +716,19 @@ function addOrder(orderId, draft) {
   fetchOrder(orderId);
 }
 
+/** How to ask orders about an order: the pay link for the link's, my viewer token for mine. */
+function orderAuth(orderId) {
+  if (link && orderId === link.orderId) return { headers: { 'X-Pay-Token': link.token } };
+  return { token: saved().token };
+}
+
 async function fetchOrder(orderId) {
+  if (link && orderId === link.orderId) {
+    await fetchLinkOrder();
+    return;
+  }
   try {
-    const order = await api(state.config.orders_url, `/orders/${encodeURIComponent(orderId)}`, {
-      token: saved().token,
-    });
+    const order = await api(state.config.orders_url, `/orders/${encodeURIComponent(orderId)}`, orderAuth(orderId));
     state.orders.set(orderId, order);
     if (!state.offers.get(order.offer_id)?.title) fetchOffer(order.offer_id);
     if (order.status !== 'awaiting_payment') state.paying.delete(orderId);
@@ -742,15 +754,26 @@ function renderOrders() {
   const list = $('#order-list');
   const orders = [...state.orders.values()];
   show($('#orders'), orders.length > 0);
-  // What the viewer is typing survives the redraw (an order or offer update may come mid-way).
-  const typed = new Map([...list.querySelectorAll('input')].map((input) => [input.id, input.value]));
+  redrawKeepingInput(list, orders.map((order) => renderOrder(order)));
+}
+
+/** Both places a pay form can be: my orders, and the pay link's order. */
+function renderPayments() {
+  renderOrders();
+  renderPayLink();
+}
+
+/** Replace `box`'s children: what the viewer is typing survives the redraw (an order or
+ * offer update may come mid-way), and so does the focus. */
+function redrawKeepingInput(box, children) {
+  const typed = new Map([...box.querySelectorAll('input')].map((input) => [input.id, input.value]));
   const focused = document.activeElement?.id;
-  list.replaceChildren(...orders.map(renderOrder));
+  box.replaceChildren(...children);
   for (const [id, value] of typed) {
     const input = document.getElementById(id);
     if (input) input.value = value;
   }
-  if (focused && list.querySelector(`#${CSS.escape(focused)}`)) document.getElementById(focused).focus();
+  if (focused && box.querySelector(`#${CSS.escape(focused)}`)) document.getElementById(focused).focus();
 }
 
 function renderOrder(order) {
@@ -774,8 +797,8 @@ function renderOrder(order) {
   return item;
 }
 
-function payForm(order, paying) {
-  const inputId = `card-${order.id}`;
+function payForm(order, paying, idPrefix = 'card') {
+  const inputId = `${idPrefix}-${order.id}`;
   const input = el('input', {
     id: inputId, name: 'card', inputmode: 'numeric', autocomplete: 'cc-number', required: true,
     placeholder: '4242 4242 4242 4242', maxlength: 23, 'aria-describedby': `${inputId}-hint`,
@@ -797,18 +820,18 @@ async function pay(orderId, card) {
   const digits = card.replace(/\D/g, '');
   if (digits.length < 12) {
     state.paying.set(orderId, { message: 'pay.bad_card', tone: 'error' });
-    renderOrders();
+    renderPayments();
     return;
   }
   state.paying.set(orderId, { since: Date.now() });
-  renderOrders();
+  renderPayments();
   try {
     await api(state.config.orders_url, `/orders/${encodeURIComponent(orderId)}/pay`, {
-      method: 'POST', token: saved().token, body: { card: card.trim() },
+      method: 'POST', body: { card: card.trim() }, ...orderAuth(orderId),
     });
   } catch (error) {
     state.paying.set(orderId, { message: error.status ? 'pay.refused' : 'err.network', tone: 'error' });
-    renderOrders();
+    renderPayments();
     fetchOrder(orderId);
     return;
   }
@@ -821,8 +844,107 @@ async function pay(orderId, card) {
   }
   if (state.paying.has(orderId)) {
     state.paying.set(orderId, { message: 'pay.not_confirmed', tone: 'error' });
-    renderOrders();
+    renderPayments();
   }
+}
+
+// ---- a group's pay link ------------------------------------------------------------------------
+
+/**
+ * The link's token and the order it names ({token, orderId, order, problem}), or null.
+ * The order id is read from the token's claims only to address the request: orders checks
+ * the signature, the order and the buyer (a token it refuses is said as `problem`).
+ */
+function payLinkOf(token) {
+  if (!token) return null;
+  let orderId = null;
+  try {
+    const payload = token.split('.')[1].replace(/-/g, '+').replace(/_/g, '/');
+    const claims = JSON.parse(atob(payload.padEnd(payload.length + ((4 - (payload.length % 4)) % 4), '=')));
+    orderId = typeof claims.order === 'string' ? claims.order : null;
+  } catch {
+    orderId = null;
+  }
+  return { token, orderId, order: null, problem: orderId ? null : 'paylink.invalid', focused: false };
+}
+
+function openPayLink() {
+  const sheet = $('#pay-sheet');
+  renderPayLink();
+  if (!sheet.open) sheet.showModal();
+  if (link.orderId) fetchLinkOrder();
+  setInterval(renderPayDeadline, 1000); // also on a room that ended (no tick there)
+}
+
+async function fetchLinkOrder() {
+  const orderId = link.orderId;
+  try {
+    const order = await api(state.config.orders_url, `/orders/${encodeURIComponent(orderId)}`, orderAuth(orderId));
+    link.order = order;
+    link.problem = null;
+    if (!state.offers.get(order.offer_id)?.title) fetchOffer(order.offer_id);
+    if (order.status !== 'awaiting_payment') state.paying.delete(orderId);
+  } catch (error) {
+    if (error.status === 0 && link.order) { // a blip while waiting for the payment: look again later
+      renderPayLink();
+      return;
+    }
+    const expired = error.body?.code === 'pay_link_expired';
+    link.problem = error.status === 0 ? 'err.network' : expired ? 'paylink.expired' : 'paylink.invalid';
+    if (error.status) state.paying.delete(orderId);
+  }
+  renderPayLink();
+}
+
+function renderPayLink() {
+  if (!link) return;
+  const order = link.problem ? null : link.order;
+  const offer = order ? state.offers.get(order.offer_id) : null;
+  renderOfferPhoto($('#pay-photo'), $('#pay-photo-count'), offer, '(min-width: 900px) 13rem, 38vw');
+  $('#pay-kind').textContent = order ? t(`kind.${order.kind}`) : '';
+  $('#pay-title').textContent = order
+    ? `${offer?.title || t('orders.item')} × ${order.quantity}`
+    : link.problem ? '' : t('common.loading');
+  $('#pay-amount').textContent = order ? money(order.amount_cents) : '';
+  const badge = $('#pay-badge');
+  badge.textContent = order ? t(`order.${order.status}`) : '';
+  badge.className = `badge ${order ? STATUS_TONE[order.status] || '' : ''}`;
+  show(badge, Boolean(order));
+  renderPayDeadline();
+  const pickup = $('#pay-pickup');
+  pickup.textContent = order?.pickup_code ? t('orders.pickup', { code: order.pickup_code }) : '';
+  show(pickup, Boolean(order?.pickup_code));
+  const waiting = order?.status === 'awaiting_payment';
+  const box = $('#pay-form');
+  const hadFocus = box.contains(document.activeElement);
+  redrawKeepingInput(box, waiting ? [payForm(order, state.paying.get(order.id), 'paylink-card')] : []);
+  $('#pay-outcome').textContent = payOutcome(order);
+  $('#pay-outcome').className = `status ${order?.status === 'paid' || order?.status === 'deposit_paid' ? 'good' : link.problem || (order && !waiting) ? 'warn' : ''}`;
+  if (waiting && !link.focused) { // once the order is there: straight to the card number
+    link.focused = true;
+    box.querySelector('input')?.focus();
+  } else if (hadFocus && !box.contains(document.activeElement)) {
+    $('#pay-close').focus(); // the form went (paid, expired): focus stays in the dialog
+  }
+}
+
+function payOutcome(order) {
+  if (link.problem) return t(link.problem);
+  if (!order || order.status === 'awaiting_payment') return '';
+  if (order.status === 'paid' || order.status === 'deposit_paid') return t('orders.paid_thanks');
+  if (order.status === 'expired') return t('paylink.order_expired');
+  return t('paylink.nothing_to_pay', { status: t(`order.${order.status}`) });
+}
+
+function renderPayDeadline() {
+  const order = link?.problem ? null : link?.order;
+  const node = $('#pay-deadline');
+  if (order?.status !== 'awaiting_payment') {
+    node.textContent = '';
+    return;
+  }
+  const left = timeLeft(order.pay_by);
+  node.textContent = left ? t('orders.pay_by', { when: clock(order.pay_by), left }) : t('orders.pay_late');
 }
 
 // ---- red packets and polls ------------------------------------------------------------------
@@ -1144,6 +1266,7 @@ function renderAll() {
   renderPoll();
   renderChat();
   renderSheet();
+  renderPayLink();
   if ($('#post-sheet').open) composer.render();
   if (photos?.isOpen) photos.render();
   if (!$('#join').hidden) renderJoin();
@@ -1200,6 +1323,8 @@ function wireControls() {
     if (sheet.returnFocus?.isConnected) sheet.returnFocus.focus();
     sheet.returnFocus = null;
   });
+  $('#pay-close').addEventListener('click', () => $('#pay-sheet').close());
+  $('#pay-photo').addEventListener('click', () => openOfferPhotos(state.offers.get(link?.order?.offer_id), $('#pay-photo')));
   $('#attach').addEventListener('click', openPostSheet);
   $('#post-close').addEventListener('click', () => $('#post-sheet').close());
   $('#post-sheet').addEventListener('close', () => {
