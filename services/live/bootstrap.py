@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import uuid
 from dataclasses import dataclass, field
-from datetime import UTC, date, datetime
+from datetime import UTC, date, datetime, timedelta
 
 from services.live import protocol
 from services.live.adapters.history import ChatHistory
@@ -14,6 +14,7 @@ from services.live.adapters.room_feed import RoomState
 from services.live.adapters.room_past import room_past
 from services.live.adapters.tables import LiveOutbox, metadata
 from services.live.adapters.tokens import HostTokens, ViewerTokens
+from services.live.domain.chat_to_buy import LineVersions
 from services.live.domain.moderation import RoomRules
 from services.live.domain.ratelimit import LastPosts, RateLimiter
 from services.live.domain.viewers import Role
@@ -27,6 +28,7 @@ from services.live.service_layer.rooms import RoomService
 from services.live.service_layer.streams import StreamService
 from services.live.settings import LiveSettings
 from shared.events import (
+    ChatMessageEdited,
     ChatMessagePosted,
     IntegrationEvent,
     RoomEnded,
@@ -206,9 +208,17 @@ def build(settings: LiveSettings | None = None) -> LiveApp:
         last_posts=last_posts,
         instance_id=instance_id,
     )
-    subscribers.register(
-        infra.broker, ChatToBuy(app.rooms, lambda: infra.publisher), app.room_media
+
+    async def versions(room_id: str, edit: ChatMessageEdited) -> LineVersions | None:
+        return await app.history.versions(room_id, edit)
+
+    chat_to_buy = ChatToBuy(
+        app.rooms,
+        lambda: infra.publisher,
+        versions,
+        edit_fresh_for=timedelta(seconds=settings.edit_claim_max_age_s),
     )
+    subscribers.register(infra.broker, chat_to_buy, app.room_media)
     infra.on_start.append(app._started)
     infra.on_stop.append(app._stopping)
     return app

@@ -141,6 +141,9 @@ class ChatLine(BaseModel):
         "(same place), a link, a product card (photo on orders: {orders_url}/photos/{name}), "
         "or a group's media still being fetched (an `attached` frame follows).",
     )
+    edited: bool = Field(
+        default=False, description="Its author edited it where they wrote it (a group)."
+    )
 
 
 class OfferView(BaseModel):
@@ -222,6 +225,15 @@ class ChatDeleted(BaseModel):
 
     type: Literal["deleted"] = "deleted"
     message_id: str
+
+
+class ChatEdited(BaseModel):
+    """A group member edited this line where they wrote it: show `text` instead, marked
+    as edited. Only lines from the groups are edited; lines you never got are ignored."""
+
+    type: Literal["edited"] = "edited"
+    message_id: str
+    text: str
 
 
 class Attached(BaseModel):
@@ -330,6 +342,7 @@ AnyServerFrame = Annotated[
     | RoomStatus
     | StreamFrame
     | ChatDeleted
+    | ChatEdited
     | Attached
     | RulesFrame
     | Pinned

@@ -24,6 +24,9 @@ class LiveSettings(ServiceSettings):
     # Per viewer: chat lines, claims, grabs, votes (likes are coalesced, not limited).
     actions_per_s: float = Field(default=2.0, gt=0)
     actions_burst: int = Field(default=6, ge=1)
+    # A group line edited into a buy ("ok" -> "+1") claims only while it is this fresh (sent
+    # this long before the edit at most): as ingest's LIVE_MAX_AGE_S for new lines.
+    edit_claim_max_age_s: float = Field(default=600, gt=0)
     # Where the viewer page and the host console reach the other services (served to them
     # as /config.json). Empty: the page's own host name with the service's default port.
     orders_public_url: str = ""

@@ -8,6 +8,7 @@ from services.orders.adapters.payments import SimulatedGateway
 from services.orders.adapters.tables import OrdersOutbox, metadata
 from services.orders.domain.referral import CommissionRule
 from services.orders.entrypoints import subscribers
+from services.orders.service_layer.amendments import Amendments
 from services.orders.service_layer.catalog import Catalog
 from services.orders.service_layer.checkout import Checkout
 from services.orders.service_layer.payments import Payments
@@ -32,6 +33,7 @@ class OrdersApp:
     ticker: StockTicker
     outbox: Outbox
     gateway: SimulatedGateway
+    amendments: Amendments | None = None
 
     async def _started(self) -> None:
         await self.outbox.start(self.infra.publisher)
@@ -81,7 +83,8 @@ def build(settings: OrdersSettings | None = None) -> OrdersApp:
     app = OrdersApp(
         settings, infra, catalog, photos, checkout, payments, sweeper, ticker, outbox, gateway
     )
-    subscribers.register(infra.broker, checkout)
+    app.amendments = Amendments(infra.sessions, outbox, ticker, checkout)
+    subscribers.register(infra.broker, checkout, app.amendments)
     infra.on_start.append(app._started)
     infra.on_stop.append(app._stopping)
     return app

@@ -72,8 +72,13 @@ async def test_edits_and_members_are_events_but_not_room_lines(
     ]
     assert isinstance(events[1], ExternalMessageReceived) and events[1].edited
     assert isinstance(events[2], ExternalMemberJoined) and events[2].customer_id == "telegram:5"
+    # One line in the room; the edit changes it (a chat.message_edited, not a line).
     room_lines = await stream_messages(nc, "LIVE", "live.r_edit.>")
-    assert [json.loads(m.data)["text"] for m in room_lines] == ["+1"]
+    assert [json.loads(m.data)["type"] for m in room_lines] == [
+        "chat.message_posted",
+        "chat.message_edited",
+    ]
+    assert [json.loads(m.data)["text"] for m in room_lines] == ["+1", "+2"]
 
 
 async def test_a_wrong_secret_is_401_and_nothing_is_kept(ingest: Ingest, nc: NatsClient) -> None:

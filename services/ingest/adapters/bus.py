@@ -7,6 +7,7 @@ come), so the webhook answers 503 at once and the platform retries later.
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
@@ -18,10 +19,13 @@ from nats.js.api import AckPolicy, ConsumerConfig, DeliverPolicy, PubAck
 from nats.js.errors import NotFoundError
 
 from shared import streams, subjects
-from shared.events import IntegrationEvent
-from shared.messaging import EventPublisher, dead_letter
+from shared.events import ChatMessagePosted, IntegrationEvent
+from shared.messaging import H_MSG_ID, EventPublisher, dead_letter
 
 H_RECEIVED_AT = "Qunlive-Received-At"
+CHAT_LINE_TYPE = ChatMessagePosted.model_fields["type"].default
+# The most room lines one edit's lookup reads (headers only) to find its original.
+ROOM_LINE_SCAN_MAX = 20_000
 
 
 class NatsUnavailable(Exception):
@@ -78,6 +82,52 @@ class Bus:
         except Exception as exc:
             raise NatsUnavailable(f"stored message lookup failed: {exc!r}") from exc
         return stored.time
+
+    async def room_has_line(self, room_id: str, event_id: str, since: datetime) -> bool:
+        """Whether LIVE holds the room line published with this id (Nats-Msg-Id) since
+        `since`: a scan of the room's lines from then, headers only, up to
+        `ROOM_LINE_SCAN_MAX` of them (an edit is rare; a line so far back is not looked for)."""
+        js, _ = self._ready()
+        subject = subjects.room_event("live", room_id, CHAT_LINE_TYPE)
+        try:
+            sub = await js.pull_subscribe(
+                subject,
+                stream=streams.LIVE.name,
+                config=ConsumerConfig(
+                    deliver_policy=DeliverPolicy.BY_START_TIME,
+                    opt_start_time=since,
+                    ack_policy=AckPolicy.NONE,
+                    headers_only=True,
+                    inactive_threshold=10.0,
+                    mem_storage=True,
+                ),
+            )
+        except NotFoundError:
+            return False
+        except Exception as exc:
+            raise NatsUnavailable(f"room line lookup failed: {exc!r}") from exc
+        try:
+            if (await sub.consumer_info()).num_pending == 0:
+                return False
+            seen = 0
+            while seen < ROOM_LINE_SCAN_MAX:
+                try:
+                    batch = await sub.fetch(256, timeout=1.0)
+                except TimeoutError:
+                    return False
+                seen += len(batch)
+                if any((msg.headers or {}).get(H_MSG_ID) == event_id for msg in batch):
+                    return True
+                if not batch or batch[-1].metadata.num_pending == 0:
+                    return False
+            return False
+        except NatsUnavailable:
+            raise
+        except Exception as exc:
+            raise NatsUnavailable(f"room line lookup failed: {exc!r}") from exc
+        finally:
+            with contextlib.suppress(Exception):
+                await sub.unsubscribe()
 
     async def archive(self, source: str, raw: bytes) -> PubAck:
         """Keep the raw body as received (INGEST_RAW, a week) for a replay after a fix."""

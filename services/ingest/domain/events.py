@@ -7,7 +7,7 @@ from typing import Literal
 
 from services.ingest.domain.fields import clip
 from services.ingest.domain.model import ChatMessage, Item, MemberChange, Reaction, message_key
-from shared.events import ChatMessagePosted
+from shared.events import ChatMessageEdited, ChatMessagePosted
 from shared.events.ingest import (
     ExternalMedia,
     ExternalMemberJoined,
@@ -93,7 +93,7 @@ def room_line(event: ExternalMessageReceived) -> ChatMessagePosted:
     message_id is the event's id (the platform key); a picture or voice note is pending
     until ingest fetched it (chat.media_fetched, same message_id)."""
     return ChatMessagePosted(
-        id=f"chat:{event.id}",
+        id=room_line_id(event.id),
         room_id=event.room_id,
         customer_id=event.customer_id,
         occurred_at=event.occurred_at,
@@ -111,14 +111,58 @@ def room_line(event: ExternalMessageReceived) -> ChatMessagePosted:
 def shows_in_room(item: Item, now: datetime, max_age: timedelta) -> bool:
     """Whether a stored chat line also goes to the live room (and so may become a claim).
 
-    - only new chat lines: edits (live has no edit frame, and an edited "+1" must
-      not buy twice), member changes and reactions stay ingest events;
+    - only new chat lines: an edit changes its line (`may_edit_in_room`), it is never a
+      line of its own (an edited "+1" must not buy twice); member changes and reactions
+      stay ingest events;
     - not old lines (a late re-delivery or a backlog after downtime): a "+1" from
       before the host pinned something else must not buy the new offer.
     """
     if not isinstance(item, ChatMessage) or item.edited:
         return False
     return now - item.at <= max_age
+
+
+def may_edit_in_room(item: Item, now: datetime, max_age: timedelta) -> bool:
+    """Whether an edit may change its line in the room, before asking whether that line
+    was shown there (`original_window`): a fresh edit (a backlog of old edits after
+    downtime rewrites nothing and changes no claim, like old lines) whose original's send
+    time the platform gave (Telegram `date`, the generic `sent_at`)."""
+    return (
+        isinstance(item, ChatMessage)
+        and item.edited
+        and item.sent_at is not None
+        and now - item.at <= max_age
+    )
+
+
+# How far the original's send time (the platform's clock) may be from when LIVE stored its
+# line (the NATS server's clock): the search for the line starts this much earlier.
+CLOCK_MARGIN = timedelta(minutes=5)
+
+
+def original_window(item: ChatMessage) -> datetime:
+    """From when LIVE may hold the room line of an edit's original."""
+    assert item.sent_at is not None
+    return item.sent_at - CLOCK_MARGIN
+
+
+def room_line_id(line_key: str) -> str:
+    """The event id (Nats-Msg-Id) of the room line of the line with this key."""
+    return f"chat:{line_key}"
+
+
+def room_edit(event: ExternalMessageReceived) -> ChatMessageEdited:
+    """The room's edit of a line: its own fact (the edit's key, so each edit is one event,
+    published again it is a duplicate LIVE drops), naming the line by the original's key."""
+    return ChatMessageEdited(
+        id=room_line_id(event.id),
+        room_id=event.room_id,
+        customer_id=event.customer_id,
+        occurred_at=event.occurred_at,
+        message_id=message_key(event.platform, event.chat_id, event.message_id),
+        text=clip(event.text, LIVE_TEXT_MAX),
+        source=ROOM_SOURCES.get(event.platform, "webhook"),
+    )
 
 
 # Of LIVE's duplicate window, the part in which a re-delivery may re-send its room line;

@@ -89,6 +89,7 @@ def normalise_generic(body: Any) -> Normalised:
                     at=_utc(event.edited_at or event.sent_at),
                     reply_to=event.reply_to,
                     edited=edited,
+                    sent_at=_utc(event.sent_at) if edited else None,
                 ),
             )
         )

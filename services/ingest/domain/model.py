@@ -56,12 +56,18 @@ class ChatMessage:
     edited: bool = False
     chat_title: str | None = None
     media: Media | None = None  # text is then its caption, and may be empty
+    sent_at: datetime | None = None  # an edit: when the original was sent, if the platform says
 
     @property
     def key(self) -> str:
         return message_key(
             self.platform, self.chat_id, self.message_id, self.at if self.edited else None
         )
+
+    @property
+    def original_key(self) -> str:
+        """The key of the line as first sent (an edit's line in the room)."""
+        return message_key(self.platform, self.chat_id, self.message_id)
 
 
 @dataclass(frozen=True)

@@ -87,8 +87,9 @@ def _message(message: dict[str, Any], path: str, edited: bool) -> Normalised:
         content = f"{content}\n{note}" if content else note
     if not content and media is None:
         return Normalised.skip("message without text or media (sticker, video, service message)")
+    sent_at = None
     if edited:
-        at = f.unix_time(message.get("edit_date"), f"{path}.edit_date")
+        sent_at, at = at, f.unix_time(message.get("edit_date"), f"{path}.edit_date")
     reply_to = None
     if isinstance(message.get("reply_to_message"), dict):
         target = message["reply_to_message"].get("message_id")
@@ -107,6 +108,7 @@ def _message(message: dict[str, Any], path: str, edited: bool) -> Normalised:
                 edited=edited,
                 chat_title=title,
                 media=media,
+                sent_at=sent_at,
             ),
         )
     )

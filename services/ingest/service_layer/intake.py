@@ -22,12 +22,16 @@ from services.ingest.domain import fields, generic, telegram, whatsapp
 from services.ingest.domain.events import (
     Via,
     ingest_event,
+    may_edit_in_room,
+    original_window,
     resends_to_room,
+    room_edit,
     room_line,
+    room_line_id,
     shows_in_room,
 )
-from services.ingest.domain.model import Normalised, UnknownShape
-from shared.events import ChatMessagePosted
+from services.ingest.domain.model import ChatMessage, Normalised, UnknownShape
+from shared.events import ChatMessageEdited, ChatMessagePosted
 from shared.events.ingest import ExternalMessageReceived
 from shared.streams import LIVE
 
@@ -120,19 +124,33 @@ class Intake:
         if archive:
             stores.append(self.bus.archive(source, raw))
         acks = await asyncio.gather(*stores)
-        lines: list[ChatMessagePosted] = []
-        resends: list[tuple[ChatMessagePosted, PubAck]] = []
+        # Fresh edits of lines that may be in the room: each one's room edit is published
+        # once its original's line is found in LIVE (edits are rare: a lookup each).
+        edits = {
+            room_line_id(event.id): (item, room)
+            for (item, room), event in zip(bound, events, strict=True)
+            if to_room
+            and isinstance(item, ChatMessage)
+            and may_edit_in_room(item, now, self.live_max_age)
+        }
+        lines: list[ChatMessagePosted | ChatMessageEdited] = []
+        resends: list[tuple[ChatMessagePosted | ChatMessageEdited, PubAck]] = []
         for event, ack in zip(events, acks, strict=False):
             if ack.duplicate:
                 receipt.duplicates += 1
             else:
                 receipt.accepted += 1
+            line: ChatMessagePosted | ChatMessageEdited | None = None
             if isinstance(event, ExternalMessageReceived) and event.in_room:
                 line = room_line(event)
-                if ack.duplicate:
-                    resends.append((line, ack))
-                else:
-                    lines.append(line)
+            elif isinstance(event, ExternalMessageReceived) and room_line_id(event.id) in edits:
+                line = room_edit(event)
+            if line is None:
+                continue
+            if ack.duplicate:
+                resends.append((line, ack))
+            else:
+                lines.append(line)
         if resends:
             # Re-deliveries: when did INGEST store each first copy, by the server's clock?
             stored = await asyncio.gather(*(self.bus.stored_at(ack) for _, ack in resends))
@@ -142,8 +160,26 @@ class Intake:
                 for (line, _), first_stored_at in zip(resends, stored, strict=True)
                 if resends_to_room(first_stored_at, now, self.live_dedupe_window)
             ]
+        shown = await asyncio.gather(
+            *(
+                self._original_shown(edits[line.id])
+                for line in lines
+                if isinstance(line, ChatMessageEdited)
+            )
+        )
+        edited = iter(shown)
+        lines = [line for line in lines if not isinstance(line, ChatMessageEdited) or next(edited)]
         await asyncio.gather(*(self.bus.publish(line) for line in lines))
         if unbound:
             receipt.parked = len(unbound)
             await self.parked.park(source, raw, unbound)
         return receipt
+
+    async def _original_shown(self, edit: tuple[ChatMessage, str]) -> bool:
+        """Whether the edited line went to the room: LIVE holds its room line. Lines too
+        old for the room when they came, imported or replayed ones, lines of a chat bound
+        since: never shown, so their edits change nothing there."""
+        item, room = edit
+        return await self.bus.room_has_line(
+            room, room_line_id(item.original_key), original_window(item)
+        )

@@ -1,8 +1,9 @@
 """A room's recent chat, read from the CHAT_HISTORY stream (survives restarts).
 
 The stream holds each room's last lines per subject: what people said, the system lines
-(welcomes, on a subject of their own), the deletions, and the groups' media fetched after
-their line (merged into it: a joining viewer sees the picture, not "pending"). Moderation
+(welcomes, on a subject of their own), the deletions, the groups' media fetched after
+their line (merged into it: a joining viewer sees the picture, not "pending") and the
+groups' edits (applied: a joining viewer sees the new text, marked as edited). Moderation
 applies to the history: a deleted line (a moderator's delete, or every line of a banned
 member) is not served again, by any instance.
 """
@@ -17,12 +18,14 @@ from nats.js.api import AckPolicy, ConsumerConfig, DeliverPolicy
 from nats.js.errors import NotFoundError, ServiceUnavailableError
 
 from services.live import protocol
-from services.live.domain.chat import history_window
+from services.live.domain.chat import history_window, is_edit_of_a_group_line
+from services.live.domain.chat_to_buy import LineVersions
 from services.live.domain.posts import stored_names
 from shared import subjects
 from shared.events import (
     ChatMediaFetched,
     ChatMessageDeleted,
+    ChatMessageEdited,
     ChatMessagePosted,
     IntegrationEvent,
     UnreadableEvent,
@@ -32,7 +35,7 @@ from shared.events.live import SYSTEM_CHAT_TYPE
 from shared.events.media import PendingAttachment
 from shared.streams import CHAT_HISTORY, CHAT_HISTORY_PER_ROOM, LIVE
 
-# Lines, system lines, deletions, fetched media: the stream keeps at most this many per
+# Lines, system lines, deletions, fetched media, edits: the stream keeps at most this many per
 # subject.
 SYSTEM = "system"
 CHAT_TYPES = (
@@ -40,6 +43,7 @@ CHAT_TYPES = (
     SYSTEM_CHAT_TYPE,
     ChatMessageDeleted.model_fields["type"].default,
     ChatMediaFetched.model_fields["type"].default,
+    ChatMessageEdited.model_fields["type"].default,
 )
 CHAT_SUBJECTS_PER_ROOM = len(CHAT_TYPES)
 SOURCE_HEADER = "Nats-Stream-Source"
@@ -81,6 +85,32 @@ class ChatHistory:
             line.id for line in lines if line.id not in deleted
         }
 
+    async def versions(self, room_id: str, edit: ChatMessageEdited) -> LineVersions | None:
+        """The edited line as it stood before `edit` (its text first sent and after each
+        earlier edit), or None when the room's history has no such line (never shown,
+        deleted, or too far back)."""
+        events, _ = await self._events(room_id)
+        line: ChatMessagePosted | None = None
+        texts: list[str] = []
+        deleted = False
+        for event in events:
+            if event.id == edit.id:
+                break  # what came after this edit is not "before" it
+            if isinstance(event, ChatMessagePosted) and event.message_id == edit.message_id:
+                line, texts = event, [event.text]
+            elif isinstance(event, ChatMessageEdited) and event.message_id == edit.message_id:
+                texts.append(event.text)
+            elif isinstance(event, ChatMessageDeleted) and event.message_id == edit.message_id:
+                deleted = True
+        if line is None or deleted:
+            return None
+        return LineVersions(
+            source=line.source,
+            customer_id=line.customer_id,
+            posted_at=line.occurred_at,
+            texts=tuple(texts),
+        )
+
     async def _visible(self, room_id: str) -> list[protocol.ChatLine]:
         """The room's lines still standing, oldest first."""
         lines, deleted = await self._lines(room_id)
@@ -91,14 +121,9 @@ class ChatHistory:
         ids. CHAT_HISTORY is copied from LIVE by the server, a little later: what it has
         not copied yet (a line, a deletion acked a moment ago) is read from LIVE itself,
         so the history is never behind the bus."""
-        subject = subjects.room_chat(room_id)
-        published = await self._last_published(room_id)
+        events, published = await self._events(room_id)
         if published == 0:
             return [], set()
-        events, copied = await self._read(CHAT_HISTORY.name, subject, after=0)
-        if copied < published:
-            tail, _ = await self._read(LIVE.name, subject, after=copied)
-            events += tail
         lines: dict[str, protocol.ChatLine] = {}
         deleted: set[str] = set()
         for event in events:
@@ -110,7 +135,23 @@ class ChatHistory:
                 line = lines.get(event.message_id)
                 if line is not None and isinstance(line.attachment, PendingAttachment):
                     line.attachment = event.attachment  # None: it could not be fetched
+            elif isinstance(event, ChatMessageEdited):
+                line = lines.get(event.message_id)
+                if line is not None and is_edit_of_a_group_line(event, line.source):
+                    line.text, line.edited = event.text, True
         return list(lines.values()), deleted
+
+    async def _events(self, room_id: str) -> tuple[list[IntegrationEvent], int]:
+        """The room's chat events in stream order, and the LIVE sequence of the newest."""
+        subject = subjects.room_chat(room_id)
+        published = await self._last_published(room_id)
+        if published == 0:
+            return [], 0
+        events, copied = await self._read(CHAT_HISTORY.name, subject, after=0)
+        if copied < published:
+            tail, _ = await self._read(LIVE.name, subject, after=copied)
+            events += tail
+        return events, published
 
     async def _last_published(self, room_id: str) -> int:
         """The LIVE sequence of the room's newest chat event (line, system line, deletion,

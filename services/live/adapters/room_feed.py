@@ -13,6 +13,7 @@ from datetime import datetime
 
 from services.live import protocol
 from services.live.adapters.history import chat_line
+from services.live.domain.chat import is_edit_of_a_group_line
 from services.live.domain.moderation import RoomRules
 from services.live.domain.posts import MayPost, may_post
 from services.live.domain.viewers import Role
@@ -20,6 +21,7 @@ from shared.events import (
     AnnouncementPosted,
     ChatMediaFetched,
     ChatMessageDeleted,
+    ChatMessageEdited,
     ChatMessagePosted,
     ClaimRejected,
     GroupTierReached,
@@ -171,6 +173,13 @@ class RoomFeed:
                 if len(self._deleted) > DELETED_KEPT:
                     del self._deleted[next(iter(self._deleted))]
                 self._say(protocol.ChatDeleted(message_id=event.message_id))
+            case ChatMessageEdited() if is_edit_of_a_group_line(event):
+                pending = next((c for c in self._chat if c.id == event.message_id), None)
+                if pending is not None:  # not sent yet: it goes out edited
+                    if is_edit_of_a_group_line(event, pending.source):
+                        pending.text, pending.edited = event.text, True
+                elif event.message_id not in self._deleted:
+                    self._say(protocol.ChatEdited(message_id=event.message_id, text=event.text))
             case ChatMediaFetched() if event.message_id not in self._deleted:
                 # A group's picture or voice note for a line shown as pending (or why not);
                 # never for a line deleted meanwhile (its media is deleted on arrival).

@@ -8,10 +8,13 @@ from dataclasses import dataclass
 from typing import TypeVar
 
 from services.live.domain.viewers import Viewer
-from shared.events import ChatMessagePosted, new_id
+from shared.events import ChatMessageEdited, ChatMessagePosted, new_id
 from shared.events.media import Attachment
 
 MAX_CHAT_CHARS = 500
+# Lines written in live itself (the page's chat, system lines): nobody edits them from a
+# group, so an edit naming one is ignored.
+LIVE_SOURCES = frozenset({"web", "system"})
 Line = TypeVar("Line")
 
 # Control characters and invisible format characters (zero-width spaces, direction marks):
@@ -70,3 +73,11 @@ def history_window(
     system = [line for line in lines if is_system(line)][-free:] if free else []
     kept = {id(line) for line in (*said, *system)}
     return [line for line in lines if id(line) in kept]
+
+
+def is_edit_of_a_group_line(edit: ChatMessageEdited, line_source: str | None = None) -> bool:
+    """An edit made in a group (Telegram, WhatsApp, a signed webhook) of a line from there
+    (`line_source`, when the line is at hand)."""
+    return edit.source not in LIVE_SOURCES and (
+        line_source is None or line_source not in LIVE_SOURCES
+    )

@@ -149,3 +149,33 @@ def may_serve_from_waitlist(*, holding: int, quantity: int, per_buyer_limit: int
     """A waiting place is served only within the per-buyer limit, counting what the buyer
     holds now (bought meanwhile, or the limit lowered since they joined)."""
     return holding + quantity <= per_buyer_limit
+
+
+def check_amend(
+    *,
+    status: OfferStatus,
+    held: int,
+    quantity: int,
+    per_buyer_limit: int,
+    holding: int,
+    left: int,
+) -> Refusal | None:
+    """Whether an unpaid order of `held` units may hold `quantity` instead (its buyer edited
+    the line that placed it). Fewer units always may (they go back to the sale); more only
+    while the offer is open, within the per-buyer limit counting all the buyer `holding`s,
+    and from the units `left` (an amendment never waits on the waitlist)."""
+    stays = f"your order stays at {held}."
+    if not 1 <= quantity <= MAX_QUANTITY:
+        return Refusal("not_amended", f"Quantity must be between 1 and {MAX_QUANTITY}: {stays}")
+    if quantity == held:
+        return Refusal("not_amended", f"Your order is for {held} already.")
+    more = quantity - held
+    if more < 0:
+        return None
+    if status != OfferStatus.OPEN:
+        return Refusal("not_amended", f"This offer is not on sale now: {stays}")
+    if holding + more > per_buyer_limit:
+        return Refusal("not_amended", f"Limit {per_buyer_limit} per buyer: {stays}")
+    if left < more:
+        return Refusal("not_amended", f"Only {left} more left: {stays}")
+    return None

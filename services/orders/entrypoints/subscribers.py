@@ -2,20 +2,26 @@
 
 from __future__ import annotations
 
+from faststream.exceptions import NackMessage
 from faststream.middlewares import AckPolicy
 from faststream.nats import JStream, NatsBroker, PullSub
 from nats.js.api import ConsumerConfig, DeliverPolicy
 
+from services.orders.service_layer.amendments import Amendments, ClaimUndecided
 from services.orders.service_layer.checkout import Checkout, CheckoutRequest
 from shared import metrics, streams, subjects
-from shared.events import IntegrationEvent, PlaceClaim
+from shared.events import AmendClaim, IntegrationEvent, PlaceClaim
 from shared.messaging import decode_event
 
 # One durable shared by every orders replica: each claim is handled by one of them.
 DURABLE_CLAIMS = "orders-claims"
+# The same for amendments (a buyer edited their buying line in a group).
+DURABLE_AMENDMENTS = "orders-amendments"
+# An amendment that overtook its claim is tried again this much later.
+CLAIM_WAIT_RETRY_S = 1.0
 
 
-def register(broker: NatsBroker, checkout: Checkout) -> None:
+def register(broker: NatsBroker, checkout: Checkout, amendments: Amendments) -> None:
     @broker.subscriber(
         subjects.room_event("cmd", "*", "orders.place_claim"),
         stream=JStream(streams.COMMANDS.name, declare=False),
@@ -36,6 +42,28 @@ def register(broker: NatsBroker, checkout: Checkout) -> None:
         # The claim id is the idempotency key: a redelivered claim is the same order.
         result = await checkout.place(claim_request(event))
         metrics.CHECKOUTS.labels("claim", result.reason or "ok").inc()
+
+    @broker.subscriber(
+        subjects.room_event("cmd", "*", "orders.amend_claim"),
+        stream=JStream(streams.COMMANDS.name, declare=False),
+        durable=DURABLE_AMENDMENTS,
+        pull_sub=PullSub(batch_size=50, timeout=0.5),
+        config=ConsumerConfig(deliver_policy=DeliverPolicy.ALL, ack_wait=10, max_deliver=-1),
+        decoder=decode_event,
+        ack_policy=AckPolicy.NACK_ON_ERROR,
+        title="orders-amendments:Consume",
+        description="AmendClaim commands (a buyer edited the group line that placed their "
+        "order): OrderAmended, or ClaimRejected with reason not_amended.",
+    )
+    async def on_amend(event: IntegrationEvent) -> None:
+        if not isinstance(event, AmendClaim) or not event.customer_id:
+            raise ValueError(f"not an amendment with a buyer: {event.type}")
+        try:
+            # The command's id is the idempotency key: a redelivery changes nothing.
+            result = await amendments.amend(event)
+        except ClaimUndecided:
+            raise NackMessage(delay=CLAIM_WAIT_RETRY_S) from None
+        metrics.CHECKOUTS.labels("amend", "ok" if result.ok else "not_amended").inc()
 
 
 def claim_request(claim: PlaceClaim) -> CheckoutRequest:

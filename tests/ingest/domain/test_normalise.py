@@ -48,6 +48,9 @@ class TestTelegram:
         assert edit.edited and edit.text == "+2"
         assert edit.at == datetime.fromtimestamp(1_750_000_000, UTC)
         assert edit.key == "telegram:-1001234567890:42:edit:1750000000"
+        # The original's key names the line in the room; `date` is when it was sent.
+        assert edit.original_key == "telegram:-1001234567890:42"
+        assert edit.sent_at is not None and edit.sent_at != edit.at
 
     def test_joins_and_leaves_are_member_changes(self) -> None:
         joined = normalise_update(
@@ -241,6 +244,8 @@ class TestGeneric:
             normalise_generic(p.generic_message(edited_at="2026-01-01T08:00:00+08:00")).items
         )
         assert edit.edited and edit.at == datetime(2026, 1, 1, tzinfo=UTC)
+        assert edit.sent_at is not None and edit.original_key == "line:line-group-7:m-1001"
+        assert line.sent_at is None  # only an edit has an original
 
     def test_member_events(self) -> None:
         joined = only(normalise_generic({

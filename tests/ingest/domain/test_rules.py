@@ -13,8 +13,11 @@ import pytest
 from services.ingest.domain import signatures as sig
 from services.ingest.domain.events import (
     ingest_event,
+    may_edit_in_room,
+    original_window,
     resends_to_room,
     room_chat_line,
+    room_edit,
     room_line,
     shows_in_room,
 )
@@ -132,6 +135,33 @@ class TestEvents:
         assert not shows_in_room(edit, NOW, max_age)
         member = MemberChange("t", "c", "1", "u", "n", True, NOW)
         assert not shows_in_room(member, NOW, max_age)
+
+    def test_which_edits_may_change_their_line_in_the_room(self) -> None:
+        max_age = timedelta(minutes=10)
+        sent = NOW - timedelta(minutes=30)
+        edit = replace(LINE, edited=True, text="+2", sent_at=sent)
+        assert may_edit_in_room(edit, NOW + timedelta(seconds=1), max_age)
+        # A line older than max_age may be edited (it was shown when it came)...
+        assert original_window(edit) < sent
+        # ...but an old edit (a backlog after downtime) changes nothing, like an old line.
+        assert not may_edit_in_room(edit, NOW + timedelta(minutes=11), max_age)
+        assert not may_edit_in_room(replace(edit, sent_at=None), NOW, max_age)  # unknown
+        assert not may_edit_in_room(LINE, NOW, max_age)  # not an edit
+
+    def test_the_room_edit_names_the_original_line_and_is_its_own_fact(self) -> None:
+        edit = replace(LINE, edited=True, text="+2", sent_at=NOW - timedelta(seconds=5))
+        event = ingest_event(edit, "r_1", "webhook")
+        assert isinstance(event, ExternalMessageReceived)
+        room = room_edit(event)
+        assert (
+            room.message_id
+            == room_line(
+                ingest_event(LINE, "r_1", "webhook", in_room=True)  # type: ignore[arg-type]
+            ).message_id
+        )
+        assert room.id == f"chat:{edit.key}" and room.id != f"chat:{LINE.key}"
+        assert (room.text, room.source, room.room_id) == ("+2", "telegram", "r_1")
+        assert room.subject_type == "chat.message_edited"  # in the room's chat: kept
 
     def test_a_re_delivery_re_sends_its_line_only_while_live_would_drop_it(self) -> None:
         window = timedelta(seconds=120)

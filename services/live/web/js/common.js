@@ -191,3 +191,22 @@ export function sendOnEnter(textarea) {
     textarea.form?.requestSubmit();
   });
 }
+
+/** Lines written in live itself (the page's chat, system lines): never edited from a group. */
+const LIVE_SOURCES = new Set(['web', 'system']);
+
+/** A group member edited their line (an `edited` frame): its new text, marked as edited.
+ * True when `line` changed (the caller draws it again). */
+export function applyEdit(line, frame) {
+  if (!line || LIVE_SOURCES.has(line.source) || typeof frame.text !== 'string') return false;
+  line.text = frame.text;
+  line.edited = true;
+  return true;
+}
+
+/** The small "edited" mark after an edited line's text. */
+export function editedMark(line) {
+  return line.edited
+    ? el('span', { class: 'edited', text: t('chat.edited'), title: t('chat.edited_label') })
+    : null;
+}

@@ -1,7 +1,7 @@
 // The host console: schedule a room, build its lineup, run the show, read the figures.
 import {
-  $, api, clock, copyText, dateTime, el, loadConfig, localInputToIso, money, sendOnEnter,
-  setCurrency, show, toCents, toast,
+  $, api, applyEdit, clock, copyText, dateTime, editedMark, el, loadConfig, localInputToIso, money,
+  sendOnEnter, setCurrency, show, toCents, toast,
 } from './common.js';
 import { bindLanguageSelect, onLanguageChange, t, translatePage } from './i18n.js';
 import { PhotoViewer, attachmentNode, hasText, picture, productPhotoUrl, silence, usable } from './media.js';
@@ -280,6 +280,12 @@ function onFrame(frame) {
       state.lines = state.lines.filter((line) => line.id !== frame.message_id);
       renderChat();
       break;
+    case 'edited': {
+      // A group member edited their line ("+1" -> "+2"); a line I do not have is ignored.
+      const line = state.lines.find((known) => known.id === frame.message_id);
+      if (applyEdit(line, frame)) renderChat(line.id);
+      break;
+    }
     case 'attached': {
       const line = state.lines.find((known) => known.id === frame.message_id);
       if (line) {
@@ -331,15 +337,22 @@ function onFrame(frame) {
 }
 
 function mergeLines(lines, live) {
-  const seen = new Set(state.lines.map((line) => line.id));
+  const known = new Map(state.lines.map((line) => [line.id, line]));
+  let redraw = false; // a line edited while away: drawn again (one, or all)
   for (const line of lines || []) {
-    if (seen.has(line.id)) continue;
+    const had = known.get(line.id);
+    if (had) {
+      if (line.edited && line.text !== had.text && applyEdit(had, line)) {
+        redraw = redraw === false ? had.id : true;
+      }
+      continue;
+    }
     state.lines.push(line);
     if (line.customer_id) state.names.set(line.customer_id, line.name);
     if (live && line.source !== 'system') state.chatTimes.push(Date.now());
   }
   state.lines = state.lines.slice(-MAX_LINES);
-  renderChat();
+  renderChat(redraw);
   renderFigures();
 }
 
@@ -805,6 +818,7 @@ function chatLine(line) {
     el('span', { class: 'who', text: line.name }),
     line.source !== 'web' && line.source !== 'system' ? el('span', { class: 'source', text: line.source }) : null,
     attachment && !hasText(line) ? null : el('span', { class: 'text', text: line.text }),
+    editedMark(line),
     attachment);
   if (line.source !== 'system') {
     const tools = el('span', { class: 'tools' },

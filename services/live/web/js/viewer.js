@@ -1,7 +1,7 @@
 // The viewer page: join a room by its link, watch, chat, buy, pay. Phone first.
 import {
-  $, ApiError, api, clock, copyText, dateTime, el, loadConfig, money, newRef, sendOnEnter,
-  setCurrency, show, timeLeft, toast,
+  $, ApiError, api, applyEdit, clock, copyText, dateTime, editedMark, el, loadConfig, money, newRef,
+  sendOnEnter, setCurrency, show, timeLeft, toast,
 } from './common.js';
 import { DelayLine } from './delay-line.js';
 import { bindLanguageSelect, onLanguageChange, t, translatePage } from './i18n.js';
@@ -246,6 +246,12 @@ function onFrame(frame) {
     case 'attached':
       attached(frame);
       break;
+    case 'edited': {
+      // A group member edited their line ("+1" -> "+2"); a line I do not have is ignored.
+      const line = state.lines.find((known) => known.id === frame.message_id);
+      if (applyEdit(line, frame)) redrawLine(line);
+      break;
+    }
     case 'rules':
       // The host changed the rules: what I may post follows from them and my role.
       state.mayPost = STAFF.has(state.me?.role)
@@ -310,6 +316,8 @@ function mergeHistory(history) {
     if (again && again.attachment && line.attachment?.kind === 'pending' && again.attachment.kind !== 'pending') {
       state.lines[index] = again;
       redrawLine(again);
+    } else if (again?.edited && again.text !== line.text && applyEdit(line, again)) {
+      redrawLine(line); // edited while I was away
     }
   }
   const seen = new Set(state.lines.map((line) => line.id));
@@ -1063,6 +1071,7 @@ function chatLine(line) {
   el('span', { class: 'who', text: line.name }),
   external ? el('span', { class: 'source', text: line.source }) : null,
   attachment && !hasText(line) ? null : el('span', { class: 'text', text: line.text }),
+  editedMark(line),
   attachment);
 }
 
