@@ -213,3 +213,37 @@ async def test_amend_claim_commands_are_answered_on_the_bus(
         assert "Limit 2" in rejected.message
     finally:
         await nc.close()
+
+
+async def test_a_payment_of_the_amount_before_an_amendment_captures_nothing(
+    orders: Orders,
+) -> None:
+    """pay() read the order at 1 unit, the amendment to 2 landed, then the payment was
+    recorded and its success came back: it paid for 1 of 2 units, so it is refunded and the
+    order waits for the new amount (never 2 units for the price of 1)."""
+    from services.orders.adapters.payments import CallbackEvent
+    from services.orders.adapters.tables import PaymentRow
+
+    offer = await orders.offer(stock=10, per_buyer_limit=3, price_cents=1000)
+    order_id = await place(orders, claim(offer["id"], "telegram:7", "telegram:-100:70"))
+    assert (await amendments(orders).amend(amend("telegram:7", "telegram:-100:70", 2))).ok
+    async with orders.app.infra.sessions() as session:
+        session.add(
+            PaymentRow(
+                id="p-before-amend", order_id=order_id, stage="full", amount_cents=1000,
+                status="pending",
+            )
+        )  # fmt: skip
+        await session.commit()
+    result = await orders.app.payments.on_callback(
+        CallbackEvent("e-before-amend", "p-before-amend", "succeeded", 1000)
+    )
+    assert result.status == "late_refunded"
+    after = await order_of(orders, order_id)
+    assert (after["status"], after["quantity"], after["amount_cents"]) == (
+        "awaiting_payment",
+        2,
+        2000,
+    )
+    counts = await stock_adds_up(orders, offer["id"])
+    assert (counts["held"], counts["sold"]) == (2, 0)

@@ -183,9 +183,15 @@ class Payments:
     async def _capture(self, session: AsyncSession, payment: PaymentRow) -> str:
         expected = "deposit_paid" if payment.stage == "balance" else "awaiting_payment"
         target = "deposit_paid" if payment.stage == "deposit" else "paid"
+        covers = [col(OrderRow.id) == payment.order_id, col(OrderRow.status) == expected]
+        if payment.stage != "balance":
+            # The buyer edited their "+1" to "+2" (AmendClaim) between starting this payment
+            # and its callback: it pays the old amount, so it captures nothing (refunded)
+            # and the order waits for a payment of what it now costs.
+            covers.append(col(OrderRow.amount_cents) == payment.amount_cents)
         moved = await session.exec(
             update(OrderRow)
-            .where(col(OrderRow.id) == payment.order_id, col(OrderRow.status) == expected)
+            .where(*covers)
             .values(
                 status=target,
                 paid_at=utcnow(),
@@ -193,7 +199,8 @@ class Payments:
             )
         )
         if moved.rowcount == 0:
-            # Expired (or forfeited) before the money came: never resurrect, give it back.
+            # Expired (or forfeited) before the money came, or the order changed since:
+            # never resurrect, never under-pay, give it back.
             payment.status = "late_refunded"
             session.add(payment)
             return "late_refunded"
