@@ -67,6 +67,8 @@ class OfferCard:
     stock: int
     left: int
     photo: str | None = None  # the first photo's card-size object name (orders serves it)
+    posted_at: datetime | None = None  # when a card of it last went out, by which event
+    posted_by: str | None = None
 
 
 @dataclass(frozen=True)
@@ -107,6 +109,8 @@ class Config:
     zone: tzinfo
     reminder_lead: timedelta = timedelta(seconds=300)
     currency: str = "CNY"
+    # The same offer's card goes out at most once in this long (opened, then pinned: one card).
+    offer_repeat: timedelta = timedelta(seconds=600)
 
 
 @dataclass(frozen=True)
@@ -164,9 +168,13 @@ def plan(event: IntegrationEvent, known: Known, config: Config) -> Plan:
         case RoomPreviewAnnounced():
             return _to_every_group(event, known, config, "preview")
         case RoomStarted():
-            return Plan([] if known.ended else _to_every_group(event, known, config, "live").commands)
+            return Plan(
+                [] if known.ended else _to_every_group(event, known, config, "live").commands
+            )
         case ProductPinned(offer_id=str()) | OfferOpened():
-            return Plan([] if known.ended else _to_every_group(event, known, config, "offer").commands)
+            if known.ended or _card_posted_lately(event.offer_id, event, known, config):
+                return Plan()
+            return _to_every_group(event, known, config, "offer")
         case RedPacketSent():
             return _to_every_group(event, known, config, "red_packet")
         case AnnouncementPosted():
@@ -184,9 +192,7 @@ def plan(event: IntegrationEvent, known: Known, config: Config) -> Plan:
     return Plan()
 
 
-def _to_every_group(
-    event: IntegrationEvent, known: Known, config: Config, kind: str
-) -> Plan:
+def _to_every_group(event: IntegrationEvent, known: Known, config: Config, kind: str) -> Plan:
     commands = []
     for binding in known.bindings:
         if binding.wants(kind):
@@ -263,7 +269,7 @@ def _message(
         room_id=known.room_id,
         platform=binding.platform,
         chat_id=binding.chat_id,
-        kind=kind,  # type: ignore[arg-type]
+        kind=kind,
         source_event_id=event.id,
         title=title[:200] if title else None,
         text=text or (title or "…"),
@@ -273,9 +279,25 @@ def _message(
     )
 
 
+def card_is_due(card: OfferCard | None, event: IntegrationEvent, repeat: timedelta) -> bool:
+    """Whether an event may post the offer's card: not when another event posted it within
+    `repeat` (a redelivery of the event that posted it plans the same messages again)."""
+    if card is None or card.posted_at is None or card.posted_by == event.id:
+        return True
+    return abs(event.occurred_at - card.posted_at) >= repeat
+
+
+def _card_posted_lately(
+    offer_id: str | None, event: IntegrationEvent, known: Known, config: Config
+) -> bool:
+    return not card_is_due(known.offers.get(offer_id or ""), event, config.offer_repeat)
+
+
 def _card_of(event: OfferOpened) -> OfferCard:
     photo = event.photos[0].card if event.photos else None
-    return OfferCard(event.offer_id, event.title, event.price_cents, event.stock, event.stock, photo)
+    return OfferCard(
+        event.offer_id, event.title, event.price_cents, event.stock, event.stock, photo
+    )
 
 
 def _lineup(
@@ -372,7 +394,7 @@ def _reply(
         customer_id=customer_id,
         platform=binding.platform,
         chat_id=binding.chat_id,
-        kind=kind,  # type: ignore[arg-type]
+        kind=kind,
         source_event_id=event.id,
         text=text or "…",
         buttons=buttons or [],
@@ -407,7 +429,11 @@ def _held(event: OrderPlaced, known: Known, config: Config) -> Plan:
     commands = []
     lang = binding.language
     values = _order_values(order, known, config, lang, event.occurred_at)
-    pay = [LinkButton(text=t.BUTTONS["pay"][lang], url=str(values["pay_link"]))] if values["pay_link"] else []
+    pay = (
+        [LinkButton(text=t.BUTTONS["pay"][lang], url=str(values["pay_link"]))]
+        if values["pay_link"]
+        else []
+    )
     common = {"reply_to": message_id, "order_id": order.order_id, "customer_id": order.customer_id}
     if binding.wants("claim_outcome"):
         text = t.render(t.template_for(binding.outbound, "claim_outcome"), values)
@@ -427,7 +453,7 @@ def _held(event: OrderPlaced, known: Known, config: Config) -> Plan:
                 suffix="reminder",
                 buttons=pay,
                 not_before=event.pay_by - lead,
-                **common,  # type: ignore[arg-type]
+                **common,
             )
         )
     return Plan(commands, order)

@@ -193,7 +193,9 @@ class _Values(dict[str, str]):
 
 def render(template: str, values: Mapping[str, object]) -> str:
     """Fill a validated template in; a line that only held empty placeholders is dropped."""
-    filled = template.format_map(_Values({k: "" if v is None else str(v) for k, v in values.items()}))
+    filled = template.format_map(
+        _Values({k: "" if v is None else str(v) for k, v in values.items()})
+    )
     lines = [line.rstrip() for line in filled.splitlines()]
     text = "\n".join(line for line in lines if line.strip(" ·,.:;，。：；"))
     return text[:MAX_TEMPLATE_CHARS]
@@ -305,7 +307,12 @@ class Highlights:
 def highlights(report: Highlights, language: Language) -> str:
     """The report's highlights in one or two lines."""
     if language == "zh":
-        line = f"{count(report.attendees)}人来看，{count(report.buyers)}人下单，共{count(report.units_sold)}件。"
+        came, bought, units = (
+            count(report.attendees),
+            count(report.buyers),
+            count(report.units_sold),
+        )
+        line = f"{came}人来看，{bought}人下单，共{units}件。"
         return line + (f"\n最受欢迎：{report.top_offer}" if report.top_offer else "")
     line = (
         f"{count(report.attendees)} came, {count(report.buyers)} bought "

@@ -135,7 +135,9 @@ class TestToEveryGroup:
         assert not plan(RoomStarted(room_id=ROOM), known(ended=True), CONFIG).commands
 
     def test_a_pinned_offer_is_its_card_with_photo_price_left_and_buy_link(self) -> None:
-        commands = plan(ProductPinned(id="pin1", room_id=ROOM, offer_id="o1"), known(), CONFIG).commands
+        commands = plan(
+            ProductPinned(id="pin1", room_id=ROOM, offer_id="o1"), known(), CONFIG
+        ).commands
         english, chinese = commands
         assert english.kind == "offer" and english.title == "Cherries"
         assert english.photo_url == f"https://orders.example/photos/{'a' * 64}.jpg"
@@ -301,12 +303,16 @@ class TestClaims:
 
     def test_other_refusals_give_the_reason(self) -> None:
         limit = plan(self.rejected("limit_reached", "Limit 2 per buyer."), known(), CONFIG)
-        assert limit.commands[0].text == "You have reached the limit for Cherries. Limit 2 per buyer."
+        assert (
+            limit.commands[0].text == "You have reached the limit for Cherries. Limit 2 per buyer."
+        )
         odd = plan(self.rejected("invalid", "No variant 'XXL'."), known(), CONFIG)
         assert odd.commands[0].text == "That did not work: No variant 'XXL'."
 
     def test_paid_edits_the_reply(self) -> None:
-        paid = OrderPaid(id="paid1", room_id=ROOM, order_id="ord1", offer_id="o1", amount_cents=99800)
+        paid = OrderPaid(
+            id="paid1", room_id=ROOM, order_id="ord1", offer_id="o1", amount_cents=99800
+        )
         result = plan(paid, known(order=group_order()), CONFIG)
         edit = result.commands[0]
         assert edit.key == "paid1:telegram:-1001:edit"
@@ -359,3 +365,26 @@ class TestClaims:
         assert not unanswered.commands and unanswered.order is not None  # still recorded
         paused = Binding("telegram", "-1001", paused=True)
         assert not plan(paid, known(paused, order=group_order()), CONFIG).commands
+
+
+class TestOfferRepeat:
+    def test_opening_then_pinning_posts_one_card(self) -> None:
+        posted = OfferCard(**{**CHERRIES.__dict__, "posted_at": NOW, "posted_by": "op1"})
+        state = Known(room_id=ROOM, bindings=(TG,), offers={"o1": posted})
+        pin = ProductPinned(id="pin1", room_id=ROOM, offer_id="o1", occurred_at=NOW)
+        assert not plan(pin, state, CONFIG).commands
+        later = ProductPinned(room_id=ROOM, offer_id="o1", occurred_at=NOW + timedelta(minutes=10))
+        assert plan(later, state, CONFIG).commands
+        # The event that posted it, redelivered, plans the same message (the sender dedupes).
+        opened = OfferOpened(
+            id="op1",
+            room_id=ROOM,
+            occurred_at=NOW,
+            offer_id="o1",
+            kind="flash_sale",
+            title="Cherries",
+            price_cents=49900,
+            stock=8000,
+            per_buyer_limit=2,
+        )
+        assert [c.key for c in plan(opened, state, CONFIG).commands] == ["op1:telegram:-1001"]
