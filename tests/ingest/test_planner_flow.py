@@ -44,7 +44,10 @@ def of_kind(found: list[SendToGroup], kind: str) -> list[SendToGroup]:
 
 
 async def test_a_plus_one_in_a_bound_telegram_group_is_answered_there_once_and_edited_when_paid(
-    ingest: Ingest, live_url: str, orders: Orders, nc: NatsClient  # noqa: F811
+    ingest: Ingest,
+    live_url: str,
+    orders: Orders,
+    nc: NatsClient,  # noqa: F811
 ) -> None:
     room = await open_room(live_url)
     offer = await orders.offer(room_id=room, stock=5)
