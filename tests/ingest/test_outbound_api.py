@@ -8,9 +8,9 @@ from datetime import timedelta
 import pytest
 
 from services.ingest.adapters.tables import BindingRow, OutboundRow
+from shared.embedded_nats import NatsServer
 from shared.events import utcnow
 from shared.events.ingest import OUTBOUND_KINDS
-from shared.embedded_nats import NatsServer
 from tests.ingest.conftest import ADMIN, Ingest, start_ingest
 
 CHAT = "/bindings/telegram/-1001"
@@ -41,7 +41,7 @@ def ledger_row(
         source_event_id=key.split(":")[0],
         state=state,
         created_at=utcnow() - timedelta(minutes=minutes_ago),
-        **extra,  # type: ignore[arg-type]
+        **extra,
     )
 
 

@@ -28,7 +28,7 @@ from tests.ingest.conftest import ADMIN, Ingest, stream_messages
 from tests.live.conftest import ADMIN as LIVE_ADMIN
 from tests.live.conftest import open_room
 from tests.orders.conftest import SECRET, Orders
-from tests.orders.conftest import orders as orders  # noqa: F401  (the fixture)
+from tests.orders.conftest import orders as orders
 from tests.support import eventually
 
 
@@ -47,7 +47,7 @@ async def test_a_plus_one_in_a_bound_telegram_group_is_answered_there_once_and_e
     ingest: Ingest,
     live_url: str,
     orders: Orders,
-    nc: NatsClient,  # noqa: F811
+    nc: NatsClient,
 ) -> None:
     room = await open_room(live_url)
     offer = await orders.offer(room_id=room, stock=5)

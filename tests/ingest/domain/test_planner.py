@@ -289,7 +289,7 @@ class TestClaims:
             customer_id="telegram:111",
             claim_id="telegram:-1001:62",
             offer_id="o1",
-            reason=reason,  # type: ignore[arg-type]
+            reason=reason,
             message=message,
         )
 
