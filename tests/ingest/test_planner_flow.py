@@ -185,3 +185,24 @@ async def test_an_unreadable_event_is_dead_lettered_and_the_next_one_planned(
 
     assert await eventually(dead)
     assert len(await eventually(lambda: commands(nc, room))) == 1
+
+
+async def test_a_member_joining_a_welcoming_group_is_welcomed_there(
+    ingest: Ingest, nc: NatsClient
+) -> None:
+    room = "r_welcome"
+    await ingest.bind("telegram", p.GROUP_ID, room)
+    await ingest.bind("telegram", "-1009", room)  # welcome is off by default
+    on = await ingest.http.put(
+        f"/bindings/telegram/{p.GROUP_ID}/outbound",
+        json={"kinds": {"welcome": True}},
+        headers=ADMIN,
+    )
+    assert on.status_code == 200, on.text
+    joined = await ingest.telegram(p.telegram_join([p.telegram_user(777, "Mei", None)]))
+    assert joined.status_code == 200, joined.text
+
+    welcome = (await eventually(lambda: commands(nc, room)))[0]
+    assert (welcome.kind, welcome.chat_id) == ("welcome", str(p.GROUP_ID))
+    assert welcome.mention is not None and welcome.mention.user_id == "777"
+    assert welcome.text.startswith("Welcome Mei")

@@ -99,6 +99,7 @@ class Known:
     ended: bool = False
     offers: Mapping[str, OfferCard] = field(default_factory=dict)
     order: GroupOrder | None = None  # for an order's later events: the one recorded
+    now: datetime | None = None  # when it is planned (a welcome for an old join is late)
 
 
 @dataclass(frozen=True)
@@ -111,6 +112,9 @@ class Config:
     currency: str = "CNY"
     # The same offer's card goes out at most once in this long (opened, then pinned: one card).
     offer_repeat: timedelta = timedelta(seconds=600)
+    # A join older than this (a chat's parked history adopted by a new binding) is not
+    # welcomed: LIVE_MAX_AGE_S, the age past which a line does not reach the room either.
+    welcome_max_age: timedelta = timedelta(seconds=600)
 
 
 @dataclass(frozen=True)
@@ -319,6 +323,10 @@ def _lineup(
 
 def _welcome(event: ExternalMemberJoined, known: Known, config: Config) -> Plan:
     """A welcome @-mention, in the group they joined only."""
+    if event.via != "webhook":
+        return Plan()  # history (an import, a replay) welcomes nobody
+    if known.now is not None and known.now - event.occurred_at > config.welcome_max_age:
+        return Plan()
     binding = _binding_of(known, event.platform, event.chat_id)
     if binding is None or not binding.wants("welcome"):
         return Plan()

@@ -237,6 +237,16 @@ class TestWelcome:
         assert welcome.mention is not None and welcome.mention.user_id == "777"
         assert welcome.text == "Welcome Mei! 🎉 Glad you are here."
 
+    def test_history_welcomes_nobody(self) -> None:
+        welcoming = Binding("telegram", "-1001", OutboundSettings(kinds={"welcome": True}))
+        imported = self.joined().model_copy(update={"via": "import"})
+        assert not plan(imported, known(welcoming), CONFIG).commands
+        joined = self.joined()
+        late = known(welcoming, now=joined.occurred_at + timedelta(minutes=11))
+        assert not plan(joined, late, CONFIG).commands
+        fresh = known(welcoming, now=joined.occurred_at + timedelta(minutes=1))
+        assert plan(joined, fresh, CONFIG).commands
+
 
 class TestClaims:
     def test_a_claim_from_a_group_is_answered_there_with_pay_by_and_a_pay_link(self) -> None:
