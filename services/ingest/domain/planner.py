@@ -178,6 +178,8 @@ def plan(event: IntegrationEvent, known: Known, config: Config) -> Plan:
         case ProductPinned(offer_id=str()) | OfferOpened():
             if known.ended or _card_posted_lately(event.offer_id, event, known, config):
                 return Plan()
+            if isinstance(event, ProductPinned) and event.offer_id not in known.offers:
+                return Plan()  # an offer never seen open (before the planner ran): no card
             return _to_every_group(event, known, config, "offer")
         case RedPacketSent():
             return _to_every_group(event, known, config, "red_packet")

@@ -146,8 +146,9 @@ class TestToEveryGroup:
         assert query(chinese.buttons[0].url) == {"offer": ["o1"], "ref": ["web:partner"]}
         assert "还剩7,999份" in chinese.text
 
-    def test_an_unpin_says_nothing(self) -> None:
+    def test_an_unpin_or_a_pin_of_an_offer_without_a_card_says_nothing(self) -> None:
         assert not plan(ProductPinned(room_id=ROOM, offer_id=None), known(), CONFIG).commands
+        assert not plan(ProductPinned(room_id=ROOM, offer_id="o_x"), known(), CONFIG).commands
 
     def test_an_opened_offer_not_yet_kept_is_carded_from_the_event(self) -> None:
         event = OfferOpened(
