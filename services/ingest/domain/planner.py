@@ -266,7 +266,8 @@ def _message(
                 "replay_link": event.replay_url or "",
             }
             title = event.title or known.title
-            if event.replay_url and event.replay_url.startswith(("http://", "https://")):
+            replay = event.replay_url or ""
+            if replay.startswith(("http://", "https://")) and len(replay) <= 2000:
                 buttons = [LinkButton(text=t.BUTTONS["replay"][lang], url=event.replay_url)]
     text = t.render(t.template_for(binding.outbound, kind), values)
     return SendToGroup(
