@@ -5,31 +5,38 @@ from __future__ import annotations
 import logging
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
+from zoneinfo import ZoneInfo
 
 from services.ingest.adapters.bus import Bus
 from services.ingest.adapters.media_ledger import MediaLedger
+from services.ingest.adapters.planner_store import OutboundReads, PlannerStore
 from services.ingest.adapters.platform_media import HttpPlatformMedia, PlatformAccess
 from services.ingest.adapters.store import BindingStore, ParkedStore
 from services.ingest.adapters.tables import metadata
-from services.ingest.entrypoints import subscribers
+from services.ingest.domain.planner import Config as PlannerConfig
+from services.ingest.entrypoints import outbound_consumers, subscribers
 from services.ingest.service_layer.bindings import Bindings
 from services.ingest.service_layer.intake import Intake
 from services.ingest.service_layer.media import MediaFetcher, MediaLimits
+from services.ingest.service_layer.planner import Planner
 from services.ingest.settings import IngestSettings
 from shared import objects
 from shared.background import Periodic
 from shared.events import ChatMediaFetched, ChatMessagePosted, IntegrationEvent
+from shared.events.commands import SendToGroup
 from shared.events.ingest import INGEST_EVENTS
 from shared.runtime import Infrastructure
 from shared.streams import LIVE
 
 log = logging.getLogger("qunlive.ingest")
 
-# Ingest events, and the live room's chat line for bound chats and its fetched media.
+# Ingest events, the live room's chat line for bound chats and its fetched media, and the
+# planner's messages to the groups (commands to ingest's own sender).
 PUBLISHES: tuple[type[IntegrationEvent], ...] = (
     *INGEST_EVENTS,
     ChatMessagePosted,
     ChatMediaFetched,
+    SendToGroup,
 )
 PRUNE_EVERY_S = 3600.0
 # A media job's handler is bounded by the download's timeout, plus the checks (ffmpeg's
@@ -47,6 +54,8 @@ class IngestApp:
     bindings: Bindings
     media: MediaFetcher
     platform_media: HttpPlatformMedia
+    planner: Planner
+    outbound_reads: OutboundReads
     pruner: Periodic = field(init=False)
 
     def __post_init__(self) -> None:
@@ -106,6 +115,13 @@ def build(settings: IngestSettings | None = None) -> IngestApp:
         service=settings.service_name,
         ack_wait_s=settings.media_download_timeout_s + MEDIA_ACK_MARGIN_S,
     )
+    planner = Planner(
+        store,
+        PlannerStore(infra.sessions),
+        publish=lambda command: infra.publisher.publish(command),
+        config=planner_config(settings),
+    )
+    outbound_consumers.register(infra.broker, planner)
     app = IngestApp(
         settings=settings,
         infra=infra,
@@ -115,7 +131,21 @@ def build(settings: IngestSettings | None = None) -> IngestApp:
         bindings=Bindings(store, parked, intake),
         media=media,
         platform_media=platform_media,
+        planner=planner,
+        outbound_reads=OutboundReads(infra.sessions),
     )
     infra.on_start.append(app._started)
     infra.on_stop.append(app._stopping)
     return app
+
+
+def planner_config(settings: IngestSettings) -> PlannerConfig:
+    return PlannerConfig(
+        live_public_url=settings.live_public_url,
+        orders_public_url=settings.orders_public_url,
+        secret_key=settings.secret_key,
+        zone=ZoneInfo(settings.outbound_timezone),
+        reminder_lead=timedelta(seconds=settings.outbound_reminder_lead_s),
+        currency=settings.outbound_currency,
+        offer_repeat=timedelta(seconds=settings.outbound_offer_repeat_s),
+    )

@@ -20,8 +20,9 @@ def create_app(ingest: IngestApp | None = None) -> FastAPI:
         routers=(webhooks.router, http.router),
         state=ingest,
     )
-    # The host console (served by live) binds group chats to rooms from the browser.
-    allow_pages(app, ingest.settings.cors_origins, ("GET", "POST", "DELETE"))
+    # The host console (served by live) binds group chats to rooms from the browser, and
+    # sets what goes out to them (PUT).
+    allow_pages(app, ingest.settings.cors_origins, ("GET", "POST", "PUT", "DELETE"))
     return app
 
 

@@ -1,6 +1,7 @@
 from __future__ import annotations
 
 from typing import Annotated
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from pydantic import Field, field_validator
 
@@ -59,9 +60,28 @@ class IngestSettings(ServiceSettings):
     # Public URLs of the pages the messages link to (the room, its buy links, product photos).
     live_public_url: str = "http://127.0.0.1:8002"
     orders_public_url: str = "http://127.0.0.1:8003"
+    # The planner: what goes out to the groups (docs/ingest.md, "The groups hear back").
+    # Times in the messages are written in this zone (an IANA name): the community's own.
+    outbound_timezone: str = "Asia/Shanghai"
+    # The pay-by reminder is posted this long before an unpaid order expires; a hold shorter
+    # than twice this gets none (the reply's own "pay by" is then reminder enough).
+    outbound_reminder_lead_s: float = Field(default=300, ge=30, le=24 * 3600)
+    # Prices in the messages (ISO 4217, as live's CURRENCY).
+    outbound_currency: str = Field(default="CNY", pattern=r"^[A-Z]{3}$")
+    # An offer's card goes to the groups at most once in this long (opened then pinned: one).
+    outbound_offer_repeat_s: float = Field(default=600, ge=0, le=24 * 3600)
     # Browser origins that may call this API (the live pages: viewer page, host console),
     # comma-separated. "*" is sound here: credentials are bearer headers, never cookies.
     cors_origins: str = "*"
+
+    @field_validator("outbound_timezone")
+    @classmethod
+    def _zone(cls, value: str) -> str:
+        try:
+            ZoneInfo(value)
+        except (ZoneInfoNotFoundError, ValueError):
+            raise ValueError(f"not a time zone this system knows: {value!r}") from None
+        return value
 
     @field_validator(
         "telegram_api_base",

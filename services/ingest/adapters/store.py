@@ -7,6 +7,7 @@ import time
 from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import datetime
+from typing import Any
 
 from sqlalchemy import delete, func
 from sqlalchemy import select as sa_select  # sqlmodel's select takes at most 4 columns
@@ -35,6 +36,9 @@ class BindingStore:
         self._ttl = ttl_s
         self._cache: dict[ChatRef, tuple[str | None, float]] = {}
         self._loading: dict[ChatRef, asyncio.Future[str | None]] = {}
+        # A room's bindings with their outbound settings, for the planner (every message
+        # out reads them): the same `ttl_s`, dropped here at once on any binding change.
+        self._rooms: dict[str, tuple[list[BindingRow], float]] = {}
 
     async def rooms_for(self, chats: Iterable[ChatRef]) -> dict[ChatRef, str | None]:
         now = time.monotonic()
@@ -84,7 +88,7 @@ class BindingStore:
             session.add(row)
             await session.commit()
             await session.refresh(row)
-        self._cache.pop((platform, chat_id), None)
+        self._changed(platform, chat_id)
         return row, created
 
     async def unbind(self, platform: str, chat_id: str) -> bool:
@@ -94,8 +98,50 @@ class BindingStore:
                 return False
             await session.delete(row)
             await session.commit()
-        self._cache.pop((platform, chat_id), None)
+        self._changed(platform, chat_id)
         return True
+
+    def _changed(self, platform: str, chat_id: str) -> None:
+        self._cache.pop((platform, chat_id), None)
+        self._rooms.clear()  # a chat moved between rooms changes two of them: drop all
+
+    async def of_room(self, room_id: str) -> list[BindingRow]:
+        """The room's bindings (cached `ttl_s`: the claim -> reply path reads them)."""
+        cached = self._rooms.get(room_id)
+        if cached and cached[1] > time.monotonic():
+            return cached[0]
+        rows = await self.list(room_id)
+        self._rooms[room_id] = (rows, time.monotonic() + self._ttl)
+        return rows
+
+    async def get(self, platform: str, chat_id: str) -> BindingRow | None:
+        async with self._sessions() as session:
+            return await session.get(BindingRow, (platform, chat_id))
+
+    async def set_outbound(
+        self, platform: str, chat_id: str, outbound: dict[str, Any]
+    ) -> BindingRow | None:
+        """Store what the show says in this group (None when the chat is not bound)."""
+        return await self._update(platform, chat_id, outbound=outbound)
+
+    async def resume(self, platform: str, chat_id: str) -> BindingRow | None:
+        """Send to the group again after a permanent failure paused it."""
+        return await self._update(
+            platform, chat_id, paused_code=None, paused_reason=None, paused_at=None
+        )
+
+    async def _update(self, platform: str, chat_id: str, **values: Any) -> BindingRow | None:
+        async with self._sessions() as session:
+            row = await session.get(BindingRow, (platform, chat_id), with_for_update=True)
+            if row is None:
+                return None
+            for name, value in values.items():
+                setattr(row, name, value)
+            session.add(row)
+            await session.commit()
+            await session.refresh(row)
+        self._changed(platform, chat_id)
+        return row
 
     async def list(self, room_id: str | None = None) -> list[BindingRow]:
         query = select(BindingRow).order_by(col(BindingRow.platform), col(BindingRow.chat_id))

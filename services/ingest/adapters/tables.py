@@ -68,6 +68,38 @@ class GroupOrderRow(IngestTable, table=True):  # type: ignore[valid-type, misc, 
     pay_by: datetime
     outcome_key: str | None = None  # the key of our reply with the outcome (edited later)
     updated_at: datetime = Field(default_factory=utcnow)
+    # What the reply's edits say (paid, expired, amended): the planner's, nullable.
+    offer_id: str | None = None
+    quantity: int | None = None
+    amount_cents: int | None = None
+
+
+class PlannerRoomRow(IngestTable, table=True):  # type: ignore[valid-type, misc, call-arg]
+    """What the planner keeps of a room for its messages: the title (room.opened), and
+    that it ended (no "we are live" or offer card from a late or replayed event)."""
+
+    __tablename__ = "ingest_planner_rooms"
+    room_id: str = Field(primary_key=True)
+    title: str | None = None
+    ended_at: datetime | None = None
+    updated_at: datetime = Field(default_factory=utcnow)
+
+
+class OfferCardRow(IngestTable, table=True):  # type: ignore[valid-type, misc, call-arg]
+    """An offer as its card in the groups shows it (offer.opened/updated/stock_changed), and
+    when a card of it was last posted (opening then pinning an offer posts one card)."""
+
+    __tablename__ = "ingest_offer_cards"
+    offer_id: str = Field(primary_key=True)
+    room_id: str = Field(index=True)
+    title: str
+    price_cents: int
+    stock: int
+    left: int
+    photo: str | None = None  # the first photo's card-size object name
+    posted_at: datetime | None = None
+    posted_by: str | None = None  # the event whose card that was (a redelivery posts again)
+    updated_at: datetime = Field(default_factory=utcnow)
 
 
 class ParkedRow(IngestTable, table=True):  # type: ignore[valid-type, misc, call-arg]
