@@ -155,7 +155,7 @@ async def test_the_host_sets_what_a_group_hears_and_it_is_kept(
 
     # Reset to default, saved: no text of the host's remains.
     await group.get_by_text("Edit the text: We are live").click()
-    await group.get_by_role("button", name="Reset the text of We are live to default").click()
+    await group.get_by_role("button", name="Reset to default: We are live").click()
     assert await live_text.input_value() == texts["live"]["zh"]
     await group.get_by_role("button", name="Save").click()
     await group.get_by_text("Saved.").wait_for()

@@ -197,6 +197,7 @@ export const STRINGS = {
     'figures.gmv': 'GMV',
 
     'lineup.heading': 'Lineup',
+    'lineup.table': 'Lineup table',
     'lineup.product': 'Product',
     'lineup.kind': 'Kind',
     'lineup.price': 'Price',
@@ -357,7 +358,7 @@ export const STRINGS = {
     'groups.placeholders': 'Placeholders:',
     'groups.placeholders_unknown': 'Placeholders: those of the default text (curly brackets).',
     'groups.reset': 'Reset to default',
-    'groups.reset_label': 'Reset the text of {kind} to default',
+    'groups.reset_label': 'Reset to default: {kind}',
     'groups.reset_done': '{kind}: back to the default text (save to keep it).',
     'groups.language': 'Language of the messages',
     'groups.language_hint': 'Texts still at their default follow the language; texts you changed stay as you wrote them.',
@@ -739,6 +740,7 @@ export const STRINGS = {
     'figures.gmv': '成交额',
 
     'lineup.heading': '商品清单',
+    'lineup.table': '商品列表表格',
     'lineup.product': '商品',
     'lineup.kind': '类型',
     'lineup.price': '价格',
@@ -898,7 +900,7 @@ export const STRINGS = {
     'groups.placeholders': '占位符：',
     'groups.placeholders_unknown': '占位符：与默认文案里的相同（花括号）。',
     'groups.reset': '恢复默认',
-    'groups.reset_label': '把{kind}的文案恢复为默认',
+    'groups.reset_label': '恢复默认：{kind}',
     'groups.reset_done': '{kind}：已恢复默认文案（保存后生效）。',
     'groups.language': '消息语言',
     'groups.language_hint': '仍是默认的文案会随语言切换；你改过的文案保持不变。',
