@@ -12,6 +12,7 @@ import pytest
 from services.ingest.adapters.tables import BindingRow, OutboundRow
 from tests.browser.conftest import LAPTOP, PHONE, Platform, needs_browser, screenshot
 from tests.browser.test_console import log_in
+from tests.ingest.payloads import encode, telegram_chat, telegram_headers, telegram_message
 
 pytestmark = [pytest.mark.timeout(60), needs_browser]
 
@@ -82,9 +83,21 @@ async def test_the_host_sets_what_a_group_hears_and_it_is_kept(
     full_platform: Platform, browser: Any
 ) -> None:
     platform = full_platform
+    # The group wrote before it was bound: ingest keeps it as unbound, the console offers
+    # its id (with its title) in the chat id box.
+    said = await platform.http.post(
+        f"{platform.ingest}/webhooks/telegram",
+        content=encode(telegram_message("hello, plain message")),
+        headers=telegram_headers(platform.ingest_app.settings.telegram_secret_token),
+    )
+    assert said.status_code == 200, said.text
     console = await open_room(platform, browser, "Cherry night 樱桃专场")
     room_id = console.url.rsplit("#", 1)[1]
     texts = await defaults(platform)
+    offered = console.locator(f"#unbound-chats option[value='{GROUP}']")
+    await offered.wait_for(state="attached")
+    assert await offered.get_attribute("label") == telegram_chat()["title"]
+    assert await console.get_by_label("Chat id").get_attribute("list") == "unbound-chats"
 
     # Bind the group from the console.
     await console.get_by_label("Platform").select_option("telegram")
@@ -93,6 +106,7 @@ async def test_the_host_sets_what_a_group_hears_and_it_is_kept(
     group = card(console, GROUP)
     await group.get_by_text("Sending", exact=True).wait_for()
     await group.get_by_text("Sent 0 · failed 0").wait_for()
+    assert await offered.count() == 0  # bound now: no longer offered
 
     # Open its settings: a switch per kind (welcome off by default), the default texts.
     await group.get_by_text("What goes out to this group").click()

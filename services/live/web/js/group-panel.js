@@ -147,6 +147,8 @@ export class GroupPanel {
     } catch (error) {
       if (roomId !== this.roomId) return;
       this.fail(error);
+      // Not the admin: asking again every few seconds will not change that.
+      if (error.status === 401 || error.status === 403) clearInterval(this.timer);
     }
     this.render();
   }
@@ -248,6 +250,7 @@ class GroupCard {
     this.formError = null; // () => text
     this.messages = null; // the recent ledger rows, once asked for
     this.messagesError = null;
+    this.pauseDrawn = null; // what the pause block shows (redrawn when it changes)
     this.saving = false;
     this.build();
     this.fill(binding.outbound);
@@ -431,6 +434,10 @@ class GroupCard {
     this.badge.textContent = paused ? t('groups.paused') : t('groups.active');
     this.counts.textContent = t('groups.counts', { sent: binding.sent ?? 0, failed: binding.failed ?? 0 });
     show(this.pause, Boolean(paused));
+    // Drawn again only when it changed: a refresh must not take the focus off Resume.
+    const drawn = paused ? JSON.stringify([paused, t('groups.resume')]) : '';
+    if (drawn === this.pauseDrawn) return;
+    this.pauseDrawn = drawn;
     if (!paused) {
       this.pause.replaceChildren();
       return;
