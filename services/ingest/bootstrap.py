@@ -148,4 +148,5 @@ def planner_config(settings: IngestSettings) -> PlannerConfig:
         reminder_lead=timedelta(seconds=settings.outbound_reminder_lead_s),
         currency=settings.outbound_currency,
         offer_repeat=timedelta(seconds=settings.outbound_offer_repeat_s),
+        welcome_max_age=timedelta(seconds=settings.live_max_age_s),
     )

@@ -45,3 +45,12 @@ def test_the_media_settings_are_checked(monkeypatch: pytest.MonkeyPatch) -> None
             patch.setenv(name, value)
             with pytest.raises(ValidationError, match=name.lower()):
                 IngestSettings()
+
+
+def test_the_outbound_time_zone_is_one_the_system_knows(monkeypatch: pytest.MonkeyPatch) -> None:
+    assert IngestSettings().outbound_timezone == "Asia/Shanghai"
+    monkeypatch.setenv("OUTBOUND_TIMEZONE", "Europe/Paris")
+    assert IngestSettings().outbound_timezone == "Europe/Paris"
+    monkeypatch.setenv("OUTBOUND_TIMEZONE", "Mars/Olympus_Mons")
+    with pytest.raises(ValidationError, match="not a time zone"):
+        IngestSettings()

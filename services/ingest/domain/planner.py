@@ -99,6 +99,7 @@ class Known:
     ended: bool = False
     offers: Mapping[str, OfferCard] = field(default_factory=dict)
     order: GroupOrder | None = None  # for an order's later events: the one recorded
+    now: datetime | None = None  # when it is planned (a welcome for an old join is late)
 
 
 @dataclass(frozen=True)
@@ -111,6 +112,9 @@ class Config:
     currency: str = "CNY"
     # The same offer's card goes out at most once in this long (opened, then pinned: one card).
     offer_repeat: timedelta = timedelta(seconds=600)
+    # A join older than this (a chat's parked history adopted by a new binding) is not
+    # welcomed: LIVE_MAX_AGE_S, the age past which a line does not reach the room either.
+    welcome_max_age: timedelta = timedelta(seconds=600)
 
 
 @dataclass(frozen=True)
@@ -174,6 +178,8 @@ def plan(event: IntegrationEvent, known: Known, config: Config) -> Plan:
         case ProductPinned(offer_id=str()) | OfferOpened():
             if known.ended or _card_posted_lately(event.offer_id, event, known, config):
                 return Plan()
+            if isinstance(event, ProductPinned) and event.offer_id not in known.offers:
+                return Plan()  # an offer never seen open (before the planner ran): no card
             return _to_every_group(event, known, config, "offer")
         case RedPacketSent():
             return _to_every_group(event, known, config, "red_packet")
@@ -260,7 +266,8 @@ def _message(
                 "replay_link": event.replay_url or "",
             }
             title = event.title or known.title
-            if event.replay_url and event.replay_url.startswith(("http://", "https://")):
+            replay = event.replay_url or ""
+            if replay.startswith(("http://", "https://")) and len(replay) <= 2000:
                 buttons = [LinkButton(text=t.BUTTONS["replay"][lang], url=event.replay_url)]
     text = t.render(t.template_for(binding.outbound, kind), values)
     return SendToGroup(
@@ -319,6 +326,10 @@ def _lineup(
 
 def _welcome(event: ExternalMemberJoined, known: Known, config: Config) -> Plan:
     """A welcome @-mention, in the group they joined only."""
+    if event.via != "webhook":
+        return Plan()  # history (an import, a replay) welcomes nobody
+    if known.now is not None and known.now - event.occurred_at > config.welcome_max_age:
+        return Plan()
     binding = _binding_of(known, event.platform, event.chat_id)
     if binding is None or not binding.wants("welcome"):
         return Plan()

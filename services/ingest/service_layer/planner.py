@@ -36,6 +36,7 @@ from shared.events import (
     RoomPreviewAnnounced,
     RoomStarted,
     StockChanged,
+    utcnow,
 )
 from shared.events.analytics import ReportReady
 from shared.events.commands import SendToGroup
@@ -175,4 +176,5 @@ class Planner:
             ended=room.ended,
             offers=await self._store.offers(offer_ids),
             order=order,
+            now=utcnow(),
         )

@@ -146,8 +146,9 @@ class TestToEveryGroup:
         assert query(chinese.buttons[0].url) == {"offer": ["o1"], "ref": ["web:partner"]}
         assert "还剩7,999份" in chinese.text
 
-    def test_an_unpin_says_nothing(self) -> None:
+    def test_an_unpin_or_a_pin_of_an_offer_without_a_card_says_nothing(self) -> None:
         assert not plan(ProductPinned(room_id=ROOM, offer_id=None), known(), CONFIG).commands
+        assert not plan(ProductPinned(room_id=ROOM, offer_id="o_x"), known(), CONFIG).commands
 
     def test_an_opened_offer_not_yet_kept_is_carded_from_the_event(self) -> None:
         event = OfferOpened(
@@ -237,6 +238,16 @@ class TestWelcome:
         assert welcome.mention is not None and welcome.mention.user_id == "777"
         assert welcome.text == "Welcome Mei! 🎉 Glad you are here."
 
+    def test_history_welcomes_nobody(self) -> None:
+        welcoming = Binding("telegram", "-1001", OutboundSettings(kinds={"welcome": True}))
+        imported = self.joined().model_copy(update={"via": "import"})
+        assert not plan(imported, known(welcoming), CONFIG).commands
+        joined = self.joined()
+        late = known(welcoming, now=joined.occurred_at + timedelta(minutes=11))
+        assert not plan(joined, late, CONFIG).commands
+        fresh = known(welcoming, now=joined.occurred_at + timedelta(minutes=1))
+        assert plan(joined, fresh, CONFIG).commands
+
 
 class TestClaims:
     def test_a_claim_from_a_group_is_answered_there_with_pay_by_and_a_pay_link(self) -> None:
@@ -289,7 +300,7 @@ class TestClaims:
             customer_id="telegram:111",
             claim_id="telegram:-1001:62",
             offer_id="o1",
-            reason=reason,  # type: ignore[arg-type]
+            reason=reason,
             message=message,
         )
 

@@ -17,7 +17,7 @@ SHANGHAI = ZoneInfo("Asia/Shanghai")
 def test_every_kind_has_texts_in_both_languages_using_only_its_placeholders() -> None:
     for kind in OUTBOUND_KINDS:
         for language in ("en", "zh"):
-            t.validate(kind, t.DEFAULTS[kind][language])  # type: ignore[index]
+            t.validate(kind, t.DEFAULTS[kind][language])
     for state, texts in t.CLAIM_STATES.items():
         assert set(texts) == {"en", "zh"}, state
 
