@@ -149,6 +149,8 @@ class Platform:
     live_app: LiveApp
     http: httpx.AsyncClient
     page_errors: list[str] = field(default_factory=list)
+    # ingest's IngestApp (its stores) when it runs: a test sets what only a platform causes.
+    ingest_app: Any = None
 
     async def call(self, method: str, url: str, **kwargs: Any) -> Any:
         response = await self.http.request(method, url, headers=ADMIN, **kwargs)
@@ -213,6 +215,7 @@ async def running_platform(
         orders_url = await stack.enter_async_context(serving(orders_app(orders)))
         orders.gateway.callback_url = f"{orders_url}/payments/callback"
         ingest_url = analytics_url = ""
+        ingest: Any = None
         if with_ingest_and_analytics:  # imported here: the viewer tests need neither
             from services.analytics.bootstrap import build as build_analytics
             from services.analytics.main import create_app as analytics_app
@@ -249,7 +252,9 @@ async def running_platform(
         )
         live_url = await stack.enter_async_context(serving(live_app(live)))
         http = await stack.enter_async_context(httpx.AsyncClient(timeout=20))
-        yield Platform(live_url, orders_url, analytics_url, ingest_url, live, http)
+        yield Platform(
+            live_url, orders_url, analytics_url, ingest_url, live, http, ingest_app=ingest
+        )
 
 
 @pytest.fixture

@@ -43,18 +43,21 @@ IMPACTS = ("critical", "serious", "moderate", "minor")
 AXE_CONTEXT = {"bypass_csp": True}
 
 
-async def run_axe(page: Any, axe_js: Path) -> list[dict[str, Any]]:
-    """axe.run on the whole document; its violations (ids, impacts, helps, nodes)."""
+async def run_axe(page: Any, axe_js: Path, within: str | None = None) -> list[dict[str, Any]]:
+    """axe.run on the whole document (or the element `within` selects); its violations
+    (ids, impacts, helps, nodes)."""
     if not await page.evaluate("typeof window.axe !== 'undefined'"):
         await page.add_script_tag(path=str(axe_js))
     violations: list[dict[str, Any]] = await page.evaluate(
-        """async () => {
-          const result = await axe.run(document, {resultTypes: ['violations']});
+        """async (within) => {
+          const context = within ? document.querySelector(within) : document;
+          const result = await axe.run(context, {resultTypes: ['violations']});
           return result.violations.map((v) => ({
             id: v.id, impact: v.impact, help: v.help, helpUrl: v.helpUrl,
             nodes: v.nodes.map((n) => ({target: n.target, summary: n.failureSummary})),
           }));
-        }"""
+        }""",
+        within,
     )
     return violations
 
@@ -276,5 +279,64 @@ async def test_the_report_of_an_ended_room_has_no_serious_accessibility_violatio
     await measure(report, axe_script, "report-laptop", found)
     await report.set_viewport_size(PHONE["viewport"])
     await measure(report, axe_script, "report-phone", found)
+    assert_no_severe(found)
+    assert platform.page_errors == []
+
+
+async def test_the_console_groups_with_their_settings_open_have_no_accessibility_violations(
+    axe_script: Path, full_platform: Platform, browser: Any
+) -> None:
+    """The group section with everything open (a Telegram group's settings and one of its
+    texts refused, a paused WhatsApp group with its recent messages): no violation at all
+    in the section, nothing serious or critical on the page; English and Chinese, laptop
+    and phone."""
+    from tests.browser.test_console_groups import card, ledger, pause
+
+    platform = full_platform
+    found: dict[str, Any] = {}
+    room = await platform.live_room("Dress drop 连衣裙")
+    telegram, whatsapp = ("telegram", "-1001234567890"), ("whatsapp", "120363041234567890")
+    for chat in (telegram, whatsapp):
+        await platform.call(
+            "POST",
+            f"{platform.ingest}/bindings",
+            json={"platform": chat[0], "chat_id": chat[1], "room_id": room},
+        )
+    await pause(platform, whatsapp, "template_rejected", "(#132001) Template name does not exist")
+    await ledger(
+        platform,
+        room,
+        whatsapp,
+        {"kind": "preview", "state": "sent", "platform_message_id": "wamid.1"},
+        {"kind": "offer", "state": "failed", "reason": "template_rejected: (#132001)"},
+    )
+    console = platform.watch(await (await browser.new_context(**LAPTOP, **AXE_CONTEXT)).new_page())
+    await log_in(console, f"{platform.live}/console")
+    await console.goto(f"{platform.live}/console#{room}")
+    await console.get_by_role("heading", name="Dress drop 连衣裙").wait_for()
+
+    group = card(console, telegram[1])
+    await group.get_by_text("What goes out to this group").click()
+    await group.get_by_text("Edit the text: Offer").click()
+    await group.get_by_label("Offer: text in English").fill("{price} {nope}")
+    await group.get_by_role("button", name="Save").click()
+    await group.get_by_text(re.compile("unknown placeholder")).wait_for()
+    paused = card(console, whatsapp[1])
+    await paused.get_by_role("button", name=re.compile("^Resume")).wait_for()
+    await paused.get_by_text("What goes out to this group").click()
+    await paused.get_by_text("Recent messages").click()
+    await paused.locator(".group-message").nth(1).wait_for()
+
+    async def both(name: str) -> None:
+        await measure(console, axe_script, name, found)
+        violations = await run_axe(console, axe_script, "#bindings")  # any impact: none
+        assert not violations, f"{name}, group section:\n{describe(violations)}"
+
+    await both("console-groups-laptop-en")
+    await console.locator("#lang").select_option("zh")
+    await group.get_by_text("向这个群发送什么").wait_for()
+    await both("console-groups-laptop-zh")
+    await console.set_viewport_size(PHONE["viewport"])
+    await both("console-groups-phone-zh")
     assert_no_severe(found)
     assert platform.page_errors == []

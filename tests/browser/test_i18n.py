@@ -67,3 +67,22 @@ def test_every_refusal_status_and_role_from_the_contracts_has_a_text() -> None:
         f"err.{code}" for code in codes if code.startswith("blocked_") or code in viewer_codes
     }
     assert needed - dictionary()["en"] == set()
+
+
+def test_every_group_message_kind_pause_and_ledger_state_has_a_text() -> None:
+    """The console's group section names each kind of message the show sends, says what it
+    is, and explains each code that pauses a binding and each state a message can be in."""
+    from shared.events.ingest import OUTBOUND_KINDS
+
+    panel = (WEB / "js" / "group-panel.js").read_text()
+    kinds = re.search(r"export const KINDS = \[([^\]]*)\]", panel)
+    assert kinds is not None
+    assert re.findall(r"'(\w+)'", kinds.group(1)) == list(OUTBOUND_KINDS)
+    needed = {f"groups.{what}.{kind}" for kind in OUTBOUND_KINDS for what in ("kind", "about")}
+    for name, prefix in (("PAUSE_CODES", "groups.pause"), ("LEDGER_STATES", "groups.state")):
+        listed = re.search(rf"const {name} = \[([^\]]*)\]", panel)
+        assert listed is not None
+        needed |= {f"{prefix}.{code}" for code in re.findall(r"'(\w+)'", listed.group(1))}
+    needed |= {"groups.pause.other", "bindings.hint_other"}
+    needed |= {f"bindings.hint_{p}" for p in ("telegram", "whatsapp", "wecom")}
+    assert needed - dictionary()["en"] == set()

@@ -38,8 +38,12 @@ SECRETS = {
     "WHATSAPP_ACCESS_TOKEN": "whatsapp-access-token-0123",
     "MEDIA_HOOK_SECRET": "media-hook-secret-0123",
 }
-# Required too, but not secrets: where encoders reach MediaMTX.
-SETTINGS = {"MEDIA_PUBLIC_HOST": "media.example.com"}
+# Required too, but not secrets: where encoders reach MediaMTX, where the groups' links go.
+SETTINGS = {
+    "MEDIA_PUBLIC_HOST": "media.example.com",
+    "LIVE_PUBLIC_URL": "https://live.example.com",
+    "ORDERS_PUBLIC_URL": "https://orders.example.com",
+}
 
 
 def with_required() -> dict[str, str]:

@@ -3,6 +3,7 @@ import {
   $, api, applyEdit, clock, copyText, dateTime, editedMark, el, loadConfig, localInputToIso, money,
   sendOnEnter, setCurrency, show, toCents, toast,
 } from './common.js';
+import { GroupPanel } from './group-panel.js';
 import { bindLanguageSelect, onLanguageChange, t, translatePage } from './i18n.js';
 import { PhotoViewer, attachmentNode, hasText, picture, productPhotoUrl, silence, usable } from './media.js';
 import { PhotoPanel } from './photo-panel.js';
@@ -31,14 +32,13 @@ const state = {
   polls: new Map(),
   packets: new Map(),
   decisions: [],
-  bindings: [],
-  bindingsError: '',
 };
 let socket = null;
 let timers = [];
 let streamPanel = null;
 let photoPanel = null;
 let composer = null;
+let groups = null; // the bound group chats (ingest)
 let photos = null; // the full-size photo viewer (a posted picture, opened from the chat)
 
 // ---- HTTP to each service, with the console's credential ---------------------------------
@@ -88,6 +88,7 @@ async function init() {
   wire();
   streamPanel = new StreamPanel({ live });
   photos = new PhotoViewer();
+  groups = new GroupPanel({ ingest, errorText });
   window.qunliveConsole = { socket, state, streamPanel };
   state.config = await loadConfig();
   setCurrency(state.config.currency);
@@ -214,7 +215,7 @@ async function openRoom(roomId) {
   await refreshSales();
   if (!$('#preview-text').value) $('#preview-text').value = draftPreview();
   refreshDecisions();
-  refreshBindings();
+  groups.open(room.id);
   streamPanel.open(room.id);
   timers = [
     setInterval(refreshSales, SALES_EVERY_MS),
@@ -230,10 +231,11 @@ function leaveRoom() {
   streamPanel?.close();
   composer?.close();
   photos?.close();
+  groups?.close();
   socket?.stop();
   socket = null;
   Object.assign(state, {
-    room: null, sales: null, lines: [], chatTimes: [], viewers: 0, likes: 0, decisions: [], bindings: [],
+    room: null, sales: null, lines: [], chatTimes: [], viewers: 0, likes: 0, decisions: [],
   });
   state.polls = new Map();
   state.packets = new Map();
@@ -931,68 +933,6 @@ async function saveRules(event) {
   }
 }
 
-// ---- external group chats (ingest) --------------------------------------------------------
-
-async function refreshBindings() {
-  if (!state.room) return;
-  try {
-    state.bindings = await ingest(`/bindings?room_id=${encodeURIComponent(state.room.id)}`);
-    state.bindingsError = '';
-  } catch (error) {
-    state.bindingsError = error.status === 403 || error.status === 401
-      ? t('bindings.admin_only')
-      : errorText(error);
-  }
-  renderBindings();
-}
-
-function renderBindings() {
-  $('#bindings-error').textContent = state.bindingsError;
-  const list = $('#binding-list');
-  if (!state.bindings.length) {
-    list.replaceChildren(el('li', { class: 'muted', text: t('bindings.none') }));
-    return;
-  }
-  list.replaceChildren(...state.bindings.map((b) => el('li', { dataset: { chat: `${b.platform}:${b.chat_id}` } },
-    el('span', { class: 'badge', text: b.platform }),
-    el('code', { text: b.chat_id }),
-    el('button', {
-      type: 'button', 'aria-label': t('bindings.unbind_label', { chat: b.chat_id }), text: t('bindings.unbind'),
-      onclick: () => unbind(b),
-    }))));
-}
-
-async function bind(event) {
-  event.preventDefault();
-  const body = {
-    platform: $('#binding-platform').value,
-    chat_id: $('#binding-chat').value.trim(),
-    room_id: state.room.id,
-  };
-  if (!body.chat_id) return;
-  try {
-    const bound = await ingest('/bindings', { method: 'POST', body });
-    $('#binding-chat').value = '';
-    toast(t('bindings.bound', { adopted: bound.adopted }));
-    await refreshBindings();
-  } catch (error) {
-    state.bindingsError = error.status === 403 || error.status === 401
-      ? t('bindings.admin_only')
-      : errorText(error);
-    renderBindings();
-  }
-}
-
-async function unbind(binding) {
-  try {
-    await ingest(`/bindings/${encodeURIComponent(binding.platform)}/${encodeURIComponent(binding.chat_id)}`, { method: 'DELETE' });
-    await refreshBindings();
-  } catch (error) {
-    state.bindingsError = error.message;
-    renderBindings();
-  }
-}
-
 // ---- wiring -------------------------------------------------------------------------------
 
 function renderAll() {
@@ -1010,7 +950,7 @@ function renderAll() {
   renderPolls();
   renderPackets();
   renderDecisions();
-  renderBindings();
+  groups.relabel();
 }
 
 function wire() {
@@ -1069,7 +1009,6 @@ function wire() {
   $('#packet-form').addEventListener('submit', sendPacket);
   $('#poll-form').addEventListener('submit', openPoll);
   $('#rules-form').addEventListener('submit', saveRules);
-  $('#binding-form').addEventListener('submit', bind);
   sendOnEnter($('#host-chat-input'));
   $('#host-chat').addEventListener('submit', (event) => {
     event.preventDefault();
