@@ -87,3 +87,10 @@ class SendToGroup(Command):
     order_id: str | None = Field(
         default=None, description="The order a claim's outcome or reminder tells of."
     )
+    language: Literal["en", "zh"] = Field(default="en", description="The group's language.")
+    whatsapp_template: str | None = Field(
+        default=None,
+        max_length=512,
+        description="The group's approved WhatsApp template for outside the 24-hour window "
+        "(else ingest's WHATSAPP_TEMPLATE_NAME).",
+    )

@@ -303,6 +303,18 @@ async def test_whatsapp_outside_the_window_sends_the_template_when_there_is_one(
     assert (rejected.code, rejected.pauses_binding) == ("template_rejected", True)
 
 
+async def test_whatsapp_prefers_the_group_s_own_template_in_its_language() -> None:
+    apis = GroupApis(enforce_limits=False, whatsapp_templates={"group_update", "qun_zh"})
+    apis.window_closed.add(WA)
+    reminder = message("whatsapp", WA, kind="reminder", text="请在20:00前付款").model_copy(
+        update={"whatsapp_template": "qun_zh", "language": "zh"}
+    )
+    async with platforms(apis, whatsapp_template_name="group_update") as channels:
+        await channels["whatsapp"].send(reminder)
+    template = apis.calls_to(WA)[-1].body["template"]
+    assert (template["name"], template["language"]) == ("qun_zh", {"code": "zh_CN"})
+
+
 @pytest.mark.parametrize(
     ("status", "graph_code", "code", "pauses", "retry_after"),
     [

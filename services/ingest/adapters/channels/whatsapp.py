@@ -11,10 +11,11 @@
 - no edits: `can_edit` False, the sender replies to the message instead.
 Answer: `{"messaging_product", "contacts", "messages": [{"id": "wamid..."}]}`.
 
-Outside the 24-hour window (error 131047) only a template goes. SendToGroup has no template
-field, so the adapter is given one approved template (settings WHATSAPP_TEMPLATE_NAME,
-WHATSAPP_TEMPLATE_LANGUAGE) with a single body parameter {{1}}, which carries the message's
-text; with none configured, 131047 is `outside_window` (permanent).
+Outside the 24-hour window (error 131047) only a template goes: the group's own approved
+template (its binding's setting, carried by SendToGroup.whatsapp_template, in the group's
+language), else the number's (settings WHATSAPP_TEMPLATE_NAME, WHATSAPP_TEMPLATE_LANGUAGE),
+with a single body parameter {{1}} that carries the message's text; with neither,
+131047 is `outside_window` (permanent).
 """
 
 from __future__ import annotations
@@ -39,6 +40,10 @@ REENGAGEMENT = 131047
 GROUP_UNKNOWN = 131041
 TRANSIENT = {1, 2, 131000, 131016, 133004}  # unknown, service unavailable, server busy
 FORBIDDEN = {10, 200, 368, 131031, 131207}  # permission, blocked for policy, group suspended
+
+
+# A group's language as WhatsApp names a template's language.
+TEMPLATE_LANGUAGES = {"en": "en", "zh": "zh_CN"}
 
 
 @dataclass(frozen=True)
@@ -85,9 +90,16 @@ class WhatsAppChannel:
         try:
             return await self._send(message)
         except DeliveryError as error:
-            if error.code != "outside_window" or self._template is None:
+            template = self._template_of(message)
+            if error.code != "outside_window" or template is None:
                 raise
-        return Delivered(await self._post(message, self._template_body(message)))
+        return Delivered(await self._post(message, self._template_body(message, template)))
+
+    def _template_of(self, message: SendToGroup) -> WhatsAppTemplate | None:
+        """The group's own approved template (its language's code), else the number's."""
+        if message.whatsapp_template:
+            return WhatsAppTemplate(message.whatsapp_template, TEMPLATE_LANGUAGES[message.language])
+        return self._template
 
     async def _send(self, message: SendToGroup) -> Delivered:
         text = render(message)
@@ -116,17 +128,16 @@ class WhatsAppChannel:
         body = {"type": "text", "text": {"body": text, "preview_url": bool(links)}}
         return Delivered(await self._post(message, body))
 
-    def _template_body(self, message: SendToGroup) -> dict[str, Any]:
-        assert self._template is not None
+    def _template_body(self, message: SendToGroup, template: WhatsAppTemplate) -> dict[str, Any]:
         # A template parameter may hold no newline, tab or more than 4 spaces in a row.
         flat = re.sub(r"\s*\n\s*", " · ", render(message)).replace("\t", " ")
         flat = re.sub(r" {4,}", "   ", flat)[:TEMPLATE_PARAMETER_MAX]
-        template = {
-            "name": self._template.name,
-            "language": {"code": self._template.language},
+        body = {
+            "name": template.name,
+            "language": {"code": template.language},
             "components": [{"type": "body", "parameters": [{"type": "text", "text": flat}]}],
         }
-        return {"type": "template", "template": template}
+        return {"type": "template", "template": body}
 
     async def _post(self, message: SendToGroup, body: dict[str, Any]) -> str:
         payload: dict[str, Any] = {
