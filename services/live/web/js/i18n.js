@@ -70,6 +70,7 @@ export const STRINGS = {
     'reject.not_open': "This sale hasn't opened yet — hold on!",
     'reject.invalid': 'That did not work: {message}',
     'reject.not_found': 'This item is no longer on sale.',
+    'reject.not_amended': 'Your order did not change: {message}',
 
     'orders.heading': 'My orders',
     'orders.item': 'Item',
@@ -621,6 +622,7 @@ export const STRINGS = {
     'reject.not_open': '还没开抢，请稍等！',
     'reject.invalid': '下单失败：{message}',
     'reject.not_found': '该商品已下架。',
+    'reject.not_amended': '订单未修改：{message}',
 
     'orders.heading': '我的订单',
     'orders.item': '商品',
