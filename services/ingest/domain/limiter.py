@@ -200,6 +200,17 @@ class Limiter:
                 del state.keys[key]
 
 
+def scaled(limits: ChannelLimits, factor: float) -> ChannelLimits:
+    """The same windows with `factor` times the messages (at least one each)."""
+    if factor == 1:
+        return limits
+
+    def each(rates: tuple[Rate, ...]) -> tuple[Rate, ...]:
+        return tuple(Rate(max(1, round(r.count * factor)), r.per_s) for r in rates)
+
+    return ChannelLimits(overall=each(limits.overall), per_chat=each(limits.per_chat))
+
+
 def _remove(times: list[float], at: float) -> None:
     i = bisect_left(times, at)
     if i < len(times) and times[i] == at:
