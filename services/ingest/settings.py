@@ -56,6 +56,21 @@ class IngestSettings(ServiceSettings):
     whatsapp_phone_number_id: str = ""
     # WeCom (企业微信) group robots: POST {base}/cgi-bin/webhook/send?key=<the binding's key>.
     wecom_api_base: str = "https://qyapi.weixin.qq.com"
+    # One call to a group platform (send, edit, pin) may take this long; then it counts as a
+    # network failure and is retried from the queue.
+    channel_timeout_s: float = Field(default=15, gt=0, le=120)
+    # WhatsApp's limits for the business number: its throughput tier (80 a second until Meta
+    # raises it) and, per group, a pair rate limit kept conservative (Meta: about one message
+    # every 6 s to one recipient).
+    whatsapp_messages_per_s: int = Field(default=80, ge=1, le=1000)
+    whatsapp_pair_per_minute: int = Field(default=10, ge=1, le=60)
+    # An approved WhatsApp template with one body parameter {{1}}: what goes instead when a
+    # group's 24-hour window is closed (error 131047). Empty: such a message fails.
+    whatsapp_template_name: str = Field(default="", pattern=r"^[a-z0-9_]{0,512}$")
+    whatsapp_template_language: str = Field(default="en", pattern=r"^[a-z]{2,3}(_[A-Z]{2})?$")
+    # Where Telegram delivers updates (`python -m services.ingest.telegram setup`): the public
+    # https URL of POST /webhooks/telegram. Empty: the command must be given --url.
+    telegram_webhook_url: str = ""
     # Public URLs of the pages the messages link to (the room, its buy links, product photos).
     live_public_url: str = "http://127.0.0.1:8002"
     orders_public_url: str = "http://127.0.0.1:8003"
