@@ -8,6 +8,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 
 from services.ingest.adapters.bus import Bus
+from services.ingest.adapters.channels import build_channels
 from services.ingest.adapters.media_ledger import MediaLedger
 from services.ingest.adapters.outbound_store import OutboundStore
 from services.ingest.adapters.platform_media import HttpPlatformMedia, PlatformAccess
@@ -85,8 +86,6 @@ def build(
     """The service; `channels` by platform (default: the adapters to the platforms' APIs)."""
     settings = settings or IngestSettings()
     if channels is None:
-        from services.ingest.adapters.channels import build_channels
-
         channels = build_channels(settings)
     infra = Infrastructure.build(settings, metadata)
     bus = Bus(settings.service_name, settings.publish_timeout_s)

@@ -13,6 +13,11 @@ margin covers the gap between the booked moment and the platform's clock reading
 request (a late wake-up of the event loop, the request's way): a send that leaves more
 than `margin_s` after its slot is booked again instead of risking a 429.
 
+Overall rates are also paced: a channel's 30 a second go one every 1/30 s rather than 30
+at once and then none, so that the sends of one moment do not bunch up on the way (30
+requests made at once reach the platform over tens of milliseconds, and the last of one
+second's batch would share a window with the first of the next).
+
 Within a chat, slots are first come, first served: a new booking is never before the
 chat's last one, so one chat's messages go in the order they were reserved.
 """
@@ -59,9 +64,11 @@ class Limiter:
         limits: Mapping[str, ChannelLimits],
         hold_s: float = 5.0,
         margin_s: float = 0.1,
+        pace: bool = True,
     ) -> None:
         self.hold_s = hold_s
         self.margin_s = margin_s
+        self.pace = pace
         self._platforms = {name: _Platform(limit) for name, limit in limits.items()}
         # How long a booking matters: the longest window; older ones are forgotten.
         self._memory_s = {
@@ -131,39 +138,27 @@ class Limiter:
     # ---- the windows ---------------------------------------------------------------
 
     def _earliest(self, state: _Platform, chat: str, start: float) -> float:
+        margin = self.margin_s
         chat_times = state.chats.get(chat, [])
-        constraints = [(state.overall, r) for r in state.limits.overall] + [
-            (chat_times, r) for r in state.limits.per_chat
-        ]
+        # (the booked moments, at most this many, in any window of this many seconds)
+        constraints = [(state.overall, r.count, r.per_s + margin) for r in state.limits.overall]
+        if self.pace:
+            constraints += [
+                (state.overall, 1, (r.per_s + margin) / r.count)
+                for r in state.limits.overall
+                if r.count > 1
+            ]
+        constraints += [(chat_times, r.count, r.per_s + margin) for r in state.limits.per_chat]
         at = start
         while True:
             later = at
-            for times, rate in constraints:
-                blocked_until = self._blocked_until(times, rate, at)
+            for times, count, window in constraints:
+                blocked_until = _blocked_until(times, count, window, at)
                 if blocked_until is not None:
                     later = max(later, blocked_until)
             if later == at:
                 return at
             at = later
-
-    def _blocked_until(self, times: list[float], rate: Rate, at: float) -> float | None:
-        """None if one more send at `at` keeps `rate` over `times`; else the next moment
-        worth trying: when the earliest send in the window around `at` leaves it. (Whether
-        a send fits changes for the better only when a booked send leaves the window.)"""
-        window = rate.per_s + self.margin_s
-        # The sends within a window of `at` either way: b + window > at and b < at + window
-        # (always in this form: with floats, `at - b < window` may disagree).
-        first = bisect_right(times, at, key=lambda b: b + window)
-        near = times[first : bisect_left(times, at + window)]
-        if len(near) < rate.count:
-            return None
-        # Sorted with `at` in: any `count + 1` consecutive sends must span a whole window.
-        i = bisect_right(near, at)
-        merged = [*near[:i], at, *near[i:]]
-        for j in range(max(0, i - rate.count), min(i, len(merged) - 1 - rate.count) + 1):
-            if merged[j] + window > merged[j + rate.count]:
-                return near[0] + window  # > at, by the choice of `first`
-        return None
 
     # ---- bookkeeping ---------------------------------------------------------------
 
@@ -198,6 +193,26 @@ class Limiter:
         for key, booked in list(state.keys.items()):
             if booked.at < horizon:
                 del state.keys[key]
+
+
+def _blocked_until(times: list[float], count: int, window: float, at: float) -> float | None:
+    """None if one more send at `at` keeps at most `count` in any `window` over `times`;
+    else the next moment worth trying: when the earliest send in the window around `at`
+    leaves it. (Whether a send fits changes for the better only when a booked send leaves
+    the window.)"""
+    # The sends within a window of `at` either way: b + window > at and b < at + window
+    # (always in this form: with floats, `at - b < window` may disagree).
+    first = bisect_right(times, at, key=lambda b: b + window)
+    near = times[first : bisect_left(times, at + window)]
+    if len(near) < count:
+        return None
+    # Sorted with `at` in: any `count + 1` consecutive sends must span a whole window.
+    i = bisect_right(near, at)
+    merged = [*near[:i], at, *near[i:]]
+    for j in range(max(0, i - count), min(i, len(merged) - 1 - count) + 1):
+        if merged[j] + window > merged[j + count]:
+            return near[0] + window  # > at, by the choice of `first`
+    return None
 
 
 def scaled(limits: ChannelLimits, factor: float) -> ChannelLimits:

@@ -13,8 +13,8 @@ from services.ingest.domain.limiter import Limiter
 TELEGRAM = ChannelLimits(overall=(Rate(30, 1.0),), per_chat=(Rate(1, 1.0), Rate(20, 60.0)))
 
 
-def limiter(hold_s: float = 1e9, margin_s: float = 0.0) -> Limiter:
-    return Limiter({"telegram": TELEGRAM}, hold_s=hold_s, margin_s=margin_s)
+def limiter(hold_s: float = 1e9, margin_s: float = 0.0, pace: bool = False) -> Limiter:
+    return Limiter({"telegram": TELEGRAM}, hold_s=hold_s, margin_s=margin_s, pace=pace)
 
 
 def most_in_a_window(times: list[float], per_s: float) -> int:
@@ -32,6 +32,15 @@ def test_thirty_a_second_overall_across_chats() -> None:
     assert slots[30:60] == [1.0] * 30
     assert slots[90:] == [3.0] * 10
     assert most_in_a_window(slots, 1.0) == 30
+
+
+def test_paced_the_thirty_go_evenly_through_the_second() -> None:
+    limits = limiter(pace=True)
+    slots = [limits.reserve("telegram", f"chat-{n}", 0.0).at for n in range(61)]
+    assert slots == pytest.approx([n / 30 for n in range(61)])
+    assert most_in_a_window(slots, 1.0) == 30
+    # A chat's own limit is not paced: one a second.
+    assert limits.reserve("telegram", "chat-0", 2.5).at == pytest.approx(2.5)
 
 
 def test_one_a_second_and_twenty_a_minute_per_chat() -> None:
@@ -141,7 +150,7 @@ def test_random_traffic_keeps_every_window(seed: int) -> None:
     """Reservations arriving over time for a few chats (some keyed, some released): the
     booked moments keep all three windows, and each chat's are in order."""
     rng = random.Random(seed)
-    limits = limiter(hold_s=5.0, margin_s=0.05)
+    limits = limiter(hold_s=5.0, margin_s=0.05, pace=seed % 2 == 0)
     now, booked, by_chat = 0.0, [], {}  # type: ignore[var-annotated]
     keys: dict[str, tuple[str, float]] = {}
     for n in range(600):
