@@ -63,6 +63,8 @@ BENCH_ANALYTICS ?= --runs 3 --events 1000000 --events-per-show 1000000
 BENCH_VIDEO     ?= --runs 3
 # Pictures: uploads (Pillow), a cached picture served (wrk), RSS with 50 slow readers.
 BENCH_MEDIA     ?= --runs 3
+# Messages to 100 groups: the queue + limiter against httpx straight, and Telegram's limits.
+BENCH_OUTBOUND  ?= --runs 3
 
 bench: $(STAMP)  ## every benchmark under bench/ (needs wrk, Chromium), then docs/PERFORMANCE.md and CAPACITY.md
 	failed=""; \
@@ -72,6 +74,7 @@ bench: $(STAMP)  ## every benchmark under bench/ (needs wrk, Chromium), then doc
 	$(BIN)/python -m bench.analytics_projection $(BENCH_ANALYTICS) || failed="$$failed analytics_projection"; \
 	$(BIN)/python -m bench.video $(BENCH_VIDEO) || failed="$$failed video"; \
 	$(BIN)/python -m bench.media $(BENCH_MEDIA) || failed="$$failed media"; \
+	$(BIN)/python -m bench.outbound $(BENCH_OUTBOUND) || failed="$$failed outbound"; \
 	$(BIN)/python -m bench.report || exit 1; \
 	if [ -n "$$failed" ]; then echo "failed:$$failed (docs/PERFORMANCE.md shows their last results, dated, or says not run)"; exit 1; fi
 

@@ -3,22 +3,28 @@
 from __future__ import annotations
 
 import logging
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from zoneinfo import ZoneInfo
 
 from services.ingest.adapters.bus import Bus
+from services.ingest.adapters.channels import build_channels
 from services.ingest.adapters.media_ledger import MediaLedger
-from services.ingest.adapters.planner_store import OutboundReads, PlannerStore
+from services.ingest.adapters.outbound_store import OutboundStore
+from services.ingest.adapters.planner_store import PlannerStore
 from services.ingest.adapters.platform_media import HttpPlatformMedia, PlatformAccess
 from services.ingest.adapters.store import BindingStore, ParkedStore
 from services.ingest.adapters.tables import metadata
+from services.ingest.domain.channels import Channel
+from services.ingest.domain.limiter import Limiter, scaled
 from services.ingest.domain.planner import Config as PlannerConfig
 from services.ingest.entrypoints import outbound_consumers, subscribers
 from services.ingest.service_layer.bindings import Bindings
 from services.ingest.service_layer.intake import Intake
 from services.ingest.service_layer.media import MediaFetcher, MediaLimits
 from services.ingest.service_layer.planner import Planner
+from services.ingest.service_layer.sender import Sender, SenderPolicy
 from services.ingest.settings import IngestSettings
 from shared import objects
 from shared.background import Periodic
@@ -42,6 +48,9 @@ PRUNE_EVERY_S = 3600.0
 # A media job's handler is bounded by the download's timeout, plus the checks (ffmpeg's
 # decode: 20 s at most) and the stores: JetStream waits this much longer for its ack.
 MEDIA_ACK_MARGIN_S = 120.0
+# A send job tells JetStream it is in progress when its chat's turn comes; from then it
+# takes its slot (OUTBOUND_HOLD_S at most), the request and the ledger: well within this.
+SEND_ACK_WAIT_S = 120.0
 
 
 @dataclass
@@ -55,7 +64,8 @@ class IngestApp:
     media: MediaFetcher
     platform_media: HttpPlatformMedia
     planner: Planner
-    outbound_reads: OutboundReads
+    outbound: OutboundStore
+    sender: Sender
     pruner: Periodic = field(init=False)
 
     def __post_init__(self) -> None:
@@ -68,6 +78,7 @@ class IngestApp:
     async def _stopping(self) -> None:
         await self.pruner.stop()
         await self.platform_media.aclose()
+        await self.sender.aclose()
 
     async def prune_parked(self) -> None:
         """Parked messages of chats nobody binds are kept PARKED_RETENTION_DAYS, then dropped."""
@@ -77,8 +88,13 @@ class IngestApp:
             log.info("pruned parked messages", extra={"count": pruned})
 
 
-def build(settings: IngestSettings | None = None) -> IngestApp:
+def build(
+    settings: IngestSettings | None = None, channels: Mapping[str, Channel] | None = None
+) -> IngestApp:
+    """The service; `channels` by platform (default: the adapters to the platforms' APIs)."""
     settings = settings or IngestSettings()
+    if channels is None:
+        channels = build_channels(settings)
     infra = Infrastructure.build(settings, metadata)
     bus = Bus(settings.service_name, settings.publish_timeout_s)
     store = BindingStore(infra.sessions, settings.binding_cache_s)
@@ -122,6 +138,26 @@ def build(settings: IngestSettings | None = None) -> IngestApp:
         config=planner_config(settings),
     )
     outbound_consumers.register(infra.broker, planner)
+    outbound = OutboundStore(infra.sessions, infra.engine.dialect.name)
+    sender = Sender(
+        channels,
+        outbound,
+        Limiter(
+            {name: scaled(c.limits, settings.outbound_limit_scale) for name, c in channels.items()},
+            hold_s=settings.outbound_hold_s,
+            margin_s=settings.outbound_limit_margin_s,
+        ),
+        publish=lambda event: infra.publisher.publish(event),
+        policy=SenderPolicy(retry_delays_s=settings.outbound_retry_delays_s),
+    )
+    subscribers.register_sender(
+        infra.broker,
+        sender,
+        js=lambda: infra.js,
+        service=settings.service_name,
+        ack_wait_s=SEND_ACK_WAIT_S,
+        concurrency=settings.outbound_concurrency,
+    )
     app = IngestApp(
         settings=settings,
         infra=infra,
@@ -132,7 +168,8 @@ def build(settings: IngestSettings | None = None) -> IngestApp:
         media=media,
         platform_media=platform_media,
         planner=planner,
-        outbound_reads=OutboundReads(infra.sessions),
+        outbound=outbound,
+        sender=sender,
     )
     infra.on_start.append(app._started)
     infra.on_stop.append(app._stopping)

@@ -85,6 +85,23 @@ class IngestSettings(ServiceSettings):
     outbound_currency: str = Field(default="CNY", pattern=r"^[A-Z]{3}$")
     # An offer's card goes to the groups at most once in this long (opened then pinned: one).
     outbound_offer_repeat_s: float = Field(default=600, ge=0, le=24 * 3600)
+    # The sender (docs/ingest.md, "Delivery you can trust"). Delays between the tries of a
+    # message the platform did not take for a reason that may pass (5xx, network, 429): one
+    # try, then one more after each delay; a 429's retry_after is honoured. ~35 minutes.
+    outbound_retry_delays_s: tuple[Annotated[float, Field(gt=0, le=3600)], ...] = Field(
+        default=(2, 5, 15, 30, 60, 120, 300, 600, 900), min_length=1, max_length=30
+    )
+    # A message whose slot (the platform's rate limits) is this near waits for it in the
+    # process; a later one goes back to the queue until then.
+    outbound_hold_s: float = Field(default=5.0, ge=0.5, le=60)
+    # Every limit's window is this much longer than the platform's: a request reaches it a
+    # little after its slot (the event loop, the network), and a 429 costs far more.
+    outbound_limit_margin_s: float = Field(default=0.1, ge=0, le=2)
+    # The platforms' published limits times this (1: as published). Above 1 only where
+    # the platform granted more (Telegram's paid broadcasts) or against a local server.
+    outbound_limit_scale: float = Field(default=1.0, gt=0, le=1000)
+    # Messages being sent (or waiting for their slot) at once per replica, all chats.
+    outbound_concurrency: int = Field(default=64, ge=1, le=1024)
     # Browser origins that may call this API (the live pages: viewer page, host console),
     # comma-separated. "*" is sound here: credentials are bearer headers, never cookies.
     cors_origins: str = "*"

@@ -72,8 +72,10 @@ class Ingest:
 
 
 @contextlib.asynccontextmanager
-async def start_ingest(nats_url: str, database_url: str, **overrides: Any) -> AsyncIterator[Ingest]:
-    app = build(ingest_settings(nats_url, database_url, **overrides))
+async def start_ingest(
+    nats_url: str, database_url: str, channels: Any = None, **overrides: Any
+) -> AsyncIterator[Ingest]:
+    app = build(ingest_settings(nats_url, database_url, **overrides), channels=channels)
     async with serving(create_app(app)) as url, httpx.AsyncClient(base_url=url) as http:
         yield Ingest(url, app, http)
 

@@ -7,8 +7,6 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import datetime
 
-from sqlalchemy import func
-from sqlalchemy import select as sa_select
 from sqlalchemy.ext.asyncio import async_sessionmaker
 from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
@@ -16,7 +14,6 @@ from sqlmodel.ext.asyncio.session import AsyncSession
 from services.ingest.adapters.tables import (
     GroupOrderRow,
     OfferCardRow,
-    OutboundRow,
     PlannerRoomRow,
 )
 from services.ingest.domain.planner import GroupOrder, OfferCard
@@ -176,49 +173,3 @@ class PlannerStore:
             row.updated_at = utcnow()
             session.add(row)
             await session.commit()
-
-
-@dataclass(frozen=True)
-class Delivered:
-    sent: int = 0
-    failed: int = 0
-
-
-class OutboundReads:
-    """The ledger (written by the sender) as the console shows it."""
-
-    def __init__(self, sessions: async_sessionmaker[AsyncSession]) -> None:
-        self._sessions = sessions
-
-    async def counts(self, room_id: str | None = None) -> dict[tuple[str, str], Delivered]:
-        """Messages sent and failed per (platform, chat)."""
-        query = sa_select(
-            col(OutboundRow.platform),
-            col(OutboundRow.chat_id),
-            col(OutboundRow.state),
-            func.count(),
-        ).where(col(OutboundRow.state).in_(("sent", "failed")))
-        if room_id is not None:
-            query = query.where(col(OutboundRow.room_id) == room_id)
-        query = query.group_by(
-            col(OutboundRow.platform), col(OutboundRow.chat_id), col(OutboundRow.state)
-        )
-        async with self._sessions() as session:
-            rows = (await session.exec(query)).all()  # type: ignore[call-overload]
-        found: dict[tuple[str, str], Delivered] = {}
-        for platform, chat_id, state, number in rows:
-            seen = found.get((platform, chat_id), Delivered())
-            found[(platform, chat_id)] = (
-                Delivered(number, seen.failed) if state == "sent" else Delivered(seen.sent, number)
-            )
-        return found
-
-    async def recent(self, platform: str, chat_id: str, limit: int) -> list[OutboundRow]:
-        query = (
-            select(OutboundRow)
-            .where(OutboundRow.platform == platform, OutboundRow.chat_id == chat_id)
-            .order_by(col(OutboundRow.created_at).desc(), col(OutboundRow.key).desc())
-            .limit(limit)
-        )
-        async with self._sessions() as session:
-            return list((await session.exec(query)).all())

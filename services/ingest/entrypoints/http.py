@@ -10,7 +10,7 @@ from fastapi import HTTPException, Query, Response, status
 from pydantic import BaseModel, Field
 
 from services.ingest.adapters.bus import NatsUnavailable
-from services.ingest.adapters.planner_store import Delivered
+from services.ingest.adapters.outbound_store import Counts
 from services.ingest.adapters.tables import BindingRow
 from services.ingest.bootstrap import IngestApp
 from services.ingest.domain import templates
@@ -124,7 +124,7 @@ def _public(row: object) -> BindingPublic:
     return BindingPublic.model_validate(row, from_attributes=True)
 
 
-def _with_outbound(row: BindingRow, delivered: Delivered | None) -> BindingOutbound:
+def _with_outbound(row: BindingRow, delivered: Counts | None) -> BindingOutbound:
     try:
         outbound = OutboundSettings.of(row.outbound)
     except ValueError:  # stored by an older version: shown as what is used, the defaults
@@ -134,7 +134,7 @@ def _with_outbound(row: BindingRow, delivered: Delivered | None) -> BindingOutbo
         if row.paused_code
         else None
     )
-    delivered = delivered or Delivered()
+    delivered = delivered or Counts()
     return BindingOutbound(
         **_public(row).model_dump(),
         outbound=outbound,
@@ -145,8 +145,8 @@ def _with_outbound(row: BindingRow, delivered: Delivered | None) -> BindingOutbo
 
 
 async def _binding_view(ingest: IngestApp, row: BindingRow) -> BindingOutbound:
-    counts = await ingest.outbound_reads.counts(row.room_id)
-    return _with_outbound(row, counts.get((row.platform, row.chat_id)))
+    ref = (row.platform, row.chat_id)
+    return _with_outbound(row, (await ingest.outbound.counts([ref])).get(ref))
 
 
 NO_BINDING = "no such binding"
@@ -183,7 +183,7 @@ async def list_bindings(
     """Every binding, or a room's: what goes out to its group, whether it is paused (and
     why), messages sent and failed."""
     rows = await ingest.bindings.store.list(room_id)
-    counts = await ingest.outbound_reads.counts(room_id)
+    counts = await ingest.outbound.counts((row.platform, row.chat_id) for row in rows)
     return [_with_outbound(row, counts.get((row.platform, row.chat_id))) for row in rows]
 
 
@@ -236,7 +236,7 @@ async def binding_messages(
     """The latest messages to this group, newest first: sent, failed (why), skipped (why)."""
     if await ingest.bindings.store.get(platform, chat_id) is None:
         raise HTTPException(status.HTTP_404_NOT_FOUND, NO_BINDING)
-    rows = await ingest.outbound_reads.recent(platform, chat_id, limit)
+    rows = await ingest.outbound.recent(platform, chat_id, limit)
     return [OutboundMessage.model_validate(row, from_attributes=True) for row in rows]
 
 
