@@ -67,7 +67,7 @@ async def test_telegram_getfile_then_the_file_and_no_log_line_shows_the_token(
         got = await media.download("telegram", "F", 1024)
     assert got.data == b"JPEG"
     await media.aclose()
-    assert "/bot<token>/getFile" in caplog.text and "/file/bot<token>/photos" in caplog.text
+    assert "/bot<secret>/getFile" in caplog.text and "/file/bot<secret>/photos" in caplog.text
     assert TOKEN not in caplog.text
 
 

@@ -21,31 +21,17 @@ from __future__ import annotations
 
 import asyncio
 import json
-import logging
 from dataclasses import dataclass
 from typing import Any, Protocol
 from urllib.parse import quote
 
 import httpx
 
+from services.ingest.adapters.http_logs import hide_url_secrets
 from services.ingest.domain.fields import size_text
 
 TRANSIENT_STATUS = {401, 408, 425, 429}
 MAX_REDIRECTS = 3
-# httpx logs every request's URL at INFO; Telegram's carry the bot token.
-HTTPX_LOG = logging.getLogger("httpx")
-
-
-class _WithoutSecret(logging.Filter):
-    def __init__(self, secret: str) -> None:
-        super().__init__()
-        self._secret = secret
-
-    def filter(self, record: logging.LogRecord) -> bool:
-        message = record.getMessage()
-        if self._secret and self._secret in message:
-            record.msg, record.args = message.replace(self._secret, "<token>"), None
-        return True
 
 
 class FetchFailed(Exception):
@@ -81,8 +67,7 @@ class HttpPlatformMedia:
 
     def __init__(self, access: PlatformAccess, transport: httpx.AsyncBaseTransport | None = None):
         self._access = access
-        self._redact = _WithoutSecret(access.telegram_bot_token)
-        HTTPX_LOG.addFilter(self._redact)
+        hide_url_secrets()
         self._client = httpx.AsyncClient(
             timeout=httpx.Timeout(min(30.0, access.timeout_s)),
             follow_redirects=False,
@@ -92,7 +77,6 @@ class HttpPlatformMedia:
 
     async def aclose(self) -> None:
         await self._client.aclose()
-        HTTPX_LOG.removeFilter(self._redact)
 
     async def download(self, platform: str, file_ref: str, max_bytes: int) -> Downloaded:
         try:

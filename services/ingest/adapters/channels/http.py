@@ -10,28 +10,12 @@ from __future__ import annotations
 
 import asyncio
 import json
-import logging
-import re
 from typing import Any
 
 import httpx
 
+from services.ingest.adapters.http_logs import hide_url_secrets
 from services.ingest.domain.channels import DeliveryError
-
-HTTPX_LOG = logging.getLogger("httpx")
-SECRET_IN_URL = re.compile(r"(/bot)[^/\s]+|((?:\?|&)key=)[^&\s\"]+")
-
-
-class _UrlSecrets(logging.Filter):
-    def filter(self, record: logging.LogRecord) -> bool:
-        message = record.getMessage()
-        redacted = SECRET_IN_URL.sub(lambda m: (m.group(1) or m.group(2)) + "<secret>", message)
-        if redacted != message:
-            record.msg, record.args = redacted, None
-        return True
-
-
-_REDACT = _UrlSecrets()
 
 
 class ChannelHttp:
@@ -42,7 +26,7 @@ class ChannelHttp:
     ) -> None:
         self.platform = platform
         self.timeout_s = timeout_s
-        HTTPX_LOG.addFilter(_REDACT)  # the same filter object: added once however many clients
+        hide_url_secrets()
         self._client = httpx.AsyncClient(
             timeout=httpx.Timeout(timeout_s),
             follow_redirects=False,
