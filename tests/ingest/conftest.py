@@ -22,7 +22,19 @@ ADMIN = {"Authorization": "Bearer test-admin"}
 STREAM_SUBJECTS = {spec.name: spec.subjects[0] for spec in streams.ALL_STREAMS if spec.subjects}
 
 
+# Where the platforms' APIs are unless a test starts its own local server: a closed local
+# port (refused at once), never the internet (ingest posts to the groups as soon as events
+# call for it, and fetches their media).
+NO_PLATFORM = "http://127.0.0.1:9"
+
+
 def ingest_settings(nats_url: str, database_url: str, **overrides: Any) -> IngestSettings:
+    settings: dict[str, Any] = {
+        "telegram_api_base": NO_PLATFORM,
+        "whatsapp_graph_base": NO_PLATFORM,
+        "wecom_api_base": NO_PLATFORM,
+        **overrides,
+    }
     return IngestSettings(
         nats_url=nats_url,
         database_url=database_url,
@@ -32,7 +44,7 @@ def ingest_settings(nats_url: str, database_url: str, **overrides: Any) -> Inges
         whatsapp_app_secret=payloads.WHATSAPP_APP_SECRET,
         whatsapp_verify_token=payloads.WHATSAPP_VERIFY_TOKEN,
         webhook_secret=payloads.WEBHOOK_SECRET,
-        **overrides,
+        **settings,
     )
 
 
