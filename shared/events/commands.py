@@ -34,7 +34,7 @@ class PlaceClaim(Command):
 
 class AmendClaim(Command):
     """A group member edited their buying line ("+1" -> "+2"): change the quantity of the
-    order that line placed, while it is unpaid (docs/decisions: edits both ways)."""
+    order that line placed, while it is unpaid (docs/decisions/0035-edited-claims.md)."""
 
     type: Literal["orders.amend_claim"] = "orders.amend_claim"
     claim_id: str = Field(description="The claim the edited line made (its line's key).")

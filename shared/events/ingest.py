@@ -107,8 +107,9 @@ class ExternalReactionPosted(IngestEvent):
     emoji: str | None = Field(default=None, max_length=32)
 
 
-# What the show says in a bound group (docs/decisions: the groups hear back). Each kind can
-# be switched per binding by the host; its text is a template in English and Chinese.
+# What the show says in a bound group (docs/decisions/0033-what-goes-to-the-groups.md).
+# Each kind can be switched per binding by the host; its text is a template in English and
+# Chinese.
 OutboundKind = Literal[
     "preview",  # the show is scheduled: when, the lineup, the room link (pinned)
     "live",  # we are live

@@ -2,7 +2,7 @@
 
 Given the event, the room's bindings (settings, paused) and what the planner keeps of the
 room (title, offer cards, an order placed from a group), `plan` returns one command per
-(event, group) with its key (docs/decisions: what goes to the groups):
+(event, group) with its key (docs/decisions/0033-what-goes-to-the-groups.md):
 - `<event id>:<platform>:<chat>` for a message about an event;
 - `<order.placed id>:<platform>:<chat>:reminder` for the pay-by reminder;
 - `<event id>:<platform>:<chat>:edit` for the edit of a claim's reply (edit_of: its key).

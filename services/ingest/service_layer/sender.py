@@ -1,7 +1,7 @@
 """Sending one queued message to its group: once, within the limits, or said why not.
 
 One `SendToGroup` job (COMMANDS, consumer `ingest-group-send`) at a time per chat, many
-chats at once. Per job (docs/decisions: the outbound queue):
+chats at once. Per job (docs/decisions/0032-outbound-queue.md):
 - the ledger first: `sent` -> nothing is posted again (its GroupMessageSent is published
   again, the same id: the first may have been lost); `skipped`/`failed` -> done;
 - `not_before` in the future -> back in the queue until then;

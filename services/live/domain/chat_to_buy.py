@@ -51,7 +51,7 @@ def external_claim(
     )
 
 
-# ---- edits ("+1" -> "+2"): docs/decisions/DRAFT-edited-claims.md ---------------------------
+# ---- edits ("+1" -> "+2"): docs/decisions/0035-edited-claims.md ---------------------------
 
 
 @dataclass(frozen=True)

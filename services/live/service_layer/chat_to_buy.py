@@ -1,5 +1,5 @@
 """External chat lines that buy: read the room's pinned offer, send the claim to orders;
-and their edits ("+1" -> "+2"): amend that claim (docs/decisions/DRAFT-edited-claims.md)."""
+and their edits ("+1" -> "+2"): amend that claim (docs/decisions/0035-edited-claims.md)."""
 
 from __future__ import annotations
 

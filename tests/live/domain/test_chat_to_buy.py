@@ -51,7 +51,7 @@ def test_what_does_not_claim() -> None:
     assert not may_be_claim(line("nice cherries"))
 
 
-# ---- edits (docs/decisions/DRAFT-edited-claims.md) ----------------------------------------
+# ---- edits (docs/decisions/0035-edited-claims.md) ----------------------------------------
 
 SENT = datetime(2026, 6, 1, 12, 0, tzinfo=UTC)
 FRESH = timedelta(minutes=10)
