@@ -259,3 +259,53 @@ async def test_a_paused_group_says_why_and_resume_clears_it(
     assert stored["paused"] is None
     assert stored["outbound"]["whatsapp_template"] == "show_update"
     assert platform.page_errors == []
+
+
+@pytest.fixture
+async def bot_api() -> Any:
+    """A local Telegram Bot API (documented shapes) that the platform's ingest posts to."""
+    from tests.ingest.group_apis import GroupApis
+    from tests.support import serving
+
+    fake = GroupApis()
+    async with serving(fake.app()) as url:
+        fake.base_url = url
+        yield fake
+
+
+async def test_a_kicked_bot_pauses_its_group_and_the_console_says_why(
+    nats_server: Any, tmp_path: Any, browser: Any, bot_api: Any
+) -> None:
+    """The real path: the host's announcement goes to both bound groups; Telegram answers
+    403 for the group that removed the bot; the binding pauses and the console says why,
+    while the other group got the message."""
+    from tests.browser.conftest import running_platform
+    from tests.ingest.group_apis import TELEGRAM_TOKEN
+
+    overrides = {"telegram_api_base": bot_api.base_url, "telegram_bot_token": TELEGRAM_TOKEN}
+    async with running_platform(nats_server.url, tmp_path, True, overrides) as platform:
+        console = await open_room(platform, browser, "Tea tasting 品茶")
+        room_id = console.url.rsplit("#", 1)[1]
+        for chat in (GROUP, "-1009876543210"):
+            await platform.call(
+                "POST",
+                f"{platform.ingest}/bindings",
+                json={"platform": "telegram", "chat_id": chat, "room_id": room_id},
+            )
+        bot_api.kick(GROUP)
+        await platform.call(
+            "POST",
+            f"{platform.live}/rooms/{room_id}/announcements",
+            json={"text": "Oolong at 8 tonight"},
+        )
+
+        group = card(console, GROUP)
+        await group.get_by_text("Paused", exact=True).wait_for(timeout=30_000)
+        await group.get_by_text(
+            "The bot was removed from this group: add it back, then Resume."
+        ).wait_for()
+        await group.get_by_text(re.compile("bot was kicked from the group chat")).wait_for()
+        [told] = bot_api.messages("-1009876543210")
+        assert "Oolong at 8 tonight" in told.plain
+        assert bot_api.messages(GROUP) == []
+        assert platform.page_errors == []
