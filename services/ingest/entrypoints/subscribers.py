@@ -3,7 +3,7 @@ messages to the groups."""
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 
 from faststream.exceptions import NackMessage
 from faststream.middlewares import AckPolicy
@@ -55,20 +55,8 @@ def register(
     async def on_media_line(event: IntegrationEvent, message: NatsMessage) -> None:
         if not isinstance(event, ExternalMessageReceived):
             return
-        raw = message.raw_message
-        meta = raw.metadata
-
-        async def give_up(reason: str) -> None:
-            await dead_letter(
-                js(),
-                service=service,
-                original_subject=raw.subject,
-                data=raw.data,
-                reason=reason,
-                msg_id=f"{service}:media:{event.id}",
-                deliveries=meta.num_delivered,
-            )
-
+        meta = message.raw_message.metadata
+        give_up = _dead_letterer(js(), service, message, f"{service}:media:{event.id}")
         retry = await fetcher.handle(event, meta.num_delivered, meta.timestamp, give_up)
         if retry is not None:
             raise NackMessage(delay=retry.delay_s)
@@ -107,20 +95,28 @@ def register_sender(
     async def on_send(event: IntegrationEvent, message: NatsMessage) -> None:
         if not isinstance(event, SendToGroup):
             return
-        raw = message.raw_message
-        meta = raw.metadata
-
-        async def give_up(reason: str) -> None:
-            await dead_letter(
-                js(),
-                service=service,
-                original_subject=raw.subject,
-                data=raw.data,
-                reason=reason,
-                msg_id=f"{service}:send:{event.key}",
-                deliveries=meta.num_delivered,
-            )
-
+        meta = message.raw_message.metadata
+        give_up = _dead_letterer(js(), service, message, f"{service}:send:{event.key}")
         retry = await sender.handle(event, meta.num_delivered, give_up, message.in_progress)
         if retry is not None:
             raise NackMessage(delay=retry.delay_s)
+
+
+def _dead_letterer(
+    js: JetStreamContext, service: str, message: NatsMessage, msg_id: str
+) -> Callable[[str], Awaitable[None]]:
+    """What a handler calls to give the message up: to dead letters, with the reason."""
+    raw = message.raw_message
+
+    async def give_up(reason: str) -> None:
+        await dead_letter(
+            js,
+            service=service,
+            original_subject=raw.subject,
+            data=raw.data,
+            reason=reason,
+            msg_id=msg_id,
+            deliveries=raw.metadata.num_delivered,
+        )
+
+    return give_up
