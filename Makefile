@@ -65,6 +65,8 @@ BENCH_VIDEO     ?= --runs 3
 BENCH_MEDIA     ?= --runs 3
 # Messages to 100 groups: the queue + limiter against httpx straight, and Telegram's limits.
 BENCH_OUTBOUND  ?= --runs 3
+# A claim's reply in its group: a Telegram +1 -> order placed -> reply (20 groups, 10/s).
+BENCH_CLAIM_REPLY ?= --runs 3
 
 bench: $(STAMP)  ## every benchmark under bench/ (needs wrk, Chromium), then docs/PERFORMANCE.md and CAPACITY.md
 	failed=""; \
@@ -75,6 +77,7 @@ bench: $(STAMP)  ## every benchmark under bench/ (needs wrk, Chromium), then doc
 	$(BIN)/python -m bench.video $(BENCH_VIDEO) || failed="$$failed video"; \
 	$(BIN)/python -m bench.media $(BENCH_MEDIA) || failed="$$failed media"; \
 	$(BIN)/python -m bench.outbound $(BENCH_OUTBOUND) || failed="$$failed outbound"; \
+	$(BIN)/python -m bench.claim_reply $(BENCH_CLAIM_REPLY) || failed="$$failed claim_reply"; \
 	$(BIN)/python -m bench.report || exit 1; \
 	if [ -n "$$failed" ]; then echo "failed:$$failed (docs/PERFORMANCE.md shows their last results, dated, or says not run)"; exit 1; fi
 

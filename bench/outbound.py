@@ -37,6 +37,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import contextlib
+import json
 import logging
 import statistics
 import subprocess
@@ -102,8 +103,20 @@ def round_robin(groups: int, messages: int) -> list[tuple[str, int]]:
 # ---- the platform server (child process: `--serve PORT`) -----------------------------------
 
 
+def reply_to(params: dict[str, Any]) -> str | None:
+    """The message a Telegram send replies to (reply_parameters, or the older field)."""
+    reply = params.get("reply_parameters")
+    if isinstance(reply, str):  # form-encoded: JSON in a string
+        reply = json.loads(reply)
+    if isinstance(reply, dict) and reply.get("message_id") is not None:
+        return str(reply["message_id"])
+    older = params.get("reply_to_message_id")
+    return None if older is None else str(older)
+
+
 def server_app() -> Any:
-    """GroupApis plus /_bench/{stats,reset}: the arrival times and the violations."""
+    """GroupApis plus /_bench/{stats,replies,reset}: the arrival times, the replies and the
+    violations."""
     from starlette.applications import Starlette
     from starlette.requests import Request
     from starlette.responses import JSONResponse
@@ -122,6 +135,23 @@ def server_app() -> Any:
             }
         )
 
+    async def replies(_: Request) -> JSONResponse:
+        """The posts that went through as replies (bench.claim_reply), and the 429s."""
+        return JSONResponse(
+            {
+                "replies": [
+                    {"chat_id": c.chat_id, "reply_to": reply_to(c.body), "at": c.at}
+                    for c in apis.calls
+                    if c.method in ("sendMessage", "sendPhoto")
+                    and c.error is None
+                    and reply_to(c.body) is not None
+                ],
+                "sent": {chat: len(apis.sent_times(chat)) for chat in apis.chats},
+                "throttled": sum(1 for c in apis.calls if c.status == 429),
+                "violations": len(apis.violations),
+            }
+        )
+
     async def reset(request: Request) -> JSONResponse:
         apis.enforce_limits = request.query_params.get("enforce", "1") == "1"
         for kept in (apis.calls, apis.violations, apis.chats, apis._stamps):
@@ -131,6 +161,7 @@ def server_app() -> Any:
     return Starlette(
         routes=[
             Route("/_bench/stats", stats),
+            Route("/_bench/replies", replies),
             Route("/_bench/reset", reset, methods=["POST"]),
             Mount("/", app=apis.app()),
         ]

@@ -45,7 +45,7 @@ HEAD = """# Performance
 What Qunlive's hot paths do on one machine: the benchmarks under `bench/`, each measured
 against reference points taken in the same run, and the goals of the issues (flash-sale
 checkout, chat fan-out, webhook ingest, the analytics projection and its report; live
-video; pictures) next to the measured figures.
+video; pictures; messages to the groups) next to the measured figures.
 
 ## How to re-run
 
@@ -445,6 +445,65 @@ def _media_goals(data: Data) -> list[Goal]:
     ]
 
 
+TELEGRAM_OVERALL_PER_S = 30  # as bench.outbound: Telegram's overall limit for a bot
+
+
+def _outbound_panels(data: Data) -> list[Panel]:
+    marks = {"telegram": [(float(TELEGRAM_OVERALL_PER_S), "30/s, Telegram's limit")]}
+    return [Panel("messages to 100 groups a second", "msgs/s", bars(data, "per_s", marks))]
+
+
+def _outbound_goals(data: Data) -> list[Goal]:
+    return [
+        Goal(
+            "groups: Telegram's limits kept with 100 groups (429s answered, worst run)",
+            "429s",
+            "<=",
+            0,
+            lambda d: worst(d, "telegram", "violations"),
+        )
+    ]
+
+
+def _claims_not_answered_once(data: Data) -> float | None:
+    """Claims without a reply plus replies beyond one a claim, in the worst run."""
+    runs = (scenario(data, "wait") or {}).get("per_run", [])
+    values = [
+        r["unanswered"] + r["extra_replies"]
+        for r in runs
+        if isinstance(r.get("unanswered"), int | float)
+        and isinstance(r.get("extra_replies"), int | float)
+    ]
+    return float(max(values)) if values else None
+
+
+def _claim_reply_panels(data: Data) -> list[Panel]:
+    return [
+        Panel("latency p50", "ms", bars(data, "p50_ms")),
+        Panel("latency p99", "ms", bars(data, "p99_ms")),
+    ]
+
+
+def _claim_reply_goals(data: Data) -> list[Goal]:
+    return [
+        Goal(
+            "groups: a Telegram claim gets exactly one reply (claims answered none or twice, "
+            "worst run)",
+            "claims",
+            "<=",
+            0,
+            _claims_not_answered_once,
+        ),
+        Goal(
+            "groups: replies within Telegram's limits (429s answered, worst run)",
+            "429s",
+            "<=",
+            0,
+            lambda d: worst(d, "wait", "throttled"),
+        ),
+    ]
+
+
 def _analytics_goals_present(data: Data) -> list[Goal]:
     goals = []
     for kind, name in (("sqlite", "SQLite"), ("postgres", "PostgreSQL")):
@@ -615,6 +674,38 @@ BENCHMARKS: tuple[Benchmark, ...] = (
         _media_panels,
         issue="issue #16",
         per_run_else=("growth_mib",),
+    ),
+    Benchmark(
+        "outbound",
+        "Messages to the groups",
+        (
+            Column("per_s", "msgs/s", ",.1f"),
+            Column("messages", "messages", ",.0f"),
+            Column("first_ms", "first ms", ",.0f"),
+            Column("most_in_a_second", "most in 1 s", ",.0f"),
+            Column("violations", "429s", ",.0f"),
+        ),
+        "per_s",
+        _outbound_goals,
+        _outbound_panels,
+        issue="issue #17",
+    ),
+    Benchmark(
+        "claim_reply",
+        "Messages to the groups: a claim's reply",
+        (
+            Column("count", "claims", ",.0f"),
+            Column("p50_ms", "p50 ms", ",.1f"),
+            Column("p95_ms", "p95 ms", ",.1f"),
+            Column("p99_ms", "p99 ms", ",.1f"),
+            Column("max_ms", "max ms", ",.1f"),
+            Column("answered_once", "answered once", ",.0f"),
+            Column("throttled", "429s", ",.0f"),
+        ),
+        "p99_ms",
+        _claim_reply_goals,
+        _claim_reply_panels,
+        issue="issue #17",
     ),
 )
 

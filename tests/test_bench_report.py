@@ -188,8 +188,9 @@ def test_a_new_document_gets_the_hand_written_head_and_profile_section(tmp_path:
     assert doc.index(report.END) < doc.index("## Profiles and what each change bought")
     assert "No benchmark has run yet." in doc
     assert "| Flash-sale checkout | checkout: zero oversell" in doc  # the goals, not run yet
-    # issue #9's ten, the video latency, the pictures' memory (issue #16)
-    assert doc.count("| — | not run |") == 12
+    # issue #9's ten, the video latency, the pictures' memory (issue #16), the groups' three
+    # (issue #17: limits kept, each claim answered once, its replies within the limits)
+    assert doc.count("| — | not run |") == 15
     assert doc.count("Not run") == len(report.BENCHMARKS)
 
 
@@ -213,3 +214,38 @@ def test_medians_are_per_figure_over_the_runs() -> None:
         {"per_s": 2.0, "tally": "c"},
     ]
     assert median_figures(runs) == {"per_s": 2.0, "tally": "c"}
+
+
+def claim_reply(unanswered: list[int], extra: list[int]) -> dict[str, Any]:
+    def row(p99: float, **more: Any) -> dict[str, Any]:
+        return {"count": 300, "p50_ms": p99 / 3, "p95_ms": p99 / 2, "p99_ms": p99, **more}
+
+    waits = [
+        row(80.0, unanswered=u, extra_replies=e, answered_once=300 - u - e, throttled=0)
+        for u, e in zip(unanswered, extra, strict=True)
+    ]
+    return envelope(
+        "claim_reply",
+        parameters={"groups": 20, "claims": 300, "rate": 10.0},
+        load_generator={"name": "httpx + nats-py"},
+        run_count=len(waits),
+        scenarios=[
+            scenario("order", "claim -> order placed", "reference", [row(30.0)] * len(waits)),
+            scenario("reply", "order placed -> reply posted", "measured", [row(40.0)] * len(waits)),
+            scenario("wait", "claim -> reply in the group", "measured", waits),
+        ],
+    )
+
+
+def test_a_claims_reply_shows_its_latency_and_misses_when_one_claim_was_answered_twice(
+    tmp_path: Path,
+) -> None:
+    write(tmp_path / "results", claim_reply(unanswered=[0, 0, 0], extra=[0, 0, 0]))
+    doc = generate(tmp_path)
+    assert "### Messages to the groups: a claim's reply (`bench/claim_reply.py`)" in doc
+    assert "| claim -> order placed | reference | 300 | 10.0 | 15.0 | 30.0 |" in doc
+    assert "a Telegram claim gets exactly one reply" in doc and "| 0 claims | met |" in doc
+
+    write(tmp_path / "results", claim_reply(unanswered=[0, 0, 0], extra=[0, 1, 0]))
+    doc = generate(tmp_path)
+    assert "| 1 claims | **missed** by 1 claims |" in doc
