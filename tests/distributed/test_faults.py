@@ -466,6 +466,14 @@ async def test_c_analytics_restarted_after_the_show_matches_an_uninterrupted_run
         tl.mark("analytics restarted (after the show)")
         await caught_up(http, analytics.url)
         tl.mark("analytics caught up from its durable consumers")
+
+        async def announced() -> bool:  # the report's first build after the end says so
+            ready = subjects.room_event("analytics", room, "report.ready")
+            return await stream_count(js, "ANALYTICS", ready) == 1
+
+        await eventually(announced, timeout=15, interval=0.1)
+        await caught_up(http, analytics.url)  # and its own announcement read back
+        tl.mark("report.ready announced once and read back")
         restarted = await table_rows(postgres_database)
         answers = await analytics_answers(http, analytics.url, room, viewers.values())
         said = {name: sum(t.startswith(f"{name} ") for t in lines + later) for name in viewers}

@@ -204,9 +204,11 @@ async def test_a_job_redelivered_after_its_send_posts_nothing_new(
     assert len(lost) == 1 and len(channel.requests) == 1
 
 
-async def test_one_chats_messages_go_in_order_a_second_apart(
+async def test_one_chats_messages_go_one_at_a_time_a_second_apart(
     ingest: Ingest, channel: FakeChannel, nc: NatsClient
 ) -> None:
+    """One at a time, in the order they reach the process: JetStream's workers may hand two
+    jobs queued together over in either order (decision 0032)."""
     await ingest.bind("telegram", "-100", ROOM)
     await ingest.bind("telegram", "-200", ROOM)
     keys = [f"o{n}:telegram:-100" for n in range(4)]
@@ -214,7 +216,7 @@ async def test_one_chats_messages_go_in_order_a_second_apart(
 
     await eventually(lambda: _count(channel, 5), timeout=20)
     mine = channel.delivered("-100")
-    assert [r.message.key for r in mine] == keys
+    assert sorted(r.message.key for r in mine) == keys  # each once
     gaps = [b.at - a.at for a, b in itertools.pairwise(mine)]
     assert all(gap >= 1.0 for gap in gaps), gaps
     other = channel.delivered("-200")[0]

@@ -7,7 +7,7 @@ Rendering (templates) and planning (event -> SendToGroup per binding) build on t
 
 from __future__ import annotations
 
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, Field
 
@@ -20,7 +20,7 @@ DEFAULT_KINDS: dict[str, bool] = {kind: kind != "welcome" for kind in OUTBOUND_K
 
 
 class OutboundSettings(BaseModel):
-    kinds: dict[OutboundKind, bool] = Field(
+    kinds: dict[OutboundKind, Annotated[bool, Field(strict=True)]] = Field(
         default_factory=lambda: dict(DEFAULT_KINDS),  # type: ignore[arg-type]
         description="Which messages go to this group; a kind left out keeps its default.",
     )

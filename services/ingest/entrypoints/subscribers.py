@@ -87,7 +87,7 @@ def register_sender(
         ack_policy=AckPolicy.NACK_ON_ERROR,
         title=f"{DURABLE_GROUP_SEND}:Consume",
         description="Messages to bound groups (SendToGroup, one per key): sent once within "
-        "the platform's limits, one chat at a time and in order, many chats at once. Sent: "
+        "the platform's limits, one chat at a time, many chats at once. Sent: "
         "group.message_sent; refused for good: group.delivery_failed, dead letters, and the "
         "binding paused when the group refuses the bot. Transient failures retry on "
         "OUTBOUND_RETRY_DELAYS_S.",
