@@ -40,6 +40,7 @@ from shared.events.live import (
 from shared.events.orders import (
     ClaimRejected,
     CommissionAccrued,
+    CommissionPaidOut,
     CommissionReversed,
     GroupFailed,
     GroupFormed,
@@ -51,6 +52,7 @@ from shared.events.orders import (
     OrderAmended,
     OrderCancelled,
     OrderExpired,
+    OrderFulfilled,
     OrderPaid,
     OrderPlaced,
     OrderRefunded,
@@ -102,6 +104,8 @@ ORDERS_EVENTS: tuple[type[IntegrationEvent], ...] = (
     OrderRefunded,
     CommissionAccrued,
     CommissionReversed,
+    OrderFulfilled,
+    CommissionPaidOut,
 )
 COMMANDS: tuple[type[IntegrationEvent], ...] = (PlaceClaim, AmendClaim, SendToGroup)
 # Everything that travels on the bus and that parse_event reads.
@@ -175,6 +179,7 @@ __all__ = [
     "ClaimRejected",
     "Command",
     "CommissionAccrued",
+    "CommissionPaidOut",
     "CommissionReversed",
     "CustomersLinked",
     "CustomersUnlinked",
@@ -191,6 +196,7 @@ __all__ = [
     "OrderAmended",
     "OrderCancelled",
     "OrderExpired",
+    "OrderFulfilled",
     "OrderPaid",
     "OrderPlaced",
     "OrderRefunded",

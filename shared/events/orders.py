@@ -201,3 +201,25 @@ class CommissionReversed(OrdersEvent):
     order_id: str
     level: int = Field(ge=1, le=3)
     amount_cents: int = Field(ge=0)
+
+
+class OrderFulfilled(OrdersEvent):
+    """The goods reached the buyer: handed over at a pickup point (the desk scanned or typed
+    the order's pickup code)."""
+
+    type: Literal["order.fulfilled"] = "order.fulfilled"
+    order_id: str
+    offer_id: str
+    method: Literal["pickup", "delivery"] = "pickup"
+    pickup_point: str | None = Field(default=None, description="The pickup point's id.")
+    quantity: int = Field(ge=1)
+
+
+class CommissionPaidOut(OrdersEvent):
+    """A host paid a promoter (`customer_id`) what their invitations earned: `amount_cents`
+    over the commission lines of payout `payout_id` (money moved outside the platform)."""
+
+    type: Literal["commission.paid_out"] = "commission.paid_out"
+    payout_id: str
+    amount_cents: int
+    reference: str = ""

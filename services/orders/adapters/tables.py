@@ -66,6 +66,11 @@ class OfferRow(OrdersTable, table=True):  # type: ignore[valid-type, misc, call-
     tiers: list[list[int]] = Field(default_factory=list, sa_column=Column(JSON, nullable=False))
     min_group: int = 0
     buyers: int = 0  # group buy: committed buyers
+    # Per-variant stock, when the host split it ({"S": 10, "XL": 4}): units left per variant,
+    # under the same row lock as `left` (their sum is `left`). Empty: the variants share `left`.
+    variant_left: dict[str, int] = Field(
+        default_factory=dict, sa_column=Column(JSON, nullable=False, server_default="{}")
+    )
     deposit_cents: int = 0
     balance_from: datetime | None = None
     balance_until: datetime | None = None
@@ -98,11 +103,14 @@ class OrderRow(OrdersTable, table=True):  # type: ignore[valid-type, misc, call-
     referrer_chain: list[str] = Field(default_factory=list, sa_column=Column(JSON, nullable=False))
     fulfilment: str | None = None
     address: str | None = None
-    pickup_point: str | None = None
+    pickup_point: str | None = None  # a PickupPointRow id
     pickup_code: str | None = None
     from_waitlist: bool = False
+    # The name the buyer showed when ordering (for the desk and the host's list).
+    buyer_name: str = Field(default="", sa_column_kwargs={"server_default": ""})
     created_at: datetime = Field(default_factory=utcnow)
     paid_at: datetime | None = None
+    fulfilled_at: datetime | None = None  # handed over at the pickup point (order.fulfilled)
 
 
 class CheckoutRow(OrdersTable, table=True):  # type: ignore[valid-type, misc, call-arg]
@@ -132,7 +140,8 @@ class WaitlistRow(OrdersTable, table=True):  # type: ignore[valid-type, misc, ca
     variant: str | None = None
     claim_key: str
     referrer_chain: list[str] = Field(default_factory=list, sa_column=Column(JSON, nullable=False))
-    status: str = "waiting"  # waiting | offered | lapsed (would pass the per-buyer limit)
+    # waiting | offered | lapsed (would pass the per-buyer limit) | left (the buyer left it)
+    status: str = "waiting"
     created_at: datetime = Field(default_factory=utcnow)
 
 
@@ -174,6 +183,47 @@ class CommissionRow(OrdersTable, table=True):  # type: ignore[valid-type, misc, 
     amount_cents: int
     status: str = "accrued"  # accrued | reversed
     created_at: datetime = Field(default_factory=utcnow)
+    # What a payout paid on this line (a later partial refund may leave it above amount_cents:
+    # the difference is owed back, taken off the next payout).
+    paid_cents: int = Field(default=0, sa_column_kwargs={"server_default": "0"})
+    payout_id: str | None = Field(default=None, index=True)
+
+
+class PayoutRow(OrdersTable, table=True):  # type: ignore[valid-type, misc, call-arg]
+    """A host paid a promoter their owed commissions (marked by the host; money moves
+    outside the platform, `reference` says how)."""
+
+    __tablename__ = "orders_payouts"
+    id: str = Field(primary_key=True)
+    owner: str = Field(index=True)  # the host who paid ("admin" for the platform)
+    beneficiary: str = Field(index=True)
+    amount_cents: int
+    reference: str = ""
+    created_at: datetime = Field(default_factory=utcnow)
+
+
+class PickupPointRow(OrdersTable, table=True):  # type: ignore[valid-type, misc, call-arg]
+    """A community pickup point a host runs: buyers of the rooms it serves may choose it."""
+
+    __tablename__ = "orders_pickup_points"
+    id: str = Field(primary_key=True)
+    owner: str = Field(index=True)
+    name: str
+    address: str
+    hours: str = ""
+    contact: str = ""
+    room_ids: list[str] = Field(default_factory=list, sa_column=Column(JSON, nullable=False))
+    retired_at: datetime | None = None
+    created_at: datetime = Field(default_factory=utcnow)
+
+
+class BuyerAddressRow(OrdersTable, table=True):  # type: ignore[valid-type, misc, call-arg]
+    """The delivery address a buyer used last, offered again at their next checkout."""
+
+    __tablename__ = "orders_buyer_addresses"
+    customer_id: str = Field(primary_key=True)
+    address: str
+    updated_at: datetime = Field(default_factory=utcnow)
 
 
 OrdersOutbox = outbox_table(OrdersTable, "orders_outbox")

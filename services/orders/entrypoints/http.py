@@ -172,7 +172,9 @@ class CheckoutRefused(Problem):
 class OrderOut(BaseModel):
     id: str
     offer_id: str
+    room_id: str
     customer_id: str
+    buyer_name: str = Field(default="", description="The name the buyer showed when ordering.")
     kind: str
     status: str
     quantity: int
@@ -185,9 +187,15 @@ class OrderOut(BaseModel):
     pay_by: datetime
     referrer_chain: list[str]
     fulfilment: str | None
-    pickup_point: str | None
+    address: str | None = Field(default=None, description="Delivery: where to.")
+    pickup_point: str | None = Field(default=None, description="Pickup: the point's id.")
     pickup_code: str | None
     from_waitlist: bool
+    created_at: datetime
+    paid_at: datetime | None = None
+    fulfilled_at: datetime | None = Field(
+        default=None, description="When the goods were handed over (`order.fulfilled`)."
+    )
 
     @classmethod
     def of(cls, order: OrderRow) -> OrderOut:
@@ -417,11 +425,11 @@ async def order_seen_by(orders: OrdersApp, order_id: str, access: OrderAccess) -
 async def get_order(order_id: str, orders: OrdersDep, access: OrderAccessDep) -> OrderOut:
     """An order, for its buyer (viewer token) or for whoever holds its pay link
     (`X-Pay-Token`: the "Pay" button of a group's reply to a "+1"). A pay link is seen by
-    the whole group: it shows neither the pickup code (it collects the goods) nor who
-    referred the buyer."""
+    the whole group: it shows neither the pickup code (it collects the goods), the delivery
+    address, nor who referred the buyer."""
     order = OrderOut.of(await order_seen_by(orders, order_id, access))
     if access.pay_link is not None:
-        return order.model_copy(update={"pickup_code": None, "referrer_chain": []})
+        return order.model_copy(update={"pickup_code": None, "referrer_chain": [], "address": None})
     return order
 
 
