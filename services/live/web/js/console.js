@@ -8,6 +8,7 @@ import { bindLanguageSelect, onLanguageChange, t, translatePage } from './i18n.j
 import { PhotoViewer, attachmentNode, hasText, picture, productPhotoUrl, silence, usable } from './media.js';
 import { PhotoPanel } from './photo-panel.js';
 import { PostComposer } from './post-composer.js';
+import { PromotersPanel } from './promoters-panel.js';
 import { RoomSocket } from './room-socket.js';
 import { StreamPanel } from './stream-panel.js';
 
@@ -39,6 +40,7 @@ let streamPanel = null;
 let photoPanel = null;
 let composer = null;
 let groups = null; // the bound group chats (ingest)
+let promoters = null; // the promoters' commissions and payouts (orders)
 let photos = null; // the full-size photo viewer (a posted picture, opened from the chat)
 
 // ---- HTTP to each service, with the console's credential ---------------------------------
@@ -93,6 +95,9 @@ async function init() {
   state.config = await loadConfig();
   setCurrency(state.config.currency);
   photoPanel = new PhotoPanel({ orders, ordersUrl: state.config.orders_url, onChange: renderLineup });
+  promoters = new PromotersPanel({
+    orders, ordersUrl: state.config.orders_url, token: () => state.token, errorText,
+  });
   composer = new PostComposer({
     live,
     roomToken,
@@ -216,6 +221,7 @@ async function openRoom(roomId) {
   if (!$('#preview-text').value) $('#preview-text').value = draftPreview();
   refreshDecisions();
   groups.open(room.id);
+  promoters.open();
   streamPanel.open(room.id);
   timers = [
     setInterval(refreshSales, SALES_EVERY_MS),
@@ -232,6 +238,7 @@ function leaveRoom() {
   composer?.close();
   photos?.close();
   groups?.close();
+  promoters?.close();
   socket?.stop();
   socket = null;
   Object.assign(state, {
@@ -951,6 +958,7 @@ function renderAll() {
   renderPackets();
   renderDecisions();
   groups.relabel();
+  promoters?.render();
 }
 
 function wire() {
