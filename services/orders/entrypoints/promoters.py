@@ -224,7 +224,7 @@ async def promoters_csv(orders: OrdersDep, host: HostDep, room_id: RoomFilter = 
     for p in await promoters_of(orders).ledger(host.id, room_id):
         writer.writerow(
             [
-                p.customer_id,
+                _cell(p.customer_id),
                 _cell(p.name),
                 p.invitees,
                 p.orders,
