@@ -7,7 +7,8 @@ The show: Ann buys 1 and invites Bob and Cat; Bob buys 2 (handed over at the pic
 point), Cat buys 1 and is refunded in full. Ann earns 200 on Bob's order and 100 on
 Cat's (taken back on the refund); Zed, who invited Ann, brought her order and earns 50
 at level 2 on Bob's; Ann is paid out 200. Fay lets her order expire, Gus cancels his,
-Hal is waitlisted (sold out), Eve chats and likes, Dan only watches. The host joins as host: staff, in no list.
+Hal is waitlisted (sold out), Eve chats and likes, Dan only watches. The host joins as
+host: staff, in no list.
 """
 
 from __future__ import annotations
