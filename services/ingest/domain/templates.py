@@ -139,7 +139,6 @@ BUTTONS: dict[str, dict[Language, str]] = {
 }
 
 
-
 class TemplateError(ValueError):
     """A host's template that cannot be used; the message names what is wrong."""
 
