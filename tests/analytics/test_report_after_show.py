@@ -217,7 +217,8 @@ def test_handovers_and_commissions_fold_the_same_in_any_order() -> None:
         if isinstance(e, CommissionAccrued | CommissionReversed | CommissionPaidOut)
     ]
     seen = []
-    for order in itertools.permutations(fulfilled + commission):
+    mine: list[IntegrationEvent] = [*fulfilled, *commission]
+    for order in itertools.permutations(mine):
         rows = fold(order).rows
         seen.append(rows.rows[facts.COMMISSIONS.name])
         (b1,) = rows.of(facts.ORDERS)
