@@ -9,7 +9,9 @@ protocol and a simulated Telegram group through ingest, chatting in English and
 Chinese, check-ins, a red packet, a poll, a flash sale that sells out with a
 waitlist, unpaid orders expiring to the waitlist, a group buy that forms, a
 pre-sale deposit, referrals; then the room ends and the post-stream report is
-printed with the link to its page. Ctrl-C stops everything.
+printed with the link to its page, and written as HTML and CSV into the data dir (their
+paths printed). The platform then stays up, the link alive, until Ctrl-C (or SIGTERM)
+stops everything; `--no-wait` stops it as soon as the report's files are written.
 
 From the moment the show goes live until it ends, the wheel's ffmpeg plays the host's
 encoder: a test pattern and a tone, the show's title and a clock burnt in, published to
@@ -31,8 +33,9 @@ import shutil
 import signal
 import subprocess
 import sys
+import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -259,6 +262,7 @@ class Show:
     def __init__(
         self, urls: dict[str, str], viewers: int, rng: random.Random, workdir: Path
     ) -> None:
+        self.report_files: list[Path] = []
         self.urls = urls
         self.n = viewers
         self.rng = rng
@@ -636,8 +640,22 @@ class Show:
             say(f"no report yet at {report_url}")
         else:
             print(summary(report))
-        print(f"\nreport page: {report_url}.html   (HTML with charts)")
+            await self.save_report(report_url)
+        print(f"\nreport page: {report_url}.html   (HTML with charts; the admin token reads it)")
+        for path in self.report_files:
+            print(f"report file: {path}")
         print(f"show played in {time.monotonic() - started:.0f} s")
+
+    async def save_report(self, report_url: str) -> None:
+        """The report's page and CSV into the data dir: they outlive the platform."""
+        for suffix in ("html", "csv"):
+            response = await self.http.get(f"{report_url}.{suffix}", headers=ADMIN)
+            if response.status_code != 200:
+                say(f"report.{suffix}: analytics answered {response.status_code}")
+                continue
+            path = self.workdir / f"report-{self.room}.{suffix}"
+            path.write_bytes(response.content)
+            self.report_files.append(path)
 
 
 def summary(report: dict[str, Any]) -> str:
@@ -665,6 +683,11 @@ def summary(report: dict[str, Any]) -> str:
     return "\n".join(lines)
 
 
+def _echo(lines: Iterable[str]) -> None:
+    for line in lines:
+        say(f"launcher: {line.rstrip()}")
+
+
 def start_platform(data_dir: Path) -> tuple[subprocess.Popen[str], dict[str, str]]:
     env = {k: v for k, v in os.environ.items() if k not in ("NATS_URL", "DATABASE_URL")}
     launcher = subprocess.Popen(
@@ -682,24 +705,46 @@ def start_platform(data_dir: Path) -> tuple[subprocess.Popen[str], dict[str, str
             urls[match[1]] = match[2]
         if line.startswith("ready in"):
             say(f"platform up ({line.strip()}): " + ", ".join(f"{k} {v}" for k, v in urls.items()))
+            # Keep reading what it says (a restarted service...): a full pipe would stall it
+            # while the platform stays up after the show.
+            threading.Thread(target=_echo, args=(launcher.stdout,), daemon=True).start()
             return launcher, urls
     raise RuntimeError("the launcher stopped before the platform was ready")
+
+
+def _interrupt(signum: int, frame: Any) -> None:
+    raise KeyboardInterrupt  # SIGTERM stops the demo as Ctrl-C does
+
+
+def wait_for_ctrl_c() -> None:
+    while True:
+        time.sleep(3600)
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--viewers", type=int, default=200)
     parser.add_argument("--seed", type=int, default=8)
+    parser.add_argument(
+        "--data-dir", type=Path, default=None, help="default: .data/demo-<time>/ in the repo"
+    )
+    parser.add_argument(
+        "--no-wait", action="store_true", help="stop once the report's files are written"
+    )
     args = parser.parse_args()
-    data_dir = REPO / ".data" / f"demo-{time.strftime('%Y%m%d-%H%M%S')}"
+    data_dir = args.data_dir or REPO / ".data" / f"demo-{time.strftime('%Y%m%d-%H%M%S')}"
+    data_dir = data_dir.resolve()
+    data_dir.mkdir(parents=True, exist_ok=True)
+    signal.signal(signal.SIGTERM, _interrupt)
     launcher, urls = start_platform(data_dir)
     show = Show(urls, args.viewers, random.Random(args.seed), data_dir)
     try:
         asyncio.run(show.run())
-        say("press Ctrl-C to stop the platform, or it stops in 5 s")
-        time.sleep(5)
+        if not args.no_wait:
+            say("the platform stays up (the report's link works): press Ctrl-C to stop it")
+            wait_for_ctrl_c()
     except KeyboardInterrupt:
-        pass
+        say("stopping the platform")
     finally:
         if show.video is not None:
             show.video.kill()

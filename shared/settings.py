@@ -8,8 +8,10 @@ from __future__ import annotations
 
 from typing import Literal
 
-from pydantic import Field, model_validator
+from pydantic import Field, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
+
+from shared.money import CURRENCY_PATTERN, DEFAULT_CURRENCY
 
 DEV_SECRET_PREFIX = "dev-insecure-"
 
@@ -35,6 +37,17 @@ class ServiceSettings(BaseSettings):
     secret_key: str = DEV_SECRET_PREFIX + "secret-key"
     # Bearer credential of the platform admin (creates hosts, runs any room).
     admin_token: str = DEV_SECRET_PREFIX + "admin-token"
+    # The platform's one currency (ISO 4217): live's pages, ingest's messages to the groups,
+    # analytics' reports and CSVs all write amounts in it (docs/decisions: one currency).
+    currency: str = Field(
+        default=DEFAULT_CURRENCY, pattern=CURRENCY_PATTERN, description="ISO 4217, e.g. CNY, USD"
+    )
+
+    @field_validator("currency", mode="before")
+    @classmethod
+    def _currency_code(cls, value: object) -> object:
+        """A code in any case or with spaces ("usd ") is read as USD; then three letters."""
+        return value.strip().upper() if isinstance(value, str) else value
 
     @model_validator(mode="after")
     def _refuse_dev_secrets_in_production(self) -> ServiceSettings:

@@ -66,7 +66,11 @@ def build(settings: AnalyticsSettings | None = None) -> AnalyticsApp:
         timedelta(hours=settings.report_ready_within_hours),
     )
     reports = Reports(
-        store, projection.lock, busy=lambda: app.backlog() > CAUGHT_UP, announcer=announcer
+        store,
+        projection.lock,
+        busy=lambda: app.backlog() > CAUGHT_UP,
+        announcer=announcer,
+        currency=settings.currency,
     )
     projection.on_room_ended = reports.schedule
     projection.on_rooms_changed = reports.changed

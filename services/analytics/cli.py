@@ -129,10 +129,11 @@ async def report(settings: AnalyticsSettings, room_id: str, fmt: str) -> str:
         store = Store(engine)
         built = with_orders_url(
             with_live_url(
-                await Reports(store, asyncio.Lock()).get(room_id), settings.live_public_url
+                await Reports(store, asyncio.Lock(), currency=settings.currency).get(room_id),
+                settings.live_public_url,
             ),
             settings.orders_public_url,
-        )
+        ).model_copy(update={"currency": settings.currency})
     finally:
         await engine.dispose()
     if fmt == "csv":

@@ -183,7 +183,7 @@ def planner_config(settings: IngestSettings) -> PlannerConfig:
         secret_key=settings.secret_key,
         zone=ZoneInfo(settings.outbound_timezone),
         reminder_lead=timedelta(seconds=settings.outbound_reminder_lead_s),
-        currency=settings.outbound_currency,
+        currency=settings.currency,  # the platform's CURRENCY
         offer_repeat=timedelta(seconds=settings.outbound_offer_repeat_s),
         welcome_max_age=timedelta(seconds=settings.live_max_age_s),
     )

@@ -81,8 +81,6 @@ class IngestSettings(ServiceSettings):
     # The pay-by reminder is posted this long before an unpaid order expires; a hold shorter
     # than twice this gets none (the reply's own "pay by" is then reminder enough).
     outbound_reminder_lead_s: float = Field(default=300, ge=30, le=24 * 3600)
-    # Prices in the messages (ISO 4217, as live's CURRENCY).
-    outbound_currency: str = Field(default="CNY", pattern=r"^[A-Z]{3}$")
     # An offer's card goes to the groups at most once in this long (opened then pinned: one).
     outbound_offer_repeat_s: float = Field(default=600, ge=0, le=24 * 3600)
     # The sender (docs/ingest.md, "Delivery you can trust"). Delays between the tries of a

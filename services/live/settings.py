@@ -32,7 +32,6 @@ class LiveSettings(ServiceSettings):
     orders_public_url: str = ""
     ingest_public_url: str = ""
     analytics_public_url: str = ""
-    currency: str = Field(default="CNY", pattern=r"^[A-Z]{3}$", description="ISO 4217, for prices")
 
     # ---- media posts: images and voice clips in the room (docs/websocket-protocol.md) ----
     # An upload's file, as sent (the proxy in deploy/ lets 12 MiB through).

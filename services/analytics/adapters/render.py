@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import csv
 import io
+import re
 from collections.abc import Iterable, Sequence
 from datetime import datetime
 from html import escape
@@ -12,11 +13,25 @@ from typing import Any
 from pydantic import BaseModel
 
 from services.analytics.domain.report import GroupReach, MinutePoint, OfferFigures, RoomReport
+from shared.money import DEFAULT_CURRENCY, money
 
 # -- CSV -------------------------------------------------------------------------------
 
 
-def _cell(value: Any) -> Any:
+# A spreadsheet runs a cell that starts with one of these as a formula (CSV injection): such
+# text gets a leading apostrophe. A plain number ("-1001234", a Telegram group) stays as is.
+FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
+NUMBER = re.compile(r"^[+-]?\d+(\.\d+)?$")
+
+
+def safe_text(text: str) -> str:
+    """Text as a spreadsheet must show it, never run it."""
+    if text.startswith(FORMULA_STARTS) and not NUMBER.match(text):
+        return "'" + text
+    return text
+
+
+def _plain(value: Any) -> Any:
     if isinstance(value, datetime):
         return value.isoformat()
     if isinstance(value, list | tuple):
@@ -24,6 +39,12 @@ def _cell(value: Any) -> Any:
     if value is None:
         return ""
     return value
+
+
+def _cell(value: Any) -> Any:
+    """A CSV cell: times in ISO 8601, lists joined with ';', text never a formula."""
+    found = _plain(value)
+    return safe_text(found) if isinstance(found, str) else found
 
 
 def rows_csv(rows: Sequence[BaseModel], model: type[BaseModel]) -> str:
@@ -72,6 +93,19 @@ SUMMARY_FIELDS = (
     "gmv_cents",
     "average_order_cents",
     "previous_room_id",
+    "currency",
+    "conversion_rate",
+    "claims",
+    "orders_placed",
+    "claim_conversion",
+    "expired_orders",
+    "cancelled_orders",
+    "fulfilled_orders",
+    "units_fulfilled",
+    "commission_accrued_cents",
+    "commission_reversed_cents",
+    "commission_cents",
+    "commission_paid_out_cents",
 )
 
 
@@ -101,6 +135,7 @@ def report_csv(report: RoomReport) -> str:
         ("top engagers", report.top_engagers),
         ("top buyers", report.top_buyers),
         ("top referrers", report.top_referrers),
+        ("referrers", report.referrers),
         ("segment movement", report.segment_movement),
         ("minutes", report.minutes),
     )
@@ -195,16 +230,17 @@ def _options(options: list[str], n: int) -> list[str]:
 # -- HTML ------------------------------------------------------------------------------
 
 
-def _money(cents: int | None) -> str:
-    return "" if cents is None else f"¥{cents / 100:,.2f}"
+def _money(cents: int | None, currency: str = DEFAULT_CURRENCY) -> str:
+    """¥1,234.50 in the report's currency (its sign, or "1,234.50 SGD")."""
+    return "" if cents is None else money(cents, currency)
 
 
 def _time(at: datetime | None) -> str:
     return at.strftime("%Y-%m-%d %H:%M UTC") if at else "—"
 
 
-def _share(share: float | None) -> str:
-    return "—" if share is None else f"{100 * share:.0f}%"
+def _share(share: float | None, digits: int = 0) -> str:
+    return "—" if share is None else f"{100 * share:.{digits}f}%"
 
 
 def line_chart(title: str, points: Sequence[MinutePoint], values: Sequence[int], color: str) -> str:
@@ -280,7 +316,7 @@ class Html(str):
 
 
 def _td(value: Any) -> str:
-    return f"<td>{value if isinstance(value, Html) else escape(str(_cell(value)))}</td>"
+    return f"<td>{value if isinstance(value, Html) else escape(str(_plain(value)))}</td>"
 
 
 def _table(header: Sequence[str], rows: Iterable[Sequence[Any]]) -> str:
@@ -384,7 +420,7 @@ def _groups(r: RoomReport) -> list[str]:
                     f"{g.members_wrote} ({g.lines})",
                     g.claims,
                     f"{g.orders_paid} ({g.units_sold} units)",
-                    _money(g.net_cents),
+                    _money(g.net_cents, r.currency),
                 )
                 for g in r.groups
             ),
@@ -392,7 +428,79 @@ def _groups(r: RoomReport) -> list[str]:
     ]
 
 
-def report_html(report: RoomReport) -> str:
+def _after_the_show(r: RoomReport) -> list[str]:
+    """Conversion, what did not turn into money, what was handed over."""
+    cards = [
+        ("Conversion (buyers / viewers)", _share(r.conversion_rate, 1)),
+        ("Claims → paid", f"{_share(r.claim_conversion, 1)} of {r.claims}"),
+        ("Unpaid (expired)", r.expired_orders),
+        ("Cancelled", r.cancelled_orders),
+        ("Handed over", f"{r.fulfilled_orders} ({r.units_fulfilled} units)"),
+    ]
+    return [
+        "<h2>After the show</h2>",
+        "<div class='cards'>"
+        + "".join(f"<div class='card'>{escape(k)}<b>{escape(str(v))}</b></div>" for k, v in cards)
+        + "</div>",
+    ]
+
+
+def _referrers(r: RoomReport) -> list[str]:
+    """GMV and commission per referrer: who brought what, what they earned and were paid."""
+    if not r.referrers:
+        return []
+    totals = (
+        f"<p>Commission: {escape(_money(r.commission_accrued_cents, r.currency))} accrued, "
+        f"{escape(_money(r.commission_reversed_cents, r.currency))} reversed, "
+        f"{escape(_money(r.commission_cents, r.currency))} net, "
+        f"{escape(_money(r.commission_paid_out_cents, r.currency))} paid out.</p>"
+    )
+    return [
+        "<h2>Referrers</h2>",
+        totals,
+        _table(
+            ["person", "name", "buyers", "paid orders", "GMV", "accrued", "reversed", "net",
+             "paid out"],
+            (
+                (
+                    x.person_id,
+                    x.display_name,
+                    x.buyers,
+                    x.paid_orders,
+                    _money(x.gmv_cents, r.currency),
+                    _money(x.commission_accrued_cents, r.currency),
+                    _money(x.commission_reversed_cents, r.currency),
+                    _money(x.commission_cents, r.currency),
+                    _money(x.paid_out_cents, r.currency),
+                )
+                for x in r.referrers
+            ),
+        ),
+    ]  # fmt: skip
+
+
+def export_paths(room_id: str) -> dict[str, str]:
+    """The show's exports on analytics (room ids are URL-safe)."""
+    return {
+        "buyers": f"/rooms/{room_id}/exports/buyers.csv",
+        "engaged": f"/rooms/{room_id}/exports/engaged.csv",
+    }
+
+
+def _exports(r: RoomReport, base_url: str) -> list[str]:
+    paths = export_paths(r.room_id)
+    base = base_url.rstrip("/")
+    return [
+        "<h2>Exports</h2>",
+        "<p>Beyond the top lists, for the next preview (CSV; the host's credentials, as the "
+        "console's export buttons send them): "
+        f'<a href="{escape(base + paths["buyers"])}">every buyer</a> · '
+        f'<a href="{escape(base + paths["engaged"])}">engaged, did not buy</a>.</p>',
+    ]
+
+
+def report_html(report: RoomReport, base_url: str = "") -> str:
+    """The report as a page; `base_url`: analytics' address, for the links to the exports."""
     r = report
     cards = [
         ("Peak viewers", r.peak_viewers),
@@ -401,9 +509,10 @@ def report_html(report: RoomReport) -> str:
         ("Watch time", f"{r.watch_seconds / 3600:.1f} h"),
         ("Avg watch", f"{r.average_watch_seconds / 60:.1f} min"),
         ("Messages / min", r.messages_per_minute),
-        ("GMV", _money(r.gmv_cents)),
+        ("GMV", _money(r.gmv_cents, r.currency)),
         ("Paid orders", r.paid_orders),
-        ("Average order", _money(r.average_order_cents)),
+        ("Average order", _money(r.average_order_cents, r.currency)),
+        ("Conversion", _share(r.conversion_rate, 1)),
         ("New / returning", f"{r.new_vs_returning.new} / {r.new_vs_returning.returning}"),
     ]
     pts = r.minutes
@@ -417,6 +526,7 @@ def report_html(report: RoomReport) -> str:
         "<div class='cards'>"
         + "".join(f"<div class='card'>{escape(k)}<b>{escape(str(v))}</b></div>" for k, v in cards)
         + "</div>",
+        *_after_the_show(r),
         *_video(r),
         "<h2>Minute by minute</h2>",
         line_chart("Viewers", pts, [p.viewers for p in pts], "#1c7ed6"),
@@ -441,12 +551,12 @@ def report_html(report: RoomReport) -> str:
                     _photo(o),
                     o.title or o.offer_id,
                     o.kind,
-                    _money(o.price_cents),
+                    _money(o.price_cents, r.currency),
                     o.stock,
                     o.units_sold,
                     f"{100 * o.sell_through:.0f}%" if o.sell_through is not None else "",
                     f"{o.seconds_to_sell_out:.0f} s" if o.seconds_to_sell_out is not None else "",
-                    _money(o.net_cents),
+                    _money(o.net_cents, r.currency),
                 )
                 for o in r.offers
             ),
@@ -458,7 +568,13 @@ def report_html(report: RoomReport) -> str:
             _table(
                 ["offer", "outcome", "buyers", "minimum", "price"],
                 (
-                    (g.title or g.offer_id, g.outcome, g.buyers, g.minimum, _money(g.price_cents))
+                    (
+                        g.title or g.offer_id,
+                        g.outcome,
+                        g.buyers,
+                        g.minimum,
+                        _money(g.price_cents, r.currency),
+                    )
                     for g in r.group_buys
                 ),
             ),
@@ -471,10 +587,11 @@ def report_html(report: RoomReport) -> str:
             (
                 (
                     p.message,
-                    _money(p.total_cents),
+                    _money(p.total_cents, r.currency),
                     p.shares,
-                    f"{p.grabbed} ({_money(p.grabbed_cents)})",
-                    f"{p.luckiest.display_name or p.luckiest.person_id} {_money(p.luckiest_cents)}"
+                    f"{p.grabbed} ({_money(p.grabbed_cents, r.currency)})",
+                    f"{p.luckiest.display_name or p.luckiest.person_id} "
+                    f"{_money(p.luckiest_cents, r.currency)}"
                     if p.luckiest
                     else "",
                 )
@@ -501,11 +618,17 @@ def report_html(report: RoomReport) -> str:
             _table(
                 ["person", "name", unit],
                 (
-                    (x.person_id, x.display_name, _money(x.value) if unit == "spend" else x.value)
+                    (
+                        x.person_id,
+                        x.display_name,
+                        _money(x.value, r.currency) if unit == "spend" else x.value,
+                    )
                     for x in ranked
                 ),
             ),
         ]
+    parts += _referrers(r)
+    parts += _exports(r, base_url)
     parts += [
         "<h2>Segment movement since the last show</h2>",
         f"<p>Previous show: {escape(r.previous_room_id or '—')}</p>",

@@ -70,6 +70,7 @@ group_chats = t.GroupChatRow.__table__
 group_messages = t.GroupMessageRow.__table__
 group_failures = t.GroupFailureRow.__table__
 group_lines = t.GroupLineRow.__table__
+commissions = t.CommissionRow.__table__
 
 # A room's place in time: when it started, else its first event.
 room_time = func.coalesce(rooms.c.started_at, rooms.c.first_event_at)
@@ -83,7 +84,8 @@ NET = orders.c.paid_cents - orders.c.refunded_cents
 # 2: the room's video (takes, broadcast minutes, watch time within them, replay link).
 # 3: each offer's product photo (its thumbnail on orders).
 # 4: reach per bound group (messages sent, failures, writers, claims and paid orders).
-REPORT_VERSION = 4
+# 5: GMV and commission per referrer, conversion, unpaid/cancelled/fulfilled orders.
+REPORT_VERSION = 5
 
 
 @dataclass
@@ -674,6 +676,18 @@ class Store:
                 func.sum(case((sold, 1), else_=0)).label("paid_orders"),
                 func.sum(case((sold, o.quantity), else_=0)).label("units_sold"),
                 func.sum(NET).label("net_cents"),
+                func.sum(case((o.expired_at.is_not(None), 1), else_=0)).label("expired_orders"),
+                func.sum(case((o.cancelled_at.is_not(None), 1), else_=0)).label("cancelled_orders"),
+                func.sum(case((o.fulfilled_at.is_not(None), 1), else_=0)).label("fulfilled_orders"),
+                func.sum(
+                    case(
+                        (
+                            o.fulfilled_at.is_not(None),
+                            func.coalesce(o.fulfilled_units, o.quantity, 0),
+                        ),
+                        else_=0,
+                    )
+                ).label("units_fulfilled"),
             )
             .where(o.room_id == room_id)
             .group_by(o.offer_id)
@@ -687,10 +701,92 @@ class Store:
                 figures.c.paid_orders,
                 figures.c.units_sold,
                 figures.c.net_cents,
+                figures.c.expired_orders,
+                figures.c.cancelled_orders,
+                figures.c.fulfilled_orders,
+                figures.c.units_fulfilled,
             )
             .select_from(offers.outerjoin(figures, figures.c.offer_id == offers.c.offer_id))
             .where(offers.c.room_id == room_id)
             .order_by(offers.c.opened_at, offers.c.offer_id)
+        )
+
+    async def claim_count(self, room_id: str) -> int:
+        """The room's claims: orders placed and claims refused (each claim id once)."""
+        async with self.engine.connect() as conn:
+            result = await conn.execute(
+                select(func.count()).select_from(claims).where(claims.c.room_id == room_id)
+            )
+            return int(result.scalar_one())
+
+    async def referred_sales(self, room_id: str) -> list[Any]:
+        """(referrer person, buyers, paid orders, net cents) of the room's orders paid and not
+        refunded in full, by the order's referrer (first touch), other people only."""
+        o = orders.c
+        buyer, referrer = accounts.alias("buyer"), accounts.alias("referrer")
+        return await self._all(
+            select(
+                referrer.c.person_id,
+                func.count(distinct(buyer.c.person_id)),
+                func.count(),
+                func.sum(NET),
+            )
+            .select_from(
+                orders.join(buyer, buyer.c.account_id == o.account_id).join(
+                    referrer, referrer.c.account_id == o.referrer_id
+                )
+            )
+            .where(o.room_id == room_id, NET > 0, referrer.c.person_id != buyer.c.person_id)
+            .group_by(referrer.c.person_id)
+        )
+
+    async def commissions_of(self, room_id: str) -> list[Any]:
+        """(person, accrued, reversed, paid out, payouts) of the room's commissions."""
+        c = commissions.c
+        return await self._all(
+            select(
+                accounts.c.person_id,
+                func.sum(c.accrued_cents),
+                func.sum(c.reversed_cents),
+                func.sum(c.paid_out_cents),
+                func.sum(c.payouts),
+            )
+            .select_from(commissions.join(accounts, accounts.c.account_id == c.account_id))
+            .where(c.room_id == room_id)
+            .group_by(accounts.c.person_id)
+        )
+
+    async def orders_by_person(self, room_id: str) -> list[Any]:
+        """Per person, the room's orders: placed, paid (ever), paid and not refunded in
+        full, its units, paid and refunded cents, expired, cancelled, fulfilled, first paid
+        at, and the referrer (person) of their paid orders (the least id if several)."""
+        o = orders.c
+        buyer, referrer = accounts.alias("buyer"), accounts.alias("referrer")
+        sold = NET > 0
+        paid = o.paid_cents > 0
+        referred = and_(paid, referrer.c.person_id != buyer.c.person_id)
+        return await self._all(
+            select(
+                buyer.c.person_id.label("person_id"),
+                func.sum(case((o.placed_at.is_not(None), 1), else_=0)).label("placed"),
+                func.sum(case((paid, 1), else_=0)).label("paid_orders"),
+                func.sum(case((sold, 1), else_=0)).label("kept_orders"),
+                func.sum(case((sold, o.quantity), else_=0)).label("units"),
+                func.sum(o.paid_cents).label("paid_cents"),
+                func.sum(o.refunded_cents).label("refunded_cents"),
+                func.sum(case((o.expired_at.is_not(None), 1), else_=0)).label("expired"),
+                func.sum(case((o.cancelled_at.is_not(None), 1), else_=0)).label("cancelled"),
+                func.sum(case((o.fulfilled_at.is_not(None), 1), else_=0)).label("fulfilled"),
+                func.min(o.paid_at).label("first_paid_at"),
+                func.min(case((referred, referrer.c.person_id))).label("referrer"),
+            )
+            .select_from(
+                orders.join(buyer, buyer.c.account_id == o.account_id).outerjoin(
+                    referrer, referrer.c.account_id == o.referrer_id
+                )
+            )
+            .where(o.room_id == room_id)
+            .group_by(buyer.c.person_id)
         )
 
     # -- reading: the bound groups -----------------------------------------------------

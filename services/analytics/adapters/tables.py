@@ -194,6 +194,9 @@ class OrderRow(AnalyticsTable, table=True):  # type: ignore[valid-type, misc, ca
     refunded_cents: int = 0
     expired_at: datetime | None = None
     cancelled_at: datetime | None = None
+    # Handed over (order.fulfilled) and its units. Nullable: added to old tables.
+    fulfilled_at: datetime | None = None
+    fulfilled_units: int | None = None
 
 
 class MessageRow(AnalyticsTable, table=True):  # type: ignore[valid-type, misc, call-arg]
@@ -259,6 +262,19 @@ class ReferralRow(AnalyticsTable, table=True):  # type: ignore[valid-type, misc,
     payments: int = 0
     paid_cents: int = 0
     first_paid_at: datetime | None = None
+
+
+class CommissionRow(AnalyticsTable, table=True):  # type: ignore[valid-type, misc, call-arg]
+    """A referrer's commissions in one room: accrued, reversed, paid out (every level)."""
+
+    __tablename__ = "analytics_commissions"
+    __table_args__ = KEYED
+    account_id: str = Field(primary_key=True)
+    room_id: str = Field(primary_key=True, index=True)
+    accrued_cents: int = 0
+    reversed_cents: int = 0
+    paid_out_cents: int = 0
+    payouts: int = 0
 
 
 class WaitlistRow(AnalyticsTable, table=True):  # type: ignore[valid-type, misc, call-arg]
@@ -401,6 +417,7 @@ TABLES = {
     "poll_votes": PollVoteRow.__table__,
     "red_packets": RedPacketRow.__table__,
     "referrals": ReferralRow.__table__,
+    "commissions": CommissionRow.__table__,
     "waitlist": WaitlistRow.__table__,
     "claims": ClaimRow.__table__,
     "group_chats": GroupChatRow.__table__,

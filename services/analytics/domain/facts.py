@@ -278,6 +278,9 @@ ORDERS = RowSpec(
         "refunded_cents": A,
         "expired_at": LO,
         "cancelled_at": LO,
+        # Handed over (order.fulfilled: said once; the desk refuses a second handover).
+        "fulfilled_at": LO,
+        "fulfilled_units": HI,
     },
     latest_by=("terms_at", "terms_key"),
 )
@@ -328,6 +331,14 @@ REFERRALS = RowSpec(
         "paid_cents": A,
         "first_paid_at": LO,
     },
+)
+# A referrer's commissions per room (the room of the order that earned them): accrued and
+# reversed (commission.accrued / .reversed, every level), and paid out to them
+# (commission.paid_out, counted in the room its event names).
+COMMISSIONS = RowSpec(
+    "commissions",
+    ("account_id", "room_id"),
+    {"accrued_cents": A, "reversed_cents": A, "paid_out_cents": A, "payouts": A},
 )
 WAITLIST = RowSpec(
     "waitlist",
@@ -415,6 +426,7 @@ ALL_SPECS: tuple[RowSpec, ...] = (
     POLL_VOTES,
     RED_PACKETS,
     REFERRALS,
+    COMMISSIONS,
     WAITLIST,
     CLAIMS,
     GROUP_CHATS,

@@ -24,6 +24,9 @@ Counting rules worth knowing:
 - an order's quantity and amount are the last ones said: order.placed's, then each
   order.amended's (a buyer's edited line, up or down), so units claimed and sold count
   what was finally bought; an amend is no new claim or order;
+- order.fulfilled (handed over at a pickup point) marks the order and its units; a
+  commission is kept per beneficiary and room, accrued and reversed apart, and what was
+  paid out to them (commission.paid_out) in the room its event names;
 - report.ready is analytics' own announcement read back: it marks the room announced and
   is no event of the room (it changes neither its figures nor its report's cache key);
 - an event type without a handler only counts as one of its room's events: a new type
@@ -51,6 +54,7 @@ from shared.events import (
     CheckedIn,
     ClaimRejected,
     CommissionAccrued,
+    CommissionPaidOut,
     CommissionReversed,
     CustomersLinked,
     CustomersUnlinked,
@@ -66,6 +70,7 @@ from shared.events import (
     OrderAmended,
     OrderCancelled,
     OrderExpired,
+    OrderFulfilled,
     OrderPaid,
     OrderPlaced,
     OrderRefunded,
@@ -603,14 +608,32 @@ def _order_refunded(f: _Fold, e: OrderRefunded) -> None:
     _order(f, e.order_id, e.offer_id, refunded_cents=e.amount_cents)
 
 
+def _order_fulfilled(f: _Fold, e: OrderFulfilled) -> None:
+    # The desk's doing, not the buyer's: nobody is "seen".
+    _order(f, e.order_id, e.offer_id, fulfilled_at=f.at, fulfilled_units=e.quantity)
+
+
+def _commissions(f: _Fold, beneficiary: str, **cents: int) -> None:
+    f.account(beneficiary)
+    f.rows.add(facts.COMMISSIONS, account_id=beneficiary, room_id=f.room, **cents)
+
+
 def _commission(f: _Fold, e: CommissionAccrued) -> None:
     if e.customer_id:
         f.credited(e.customer_id, commission_cents=e.amount_cents)
+        _commissions(f, e.customer_id, accrued_cents=e.amount_cents)
 
 
 def _commission_reversed(f: _Fold, e: CommissionReversed) -> None:
     if e.customer_id:
         f.credited(e.customer_id, commission_cents=-e.amount_cents)
+        _commissions(f, e.customer_id, reversed_cents=e.amount_cents)
+
+
+def _commission_paid_out(f: _Fold, e: CommissionPaidOut) -> None:
+    # Money moved to the promoter outside the platform: no activity of theirs.
+    if e.customer_id:
+        _commissions(f, e.customer_id, paid_out_cents=e.amount_cents, payouts=1)
 
 
 def _external_message(f: _Fold, e: ExternalMessageReceived) -> None:
@@ -733,8 +756,10 @@ HANDLERS: dict[type[IntegrationEvent], Handler] = {
     OrderExpired: _order_expired,
     OrderCancelled: _order_cancelled,
     OrderRefunded: _order_refunded,
+    OrderFulfilled: _order_fulfilled,
     CommissionAccrued: _commission,
     CommissionReversed: _commission_reversed,
+    CommissionPaidOut: _commission_paid_out,
     ExternalMessageReceived: _external_message,
     ExternalMemberJoined: _external_joined,
     ExternalMemberLeft: _external_left,

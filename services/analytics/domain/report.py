@@ -39,6 +39,15 @@ Definitions (persons, not accounts: linked accounts count once):
   or end) and their lines; the claims made there (a group claim's id is its line's key,
   `<platform>:<chat>:<message>`: placed or refused) and, of their orders, those paid and
   not refunded in full, their units and net money;
+- conversion: buyers (funnel.paid) / unique viewers (buyers from a bound group who never
+  opened the page count too, so it can pass 1); claims -> paid: paid orders / claims (every
+  claim, an order placed or a claim refused); unpaid: orders that expired unpaid; cancelled:
+  orders cancelled before payment (by the buyer, or a pre-sale balance not paid);
+  fulfilled: orders handed over (order.fulfilled) and their units;
+- referrers: per person who referred a paid order of the room (the order's referrer, first
+  touch): buyers, paid orders and GMV they brought; and per person credited a commission on
+  the room's orders (any level): accrued, reversed, net (accrued - reversed) and paid out
+  (commission.paid_out naming the room); GMV first, then net commission;
 - the announcement (report.ready, for the thank-you in the groups): once per room, when
   the first report after its end is built, and only when the room ended within the last
   ANNOUNCE_WITHIN (a catch-up after downtime does not announce shows long over): title,
@@ -123,6 +132,10 @@ class OfferFigures(BaseModel):
         description="The thumbnail on orders, /photos/{photo_thumb} (absolute when analytics "
         "knows orders' public URL); None without a photo.",
     )
+    expired_orders: int = Field(default=0, description="Orders that expired unpaid.")
+    cancelled_orders: int = Field(default=0, description="Orders cancelled before payment.")
+    fulfilled_orders: int = Field(default=0, description="Orders handed over to the buyer.")
+    units_fulfilled: int = 0
 
 
 class GroupBuyOutcome(BaseModel):
@@ -141,6 +154,16 @@ class PersonRef(BaseModel):
 
 class Ranked(PersonRef):
     value: int
+
+
+class ReferrerFigures(PersonRef):
+    buyers: int = Field(description="Persons whose paid orders they referred.")
+    paid_orders: int = Field(description="Referred orders paid and not refunded in full.")
+    gmv_cents: int = Field(description="Net money of those orders.")
+    commission_accrued_cents: int = Field(description="Commissions earned (every level).")
+    commission_reversed_cents: int = Field(description="Taken back on refunds.")
+    commission_cents: int = Field(description="accrued - reversed.")
+    paid_out_cents: int = Field(description="Paid out to them for the room (payouts).")
 
 
 class RedPacketFigures(BaseModel):
@@ -293,6 +316,30 @@ class RoomReport(BaseModel):
         default_factory=list,
         description="Reach per bound group: our messages, failures, who wrote, what sold.",
     )
+    # After the show (defaults: reports cached before they existed still read).
+    currency: str = Field(
+        default="CNY", description="ISO 4217: the platform's CURRENCY, the cents' currency."
+    )
+    conversion_rate: float | None = Field(
+        default=None, description="Buyers (funnel.paid) / unique viewers; None: no viewers."
+    )
+    claims: int = Field(default=0, description="Claims: orders placed and claims refused.")
+    orders_placed: int = 0
+    claim_conversion: float | None = Field(
+        default=None, description="Paid orders / claims, 0..1; None: no claim."
+    )
+    expired_orders: int = Field(default=0, description="Unpaid: orders that expired.")
+    cancelled_orders: int = Field(default=0, description="Orders cancelled before payment.")
+    fulfilled_orders: int = Field(default=0, description="Orders handed over.")
+    units_fulfilled: int = 0
+    commission_accrued_cents: int = 0
+    commission_reversed_cents: int = 0
+    commission_cents: int = Field(default=0, description="accrued - reversed, every referrer.")
+    commission_paid_out_cents: int = 0
+    referrers: list[ReferrerFigures] = Field(
+        default_factory=list,
+        description="GMV and commission per referrer (every one, not a top list).",
+    )
 
 
 @dataclass
@@ -391,6 +438,48 @@ class OfferFacts:
     net_cents: int
     photo_thumb: str | None = None
     photo_alt: str | None = None
+    expired_orders: int = 0
+    cancelled_orders: int = 0
+    fulfilled_orders: int = 0
+    units_fulfilled: int = 0
+
+
+@dataclass
+class ReferrerFacts:
+    """A person's referrals in the room: sales brought and commissions credited."""
+
+    person_id: str
+    buyers: int = 0
+    paid_orders: int = 0
+    gmv_cents: int = 0
+    accrued_cents: int = 0
+    reversed_cents: int = 0
+    paid_out_cents: int = 0
+
+
+def referrer_figures(referrers: Iterable[ReferrerFacts]) -> list[ReferrerFigures]:
+    """Every referrer with a sale or a commission, GMV first, then net commission."""
+    found = [
+        ReferrerFigures(
+            person_id=r.person_id,
+            display_name="",
+            buyers=r.buyers,
+            paid_orders=r.paid_orders,
+            gmv_cents=r.gmv_cents,
+            commission_accrued_cents=r.accrued_cents,
+            commission_reversed_cents=r.reversed_cents,
+            commission_cents=r.accrued_cents - r.reversed_cents,
+            paid_out_cents=r.paid_out_cents,
+        )
+        for r in referrers
+        if r.paid_orders or r.accrued_cents or r.reversed_cents or r.paid_out_cents
+    ]
+    found.sort(key=lambda f: (-f.gmv_cents, -f.commission_cents, f.person_id))
+    return found
+
+
+def _rate(part: int, whole: int) -> float | None:
+    return round(part / whole, 4) if whole else None
 
 
 @dataclass
@@ -695,6 +784,10 @@ def _offer(o: OfferFacts) -> OfferFigures:
         photo_thumb=o.photo_thumb,
         photo_alt=o.photo_alt,
         photo_url=photo_path(o.photo_thumb) if o.photo_thumb else None,
+        expired_orders=o.expired_orders,
+        cancelled_orders=o.cancelled_orders,
+        fulfilled_orders=o.fulfilled_orders,
+        units_fulfilled=o.units_fulfilled,
     )
 
 
@@ -748,8 +841,12 @@ def build_report(
     takes: Iterable[TakeFacts] = (),
     watch_spans: Iterable[WatchSpan] = (),
     groups: GroupFacts | None = None,
+    claims: int = 0,
+    referrers: Iterable[ReferrerFacts] = (),
+    currency: str = "CNY",
 ) -> RoomReport:
     attendees = {p: s for p, s in in_room.items() if s.rooms > 0 and p not in staff}
+    referred = list(referrers)
     present = presence(marks, set(staff))
     points = curve(minutes, present, room.started_at, room.ended_at)
     if room.started_at and room.ended_at:
@@ -859,4 +956,18 @@ def build_report(
         ],
         minutes=points,
         groups=group_reach(groups, room.started_at, room.ended_at, staff) if groups else [],
+        currency=currency,
+        conversion_rate=_rate(len(paid), len(viewers)),
+        claims=claims,
+        orders_placed=sum(o.orders for o in offers),
+        claim_conversion=_rate(paid_orders, claims),
+        expired_orders=sum(o.expired_orders for o in offers),
+        cancelled_orders=sum(o.cancelled_orders for o in offers),
+        fulfilled_orders=sum(o.fulfilled_orders for o in offers),
+        units_fulfilled=sum(o.units_fulfilled for o in offers),
+        commission_accrued_cents=sum(r.accrued_cents for r in referred),
+        commission_reversed_cents=sum(r.reversed_cents for r in referred),
+        commission_cents=sum(r.accrued_cents - r.reversed_cents for r in referred),
+        commission_paid_out_cents=sum(r.paid_out_cents for r in referred),
+        referrers=referrer_figures(referred),
     )

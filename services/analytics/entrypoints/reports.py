@@ -4,10 +4,11 @@ from __future__ import annotations
 
 from typing import Annotated, Literal
 
-from fastapi import HTTPException, Query, Response, status
+from fastapi import HTTPException, Query, Request, Response, status
 from fastapi.responses import HTMLResponse
 
 from services.analytics.adapters.render import report_csv, report_html, rows_csv
+from services.analytics.domain.exports import BuyerRow, EngagedRow
 from services.analytics.domain.report import RoomReport, with_live_url, with_orders_url
 from services.analytics.entrypoints.deps import (
     AnalyticsDep,
@@ -18,7 +19,7 @@ from services.analytics.entrypoints.deps import (
 )
 from services.analytics.entrypoints.http import AsOf, Format, csv_response
 from services.analytics.service_layer.customers import Member
-from services.analytics.service_layer.reports import RoomNotFound
+from services.analytics.service_layer.reports import RoomNotFound, buyers_export, engaged_export
 from shared.api import RoomIdPath, api_router
 
 router = api_router(prefix="/rooms/{room_id}", tags=["reports"])
@@ -38,6 +39,8 @@ async def _report(
     analytics: AnalyticsDep, room_id: str, live_url: str, orders_url: str
 ) -> RoomReport:
     report = await analytics.reports.get(room_id)
+    # Amounts are in the platform's currency, whatever it was when the report was cached.
+    report = report.model_copy(update={"currency": analytics.settings.currency})
     return with_orders_url(with_live_url(report, live_url), orders_url)
 
 
@@ -71,15 +74,45 @@ async def get_report_csv(
 @router.get("/report.html", response_class=HTMLResponse)
 async def get_report_html(
     room_id: RoomIdPath,
+    request: Request,
     analytics: AnalyticsDep,
     host: HostDep,
     live_url: LiveUrlDep,
     orders_url: OrdersUrlDep,
 ) -> HTMLResponse:
     """The report as a page with minute-by-minute charts (server-rendered SVG), each offer's
-    product photo and a link to the show's replay."""
+    product photo, a link to the show's replay and links to the show's exports."""
     await _readable(analytics, host, room_id)
-    return HTMLResponse(report_html(await _report(analytics, room_id, live_url, orders_url)))
+    report = await _report(analytics, room_id, live_url, orders_url)
+    return HTMLResponse(report_html(report, base_url=str(request.base_url)))
+
+
+@router.get(
+    "/exports/buyers.csv",
+    response_class=Response,
+    responses={200: {"content": {"text/csv": {}}, "description": "One row per BuyerRow."}},
+)
+async def get_buyers_csv(room_id: RoomIdPath, analytics: AnalyticsDep, host: HostDep) -> Response:
+    """Every buyer of the show (beyond the report's top 10): who, their platforms, orders,
+    units, paid, refunded, referrer, fan tier; amounts in cents with a currency column.
+    UTF-8 with a BOM (spreadsheets read Chinese names right); no cell runs as a formula."""
+    await _readable(analytics, host, room_id)
+    rows = await buyers_export(analytics.reports, room_id)
+    return csv_response(rows_csv(rows, BuyerRow), f"{room_id}-buyers.csv")
+
+
+@router.get(
+    "/exports/engaged.csv",
+    response_class=Response,
+    responses={200: {"content": {"text/csv": {}}, "description": "One row per EngagedRow."}},
+)
+async def get_engaged_csv(room_id: RoomIdPath, analytics: AnalyticsDep, host: HostDep) -> Response:
+    """Engaged non-buyers of the show, for the next preview: who chatted, liked, voted or
+    claimed and paid for nothing, with their counts (claims, unpaid orders, lines, likes...).
+    UTF-8 with a BOM; no cell runs as a formula."""
+    await _readable(analytics, host, room_id)
+    rows = await engaged_export(analytics.reports, room_id)
+    return csv_response(rows_csv(rows, EngagedRow), f"{room_id}-engaged.csv")
 
 
 @router.get(

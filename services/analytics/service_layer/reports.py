@@ -14,6 +14,14 @@ from typing import Any
 
 from services.analytics.adapters.store import FirstBuys, Scope, Store
 from services.analytics.domain.broadcast import TakeFacts, WatchSpan
+from services.analytics.domain.exports import (
+    Audience,
+    BuyerRow,
+    EngagedRow,
+    buyers_of,
+    engaged_of,
+    person_orders,
+)
 from services.analytics.domain.report import (
     ANNOUNCE_WITHIN_HOURS,
     ClaimFacts,
@@ -27,6 +35,7 @@ from services.analytics.domain.report import (
     PacketFacts,
     PollFacts,
     PresenceMark,
+    ReferrerFacts,
     RoomFacts,
     RoomReport,
     announces,
@@ -44,6 +53,15 @@ log = logging.getLogger("qunlive.analytics.reports")
 
 class RoomNotFound(LookupError):
     pass
+
+
+@dataclass
+class People:
+    """A room's persons' figures: before the show, in it, and up to and including it."""
+
+    before: dict[str, PersonStats]
+    in_room: dict[str, PersonStats]
+    after: dict[str, PersonStats]
 
 
 @dataclass
@@ -79,9 +97,11 @@ class Reports:
         write_lock: asyncio.Lock,
         busy: Callable[[], bool] = lambda: False,
         announcer: Announcer | None = None,
+        currency: str = "CNY",
     ) -> None:
         self.store = store
         self.announcer = announcer
+        self.currency = currency
         self._write_lock = write_lock
         self._busy = busy
         self._tasks: dict[str, asyncio.Task[None]] = {}
@@ -226,25 +246,34 @@ class Reports:
             after[person] = s
         return after
 
+    async def people(self, room: Any) -> People:
+        """The room's persons: their figures before the show, in it and up to it (with it)."""
+        store, room_id = self.store, room.room_id
+        at = room.started_at or room.first_event_at
+        # Read side by side: SQLite and PostgreSQL work on one while Python reads another.
+        # Referred buyers' first purchases are read once for the three scopes.
+        first_buys: FirstBuys = {}
+        before, in_room = await asyncio.gather(
+            store.person_stats(Scope(upto=(at, room_id, False), attendees_of=room_id), first_buys),
+            store.person_stats(Scope(room=room_id), first_buys),
+        )
+        after = await self._through_show(
+            before, in_room, Scope(upto=(at, room_id, True), attendees_of=room_id), first_buys
+        )
+        return People(before, in_room, after)
+
     async def build(self, room_id: str) -> RoomReport:
         store = self.store
         room = await store.room(room_id)
         if room is None:
             raise RoomNotFound(room_id)
-        at = room.started_at or room.first_event_at
-        # Read side by side: SQLite and PostgreSQL work on one while Python reads another.
-        # Referred buyers' first purchases are read once for the three scopes.
-        first_buys: FirstBuys = {}
-        before, in_room, presence_rows, staff, watch_rows = await asyncio.gather(
-            store.person_stats(Scope(upto=(at, room_id, False), attendees_of=room_id), first_buys),
-            store.person_stats(Scope(room=room_id), first_buys),
+        people, presence_rows, staff, watch_rows = await asyncio.gather(
+            self.people(room),
             store.presence(room_id),
             store.staff(room_id, room.host_id),
             store.watch_spans(room_id),
         )
-        after = await self._through_show(
-            before, in_room, Scope(upto=(at, room_id, True), attendees_of=room_id), first_buys
-        )
+        before, in_room, after = people.before, people.in_room, people.after
         offers = [_offer(row) for row in await store.offers_of(room_id)]
         packet_rows = await store.red_packets(room_id)
         lucky = await store.person_of_accounts(r.luckiest_id for r in packet_rows if r.luckiest_id)
@@ -252,6 +281,7 @@ class Reports:
         marks = [PresenceMark._make(row) for row in presence_rows]
         takes = [TakeFacts._make(row) for row in await store.stream_takes(room_id)]
         groups = await self._group_facts(room_id)
+        referrers = await self._referrers(room_id)
         report = build_report(
             room=RoomFacts(
                 room_id,
@@ -303,6 +333,9 @@ class Reports:
             takes=takes,
             watch_spans=[WatchSpan._make(row) for row in watch_rows],
             groups=groups,
+            claims=await store.claim_count(room_id),
+            referrers=referrers,
+            currency=self.currency,
         )
         # Names only for the few persons the report names (the top lists, the luckiest):
         # reading every attendee's took as long as a pass over their figures.
@@ -310,12 +343,27 @@ class Reports:
             *report.top_engagers,
             *report.top_buyers,
             *report.top_referrers,
+            *report.referrers,
             *(p.luckiest for p in report.red_packets if p.luckiest is not None),
         ]
         names = await store.names(Scope(persons=frozenset(ref.person_id for ref in named)))
         for ref in named:
             ref.display_name = names.get(ref.person_id, "")
         return report
+
+    async def _referrers(self, room_id: str) -> list[ReferrerFacts]:
+        sales, credited = await asyncio.gather(
+            self.store.referred_sales(room_id), self.store.commissions_of(room_id)
+        )
+        found: dict[str, ReferrerFacts] = {}
+        for person, buyers, paid_orders, net in sales:
+            found[person] = ReferrerFacts(person, int(buyers), int(paid_orders), int(net or 0))
+        for person, accrued, reversed_, paid_out, _payouts in credited:
+            r = found.setdefault(person, ReferrerFacts(person))
+            r.accrued_cents = int(accrued or 0)
+            r.reversed_cents = int(reversed_ or 0)
+            r.paid_out_cents = int(paid_out or 0)
+        return list(found.values())
 
     async def _group_facts(self, room_id: str) -> GroupFacts:
         store = self.store
@@ -362,4 +410,44 @@ def _offer(row: Any) -> OfferFacts:
         net_cents=int(row.net_cents or 0),
         photo_thumb=row.photo_thumb,
         photo_alt=row.photo_alt,
+        expired_orders=int(row.expired_orders or 0),
+        cancelled_orders=int(row.cancelled_orders or 0),
+        fulfilled_orders=int(row.fulfilled_orders or 0),
+        units_fulfilled=int(row.units_fulfilled or 0),
     )
+
+
+async def audience(reports: Reports, room_id: str) -> Audience:
+    """What the show's exports are read from (domain/exports.py)."""
+    store = reports.store
+    room = await store.room(room_id)
+    if room is None:
+        raise RoomNotFound(room_id)
+    people, staff, order_rows = await asyncio.gather(
+        reports.people(room),
+        store.staff(room_id, room.host_id),
+        store.orders_by_person(room_id),
+    )
+    orders = person_orders(order_rows)
+    persons = set(orders) | {p for p, s in people.in_room.items() if s.rooms > 0}
+    referrers = {o.referrer for o in orders.values() if o.referrer} - persons
+    names = await store.names(Scope(attendees_of=room_id))
+    if referrers:
+        names.update(await store.names(Scope(persons=frozenset(referrers))))
+    return Audience(
+        in_room=people.in_room,
+        orders=orders,
+        staff=frozenset(staff),
+        names=names,
+        accounts=await store.person_accounts(persons),
+        tiers={p: tier(s) for p, s in people.after.items()},
+        returning=frozenset(p for p, s in people.before.items() if s.rooms > 0),
+    )
+
+
+async def buyers_export(reports: Reports, room_id: str) -> list[BuyerRow]:
+    return buyers_of(await audience(reports, room_id), reports.currency)
+
+
+async def engaged_export(reports: Reports, room_id: str) -> list[EngagedRow]:
+    return engaged_of(await audience(reports, room_id))

@@ -18,6 +18,7 @@ from datetime import datetime, timedelta, tzinfo
 
 from services.ingest.domain.outbound import Language, OutboundSettings
 from shared.events.ingest import OUTBOUND_KINDS
+from shared.money import money as shared_money
 
 MAX_TEMPLATE_CHARS = 3500  # SendToGroup.text's limit; WhatsApp's body is 4096, Telegram's 4096
 
@@ -137,8 +138,6 @@ BUTTONS: dict[str, dict[Language, str]] = {
     "replay": {"en": "Watch the replay", "zh": "看回放"},
 }
 
-CURRENCY_SIGNS = {"CNY": "¥", "USD": "$", "EUR": "€", "GBP": "£", "JPY": "¥", "HKD": "HK$"}
-
 
 class TemplateError(ValueError):
     """A host's template that cannot be used; the message names what is wrong."""
@@ -219,9 +218,7 @@ def defaults_listing() -> list[dict[str, object]]:
 
 def money(cents: int, currency: str = "CNY") -> str:
     """¥499 for whole amounts, ¥49.90 otherwise; thousands separated."""
-    amount = f"{cents // 100:,}" if cents % 100 == 0 else f"{cents / 100:,.2f}"
-    sign = CURRENCY_SIGNS.get(currency)
-    return f"{sign}{amount}" if sign else f"{amount} {currency}"
+    return shared_money(cents, currency, whole=True)
 
 
 def count(number: int) -> str:

@@ -385,13 +385,16 @@ function viewerLink() {
 }
 
 const AUDIENCES = ['lapsed_category', 'unpaid_claims', 'waitlisted'];
+// The show's exports beyond the report's top lists (every buyer; engaged, did not buy).
+const EXPORTS = ['buyers.csv', 'engaged.csv'];
 
 /** analytics' report and audience lists need the host's bearer token: fetched, then shown. */
 function analyticsPath(what) {
   const room = encodeURIComponent(state.room.id);
-  return what === 'report'
-    ? `/rooms/${room}/report.html`
-    : what === 'report.csv' ? `/rooms/${room}/report.csv` : `/rooms/${room}/audiences/${what}?format=csv`;
+  if (what === 'report') return `/rooms/${room}/report.html`;
+  if (what === 'report.csv') return `/rooms/${room}/report.csv`;
+  if (EXPORTS.includes(what)) return `/rooms/${room}/exports/${what}`;
+  return `/rooms/${room}/audiences/${what}?format=csv`;
 }
 
 async function fetchAnalytics(what) {
@@ -997,6 +1000,8 @@ function wire() {
   $('#go-live').addEventListener('click', () => changeStatus('start'));
   $('#open-report').addEventListener('click', openReport);
   $('#report-csv').addEventListener('click', () => download('report.csv'));
+  $('#export-buyers').addEventListener('click', () => download('buyers.csv'));
+  $('#export-engaged').addEventListener('click', () => download('engaged.csv'));
   for (const audience of AUDIENCES) {
     $(`#audience-${audience}`).addEventListener('click', () => download(audience));
   }
