@@ -6,6 +6,7 @@ import {
 import { GroupPanel } from './group-panel.js';
 import { bindLanguageSelect, onLanguageChange, t, translatePage } from './i18n.js';
 import { PhotoViewer, attachmentNode, hasText, picture, productPhotoUrl, silence, usable } from './media.js';
+import { OrdersPanel } from './orders-panel.js';
 import { PhotoPanel } from './photo-panel.js';
 import { PostComposer } from './post-composer.js';
 import { RoomSocket } from './room-socket.js';
@@ -39,6 +40,7 @@ let streamPanel = null;
 let photoPanel = null;
 let composer = null;
 let groups = null; // the bound group chats (ingest)
+let ordersPanel = null; // the room's orders (orders' host list)
 let photos = null; // the full-size photo viewer (a posted picture, opened from the chat)
 
 // ---- HTTP to each service, with the console's credential ---------------------------------
@@ -93,6 +95,13 @@ async function init() {
   state.config = await loadConfig();
   setCurrency(state.config.currency);
   photoPanel = new PhotoPanel({ orders, ordersUrl: state.config.orders_url, onChange: renderLineup });
+  ordersPanel = new OrdersPanel({
+    orders,
+    ordersUrl: state.config.orders_url,
+    token: () => state.token,
+    offers: () => state.sales?.offers || [],
+    errorText,
+  });
   composer = new PostComposer({
     live,
     roomToken,
@@ -216,6 +225,7 @@ async function openRoom(roomId) {
   if (!$('#preview-text').value) $('#preview-text').value = draftPreview();
   refreshDecisions();
   groups.open(room.id);
+  ordersPanel.open(room.id);
   streamPanel.open(room.id);
   timers = [
     setInterval(refreshSales, SALES_EVERY_MS),
@@ -232,6 +242,7 @@ function leaveRoom() {
   composer?.close();
   photos?.close();
   groups?.close();
+  ordersPanel?.close();
   socket?.stop();
   socket = null;
   Object.assign(state, {
@@ -563,6 +574,7 @@ async function refreshSales() {
   }
   renderLineup();
   renderFigures();
+  ordersPanel?.renderFilters(); // a new offer is one to filter by
 }
 
 function offersInShowOrder() {
@@ -951,6 +963,7 @@ function renderAll() {
   renderPackets();
   renderDecisions();
   groups.relabel();
+  ordersPanel?.relabel();
 }
 
 function wire() {
