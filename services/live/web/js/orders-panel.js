@@ -40,6 +40,7 @@ export class OrdersPanel {
     $('#orders-more').addEventListener('click', () => this.load(this.list.length + PAGE, true));
     $('#orders-csv').addEventListener('click', () => this.downloadCsv());
     const form = $('#refund-form');
+    form.addEventListener('input', () => this.renderRefundForm());
     form.addEventListener('change', () => this.renderRefundForm());
     form.addEventListener('submit', (event) => this.refund(event));
     $('#refund-cancel').addEventListener('click', () => $('#refund-dialog').close());
