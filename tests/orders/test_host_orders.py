@@ -187,6 +187,8 @@ async def test_paging_keeps_the_totals_of_the_whole_set(
         "?fulfilment=drone",
         "?offer_id=",
         "?pickup_point=",
+        "?" + "&".join(["status=paid"] * 8),
+        "?offer_id=" + "x" * 201,
     ],
 )
 async def test_bad_filters_are_422(orders: Orders, query: str) -> None:
