@@ -106,11 +106,13 @@ _CHALLENGE = {"WWW-Authenticate": 'Bearer error="invalid_token"'}
 
 @dataclass(frozen=True)
 class OrderAccess:
-    """Who reads or pays an order: its buyer (a viewer token), or whoever holds the order's
-    pay link (then `pay_link` says which order and buyer it was issued for)."""
+    """Who reads or pays an order: its buyer (a viewer token), whoever holds the order's
+    pay link (then `pay_link` says which order and buyer it was issued for), or a host
+    (the admin, or a host credential: the order must be of an offer they own)."""
 
     customer_id: str
     pay_link: PayLink | None = None
+    host: Host | None = None  # the admin token or a host credential: reads, never pays
 
 
 async def order_access(
@@ -137,8 +139,17 @@ async def order_access(
     try:
         buyer = read_viewer_token(credentials.credentials, secret)
     except InvalidToken as exc:
-        raise invalid_token(str(exc)) from None
-    return OrderAccess(buyer.customer_id)
+        viewer_refusal = str(exc)
+    else:
+        return OrderAccess(buyer.customer_id)
+    # Not a viewer token: the admin token or a host credential (the host's order list).
+    try:
+        host = host_of(credentials.credentials, orders.settings.admin_token, secret)
+    except NotAllowed as exc:
+        raise forbidden(str(exc)) from None
+    except InvalidToken:
+        raise invalid_token(viewer_refusal) from None
+    return OrderAccess("", host=Host(host))
 
 
 OrderAccessDep = Annotated[OrderAccess, Depends(order_access)]

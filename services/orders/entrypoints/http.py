@@ -21,8 +21,9 @@ from services.orders.entrypoints.deps import (
     OrderAccessDep,
     OrdersDep,
 )
-from services.orders.service_layer.catalog import OfferDraft, current_price, photo_sizes
+from services.orders.service_layer.catalog import NotFound, OfferDraft, current_price, photo_sizes
 from services.orders.service_layer.checkout import KEY_REUSED, CheckoutRequest
+from services.orders.service_layer.host_orders import order_for_host
 from shared import metrics
 from shared.api import Instant, RoomIdPath, api_router
 from shared.auth import TokenHolder
@@ -402,12 +403,24 @@ PAY_LINK_ANSWERS: dict[int | str, dict[str, Any]] = {
         "description": "No credential, or one that is not valid (`unauthenticated`, "
         "`invalid_token`), or a pay link past the order's deadline (`pay_link_expired`)."
     },
-    403: {"description": "A pay link of another order, or not of this buyer (`forbidden`)."},
+    403: {
+        "description": "A pay link of another order, or not of this buyer; a host's "
+        "credential on an order of another host's offer, or on paying (`forbidden`)."
+    },
 }
 
 
 async def order_seen_by(orders: OrdersApp, order_id: str, access: OrderAccess) -> OrderRow:
-    """The order, if `access` may see it: its buyer's own, or the one its pay link names."""
+    """The order, if `access` may see it: its buyer's own, the one its pay link names, or
+    for a host one of an offer they own (the admin: any)."""
+    if access.host is not None:
+        found = await order_for_host(orders.infra.sessions, order_id)
+        if found is None:
+            raise NotFound(order_id)
+        order, owner = found
+        if not (access.host.is_admin or owner == access.host.id):
+            raise forbidden("not an order of your offers")
+        return order
     if access.pay_link is None:
         return await orders.payments.order(order_id, access.customer_id)
     order = await orders.payments.order(order_id)
@@ -423,11 +436,14 @@ async def order_seen_by(orders: OrdersApp, order_id: str, access: OrderAccess) -
     responses=PAY_LINK_ANSWERS,
 )
 async def get_order(order_id: str, orders: OrdersDep, access: OrderAccessDep) -> OrderOut:
-    """An order, for its buyer (viewer token) or for whoever holds its pay link
-    (`X-Pay-Token`: the "Pay" button of a group's reply to a "+1"). A pay link is seen by
-    the whole group: it shows neither the pickup code (it collects the goods), the delivery
-    address, nor who referred the buyer."""
+    """An order, for its buyer (viewer token), for whoever holds its pay link
+    (`X-Pay-Token`: the "Pay" button of a group's reply to a "+1"), or for the host of its
+    offer (a host credential; the admin token: any order). A pay link is seen by the whole
+    group: it shows neither the pickup code (it collects the goods), the delivery address,
+    nor who referred the buyer. A host sees all but the pickup code (the buyer's alone)."""
     order = OrderOut.of(await order_seen_by(orders, order_id, access))
+    if access.host is not None:
+        return order.model_copy(update={"pickup_code": None})
     if access.pay_link is not None:
         return order.model_copy(update={"pickup_code": None, "referrer_chain": [], "address": None})
     return order
@@ -458,6 +474,8 @@ async def pay(order_id: str, body: PayIn, orders: OrdersDep, access: OrderAccess
     """Start paying what is due now; the outcome arrives from the provider by callback.
     Its buyer pays with their viewer token; whoever holds the order's pay link
     (`X-Pay-Token`) may pay it too."""
+    if access.host is not None:
+        raise forbidden("a host credential reads orders; the buyer pays (a viewer token)")
     if access.pay_link is not None:  # its buyer's own order is checked by pay() itself
         await order_seen_by(orders, order_id, access)
     payment = await orders.payments.pay(order_id, access.customer_id, body.card)

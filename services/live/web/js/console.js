@@ -6,6 +6,7 @@ import {
 import { GroupPanel } from './group-panel.js';
 import { bindLanguageSelect, onLanguageChange, t, translatePage } from './i18n.js';
 import { PhotoViewer, attachmentNode, hasText, picture, productPhotoUrl, silence, usable } from './media.js';
+import { OrdersPanel } from './orders-panel.js';
 import { PhotoPanel } from './photo-panel.js';
 import { PostComposer } from './post-composer.js';
 import { PromotersPanel } from './promoters-panel.js';
@@ -41,6 +42,7 @@ let photoPanel = null;
 let composer = null;
 let groups = null; // the bound group chats (ingest)
 let promoters = null; // the promoters' commissions and payouts (orders)
+let ordersPanel = null; // the room's orders (orders' host list)
 let photos = null; // the full-size photo viewer (a posted picture, opened from the chat)
 
 // ---- HTTP to each service, with the console's credential ---------------------------------
@@ -97,6 +99,13 @@ async function init() {
   photoPanel = new PhotoPanel({ orders, ordersUrl: state.config.orders_url, onChange: renderLineup });
   promoters = new PromotersPanel({
     orders, ordersUrl: state.config.orders_url, token: () => state.token, errorText,
+  });
+  ordersPanel = new OrdersPanel({
+    orders,
+    ordersUrl: state.config.orders_url,
+    token: () => state.token,
+    offers: () => state.sales?.offers || [],
+    errorText,
   });
   composer = new PostComposer({
     live,
@@ -222,6 +231,7 @@ async function openRoom(roomId) {
   refreshDecisions();
   groups.open(room.id);
   promoters.open();
+  ordersPanel.open(room.id);
   streamPanel.open(room.id);
   timers = [
     setInterval(refreshSales, SALES_EVERY_MS),
@@ -239,6 +249,7 @@ function leaveRoom() {
   photos?.close();
   groups?.close();
   promoters?.close();
+  ordersPanel?.close();
   socket?.stop();
   socket = null;
   Object.assign(state, {
@@ -573,6 +584,7 @@ async function refreshSales() {
   }
   renderLineup();
   renderFigures();
+  ordersPanel?.renderFilters(); // a new offer is one to filter by
 }
 
 function offersInShowOrder() {
@@ -962,6 +974,7 @@ function renderAll() {
   renderDecisions();
   groups.relabel();
   promoters?.render();
+  ordersPanel?.relabel();
 }
 
 function wire() {
