@@ -12,7 +12,7 @@ import pytest
 from services.live.adapters.tokens import HostTokens, ViewerTokens
 from services.live.domain.viewers import Viewer
 from services.orders.adapters.tables import OrderRow
-from services.orders.domain.spreadsheet import decimal_amount, safe_cell
+from shared.spreadsheet import decimal_amount, safe_cell
 from tests.orders.conftest import ADMIN, SECRET, Orders
 from tests.support import eventually
 

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import csv
 import io
-import re
 from collections.abc import Iterable, Sequence
 from datetime import datetime
 from html import escape
@@ -14,21 +13,9 @@ from pydantic import BaseModel
 
 from services.analytics.domain.report import GroupReach, MinutePoint, OfferFigures, RoomReport
 from shared.money import DEFAULT_CURRENCY, money
+from shared.spreadsheet import safe_cell
 
 # -- CSV -------------------------------------------------------------------------------
-
-
-# A spreadsheet runs a cell that starts with one of these as a formula (CSV injection): such
-# text gets a leading apostrophe. A plain number ("-1001234", a Telegram group) stays as is.
-FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
-NUMBER = re.compile(r"^[+-]?\d+(\.\d+)?$")
-
-
-def safe_text(text: str) -> str:
-    """Text as a spreadsheet must show it, never run it."""
-    if text.startswith(FORMULA_STARTS) and not NUMBER.match(text):
-        return "'" + text
-    return text
 
 
 def _plain(value: Any) -> Any:
@@ -44,7 +31,7 @@ def _plain(value: Any) -> Any:
 def _cell(value: Any) -> Any:
     """A CSV cell: times in ISO 8601, lists joined with ';', text never a formula."""
     found = _plain(value)
-    return safe_text(found) if isinstance(found, str) else found
+    return safe_cell(found) if isinstance(found, str) else found
 
 
 def rows_csv(rows: Sequence[BaseModel], model: type[BaseModel]) -> str:

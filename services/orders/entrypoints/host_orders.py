@@ -10,12 +10,12 @@ from fastapi import Query
 from fastapi.responses import StreamingResponse
 from pydantic import BaseModel, Field
 
-from services.orders.domain.spreadsheet import BOM, csv_line, decimal_amount, safe_cell
 from services.orders.entrypoints.deps import Host, HostDep, OrdersDep
 from services.orders.entrypoints.http import OrderOut
 from services.orders.service_layer import host_orders
 from services.orders.service_layer.host_orders import MAX_PAGE, HostOrder, OrderFilter, Totals
 from shared.api import RoomIdPath, api_router
+from shared.spreadsheet import BOM, csv_line, decimal_amount, safe_cell
 
 router = api_router()
 
@@ -195,7 +195,7 @@ async def room_orders_csv(
     (= + - @) begins with an apostrophe. Streamed: a big show's list is not held in memory."""
     which = order_filter(room_id, host, offer_id, status, fulfilment, pickup_point)
     # CURRENCY: shared ServiceSettings gains it (issue 18, helper "report"); CNY until then.
-    currency = str(getattr(orders.settings, "currency", "CNY"))
+    currency = orders.settings.currency
 
     async def lines() -> AsyncIterator[bytes]:
         yield (BOM + csv_line(CSV_COLUMNS)).encode()

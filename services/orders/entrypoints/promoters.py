@@ -23,6 +23,7 @@ from services.orders.service_layer.promoters import (
 from shared.api import api_router
 from shared.events.envelope import SUBJECT_TOKEN_PATTERN
 from shared.problems import ApiError
+from shared.spreadsheet import decimal_amount, safe_cell
 
 router = api_router()
 
@@ -224,15 +225,15 @@ async def promoters_csv(orders: OrdersDep, host: HostDep, room_id: RoomFilter = 
     for p in await promoters_of(orders).ledger(host.id, room_id):
         writer.writerow(
             [
-                _cell(p.customer_id),
-                _cell(p.name),
+                safe_cell(p.customer_id),
+                safe_cell(p.name),
                 p.invitees,
                 p.orders,
-                _money(p.gmv_cents),
-                _money(sum(t.accrued_cents for t in p.levels)),
-                _money(sum(t.reversed_cents for t in p.levels)),
-                _money(sum(t.paid_out_cents for t in p.levels)),
-                _money(p.owed_cents),
+                decimal_amount(p.gmv_cents),
+                decimal_amount(sum(t.accrued_cents for t in p.levels)),
+                decimal_amount(sum(t.reversed_cents for t in p.levels)),
+                decimal_amount(sum(t.paid_out_cents for t in p.levels)),
+                decimal_amount(p.owed_cents),
             ]
         )
     name = f"promoters-{room_id}.csv" if room_id else "promoters.csv"
@@ -276,13 +277,3 @@ async def pay_out(customer_id: str, body: PayoutIn, orders: OrdersDep, host: Hos
     except NothingOwed as exc:
         raise ApiError(409, str(exc), "nothing_owed") from None
     return PayoutOut.of(row)
-
-
-def _money(cents: int) -> str:
-    sign = "-" if cents < 0 else ""
-    return f"{sign}{abs(cents) // 100}.{abs(cents) % 100:02d}"
-
-
-def _cell(text: str) -> str:
-    """A name as a spreadsheet shows it, never as a formula (CSV injection)."""
-    return f"'{text}" if text[:1] in ("=", "+", "-", "@", "\t", "\r") else text

@@ -4,11 +4,14 @@ from __future__ import annotations
 
 import csv
 import io
+import re
 from collections.abc import Iterable
 
 # A cell starting with one of these is read as a formula (CSV injection, OWASP): a buyer's
 # name "=HYPERLINK(...)" must stay text. Tab and CR start formulas in some programs too.
+# A plain number ("-5.00" owed back, "-1001234" a Telegram group) stays a number.
 FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
+NUMBER = re.compile(r"^[+-]?\d+(\.\d+)?$")
 BOM = "\ufeff"  # UTF-8 with a BOM: Excel then reads Chinese names right
 
 
@@ -17,7 +20,7 @@ def safe_cell(value: object) -> str:
     if value is None:
         return ""
     text = str(value)
-    return "'" + text if text.startswith(FORMULA_STARTS) else text
+    return "'" + text if text.startswith(FORMULA_STARTS) and not NUMBER.match(text) else text
 
 
 def decimal_amount(cents: int) -> str:
