@@ -77,7 +77,9 @@ async def paid_pickup(
         order = await orders.get(f"/orders/{order_id}", buyer)
         return order if order["status"] == "paid" and order["pickup_code"] else None
 
-    return {**await eventually(paid), "buyer": buyer}
+    order = await eventually(paid)
+    assert order is not None
+    return {**order, "buyer": buyer}
 
 
 async def desk_link(orders: Orders, point_id: str, host: dict[str, str] = ANN) -> dict[str, str]:
