@@ -108,7 +108,8 @@ class DeskOrderOut(BaseModel):
 
 
 class DeskProblem(BaseModel):
-    """A desk refusal: a Problem; `already_handed_over` adds when it was."""
+    """A desk refusal: a Problem; `already_handed_over` adds when it was, `not_paid` the
+    order's status, `too_many_attempts` how long to wait."""
 
     type: str = "about:blank"
     title: str
@@ -118,11 +119,16 @@ class DeskProblem(BaseModel):
     fulfilled_at: datetime | None = Field(
         default=None, description="`already_handed_over`: when the goods were handed over."
     )
+    order_status: str | None = Field(default=None, description="`not_paid`: the order's status.")
+    retry_after_s: int | None = Field(
+        default=None, description="`too_many_attempts`: seconds to wait (as `Retry-After`)."
+    )
 
 
 CODE_ANSWERS: dict[int | str, dict[str, Any]] = {
     404: {"description": "No order at this pickup point has this code (`unknown_code`)."},
     429: {
+        "model": DeskProblem,
         "description": "More than 5 wrong codes within a minute from this desk link "
         "(`too_many_attempts`): `Retry-After` says when to try again.",
         "headers": {"Retry-After": {"schema": {"type": "integer"}, "description": "Seconds."}},
@@ -143,7 +149,9 @@ def refused(error: DeskRefusal) -> ApiError:
         return ApiError(409, str(error), "not_paid", order_status=error.status)
     if isinstance(error, TooManyAttempts):
         headers = {"Retry-After": str(error.retry_after_s)}
-        return ApiError(429, str(error), "too_many_attempts", headers)
+        return ApiError(
+            429, str(error), "too_many_attempts", headers, retry_after_s=error.retry_after_s
+        )
     return ApiError(404, str(error), "unknown_code")
 
 
