@@ -40,6 +40,14 @@ function desk(path, options = {}) {
   return api(state.ordersUrl, path, { token: state.token, ...options });
 }
 
+// A new link opened in this tab (same page, another fragment): start again with its token.
+window.addEventListener('hashchange', () => {
+  if (new URLSearchParams(window.location.hash.slice(1)).get('token')) {
+    takeToken();
+    window.location.reload();
+  }
+});
+
 async function init() {
   translatePage();
   bindLanguageSelect($('#lang'));
