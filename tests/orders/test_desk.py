@@ -15,6 +15,7 @@ from sqlmodel import col, select
 
 from services.live.adapters.tokens import HostTokens
 from services.orders.adapters.tables import DeskAttemptRow, OrderRow, PickupPointRow
+from services.orders.domain import fulfilment
 from tests.orders.conftest import ADMIN, SECRET, Orders
 from tests.support import eventually
 
@@ -241,3 +242,18 @@ async def test_wrong_codes_are_404_then_429_per_desk_link(orders: Orders) -> Non
     assert (
         await orders.http.post(f"/desk/orders/{code}/handover", headers=spare)
     ).status_code == 200
+
+
+async def test_codes_are_unique_among_a_points_open_orders(
+    orders: Orders, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Six random digits may repeat: never between two orders waiting at one point."""
+    draws = iter(["123456", "123456", "654321", "123456"])
+    monkeypatch.setattr(fulfilment, "pickup_code", lambda: next(draws))
+    point, elsewhere = await add_point(orders), await add_point(orders, name="Willow Court")
+    offer = await orders.offer(ROOM)
+    first = await paid_pickup(orders, offer["id"], point, "Lily")
+    second = await paid_pickup(orders, offer["id"], point, "Wei")
+    third = await paid_pickup(orders, offer["id"], elsewhere, "Mei")  # another point: may repeat
+    assert (first["pickup_code"], second["pickup_code"]) == ("123456", "654321")
+    assert third["pickup_code"] == "123456"
