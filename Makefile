@@ -81,8 +81,9 @@ bench: $(STAMP)  ## every benchmark under bench/ (needs wrk, Chromium), then doc
 	$(BIN)/python -m bench.report || exit 1; \
 	if [ -n "$$failed" ]; then echo "failed:$$failed (docs/PERFORMANCE.md shows their last results, dated, or says not run)"; exit 1; fi
 
-vendor:  ## update the vendored hls.js (npm pack; HLS_VERSION=1.7.4 for an exact one)
+vendor:  ## update the vendored hls.js and jsQR (npm pack; HLS_VERSION=1.7.4, JSQR_VERSION=1.4.0 for exact ones)
 	scripts/vendor-hls.sh $(HLS_VERSION)
+	scripts/vendor-jsqr.sh $(JSQR_VERSION)
 
 clean:  ## remove local data (.data/) and caches; keeps .venv
 	rm -rf .data .pytest_cache .mypy_cache .ruff_cache test-artifacts

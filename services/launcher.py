@@ -207,6 +207,9 @@ class Launcher:
             # product photos orders serves.
             if child.name == "analytics" and "live" in urls:
                 child.env.setdefault("LIVE_PUBLIC_URL", urls["live"])
+            # orders' pickup desk links open live's /desk page.
+            if child.name == "orders" and "live" in urls:
+                child.env.setdefault("LIVE_PUBLIC_URL", urls["live"])
             if child.name == "analytics" and "orders" in urls:
                 child.env.setdefault("ORDERS_PUBLIC_URL", urls["orders"])
         # live's media process: live's settings, and live's address for its /media/ routes.

@@ -11,6 +11,7 @@ import binascii
 import hmac
 import json
 import re
+import secrets
 import time
 from dataclasses import dataclass
 from functools import lru_cache
@@ -40,12 +41,18 @@ class TokenHolder:
 
 
 def read_viewer_token(token: str, secret: str) -> TokenHolder:
+    """The viewer a viewer token names; InvalidToken when it is not one. A pickup desk's
+    token is DeskCredential (NotAllowed: a real caller without a viewer's rights, 403)."""
     claims = _plain_viewer_claims(token, secret)
     if claims is None:  # anything unusual, and every refusal, is PyJWT's to decide and explain
         try:
             claims = jwt.decode(token, secret, algorithms=[ALGORITHM], audience=VIEWER_AUDIENCE)
         except jwt.ExpiredSignatureError as exc:
             raise InvalidToken("token expired: join the room again") from exc
+        except jwt.InvalidAudienceError as exc:
+            if _is_desk_token(token, secret):
+                raise DeskCredential(DESK_REFUSED) from exc
+            raise InvalidToken(INVALID) from exc
         except jwt.PyJWTError as exc:
             raise InvalidToken(INVALID) from exc
     return TokenHolder(
@@ -132,6 +139,8 @@ def host_of(credential: str, admin_token: str, secret: str) -> str:
     except InvalidToken:
         try:
             read_viewer_token(credential, secret)
+        except NotAllowed as exc:  # a pickup desk's token: a real caller, not a host
+            raise NotAllowed(str(exc)) from None
         except InvalidToken:
             raise InvalidToken("not a valid credential") from None
         raise NotAllowed("a viewer token: host credentials required") from None
@@ -190,3 +199,72 @@ def read_pay_token(token: str, secret: str) -> PayLink:
     except jwt.PyJWTError as exc:
         raise InvalidToken("not a valid pay link") from exc
     return PayLink(str(claims["order"]), str(claims["sub"]), str(claims.get("room", "")))
+
+
+DESK_AUDIENCE = "qunlive-desk"
+DESK_REFUSED = "a pickup desk token opens the pickup desk only"
+
+
+class DeskCredential(NotAllowed, InvalidToken):
+    """A valid pickup desk token where a viewer token is read: NotAllowed (403) for callers
+    that tell the two apart, and still an InvalidToken (401, never a 500) for any that
+    catch only that."""
+
+
+@dataclass(frozen=True)
+class DeskPass:
+    """What a pickup desk token lets its holder do: look up and hand over the orders of
+    one pickup point, nothing else. `token_id` keys its wrong-code limit."""
+
+    pickup_point: str
+    owner: str
+    token_id: str
+
+
+def issue_desk_token(pickup_point: str, owner: str, expires_at: float, secret: str) -> str:
+    """The token of a pickup point's desk link (the host issues it for whoever staffs it)."""
+    claims = {
+        "aud": DESK_AUDIENCE,
+        "sub": pickup_point,
+        "owner": owner,
+        "iat": int(time.time()),
+        "exp": int(expires_at),
+        "jti": secrets.token_hex(12),
+    }
+    return jwt.encode(claims, secret, algorithm=ALGORITHM)
+
+
+def read_desk_token(token: str, secret: str) -> DeskPass:
+    try:
+        claims = jwt.decode(token, secret, algorithms=[ALGORITHM], audience=DESK_AUDIENCE)
+    except jwt.ExpiredSignatureError as exc:
+        raise InvalidToken("desk link expired: ask the host for a new one") from exc
+    except jwt.PyJWTError as exc:
+        raise InvalidToken("not a pickup desk token") from exc
+    if not isinstance(claims.get("sub"), str) or not isinstance(claims.get("jti"), str):
+        raise InvalidToken("not a pickup desk token")
+    return DeskPass(claims["sub"], str(claims.get("owner", "")), claims["jti"])
+
+
+def desk_of(credential: str, admin_token: str, secret: str) -> DeskPass:
+    """Who calls a desk API: the desk pass of a desk token. NotAllowed for the admin token,
+    a host or a viewer token (real callers, not a desk: 403), InvalidToken for anything
+    else (garbage, expired, signed by another key: 401)."""
+    try:
+        return read_desk_token(credential, secret)
+    except InvalidToken as refused:
+        try:
+            host_of(credential, admin_token, secret)
+        except NotAllowed:  # a viewer token
+            pass
+        except InvalidToken:
+            raise refused from None
+        raise NotAllowed("a pickup desk token required (the host's desk link)") from None
+
+
+def _is_desk_token(token: str, secret: str) -> bool:
+    try:
+        read_desk_token(token, secret)
+    except InvalidToken:
+        return False
+    return True

@@ -11,6 +11,7 @@ from services.orders.entrypoints import referrals, subscribers
 from services.orders.service_layer.amendments import Amendments
 from services.orders.service_layer.catalog import Catalog
 from services.orders.service_layer.checkout import Checkout
+from services.orders.service_layer.desk import Desk
 from services.orders.service_layer.payments import Payments
 from services.orders.service_layer.photos import Photos
 from services.orders.service_layer.promoters import Promoters
@@ -36,6 +37,7 @@ class OrdersApp:
     gateway: SimulatedGateway
     amendments: Amendments | None = None
     promoters: Promoters | None = None
+    desk: Desk | None = None
 
     async def _started(self) -> None:
         await self.outbox.start(self.infra.publisher)
@@ -86,6 +88,7 @@ def build(settings: OrdersSettings | None = None) -> OrdersApp:
         settings, infra, catalog, photos, checkout, payments, sweeper, ticker, outbox, gateway
     )
     app.amendments = Amendments(infra.sessions, outbox, ticker, checkout)
+    app.desk = Desk(infra.sessions, outbox)
     subscribers.register(infra.broker, checkout, app.amendments)
     app.promoters = Promoters(infra.sessions, outbox)
     referrals.register(infra.broker, app.promoters)

@@ -9,7 +9,7 @@ from faststream import FastStream
 from services.orders.bootstrap import OrdersApp, build
 from services.orders.domain.fulfilment import InvalidFulfilment
 from services.orders.domain.offers import InvalidOffer
-from services.orders.entrypoints import host_orders, host_views, http, photos, promoters
+from services.orders.entrypoints import desk, host_orders, host_views, http, photos, promoters
 from services.orders.entrypoints.deps import PAY_TOKEN_HEADER
 from services.orders.entrypoints.fast_checkout import CheckoutFirst
 from services.orders.service_layer.catalog import Conflict, Forbidden, NotFound
@@ -42,6 +42,7 @@ def create_app(orders: OrdersApp | None = None) -> FastAPI:
             host_orders.router,
             photos.router,
             promoters.router,
+            desk.router,
         ),
         state=orders,
         errors=ERRORS,

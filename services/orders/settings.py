@@ -14,6 +14,9 @@ class OrdersSettings(ServiceSettings):
     payment_provider: str = Field(default="simulated", description="only 'simulated' built in")
     sim_callback_delay_s: float = Field(default=0.2, ge=0)
     sim_duplicate_rate: float = Field(default=0.1, ge=0, le=1)
+    # live's public URL, for the pickup desk's link (`{LIVE_PUBLIC_URL}/desk#token=...`).
+    # Empty: the Origin of the host's request (the console is live's page), else a path.
+    live_public_url: str = ""
     # Referral rebates in percent per level, 1 to 3 levels: "5,2,1".
     commission_percent: str = "5,2"
     sweep_every_s: float = Field(default=1.0, gt=0)

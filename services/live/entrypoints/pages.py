@@ -1,4 +1,5 @@
-"""The two pages people use: the viewer page and the host console (static, no build step).
+"""The pages people use: the viewer page, the host console, the replay and the pickup desk
+(static, no build step).
 
 The files live in services/live/web/ (HTML, CSS, JavaScript modules) and are served
 as they are; /config.json tells them where orders, ingest and analytics answer.
@@ -132,6 +133,14 @@ async def host_console(request: Request, live: LiveDep) -> FileResponse:
     # The console previews any hosted stream or YouTube video its host names.
     policy = content_policy(_service_origins(request, live), ("https:",), (YOUTUBE_EMBED,))
     return _page("console.html", policy)
+
+
+@router.api_route("/desk", methods=["GET", "HEAD"], include_in_schema=False)
+async def pickup_desk(request: Request, live: LiveDep) -> FileResponse:
+    """The pickup desk: the host's desk link (`/desk#token=...`) opens it for whoever staffs
+    a pickup point: look an order up by its pickup code (typed, a USB scanner, the camera)
+    and hand it over. It calls orders only; the camera's QR codes are decoded in the page."""
+    return _page("desk.html", content_policy(_service_origins(request, live)))
 
 
 @router.get("/config.json", response_model=PageConfig)

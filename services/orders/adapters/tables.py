@@ -232,5 +232,16 @@ class BuyerAddressRow(OrdersTable, table=True):  # type: ignore[valid-type, misc
     updated_at: datetime = Field(default_factory=utcnow)
 
 
+class DeskAttemptRow(OrdersTable, table=True):  # type: ignore[valid-type, misc, call-arg]
+    """A wrong pickup code a desk token tried (the desk's rate limit, shared by every replica
+    of orders). Rows older than the limit's window are deleted as new ones come."""
+
+    __tablename__ = "orders_desk_attempts"
+    seq: int | None = Field(default=None, primary_key=True)
+    token_id: str = Field(index=True)  # the desk token's jti
+    pickup_point: str
+    at: datetime = Field(default_factory=utcnow, index=True)
+
+
 OrdersOutbox = outbox_table(OrdersTable, "orders_outbox")
 metadata = OrdersTable.metadata

@@ -11,11 +11,13 @@ from fastapi.security import APIKeyHeader, HTTPAuthorizationCredentials, HTTPBea
 from services.orders.bootstrap import OrdersApp
 from shared.auth import (
     ADMIN,
+    DeskPass,
     ExpiredPayLink,
     InvalidToken,
     NotAllowed,
     PayLink,
     TokenHolder,
+    desk_of,
     host_of,
     read_pay_token,
     read_viewer_token,
@@ -81,6 +83,8 @@ class ViewerBearer(HTTPBearer):
         orders: OrdersApp = request.app.state.service
         try:
             return read_viewer_token(token, orders.settings.secret_key)
+        except NotAllowed as exc:  # a pickup desk's token: 403
+            raise forbidden(str(exc)) from None
         except InvalidToken as exc:
             raise invalid_token(str(exc)) from None
 
@@ -138,6 +142,8 @@ async def order_access(
         raise unauthenticated("a viewer token (join the room first), or the order's pay link")
     try:
         buyer = read_viewer_token(credentials.credentials, secret)
+    except NotAllowed as exc:  # a pickup desk's token: 403
+        raise forbidden(str(exc)) from None
     except InvalidToken as exc:
         viewer_refusal = str(exc)
     else:
@@ -153,3 +159,20 @@ async def order_access(
 
 
 OrderAccessDep = Annotated[OrderAccess, Depends(order_access)]
+
+
+async def require_desk(orders: OrdersDep, credentials: Credentials) -> DeskPass:
+    """A pickup desk token (the host's desk link): none, or one not valid, is 401; the
+    admin token, a host or a viewer token 403 (the desk's routes are the desk's only)."""
+    if credentials is None:
+        raise unauthenticated("a pickup desk token (open the host's desk link)")
+    settings = orders.settings
+    try:
+        return desk_of(credentials.credentials, settings.admin_token, settings.secret_key)
+    except NotAllowed as exc:
+        raise forbidden(str(exc)) from None
+    except InvalidToken as exc:
+        raise invalid_token(str(exc)) from None
+
+
+DeskDep = Annotated[DeskPass, Depends(require_desk)]

@@ -25,7 +25,7 @@ from services.orders.adapters.tables import (
     OrderRow,
     PaymentRow,
 )
-from services.orders.domain.fulfilment import Fulfilment, pickup_code
+from services.orders.domain.fulfilment import Fulfilment
 from services.orders.domain.offers import OfferKind
 from services.orders.domain.referral import (
     CommissionRule,
@@ -34,6 +34,7 @@ from services.orders.domain.referral import (
 )
 from services.orders.service_layer.catalog import Conflict, Forbidden, NotFound
 from services.orders.service_layer.checkout import aware
+from services.orders.service_layer.desk import assign_pickup_code
 from shared.events import (
     CommissionAccrued,
     CommissionReversed,
@@ -84,7 +85,7 @@ class Payments:
                 how.pickup_point,
             )
             if how.method == "pickup" and order.status == "paid" and not order.pickup_code:
-                order.pickup_code = pickup_code()
+                await assign_pickup_code(session, order)  # unique among the point's open orders
             session.add(order)
             await session.commit()
         return order
@@ -215,7 +216,7 @@ class Payments:
                 .values(held=OfferRow.held - order.quantity, sold=OfferRow.sold + order.quantity)
             )
             if order.fulfilment == "pickup" and not order.pickup_code:
-                order.pickup_code = pickup_code()
+                await assign_pickup_code(session, order)  # unique among the point's open orders
                 session.add(order)
             for who, level, cents in commissions(
                 order.paid_cents - order.refunded_cents, order.referrer_chain, self._rule
