@@ -283,9 +283,10 @@ async def test_the_csv_reads_past_one_batch(
 
 
 def test_cells_that_would_be_formulas_are_quoted() -> None:
-    for text in ("=1+1", "+86 138", "-2", "@SUM(A1)", "\tx", "\rx"):
+    for text in ("=1+1", "+86 138", "-2+3", "@SUM(A1)", "\tx", "\rx"):
         assert safe_cell(text) == "'" + text
-    for plain in ("Lily", "王小明", "1=1", "", None):
+    # a plain number is no formula: "-5.00" owed back, "-1001234" a Telegram group
+    for plain in ("Lily", "王小明", "1=1", "-5.00", "-1001234", "", None):
         assert safe_cell(plain) == (plain or "")
     assert [decimal_amount(c) for c in (0, 5, 1250, 100_000_001, -250)] == [
         "0.00",
