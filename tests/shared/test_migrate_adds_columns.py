@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import pytest
-from sqlalchemy import Column, Integer, MetaData, String, Table, inspect, text
+from sqlalchemy import Column, Index, Integer, MetaData, String, Table, inspect, text
 
 from shared import db
 
@@ -25,6 +25,7 @@ async def test_a_new_empty_column_is_added_to_an_existing_table(database_url: st
             new,
             Column("note", String, nullable=True),
             Column("count", Integer, nullable=False, server_default="0"),
+            Index("ix_t_grows_note", "note", "count"),
         )
         await db.migrate(engine, new)
         await db.migrate(engine, new)  # again: nothing to do
@@ -32,8 +33,12 @@ async def test_a_new_empty_column_is_added_to_an_existing_table(database_url: st
             names = await conn.run_sync(
                 lambda c: {col["name"] for col in inspect(c).get_columns("t_grows")}
             )
+            indexes = await conn.run_sync(
+                lambda c: {ix["name"] for ix in inspect(c).get_indexes("t_grows")}
+            )
             row = (await conn.execute(text("SELECT id, note, count FROM t_grows"))).one()
         assert names == {"id", "note", "count"} and tuple(row) == ("a", None, 0)
+        assert "ix_t_grows_note" in indexes  # declared since: added to the existing table
         stricter = MetaData()
         _table(stricter, Column("must", String, nullable=False))
         with pytest.raises(RuntimeError, match="needs a migration"):

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy import JSON, Column, UniqueConstraint
+from sqlalchemy import JSON, Column, Index, UniqueConstraint
 from sqlmodel import Field
 
 from shared.db import service_table_base
@@ -82,6 +82,8 @@ class OfferRow(OrdersTable, table=True):  # type: ignore[valid-type, misc, call-
 
 class OrderRow(OrdersTable, table=True):  # type: ignore[valid-type, misc, call-arg]
     __tablename__ = "orders_orders"
+    # The pickup desk finds an order by its point and code.
+    __table_args__ = (Index("ix_orders_orders_pickup", "pickup_point", "pickup_code"),)
     id: str = Field(primary_key=True)
     offer_id: str = Field(index=True)
     room_id: str
