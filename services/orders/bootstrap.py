@@ -13,6 +13,7 @@ from services.orders.service_layer.catalog import Catalog
 from services.orders.service_layer.checkout import Checkout
 from services.orders.service_layer.payments import Payments
 from services.orders.service_layer.photos import Photos
+from services.orders.service_layer.pickup_points import PickupPoints
 from services.orders.service_layer.stock_ticker import StockTicker
 from services.orders.service_layer.sweeper import Sweeper
 from services.orders.settings import OrdersSettings
@@ -34,6 +35,7 @@ class OrdersApp:
     outbox: Outbox
     gateway: SimulatedGateway
     amendments: Amendments | None = None
+    pickup_points: PickupPoints = None  # type: ignore[assignment]  # set by build()
 
     async def _started(self) -> None:
         await self.outbox.start(self.infra.publisher)
@@ -84,6 +86,7 @@ def build(settings: OrdersSettings | None = None) -> OrdersApp:
         settings, infra, catalog, photos, checkout, payments, sweeper, ticker, outbox, gateway
     )
     app.amendments = Amendments(infra.sessions, outbox, ticker, checkout)
+    app.pickup_points = PickupPoints(infra.sessions)
     subscribers.register(infra.broker, checkout, app.amendments)
     infra.on_start.append(app._started)
     infra.on_stop.append(app._stopping)
