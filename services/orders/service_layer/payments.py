@@ -86,6 +86,14 @@ class Payments:
         """Delivery or pickup, until the goods are handed over. A pickup point must be one
         the order may be collected at (`serves`); a delivery address is kept as the
         buyer's next default when `remember` (their own choice, not a pay link's)."""
+        try:
+            return await self._set_fulfilment(order_id, customer_id, how, remember)
+        except IntegrityError:  # the buyer's first address, saved twice at once: update it
+            return await self._set_fulfilment(order_id, customer_id, how, remember)
+
+    async def _set_fulfilment(
+        self, order_id: str, customer_id: str, how: Fulfilment, remember: bool
+    ) -> OrderRow:
         async with self._sessions() as session:
             order = await session.get(OrderRow, order_id, with_for_update=True)
             if order is None or order.customer_id != customer_id:
