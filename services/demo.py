@@ -272,6 +272,7 @@ class Show:
         self.viewers: list[Viewer] = []
         self.readers: list[asyncio.Task[None]] = []
         self.room = ""
+        self.pickup_point = ""
 
     def url(self, service: str, path: str) -> str:
         return self.urls[service] + path
@@ -345,6 +346,17 @@ class Show:
         )
         self.room = room["id"]
         say(f"room {self.room} scheduled: {room['title']}")
+        gate = await self.post(
+            "orders",
+            "/pickup-points",
+            {
+                "name": "Maple Court gate 3",
+                "address": "12 Maple Court, Xuhui",
+                "hours": "Mon-Sat 9:00-20:00",
+                "room_ids": [self.room],
+            },
+        )
+        self.pickup_point = gate["id"]
         cherries = await self.post(
             "orders", "/products", {"title": "Chilean cherries 智利车厘子 2.5kg"}
         )
@@ -564,7 +576,7 @@ class Show:
                         await self.http.post(
                             self.url("orders", f"/orders/{order_id}/fulfilment"),
                             headers=viewer.auth,
-                            json={"method": "pickup", "pickup_point": "Maple Court gate 3"},
+                            json={"method": "pickup", "pickup_point": self.pickup_point},
                         )
                     await self.http.post(
                         self.url("orders", f"/orders/{order_id}/pay"),

@@ -14,6 +14,7 @@ from services.orders.service_layer.checkout import Checkout
 from services.orders.service_layer.desk import Desk
 from services.orders.service_layer.payments import Payments
 from services.orders.service_layer.photos import Photos
+from services.orders.service_layer.pickup_points import PickupPoints
 from services.orders.service_layer.promoters import Promoters
 from services.orders.service_layer.stock_ticker import StockTicker
 from services.orders.service_layer.sweeper import Sweeper
@@ -38,6 +39,7 @@ class OrdersApp:
     amendments: Amendments | None = None
     promoters: Promoters | None = None
     desk: Desk | None = None
+    pickup_points: PickupPoints = None  # type: ignore[assignment]  # set by build()
 
     async def _started(self) -> None:
         await self.outbox.start(self.infra.publisher)
@@ -89,6 +91,7 @@ def build(settings: OrdersSettings | None = None) -> OrdersApp:
     )
     app.amendments = Amendments(infra.sessions, outbox, ticker, checkout)
     app.desk = Desk(infra.sessions, outbox)
+    app.pickup_points = PickupPoints(infra.sessions)
     subscribers.register(infra.broker, checkout, app.amendments)
     app.promoters = Promoters(infra.sessions, outbox)
     referrals.register(infra.broker, app.promoters)

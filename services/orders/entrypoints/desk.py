@@ -14,7 +14,7 @@ from urllib.parse import quote
 from fastapi import Request
 from pydantic import BaseModel, Field
 
-from services.orders.adapters.tables import OrderRow, PickupPointRow
+from services.orders.adapters.tables import OrderRow
 from services.orders.bootstrap import OrdersApp
 from services.orders.domain.desk import (
     DESK_HOURS_DEFAULT,
@@ -25,6 +25,7 @@ from services.orders.domain.desk import (
     TooManyAttempts,
 )
 from services.orders.entrypoints.deps import DeskDep, HostDep, OrdersDep
+from services.orders.entrypoints.pickup_points import PickupPointOut
 from services.orders.service_layer.checkout import aware
 from services.orders.service_layer.desk import Desk, DeskOrder
 from shared.api import api_router
@@ -55,20 +56,6 @@ class DeskTokenOut(BaseModel):
         description="live's desk page with the token in its fragment (never sent to a server "
         "by the browser): `{live}/desk#token=...`. Give it to whoever staffs the point."
     )
-
-
-class PickupPointOut(BaseModel):
-    id: str
-    name: str
-    address: str
-    hours: str
-    contact: str
-    room_ids: list[str]
-    retired_at: datetime | None
-
-    @classmethod
-    def of(cls, row: PickupPointRow) -> PickupPointOut:
-        return cls(**row.model_dump(include=set(cls.model_fields)))
 
 
 class DeskOut(BaseModel):

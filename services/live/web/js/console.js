@@ -8,6 +8,7 @@ import { bindLanguageSelect, onLanguageChange, t, translatePage } from './i18n.j
 import { PhotoViewer, attachmentNode, hasText, picture, productPhotoUrl, silence, usable } from './media.js';
 import { OrdersPanel } from './orders-panel.js';
 import { PhotoPanel } from './photo-panel.js';
+import { PickupPanel } from './pickup-panel.js';
 import { PostComposer } from './post-composer.js';
 import { PromotersPanel } from './promoters-panel.js';
 import { RoomSocket } from './room-socket.js';
@@ -43,6 +44,7 @@ let composer = null;
 let groups = null; // the bound group chats (ingest)
 let promoters = null; // the promoters' commissions and payouts (orders)
 let ordersPanel = null; // the room's orders (orders' host list)
+let pickup = null; // the host's pickup points (orders)
 let photos = null; // the full-size photo viewer (a posted picture, opened from the chat)
 
 // ---- HTTP to each service, with the console's credential ---------------------------------
@@ -107,6 +109,7 @@ async function init() {
     offers: () => state.sales?.offers || [],
     errorText,
   });
+  pickup = new PickupPanel({ orders, errorText });
   composer = new PostComposer({
     live,
     roomToken,
@@ -232,6 +235,7 @@ async function openRoom(roomId) {
   groups.open(room.id);
   promoters.open();
   ordersPanel.open(room.id);
+  pickup.open(room.id);
   streamPanel.open(room.id);
   timers = [
     setInterval(refreshSales, SALES_EVERY_MS),
@@ -975,6 +979,7 @@ function renderAll() {
   groups.relabel();
   promoters?.render();
   ordersPanel?.relabel();
+  pickup?.relabel();
 }
 
 function wire() {
