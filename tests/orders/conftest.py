@@ -52,10 +52,11 @@ class Orders:
         room_id: str = "r1",
         open_now: bool = True,
         variants: list[str] | None = None,
+        host: dict[str, str] = ADMIN,  # whose offer (the admin's, unless a host's is needed)
         **terms: Any,
     ) -> dict[str, Any]:
         product = await self.http.post(
-            "/products", headers=ADMIN, json={"title": "Cherries 樱桃", "variants": variants or []}
+            "/products", headers=host, json={"title": "Cherries 樱桃", "variants": variants or []}
         )
         body = {
             "product_id": product.json()["id"],
@@ -64,11 +65,11 @@ class Orders:
             "per_buyer_limit": 2,
             **terms,
         }
-        created = await self.http.post(f"/rooms/{room_id}/offers", headers=ADMIN, json=body)
+        created = await self.http.post(f"/rooms/{room_id}/offers", headers=host, json=body)
         assert created.status_code == 201, created.text
         offer: dict[str, Any] = created.json()
         if open_now:
-            opened = await self.http.post(f"/offers/{offer['id']}/open", headers=ADMIN)
+            opened = await self.http.post(f"/offers/{offer['id']}/open", headers=host)
             assert opened.status_code == 200, opened.text
             offer = opened.json()
         return offer

@@ -117,7 +117,7 @@ async def test_who_may_issue_a_desk_link(orders: Orders) -> None:
     assert (await orders.http.post(url, headers=desk, json={})).status_code == 403
     product = await orders.http.post("/products", headers=desk, json={"title": "x"})
     assert product.status_code == 403 and product.json()["code"] == "forbidden"
-    offer = await orders.offer(ROOM)
+    offer = await orders.offer(ROOM, host=ANN)
     bought = await orders.http.post(
         f"/offers/{offer['id']}/checkout",
         headers={**desk, "Idempotency-Key": uuid.uuid4().hex},
@@ -129,7 +129,7 @@ async def test_who_may_issue_a_desk_link(orders: Orders) -> None:
 
 async def test_the_desk_hands_an_order_over_once(orders: Orders, nc: NatsClient) -> None:
     point = await add_point(orders)
-    offer = await orders.offer(ROOM, variants=["S", "XL"])
+    offer = await orders.offer(ROOM, variants=["S", "XL"], host=ANN)
     order = await paid_pickup(orders, offer["id"], point, "Lily 莉莉", variant="XL")
     code = order["pickup_code"]
     desk = await desk_link(orders, point)
@@ -203,7 +203,7 @@ async def test_the_desk_hands_an_order_over_once(orders: Orders, nc: NatsClient)
 
 async def test_a_refunded_order_is_not_handed_over(orders: Orders) -> None:
     point = await add_point(orders)
-    offer = await orders.offer(ROOM)
+    offer = await orders.offer(ROOM, host=ANN)
     order = await paid_pickup(orders, offer["id"], point, "Wei")
     refunded = await orders.http.post(f"/orders/{order['id']}/refund", headers=ADMIN, json={})
     assert refunded.status_code == 200, refunded.text
@@ -216,7 +216,7 @@ async def test_a_refunded_order_is_not_handed_over(orders: Orders) -> None:
 
 async def test_wrong_codes_are_404_then_429_per_desk_link(orders: Orders) -> None:
     point = await add_point(orders)
-    offer = await orders.offer(ROOM)
+    offer = await orders.offer(ROOM, host=ANN)
     order = await paid_pickup(orders, offer["id"], point, "Mei")
     code = order["pickup_code"]
     desk, spare = await desk_link(orders, point), await desk_link(orders, point)
@@ -251,7 +251,7 @@ async def test_codes_are_unique_among_a_points_open_orders(
     draws = iter(["123456", "123456", "654321", "123456"])
     monkeypatch.setattr(fulfilment, "pickup_code", lambda: next(draws))
     point, elsewhere = await add_point(orders), await add_point(orders, name="Willow Court")
-    offer = await orders.offer(ROOM)
+    offer = await orders.offer(ROOM, host=ANN)
     first = await paid_pickup(orders, offer["id"], point, "Lily")
     second = await paid_pickup(orders, offer["id"], point, "Wei")
     third = await paid_pickup(orders, offer["id"], elsewhere, "Mei")  # another point: may repeat
