@@ -338,6 +338,7 @@ class RoomFeed:
                             "order_id": event.order_id,
                             "offer_id": event.offer_id,
                             "quantity": event.quantity,
+                            "variant": event.variant,
                             "amount_cents": event.amount_cents,
                             "pay_by": event.pay_by.isoformat(),
                             "claim_id": event.claim_id,
