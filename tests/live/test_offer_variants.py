@@ -13,7 +13,8 @@ ROOM = "r_sizes"
 
 def offer_frame(feed: RoomFeed) -> dict:
     [frame] = [f for f in (json.loads(o.frame) for o in feed.drain()) if f["type"] == "offer"]
-    return frame["offer"]  # type: ignore[no-any-return]
+    offer: dict = frame["offer"]
+    return offer
 
 
 def opened(**split: int) -> OfferOpened:
