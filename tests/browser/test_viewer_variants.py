@@ -83,3 +83,21 @@ async def test_a_viewer_chooses_xl_and_a_quantity_then_buys(
     now = (await platform.http.get(f"{platform.orders}/offers/{offer['id']}")).json()
     assert {v["name"]: v["left"] for v in now["variants"]} == {"S": 1, "M": 0, "XL": 0}
     assert platform.page_errors == []
+
+
+async def test_the_variant_chips_have_no_serious_accessibility_violations(
+    axe_script: Any, platform: Platform, browser: Any
+) -> None:
+    from tests.browser.test_accessibility import AXE_CONTEXT, SEVERE, describe, run_axe
+
+    room = await platform.live_room()
+    await platform.offer(
+        room, title="Tee", variants=["S", "M", "XL"], variant_stock={"S": 1, "M": 0, "XL": 2}
+    )
+    page = platform.watch(await (await browser.new_context(**PHONE, **AXE_CONTEXT)).new_page())
+    await join_as(page, f"{platform.live}/r/{room}", "Lily")
+    await page.locator("#variant-chips label", has_text="XL").click()
+    await page.get_by_text("XL: 2 left").wait_for()
+    violations = await run_axe(page, axe_script, "#product")
+    severe = [v for v in violations if v["impact"] in SEVERE]
+    assert not severe, describe(severe)
