@@ -146,6 +146,16 @@ class ChatLine(BaseModel):
     )
 
 
+class VariantView(BaseModel):
+    """One variant (size, colour) of the offer's product, and what is left of it."""
+
+    name: str = Field(examples=["XL"])
+    left: int | None = Field(
+        default=None, description="Units left of it; null when the variants share the offer's."
+    )
+    sold_out: bool = False
+
+
 class OfferView(BaseModel):
     offer_id: str
     kind: str = ""
@@ -162,6 +172,11 @@ class OfferView(BaseModel):
     photos: list[ImageSizes] = Field(
         default_factory=list,
         description="On orders: {orders_url}/photos/{name}; first is the card's.",
+    )
+    variants: list[VariantView] | None = Field(
+        default=None,
+        description="The product's variants in order (a claim names one); null when this "
+        "frame does not say (the terms are then read from orders: GET /offers/{offer_id}).",
     )
 
 

@@ -30,6 +30,9 @@ class PlaceClaim(Command):
     source: Literal["button", "chat", "telegram", "whatsapp", "webhook"] = "button"
     source_text: str | None = Field(default=None, max_length=500)
     referrer_id: str | None = None
+    buyer_name: str = Field(
+        default="", max_length=64, description="The name the buyer shows (on their order)."
+    )
 
 
 class AmendClaim(Command):

@@ -31,6 +31,14 @@ class OfferOpened(OrdersEvent):
     photos: list[ImageSizes] = Field(
         default_factory=list, max_length=10, description=PHOTOS_DESCRIPTION
     )
+    variants: list[str] = Field(
+        default_factory=list, description="The product's variants (sizes, colours), in order."
+    )
+    variant_left: dict[str, int] = Field(
+        default_factory=dict,
+        description="Units left per variant when the host split the stock (their sum is "
+        "`left`); empty: the variants share the offer's units.",
+    )
 
 
 class StockChanged(OrdersEvent):
@@ -39,6 +47,11 @@ class StockChanged(OrdersEvent):
     type: Literal["offer.stock_changed"] = "offer.stock_changed"
     offer_id: str
     left: int = Field(ge=0)
+    variant_left: dict[str, int] = Field(
+        default_factory=dict,
+        description="Units left per variant when the host split the stock (their sum is "
+        "`left`); empty: the variants share the offer's units.",
+    )
 
 
 class OfferSoldOut(OrdersEvent):
@@ -114,6 +127,14 @@ class OfferUpdated(OrdersEvent):
     ends_at: datetime | None = None
     photos: list[ImageSizes] = Field(
         default_factory=list, max_length=10, description=PHOTOS_DESCRIPTION
+    )
+    variants: list[str] = Field(
+        default_factory=list, description="The product's variants (sizes, colours), in order."
+    )
+    variant_left: dict[str, int] = Field(
+        default_factory=dict,
+        description="Units left per variant when the host split the stock (their sum is "
+        "`left`); empty: the variants share the offer's units.",
     )
 
 

@@ -165,9 +165,15 @@ class Platform:
     async def offer(self, room_id: str, pin: bool = True, **terms: Any) -> dict[str, Any]:
         """A product and its open offer in the room (pinned unless told otherwise)."""
         product = await self.call(
-            "POST", f"{self.orders}/products", json={"title": terms.pop("title", "Cherries 樱桃")}
+            "POST",
+            f"{self.orders}/products",
+            json={
+                "title": terms.pop("title", "Cherries 樱桃"),
+                "variants": terms.pop("variants", []),
+            },
         )
-        body = {"product_id": product["id"], "price_cents": 4990, "stock": 5, **terms}
+        stock = {} if "variant_stock" in terms else {"stock": 5}
+        body = {"product_id": product["id"], "price_cents": 4990, **stock, **terms}
         body.setdefault("duration_s", 600)
         offer: dict[str, Any] = await self.call(
             "POST", f"{self.orders}/rooms/{room_id}/offers", json=body

@@ -52,6 +52,36 @@ from shared.events import (
     utcnow,
 )
 
+
+def variant_views(
+    names: list[str], variant_left: dict[str, int], left: int
+) -> list[protocol.VariantView]:
+    """Every variant of the product with what is left of it (its own units when the host
+    split the stock, else the offer's)."""
+    if variant_left:
+        return [
+            protocol.VariantView(
+                name=n, left=variant_left.get(n, 0), sold_out=variant_left.get(n, 0) == 0
+            )
+            for n in names
+        ]
+    return [protocol.VariantView(name=n, left=None, sold_out=left == 0) for n in names]
+
+
+def restock(
+    known: list[protocol.VariantView] | None, variant_left: dict[str, int], left: int
+) -> list[protocol.VariantView] | None:
+    """The variants after a stock change (None while this instance does not know them)."""
+    if known is None:
+        return None
+    names = [v.name for v in known]
+    if variant_left:
+        return variant_views(names, variant_left, left)
+    if known and known[0].left is not None:  # split: nothing left is none of each
+        return variant_views(names, {n: 0 for n in names}, left) if left == 0 else known
+    return variant_views(names, {}, left)
+
+
 # Deleted lines remembered, so media fetched for one later is not shown.
 DELETED_KEPT = 1000
 
@@ -276,6 +306,7 @@ class RoomFeed:
                     per_buyer_limit=event.per_buyer_limit,
                     ends_at=event.ends_at,
                     photos=list(event.photos),
+                    variants=variant_views(event.variants, event.variant_left, event.stock),
                 )
                 self._dirty_offers.add(event.offer_id)
             case StockChanged():
@@ -283,12 +314,14 @@ class RoomFeed:
                     event.offer_id, protocol.OfferView(offer_id=event.offer_id)
                 )
                 offer.left = event.left
+                offer.variants = restock(offer.variants, event.variant_left, event.left)
                 self._dirty_offers.add(event.offer_id)
             case OfferSoldOut():
                 offer = self.offers.setdefault(
                     event.offer_id, protocol.OfferView(offer_id=event.offer_id)
                 )
                 offer.left, offer.sold_out = 0, True
+                offer.variants = restock(offer.variants, {}, 0)
                 self._dirty_offers.add(event.offer_id)
             case OfferClosed():
                 offer = self.offers.setdefault(
@@ -305,6 +338,7 @@ class RoomFeed:
                             "order_id": event.order_id,
                             "offer_id": event.offer_id,
                             "quantity": event.quantity,
+                            "variant": event.variant,
                             "amount_cents": event.amount_cents,
                             "pay_by": event.pay_by.isoformat(),
                             "claim_id": event.claim_id,
@@ -325,6 +359,11 @@ class RoomFeed:
                 offer.sold_out = event.left == 0
                 # The product's photos as they are now (the host added, reordered, removed).
                 offer.photos = list(event.photos)
+                offer.variants = (
+                    variant_views(event.variants, event.variant_left, event.left)
+                    if event.variants
+                    else restock(offer.variants, event.variant_left, event.left)
+                )
                 self._dirty_offers.add(event.offer_id)
             case GroupTierReached():
                 offer = self.offers.setdefault(

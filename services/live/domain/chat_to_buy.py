@@ -48,6 +48,7 @@ def external_claim(
         variant=intent.variant,
         source=line.source if line.source in CLAIM_SOURCES else "chat",
         source_text=line.text[:500],
+        buyer_name=line.display_name,
     )
 
 

@@ -371,6 +371,7 @@ class ViewerSession:
             source=source,
             source_text=text,
             referrer_id=self.viewer.referrer_id,
+            buyer_name=self.viewer.display_name[:64],
         )
         await self.live.publisher.publish(command)
         self.say(

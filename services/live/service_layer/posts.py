@@ -74,6 +74,7 @@ class Posted:
             source="chat",
             source_text=self.line.text,
             referrer_id=viewer.referrer_id,
+            buyer_name=viewer.display_name[:64],
         )
 
 

@@ -179,3 +179,84 @@ def check_amend(
     if left < more:
         return Refusal("not_amended", f"Only {left} more left: {stays}")
     return None
+
+
+# ---- per-variant stock (docs/decisions/DRAFT-variant-stock.md) ------------------------------
+
+
+def split_stock(
+    variants: tuple[str, ...], variant_stock: dict[str, int], stock: int | None
+) -> tuple[dict[str, int], int]:
+    """The host's split of an offer's stock per variant, checked: every key one of the
+    product's `variants` (already normalised), every variant named, each 0..MAX_UNITS, and
+    `stock`, if given, their sum. Returns the split in the product's order and the stock."""
+    if not variants:
+        raise InvalidOffer("this product has no variants to split the stock between")
+    unknown = [v for v in variant_stock if v not in variants]
+    if unknown:
+        raise InvalidOffer(f"no variant {unknown[0]!r}; choices: {', '.join(variants)}")
+    missing = [v for v in variants if v not in variant_stock]
+    if missing:
+        raise InvalidOffer(f"variant_stock must name every variant; missing: {', '.join(missing)}")
+    if any(not 0 <= n <= MAX_UNITS for n in variant_stock.values()):
+        raise InvalidOffer(f"each variant's stock must be between 0 and {MAX_UNITS:,}")
+    total = sum(variant_stock.values())
+    if stock is not None and stock != total:
+        raise InvalidOffer(f"stock ({stock}) must be the sum of variant_stock ({total})")
+    if total > MAX_UNITS:
+        raise InvalidOffer(f"stock must be between 0 and {MAX_UNITS:,}")
+    return {v: variant_stock[v] for v in variants}, total
+
+
+def units_left(left: int, variant_left: dict[str, int], variant: str | None) -> int:
+    """Units a claim for `variant` can take now: the variant's own when the stock is split,
+    else the offer's."""
+    if variant_left and variant is not None:
+        return min(variant_left.get(variant, 0), left)
+    return left
+
+
+def take(variant_left: dict[str, int], variant: str | None, quantity: int) -> dict[str, int]:
+    """The split after `quantity` of `variant` is held (a negative quantity gives back).
+    A new dict (the row's JSON column is replaced, never changed in place); unchanged when
+    the stock is not split."""
+    if not variant_left or variant is None or variant not in variant_left:
+        return variant_left
+    after = variant_left[variant] - quantity
+    if after < 0:
+        raise ValueError(f"variant {variant} would go below zero")
+    return {**variant_left, variant: after}
+
+
+def resplit(
+    committed: dict[str, int],
+    variant_stock: dict[str, int],
+) -> dict[str, int]:
+    """The new split's units left, when the host sets `variant_stock` on a live offer:
+    a variant's stock cannot go below what is held or sold of it (`committed`)."""
+    for variant, stock in variant_stock.items():
+        if stock < committed.get(variant, 0):
+            raise StockBelowCommitted(
+                f"stock of {variant} cannot go below {committed[variant]} (held or sold)"
+            )
+    return {v: n - committed.get(v, 0) for v, n in variant_stock.items()}
+
+
+class StockBelowCommitted(ValueError):
+    """The host asked for less of a variant than buyers hold or bought."""
+
+
+@dataclass(frozen=True)
+class VariantStock:
+    name: str
+    left: int | None  # None: the variants share the offer's units
+    sold_out: bool
+
+
+def variant_views(
+    variants: tuple[str, ...] | list[str], variant_left: dict[str, int], left: int
+) -> list[VariantStock]:
+    """Every variant of the product, in its order, with what is left of it."""
+    if not variant_left:
+        return [VariantStock(v, None, left == 0) for v in variants]
+    return [VariantStock(v, variant_left.get(v, 0), variant_left.get(v, 0) == 0) for v in variants]

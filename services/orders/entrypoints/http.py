@@ -13,7 +13,7 @@ from services.orders.adapters.payments import MAX_CALLBACK_AGE_S, SIGNATURE_HEAD
 from services.orders.adapters.tables import CommissionRow, OfferRow, OrderRow, ProductPhotoRow
 from services.orders.bootstrap import OrdersApp
 from services.orders.domain.fulfilment import Fulfilment
-from services.orders.domain.offers import OfferKind, Tier
+from services.orders.domain.offers import MAX_UNITS, OfferKind, Tier, variant_views
 from services.orders.entrypoints.deps import (
     BuyerDep,
     HostDep,
@@ -41,6 +41,7 @@ from shared.problems import (
 router = api_router()
 
 MAX_CALLBACK_BYTES = 16 * 1024
+StockUnits = Annotated[int, Field(strict=True, ge=0, le=MAX_UNITS)]
 JSON = "application/json"
 
 
@@ -82,12 +83,28 @@ class TierIn(BaseModel):
     price_cents: int = Field(ge=0, le=100_000_000, strict=True)
 
 
+VARIANT_STOCK = Field(
+    default=None,
+    max_length=100,
+    description='Split the stock per variant ({"S": 10, "XL": 4}): every variant of the '
+    "product named, keys spelled as the product's or any spelling of them; `stock` is then "
+    "their sum (leave it out, or give the sum).",
+)
+
+
 class OfferIn(BaseModel):
     product_id: str
     kind: OfferKind = OfferKind.FLASH_SALE
     title: str | None = Field(default=None, max_length=200)
     price_cents: int = Field(strict=True, default=0, ge=0, le=100_000_000)
-    stock: int = Field(strict=True, ge=0, le=10_000_000)
+    stock: int | None = Field(
+        strict=True,
+        default=None,
+        ge=0,
+        le=10_000_000,
+        description="Required without variant_stock.",
+    )
+    variant_stock: dict[Annotated[str, Field(max_length=40)], StockUnits] | None = VARIANT_STOCK
     per_buyer_limit: int = Field(strict=True, default=1, ge=1, le=99)
     opens_at: Instant | None = Field(default=None, description="Opens by itself at this time.")
     ends_at: Instant | None = None
@@ -113,6 +130,20 @@ class OfferEdit(BaseModel):
     per_buyer_limit: int | None = Field(strict=True, default=None, ge=1, le=99)
     ends_at: Instant | None = None
     tiers: list[TierIn] | None = None
+    variant_stock: dict[Annotated[str, Field(max_length=40)], StockUnits] | None = Field(
+        default=None,
+        max_length=100,
+        description="The stock per variant (every variant named); no variant below what is "
+        "held or sold of it (409). `stock`, if given, must be their sum.",
+    )
+
+
+class VariantOut(BaseModel):
+    name: str = Field(examples=["XL"])
+    left: int | None = Field(
+        description="Units left of this variant; null when the variants share the offer's."
+    )
+    sold_out: bool
 
 
 class OfferOut(BaseModel):
@@ -135,19 +166,35 @@ class OfferOut(BaseModel):
     photos: list[PhotoOut] = Field(
         default_factory=list, description="The product's photos; the first is the card's."
     )
+    variants: list[VariantOut] = Field(
+        default_factory=list,
+        description="Every variant of the product, in its order, with what is left of it.",
+    )
 
     @classmethod
-    def of(cls, offer: OfferRow, photos: list[ProductPhotoRow] | None = None) -> OfferOut:
-        fields = offer.model_dump(include=set(cls.model_fields) - {"photos"})
+    def of(
+        cls,
+        offer: OfferRow,
+        photos: list[ProductPhotoRow] | None = None,
+        variants: list[str] | None = None,
+    ) -> OfferOut:
+        fields = offer.model_dump(include=set(cls.model_fields) - {"photos", "variants"})
         return cls(
-            current_price_cents=current_price(offer), photos=photos_out(photos or []), **fields
+            current_price_cents=current_price(offer),
+            photos=photos_out(photos or []),
+            variants=[
+                VariantOut(name=v.name, left=v.left, sold_out=v.sold_out)
+                for v in variant_views(variants or [], offer.variant_left, offer.left)
+            ],
+            **fields,
         )
 
 
 async def offer_out(orders: OrdersApp, offer: OfferRow) -> OfferOut:
-    """An offer as answered, with its product's photos."""
+    """An offer as answered, with its product's photos and variants."""
     photos = await orders.photos.of_products([offer.product_id])
-    return OfferOut.of(offer, photos.get(offer.product_id, []))
+    product = await orders.catalog.product(offer.product_id)
+    return OfferOut.of(offer, photos.get(offer.product_id, []), product.variants)
 
 
 class CheckoutIn(BaseModel):
@@ -260,11 +307,19 @@ async def add_product(body: ProductIn, orders: OrdersDep, host: HostDep) -> Prod
     return ProductOut(id=product.id, title=product.title, variants=product.variants)
 
 
-@router.post("/rooms/{room_id}/offers", status_code=201, response_model=OfferOut, tags=["offers"])
+@router.post(
+    "/rooms/{room_id}/offers",
+    status_code=201,
+    response_model=OfferOut,
+    tags=["offers"],
+    responses=answers(422),
+)
 async def create_offer(
     room_id: RoomIdPath, body: OfferIn, orders: OrdersDep, host: HostDep
 ) -> OfferOut:
-    """Attach a flash sale, group buy or pre-sale to a room (opens on `opens_at` or on /open)."""
+    """Attach a flash sale, group buy or pre-sale to a room (opens on `opens_at` or on /open).
+    `variant_stock` splits the stock per variant (each sells out on its own); an offer
+    without it sells its units in any variant."""
     ends_at = body.ends_at or (
         utcnow() + timedelta(seconds=body.duration_s) if body.duration_s else None
     )
@@ -275,6 +330,7 @@ async def create_offer(
         title=body.title,
         price_cents=body.price_cents,
         stock=body.stock,
+        variant_stock=body.variant_stock,
         per_buyer_limit=body.per_buyer_limit,
         opens_at=body.opens_at,
         ends_at=ends_at,
@@ -310,10 +366,11 @@ async def close_offer(offer_id: str, orders: OrdersDep, host: HostDep) -> OfferO
 
 
 @router.patch(
-    "/offers/{offer_id}", response_model=OfferOut, tags=["offers"], responses=answers(409)
+    "/offers/{offer_id}", response_model=OfferOut, tags=["offers"], responses=answers(409, 422)
 )
 async def edit_offer(offer_id: str, body: OfferEdit, orders: OrdersDep, host: HostDep) -> OfferOut:
-    """Edit terms, also while live; stock cannot drop below what is held or sold."""
+    """Edit terms, also while live; stock cannot drop below what is held or sold, nor a
+    variant's below what is held or sold of it (`variant_stock`)."""
     tiers = tuple(Tier(t.min_buyers, t.price_cents) for t in body.tiers) if body.tiers else None
     offer = await orders.catalog.edit(
         offer_id,
@@ -324,6 +381,7 @@ async def edit_offer(offer_id: str, body: OfferEdit, orders: OrdersDep, host: Ho
         per_buyer_limit=body.per_buyer_limit,
         ends_at=body.ends_at,
         tiers=tiers,
+        variant_stock=body.variant_stock,
     )
     return await offer_out(orders, offer)
 
@@ -382,6 +440,7 @@ async def place_checkout(
             variant=body.variant,
             source="button",
             referrer_id=buyer.referrer_id,
+            buyer_name=buyer.display_name,
         )
     )
     metrics.CHECKOUTS.labels("http", result.reason or "ok").inc()

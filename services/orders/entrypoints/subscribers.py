@@ -76,4 +76,5 @@ def claim_request(claim: PlaceClaim) -> CheckoutRequest:
         variant=claim.variant,
         source=claim.source,
         referrer_id=claim.referrer_id,
+        buyer_name=claim.buyer_name,
     )

@@ -19,7 +19,14 @@ from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from services.orders.adapters.tables import CheckoutRow, OfferRow, OrderRow, PaymentRow
-from services.orders.domain.offers import OfferKind, OfferStatus, Refusal, check_amend
+from services.orders.domain.offers import (
+    OfferKind,
+    OfferStatus,
+    Refusal,
+    check_amend,
+    take,
+    units_left,
+)
 from services.orders.service_layer.checkout import Checkout
 from services.orders.service_layer.stock_ticker import StockTicker
 from shared.events import AmendClaim, ClaimRejected, OfferSoldOut, OrderAmended, utcnow
@@ -130,12 +137,13 @@ class Amendments:
                 quantity=command.quantity,
                 per_buyer_limit=offer.per_buyer_limit,
                 holding=holding.get(order.customer_id, 0),
-                left=offer.left,
+                left=units_left(offer.left, offer.variant_left, order.variant),
             )
             if refusal is not None:
                 return await self._refused(session, command, key, order, refusal)
             more = command.quantity - order.quantity
             had_stock = offer.left > 0
+            offer.variant_left = take(offer.variant_left, order.variant, more)
             offer.left -= more
             offer.held += more
             order.quantity = command.quantity

@@ -4,21 +4,24 @@ What an offer says to the rooms (its terms and its product's photos) is written 
 from __future__ import annotations
 
 from collections.abc import Awaitable, Callable, Iterable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime
 
-from sqlalchemy import update
+from sqlalchemy import func, update
 from sqlalchemy.ext.asyncio import async_sessionmaker
 from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
-from services.orders.adapters.tables import OfferRow, ProductPhotoRow, ProductRow
+from services.orders.adapters.tables import OfferRow, OrderRow, ProductPhotoRow, ProductRow
 from services.orders.domain.offers import (
     InvalidOffer,
     OfferKind,
     OfferStatus,
     OfferTerms,
+    StockBelowCommitted,
     Tier,
+    resplit,
+    split_stock,
     tier_for,
     validate_tiers,
 )
@@ -81,10 +84,31 @@ def current_price(offer: OfferRow) -> int:
     return offer.price_cents
 
 
-def offer_updated(offer: OfferRow, photos: list[ProductPhotoRow]) -> OfferUpdated:
+# An order whose units count against its variant's stock: held (awaiting payment, a pre-sale
+# deposit paid) or sold (paid, and paid then refunded: refunded goods are not restocked).
+COMMITTED = ("awaiting_payment", "deposit_paid", "paid", "refunded")
+
+
+def normalize_split(variant_stock: dict[str, int]) -> dict[str, int]:
+    """The host's keys in the products' spelling ("x-large" is "XL"); two keys that are one
+    variant are refused."""
+    split: dict[str, int] = {}
+    for raw, units in variant_stock.items():
+        name = normalize_variant(raw)
+        if not name or name in split:
+            raise InvalidOffer(f"variant_stock names {raw!r} twice or not at all")
+        split[name] = units
+    return split
+
+
+def offer_updated(
+    offer: OfferRow, photos: list[ProductPhotoRow], variants: list[str] | None = None
+) -> OfferUpdated:
     """The offer as rooms should now show it: its terms and its product's photos.
     The price is the current one (a group buy's reached tier), as GroupTierReached said."""
     return OfferUpdated(
+        variants=list(variants or []),
+        variant_left=dict(offer.variant_left),
         room_id=offer.room_id,
         offer_id=offer.id,
         price_cents=current_price(offer),
@@ -102,7 +126,7 @@ class OfferDraft:
     product_id: str
     kind: OfferKind
     price_cents: int
-    stock: int
+    stock: int | None  # None: the sum of variant_stock
     per_buyer_limit: int
     title: str | None = None
     opens_at: datetime | None = None
@@ -114,6 +138,7 @@ class OfferDraft:
     balance_from: datetime | None = None
     balance_until: datetime | None = None
     forfeit_deposit: bool = True
+    variant_stock: dict[str, int] | None = None  # the stock split per variant, if it is
 
 
 class Catalog:
@@ -151,6 +176,15 @@ class Catalog:
         product = await self.product(draft.product_id)
         if not (is_admin or product.owner == owner):
             raise Forbidden("not your product")
+        variant_left: dict[str, int] = {}
+        if draft.variant_stock is not None:
+            variant_left, stock = split_stock(
+                tuple(product.variants), normalize_split(draft.variant_stock), draft.stock
+            )
+            draft = replace(draft, stock=stock)
+        if draft.stock is None:
+            raise InvalidOffer("an offer needs its stock (or variant_stock)")
+        stock = draft.stock
         price = (
             draft.tiers[0].price_cents
             if draft.kind == OfferKind.GROUP_BUY and draft.tiers
@@ -159,7 +193,7 @@ class Catalog:
         OfferTerms(
             kind=draft.kind,
             price_cents=price,
-            stock=draft.stock,
+            stock=stock,
             per_buyer_limit=draft.per_buyer_limit,
             tiers=draft.tiers,
             min_group=draft.min_group,
@@ -179,8 +213,9 @@ class Catalog:
             kind=draft.kind,
             title=draft.title or product.title,
             price_cents=price,
-            stock=draft.stock,
-            left=draft.stock,
+            stock=stock,
+            left=stock,
+            variant_left=variant_left,
             per_buyer_limit=draft.per_buyer_limit,
             pay_within_s=draft.pay_within_s,
             opens_at=draft.opens_at,
@@ -238,9 +273,12 @@ class Catalog:
                 photos = (await product_photos(session, [offer.product_id])).get(
                     offer.product_id, []
                 )
+                product = await session.get(ProductRow, offer.product_id)
                 self._outbox.add(
                     session,
                     OfferOpened(
+                        variants=list(product.variants if product else []),
+                        variant_left=dict(offer.variant_left),
                         room_id=offer.room_id,
                         offer_id=offer.id,
                         kind=offer.kind,
@@ -269,6 +307,7 @@ class Catalog:
         per_buyer_limit: int | None,
         ends_at: datetime | None,
         tiers: tuple[Tier, ...] | None = None,
+        variant_stock: dict[str, int] | None = None,
     ) -> OfferRow:
         """Edit terms, live or not. Stock can shrink only down to what is held or sold."""
         await self._owned(offer_id, owner, is_admin)
@@ -284,7 +323,19 @@ class Catalog:
             if offer.status == OfferStatus.CLOSED:
                 await session.rollback()
                 raise Conflict("a closed offer cannot be edited")
-            if stock is not None:
+            product = await session.get(ProductRow, offer.product_id)
+            variants = list(product.variants if product else [])
+            if variant_stock is not None:
+                try:
+                    await self._resplit(session, offer, variants, variant_stock, stock)
+                except (InvalidOffer, Conflict):
+                    await session.rollback()
+                    raise
+                await self._waitlist(session, offer)  # more of a variant: its waitlist first
+            elif stock is not None and offer.variant_left and stock != offer.stock:
+                await session.rollback()
+                raise InvalidOffer("this offer's stock is split per variant: set variant_stock")
+            elif stock is not None:
                 committed = offer.held + offer.sold
                 if stock < committed:
                     await session.rollback()
@@ -317,8 +368,37 @@ class Catalog:
                 offer.ends_at = ends_at
             session.add(offer)
             photos = await product_photos(session, [offer.product_id])
-            self._outbox.add(session, offer_updated(offer, photos.get(offer.product_id, [])))
+            self._outbox.add(
+                session, offer_updated(offer, photos.get(offer.product_id, []), variants)
+            )
             await session.commit()
         self._outbox.notify()
         self._ticker.mark(offer_id)
         return offer
+
+    async def _resplit(
+        self,
+        session: AsyncSession,
+        offer: OfferRow,
+        variants: list[str],
+        variant_stock: dict[str, int],
+        stock: int | None,
+    ) -> None:
+        """Set the locked offer's stock per variant: no variant below what is held or sold
+        of it (409); the offer's stock becomes their sum (`stock`, if given, must be it)."""
+        split, total = split_stock(tuple(variants), normalize_split(variant_stock), stock)
+        rows = await session.exec(
+            select(OrderRow.variant, func.sum(OrderRow.quantity))
+            .where(OrderRow.offer_id == offer.id, col(OrderRow.status).in_(COMMITTED))
+            .group_by(col(OrderRow.variant))
+        )
+        committed = {str(variant): int(units) for variant, units in rows.all()}
+        try:
+            variant_left = resplit(committed, split)
+        except StockBelowCommitted as exc:
+            raise Conflict(str(exc)) from None
+        held_or_sold = offer.held + offer.sold
+        if total - held_or_sold != sum(variant_left.values()):
+            # Orders without one of these variants hold units: the split cannot add up.
+            raise Conflict("this offer's orders do not add up per variant: cannot split it")
+        offer.variant_left, offer.stock, offer.left = variant_left, total, total - held_or_sold

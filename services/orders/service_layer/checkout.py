@@ -37,7 +37,9 @@ from services.orders.domain.offers import (
     may_serve_from_waitlist,
     next_tier_at,
     sold_out,
+    take,
     tier_for,
+    units_left,
 )
 from services.orders.domain.referral import referrer_chain
 from services.orders.service_layer.stock_ticker import StockTicker
@@ -69,6 +71,9 @@ class CheckoutRequest:
     variant: str | None = None
     source: str = "button"
     referrer_id: str | None = None
+    # The name the buyer showed (the token's, the chat line's): on the order, not part of
+    # what the idempotency key stands for.
+    buyer_name: str = ""
 
     @property
     def fingerprint(self) -> str:
@@ -206,17 +211,19 @@ class Checkout:
             }
             customers = {p.req.customer_id for p in batch}
             bought = await self._holdings(session, offer_id, customers)
-            waiting = set(
-                (
+            # One place per buyer per offer, or per variant when the stock is split.
+            waiting = {
+                (customer, variant if offer.variant_left else None)
+                for customer, variant in (
                     await session.exec(
-                        select(WaitlistRow.customer_id).where(
+                        select(WaitlistRow.customer_id, WaitlistRow.variant).where(
                             WaitlistRow.offer_id == offer_id,
                             WaitlistRow.status == "waiting",
                             col(WaitlistRow.customer_id).in_(customers),
                         )
                     )
                 ).all()
-            )
+            }
             chains = await self._chains(session, customers)
             had_stock = offer.left > 0
             writes = _Writes()
@@ -258,7 +265,12 @@ class Checkout:
             await conn.execute(
                 update(OFFERS)
                 .where(OFFERS.c.id == offer_id)
-                .values(left=offer.left, held=offer.held, buyers=offer.buyers)
+                .values(
+                    left=offer.left,
+                    held=offer.held,
+                    buyers=offer.buyers,
+                    variant_left=offer.variant_left,
+                )
             )
             await session.commit()
         self._outbox.notify()
@@ -273,7 +285,7 @@ class Checkout:
         req: CheckoutRequest,
         chain: list[str],
         bought: dict[str, int],
-        waiting: set[str],
+        waiting: set[tuple[str, str | None]],
     ) -> CheckoutResult:
         """One buyer's checkout inside the batch's transaction (the offer row is locked)."""
         refusal = check_claim(
@@ -284,11 +296,14 @@ class Checkout:
             variant=req.variant,
             variants=variants,
         )
-        if refusal is None and offer.left < req.quantity and req.customer_id in waiting:
-            refusal = sold_out(already_waiting=True)  # one place per buyer per offer
-        elif refusal is None and offer.left < req.quantity:
+        # A variant of its own stock is sold out on its own: its buyers wait for it.
+        left = units_left(offer.left, offer.variant_left, req.variant)
+        place = (req.customer_id, req.variant if offer.variant_left else None)
+        if refusal is None and left < req.quantity and place in waiting:
+            refusal = sold_out(already_waiting=True)  # one place per buyer per offer/variant
+        elif refusal is None and left < req.quantity:
             refusal = sold_out(already_waiting=False)
-            waiting.add(req.customer_id)
+            waiting.add(place)
             writes.waitlist.append(
                 {
                     "offer_id": offer.id,
@@ -306,6 +321,7 @@ class Checkout:
             writes.checkouts.append(_checkout_record(req, None, refusal.reason, refusal.message))
             writes.events.append(_rejected(offer, req, refusal.reason, refusal.message))
             return CheckoutResult(False, None, refusal.reason, refusal.message)
+        offer.variant_left = take(offer.variant_left, req.variant, req.quantity)
         offer.left -= req.quantity
         offer.held += req.quantity
         offer.buyers += 1
@@ -331,16 +347,16 @@ class Checkout:
         served, inside the caller's transaction. Returns how many buyers were served."""
         if offer.status != OfferStatus.OPEN:
             return 0
-        waiting = (
-            await session.exec(
-                select(WaitlistRow)
-                .where(WaitlistRow.offer_id == offer.id, WaitlistRow.status == "waiting")
-                .order_by(col(WaitlistRow.seq))
-                .limit(50)
-            )
-        ).all()
+        query = select(WaitlistRow).where(
+            WaitlistRow.offer_id == offer.id, WaitlistRow.status == "waiting"
+        )
+        if offer.variant_left:  # only the variants that have units to give
+            free = [v for v, n in offer.variant_left.items() if n > 0]
+            query = query.where(col(WaitlistRow.variant).in_(free))
+        waiting = (await session.exec(query.order_by(col(WaitlistRow.seq)).limit(50))).all()
         holding = await self._holdings(session, offer.id, {e.customer_id for e in waiting})
         served = 0
+        blocked: set[str | None] = set()  # variants whose first waiting buyer asks too much
         for entry in waiting:
             if not may_serve_from_waitlist(
                 holding=holding.get(entry.customer_id, 0),
@@ -359,8 +375,16 @@ class Checkout:
                     )
                     session.add(checkout)
                 continue
-            if entry.quantity > offer.left:
-                break  # first come first served: nobody jumps the queue with a smaller ask
+            # A released M serves only someone waiting for M (when the stock is split).
+            line = entry.variant if offer.variant_left else None
+            if line in blocked:
+                continue
+            if entry.quantity > units_left(offer.left, offer.variant_left, entry.variant):
+                # First come first served: nobody jumps the queue with a smaller ask.
+                blocked.add(line)
+                if not offer.variant_left or offer.left == 0:
+                    break
+                continue
             req = CheckoutRequest(
                 offer_id=offer.id,
                 customer_id=entry.customer_id,
@@ -371,6 +395,7 @@ class Checkout:
                 source="waitlist",
             )
             order = self._order(req, offer, offer.price_cents, entry.referrer_chain, True)
+            offer.variant_left = take(offer.variant_left, entry.variant, entry.quantity)
             offer.left -= entry.quantity
             offer.held += entry.quantity
             offer.buyers += 1
@@ -440,6 +465,7 @@ class Checkout:
             "source": req.source,
             "referrer_chain": chain,
             "from_waitlist": from_waitlist,
+            "buyer_name": req.buyer_name[:64],
             "created_at": now,
         }
 

@@ -67,7 +67,12 @@ class StockTicker:
     def _teller(self, offer: OfferRow) -> Callable[[], Awaitable[object]]:
         async def tell() -> None:
             await self._publisher().publish(
-                StockChanged(room_id=offer.room_id, offer_id=offer.id, left=offer.left)
+                StockChanged(
+                    room_id=offer.room_id,
+                    offer_id=offer.id,
+                    left=offer.left,
+                    variant_left=dict(offer.variant_left),
+                )
             )
 
         return tell

@@ -23,7 +23,7 @@ from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from services.orders.adapters.tables import OfferRow, OrderRow
-from services.orders.domain.offers import OfferKind, OfferStatus, tier_for
+from services.orders.domain.offers import OfferKind, OfferStatus, take, tier_for
 from services.orders.service_layer.catalog import Catalog, Conflict
 from services.orders.service_layer.checkout import Checkout, tiers_of
 from services.orders.service_layer.payments import Payments
@@ -219,6 +219,9 @@ class Sweeper:
             )
             offer = await session.get(OfferRow, order.offer_id, populate_existing=True)
             assert offer is not None
+            if order.variant in offer.variant_left:  # the units go back to their variant
+                offer.variant_left = take(offer.variant_left, order.variant, -order.quantity)
+                session.add(offer)
             await self._checkout.hand_to_waitlist(session, offer)
             if status == "expired":
                 self._outbox.add(

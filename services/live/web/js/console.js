@@ -498,6 +498,31 @@ function renderProducts() {
   );
   select.value = state.products.some((p) => p.id === chosen) ? chosen : (state.products[0]?.id || '');
   photoPanel?.setProducts(state.products);
+  renderVariantStock();
+}
+
+/** The stock-per-variant field, for a product with variants ("S:10, M:5, XL:4"). */
+function renderVariantStock() {
+  const product = state.products.find((p) => p.id === $('#offer-product').value);
+  const variants = product?.variants || [];
+  document.querySelectorAll('#new-offer .only-variants').forEach((node) => show(node, variants.length > 0));
+  const input = $('#offer-variant-stock');
+  input.placeholder = variants.map((v, i) => `${v}:${[10, 5, 4][i % 3]}`).join(', ');
+  if (!variants.length) input.value = '';
+  $('#offer-stock').required = !input.value.trim();
+}
+
+/** "S:10, M:5" as {S: 10, M: 5}; null when empty; a Error naming the piece it cannot read. */
+function parseVariantStock(text) {
+  const pieces = text.split(/[,，;\n]/).map((piece) => piece.trim()).filter(Boolean);
+  if (!pieces.length) return null;
+  const split = {};
+  for (const piece of pieces) {
+    const match = piece.match(/^(.+?)\s*[:：=]\s*(\d+)$/);
+    if (!match) throw new Error(t('catalog.variant_stock_bad', { piece }));
+    split[match[1].trim()] = Number(match[2]);
+  }
+  return split;
 }
 
 async function refreshProducts() {
@@ -552,6 +577,16 @@ async function addOffer(event) {
     per_buyer_limit: Number($('#offer-limit').value) || 1,
     pay_within_s: Math.max(1, Number($('#offer-pay-within').value) || 15) * 60,
   };
+  try {
+    const split = parseVariantStock($('#offer-variant-stock').value);
+    if (split) {
+      body.variant_stock = split;
+      delete body.stock; // their sum
+    }
+  } catch (error) {
+    $('#catalog-error').textContent = error.message;
+    return;
+  }
   if (kind === 'group_buy') {
     body.tiers = parseTiers($('#offer-tiers').value);
     body.min_group = Number($('#offer-min-group').value) || 0;
@@ -564,6 +599,8 @@ async function addOffer(event) {
   }
   try {
     const offer = await orders(`/rooms/${state.room.id}/offers`, { method: 'POST', body });
+    $('#offer-variant-stock').value = '';
+    renderVariantStock();
     const lineup = [...(state.room.lineup || []), offer.id];
     await live(`/rooms/${state.room.id}/lineup`, { method: 'PUT', body: { lineup } });
     state.room.lineup = lineup;
@@ -1029,6 +1066,8 @@ function wire() {
   $('#new-product').addEventListener('submit', addProduct);
   const offerForm = $('#new-offer');
   offerForm.dataset.kind = $('#offer-kind').value;
+  $('#offer-product').addEventListener('change', renderVariantStock);
+  $('#offer-variant-stock').addEventListener('input', renderVariantStock);
   $('#offer-kind').addEventListener('change', () => {
     offerForm.dataset.kind = $('#offer-kind').value;
   });

@@ -426,6 +426,7 @@ function mergeOffer(view) {
       ...known,
       ...view,
       photos: Array.isArray(view.photos) ? view.photos : known?.photos || [],
+      variants: Array.isArray(view.variants) ? view.variants : known?.variants || [],
       provisional: false,
       buyers: view.buyers ?? known?.buyers ?? null,
       next_tier_at: view.next_tier_at ?? known?.next_tier_at ?? null,
@@ -440,6 +441,7 @@ function mergeOffer(view) {
     if (view.next_tier_at !== null && view.next_tier_at !== undefined) merged.next_tier_at = view.next_tier_at;
     if (view.buyers !== null && view.buyers !== undefined && view.price_cents) merged.price_cents = view.price_cents;
     if (Array.isArray(view.photos) && view.photos.length) merged.photos = view.photos;
+    if (Array.isArray(view.variants)) merged.variants = view.variants;
     state.offers.set(view.offer_id, merged);
     if (!known?.title || (!view.sold_out && view.left === 0 && !view.closed)) fetchOffer(view.offer_id);
   }
@@ -472,6 +474,7 @@ function fetchOffer(offerId) {
         tiers,
         list_price_cents: offer.price_cents,
         photos: Array.isArray(offer.photos) ? offer.photos : known.photos || [],
+        variants: Array.isArray(offer.variants) ? offer.variants : known.variants || [],
         provisional: false,
       });
       renderProduct();
@@ -563,11 +566,10 @@ function renderProduct() {
   }
   const buy = $('#buy');
   const ended = state.status === 'ended' || offer.closed;
-  buy.disabled = ended || !offer.title;
+  const choosable = renderChoice('b', offer, !ended && Boolean(offer.title));
+  buy.disabled = ended || !offer.title || !choosable;
   $('#quantity').disabled = ended;
   buy.textContent = soldOut ? t('viewer.join_waitlist') : kind === 'group_buy' ? t('viewer.join_group') : t('viewer.buy');
-  const quantity = $('#quantity');
-  quantity.max = String(offer.per_buyer_limit || 1);
   renderCountdown();
   if ($('#post-sheet').open) composer.renderOffers();
 }
@@ -623,9 +625,130 @@ function buy() {
     note('#buy-status', { key: 'viewer.nothing_pinned' });
     return;
   }
-  const quantity = Math.max(1, Math.min(Number($('#quantity').value) || 1, offer.per_buyer_limit || 99));
-  const sent = socket?.send({ type: 'claim', offer_id: offer.offer_id, quantity, ref: newRef('b') });
-  note('#buy-status', { key: sent ? 'viewer.checking' : 'conn.offline' }, sent ? '' : 'error');
+  claimFrom('b', offer);
+}
+
+// ---- choosing a variant (size, colour) and a quantity ---------------------------------------
+
+const PICKERS = {
+  b: { box: '#variants', chips: '#variant-chips', left: '#variant-left', quantity: '#quantity', status: '#buy-status' },
+  s: { box: '#sheet-variants', chips: '#sheet-variant-chips', left: '#sheet-variant-left', quantity: '#sheet-quantity', status: '#sheet-status' },
+};
+const choices = { b: new Map(), s: new Map() }; // where -> offer id -> the variant chosen
+
+const variantsOf = (offer) => (Array.isArray(offer?.variants) ? offer.variants : []);
+
+/** The variant chosen for `offer` at `where`, if it is still to be had. */
+function chosenVariant(where, offer) {
+  const name = choices[where].get(offer.offer_id);
+  return variantsOf(offer).find((v) => v.name === name && !v.sold_out) || null;
+}
+
+/** At most what one claim may ask now: the per-buyer limit and what is left of the chosen
+ * variant (or of the offer); a sold-out offer's waitlist takes up to the limit. */
+function maxQuantity(where, offer) {
+  const limit = offer.per_buyer_limit || 1;
+  const variant = chosenVariant(where, offer);
+  const left = variant && variant.left !== null && variant.left !== undefined ? variant.left : offer.left;
+  return left > 0 ? Math.max(1, Math.min(limit, left)) : limit;
+}
+
+/**
+ * The variant chips (a radio group; sold-out ones disabled) and the quantity stepper's bounds
+ * for `offer` at `where` ('b' the pinned card, 's' the offer sheet). The chips are rebuilt only
+ * when the variants change, so a stock update keeps the focus and the choice. Returns whether
+ * a claim can be made (no variants, or one still to be had).
+ */
+function renderChoice(where, offer, enabled) {
+  const picker = PICKERS[where];
+  const list = variantsOf(offer);
+  show($(picker.box), list.length > 0);
+  const chips = $(picker.chips);
+  const names = list.map((v) => v.name).join('\n');
+  if (chips.dataset.names !== names || chips.dataset.offer !== offer.offer_id) {
+    chips.replaceChildren(...list.map((v, i) => {
+      const chip = document.createElement('span');
+      chip.className = 'variant-chip';
+      const input = document.createElement('input');
+      Object.assign(input, { type: 'radio', name: `${where}-variant`, id: `${where}-variant-${i}`, value: v.name });
+      const label = document.createElement('label');
+      label.htmlFor = input.id;
+      chip.append(input, label);
+      return chip;
+    }));
+    chips.dataset.names = names;
+    chips.dataset.offer = offer.offer_id;
+  }
+  const chosen = chosenVariant(where, offer);
+  if (!chosen) choices[where].delete(offer.offer_id); // sold out meanwhile: choose again
+  list.forEach((v, i) => {
+    const input = chips.children[i].querySelector('input');
+    const label = chips.children[i].querySelector('label');
+    input.disabled = !enabled || v.sold_out;
+    input.checked = chosen?.name === v.name;
+    const hint = document.createElement('span');
+    hint.className = 'sr-only';
+    hint.textContent = v.sold_out ? t('viewer.variant_sold_out') : '';
+    label.replaceChildren(v.name, hint);
+  });
+  $(picker.left).textContent = chosen && chosen.left !== null && chosen.left !== undefined
+    ? t('viewer.variant_left', { name: chosen.name, left: chosen.left })
+    : '';
+  const quantity = $(picker.quantity);
+  const max = maxQuantity(where, offer);
+  quantity.max = String(max);
+  if (Number(quantity.value) > max) quantity.value = String(max);
+  const value = Number(quantity.value) || 1;
+  quantity.parentElement.querySelectorAll('.step').forEach((step) => {
+    step.disabled = quantity.disabled || (Number(step.dataset.step) < 0 ? value <= 1 : value >= max);
+  });
+  return list.length === 0 || list.some((v) => !v.sold_out);
+}
+
+/** Claim `offer` with what was chosen at `where`; without a variant chosen, ask for one. */
+function claimFrom(where, offer) {
+  const picker = PICKERS[where];
+  const variant = chosenVariant(where, offer);
+  if (variantsOf(offer).length && !variant) {
+    note(picker.status, { key: 'viewer.choose_variant' }, 'error');
+    $(`${picker.chips} input:not(:disabled)`)?.focus();
+    return;
+  }
+  const quantity = Math.max(1, Math.min(Number($(picker.quantity).value) || 1, maxQuantity(where, offer)));
+  const frame = { type: 'claim', offer_id: offer.offer_id, quantity, ref: newRef(where) };
+  if (variant) frame.variant = variant.name;
+  const sent = socket?.send(frame);
+  note(picker.status, { key: sent ? 'viewer.checking' : 'conn.offline' }, sent ? '' : 'error');
+}
+
+function offerAt(where) {
+  return where === 's' ? (state.sheetId ? state.offers.get(state.sheetId) : null) : pinned();
+}
+
+function rerenderChoice(where) {
+  if (where === 's') renderSheet();
+  else renderProduct();
+}
+
+function wireChoice(where) {
+  const picker = PICKERS[where];
+  $(picker.chips).addEventListener('change', (event) => {
+    const offer = offerAt(where);
+    if (!offer || event.target.type !== 'radio') return;
+    choices[where].set(offer.offer_id, event.target.value);
+    note(picker.status, null);
+    rerenderChoice(where);
+  });
+  const quantity = $(picker.quantity);
+  quantity.addEventListener('input', () => rerenderChoice(where));
+  quantity.parentElement.addEventListener('click', (event) => {
+    const step = event.target.closest('.step');
+    const offer = offerAt(where);
+    if (!step || !offer) return;
+    const next = (Number(quantity.value) || 1) + Number(step.dataset.step);
+    quantity.value = String(Math.max(1, Math.min(next, maxQuantity(where, offer))));
+    rerenderChoice(where);
+  });
 }
 
 // ---- notices and errors (private to me) -------------------------------------------------
@@ -649,6 +772,7 @@ function onNotice(frame) {
         id: data.order_id,
         offer_id: data.offer_id,
         quantity: data.quantity,
+        variant: data.variant ?? null,
         amount_cents: data.amount_cents,
         pay_by: data.pay_by,
         status: 'awaiting_payment',
@@ -787,7 +911,7 @@ function renderOrder(order) {
   const paying = state.paying.get(order.id);
   const item = el('li', { class: 'order', dataset: { orderId: order.id, status: order.status } },
     el('div', { class: 'order-head' },
-      el('strong', { text: `${title} × ${order.quantity}` }),
+      el('strong', { text: `${title}${order.variant ? ` · ${order.variant}` : ''} × ${order.quantity}` }),
       el('span', { class: `badge ${STATUS_TONE[order.status] || ''}`, text: t(`order.${order.status}`) })),
     el('p', { class: 'order-amount', text: money(order.amount_cents) }),
     waiting
@@ -1178,18 +1302,16 @@ function renderSheet() {
     : t('viewer.stock_left', { left: offer.left ?? 0, stock: offer.stock ?? 0 });
   const onSale = known && (offer.status ? offer.status === 'open' : !offer.closed) && state.status !== 'ended';
   show($('#sheet-closed'), known && !onSale);
-  $('#sheet-buy').disabled = !onSale;
   $('#sheet-quantity').disabled = !onSale;
-  $('#sheet-quantity').max = String(offer.per_buyer_limit || 1);
+  const choosable = renderChoice('s', offer, onSale);
+  $('#sheet-buy').disabled = !onSale || !choosable;
   $('#sheet-buy').textContent = soldOut ? t('viewer.join_waitlist') : offer.kind === 'group_buy' ? t('viewer.join_group') : t('viewer.buy');
 }
 
 function buyFromSheet() {
   const offer = state.sheetId ? state.offers.get(state.sheetId) : null;
   if (!offer) return;
-  const quantity = Math.max(1, Math.min(Number($('#sheet-quantity').value) || 1, offer.per_buyer_limit || 99));
-  const sent = socket?.send({ type: 'claim', offer_id: offer.offer_id, quantity, ref: newRef('s') });
-  note('#sheet-status', { key: sent ? 'viewer.checking' : 'conn.offline' }, sent ? '' : 'error');
+  claimFrom('s', offer);
 }
 
 // ---- posting a picture, a voice clip, a product card, a link ---------------------------------
@@ -1352,6 +1474,8 @@ function wireControls() {
     startSocket(saved().token || null);
   });
   $('#buy').addEventListener('click', buy);
+  wireChoice('b');
+  wireChoice('s');
   $('#product-photo').addEventListener('click', () => openOfferPhotos(pinned(), $('#product-photo')));
   $('#sheet-photo').addEventListener('click', () => openOfferPhotos(state.offers.get(state.sheetId), $('#sheet-photo')));
   $('#sheet-buy').addEventListener('click', buyFromSheet);
