@@ -7,12 +7,13 @@ from dataclasses import dataclass
 from services.orders.adapters.payments import SimulatedGateway
 from services.orders.adapters.tables import OrdersOutbox, metadata
 from services.orders.domain.referral import CommissionRule
-from services.orders.entrypoints import subscribers
+from services.orders.entrypoints import referrals, subscribers
 from services.orders.service_layer.amendments import Amendments
 from services.orders.service_layer.catalog import Catalog
 from services.orders.service_layer.checkout import Checkout
 from services.orders.service_layer.payments import Payments
 from services.orders.service_layer.photos import Photos
+from services.orders.service_layer.promoters import Promoters
 from services.orders.service_layer.stock_ticker import StockTicker
 from services.orders.service_layer.sweeper import Sweeper
 from services.orders.settings import OrdersSettings
@@ -34,6 +35,7 @@ class OrdersApp:
     outbox: Outbox
     gateway: SimulatedGateway
     amendments: Amendments | None = None
+    promoters: Promoters | None = None
 
     async def _started(self) -> None:
         await self.outbox.start(self.infra.publisher)
@@ -85,6 +87,8 @@ def build(settings: OrdersSettings | None = None) -> OrdersApp:
     )
     app.amendments = Amendments(infra.sessions, outbox, ticker, checkout)
     subscribers.register(infra.broker, checkout, app.amendments)
+    app.promoters = Promoters(infra.sessions, outbox)
+    referrals.register(infra.broker, app.promoters)
     infra.on_start.append(app._started)
     infra.on_stop.append(app._stopping)
     return app

@@ -9,7 +9,7 @@ from faststream import FastStream
 from services.orders.bootstrap import OrdersApp, build
 from services.orders.domain.fulfilment import InvalidFulfilment
 from services.orders.domain.offers import InvalidOffer
-from services.orders.entrypoints import host_views, http, me, photos
+from services.orders.entrypoints import host_views, http, me, photos, promoters
 from services.orders.entrypoints.deps import PAY_TOKEN_HEADER
 from services.orders.entrypoints.fast_checkout import CheckoutFirst
 from services.orders.service_layer.catalog import Conflict, Forbidden, NotFound
@@ -36,7 +36,7 @@ def create_app(orders: OrdersApp | None = None) -> FastAPI:
         orders.infra,
         title="Qunlive orders",
         description="Flash sales, group buys and pre-sales: stock, checkout, payments.",
-        routers=(http.router, host_views.router, photos.router, me.router),
+        routers=(http.router, host_views.router, photos.router, promoters.router, me.router),
         state=orders,
         errors=ERRORS,
     )

@@ -167,12 +167,16 @@ class CallbackRow(OrdersTable, table=True):  # type: ignore[valid-type, misc, ca
 
 
 class ReferralRow(OrdersTable, table=True):  # type: ignore[valid-type, misc, call-arg]
-    """First touch wins: who brought this customer."""
+    """First touch wins: who brought this customer. Recorded when they join a room through
+    an invite link (live's viewer.joined, with the join's time, room and display name) or,
+    failing that, at their first checkout."""
 
     __tablename__ = "orders_referrals"
     customer_id: str = Field(primary_key=True)
     referrer_id: str
     created_at: datetime = Field(default_factory=utcnow)
+    room_id: str | None = None  # where they joined (None: recorded at checkout)
+    display_name: str = Field(default="", sa_column_kwargs={"server_default": ""})
 
 
 class CommissionRow(OrdersTable, table=True):  # type: ignore[valid-type, misc, call-arg]
@@ -187,6 +191,8 @@ class CommissionRow(OrdersTable, table=True):  # type: ignore[valid-type, misc, 
     # the difference is owed back, taken off the next payout).
     paid_cents: int = Field(default=0, sa_column_kwargs={"server_default": "0"})
     payout_id: str | None = Field(default=None, index=True)
+    # What the line accrued at payment, before refunds lowered it (None: rows from before).
+    accrued_cents: int | None = None
 
 
 class PayoutRow(OrdersTable, table=True):  # type: ignore[valid-type, misc, call-arg]

@@ -222,7 +222,11 @@ class Payments:
             ):
                 session.add(
                     CommissionRow(
-                        order_id=order.id, level=level, beneficiary=who, amount_cents=cents
+                        order_id=order.id,
+                        level=level,
+                        beneficiary=who,
+                        amount_cents=cents,
+                        accrued_cents=cents,
                     )
                 )
                 self._outbox.add(
