@@ -149,7 +149,7 @@ async def test_my_orders_from_two_rooms_pay_cancel_pickup_code_and_leave_the_wai
 
     # My invitations: the invite link names me (the ledger comes with helper promoters).
     await page.get_by_role("tab", name="My invitations").click()
-    link = await page.get_by_label("Your invite link").input_value()
+    link = await eventually(page.get_by_label("Your invite link").input_value)
     assert link.endswith(f"?ref={me.replace(':', '%3A')}") and "/r/" in link
     assert platform.page_errors == []
 
@@ -176,4 +176,47 @@ async def test_the_me_page_in_chinese_without_an_identity_and_its_accessibility(
     violations = await run_axe(page, axe_script)
     severe = [v for v in violations if v["impact"] in ("critical", "serious")]
     assert not severe, describe(severe)
+    assert platform.page_errors == []
+
+
+async def test_my_invitations_show_who_joined_through_my_link_and_my_commissions(
+    platform: Platform, browser: Any
+) -> None:
+    room = await platform.live_room()
+    await platform.offer(room, title="Cherries 樱桃")
+    me_page = platform.watch(await (await browser.new_context(**PHONE)).new_page())
+    await join_as(me_page, f"{platform.live}/r/{room}", "Aunt Mei 梅姨")
+    me = (await stored(me_page, room))["customer_id"]
+
+    # A friend comes through my link, buys and pays.
+    friend = platform.watch(await (await browser.new_context(**PHONE)).new_page())
+    await join_as(friend, f"{platform.live}/r/{room}?ref={me}", "Friend 朋友")
+    await buy_pinned(friend)
+    order = friend.locator("#order-list li").first
+    await order.get_by_label("Card number").fill("4242 4242 4242 4242")
+    await order.get_by_role("button", name=re.compile("^Pay ")).click()
+    await order.get_by_text("Paid", exact=True).wait_for(timeout=20_000)
+
+    await me_page.goto(f"{platform.live}/me#invitations")
+    panel = me_page.get_by_role("tabpanel", name="My invitations")
+    invite = panel.get_by_label("Your invite link")
+    link = await eventually(invite.input_value)
+    assert link == f"{platform.live}/r/{room}?ref={me.replace(':', '%3A')}"
+
+    mine = {"Authorization": f"Bearer {(await stored(me_page, room))['token']}"}
+
+    async def accrued() -> Any:  # once the payment is folded into my commission lines
+        answer = (await platform.http.get(f"{platform.orders}/me/invitations", headers=mine)).json()
+        return answer if answer.get("lines") else None
+
+    await eventually(accrued, timeout=30, interval=0.5)
+    await me_page.reload()
+    row = panel.get_by_role("row", name=re.compile("Level 1"))
+    await row.wait_for()
+    assert "¥0.00" not in (await row.inner_text()).split("\t")[1], await row.inner_text()
+    await panel.get_by_text("Friend 朋友").wait_for()
+    await panel.get_by_text("Orders: 1 · paid ¥49.90").wait_for()
+    await panel.get_by_text(re.compile(r"Owed to you: ¥\d+\.\d\d")).wait_for()
+    await panel.get_by_text("Cherries 樱桃 · Level 1").wait_for()
+    await screenshot(me_page, "me-phone-invitations")
     assert platform.page_errors == []

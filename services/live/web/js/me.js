@@ -402,6 +402,16 @@ function renderInvitations() {
       el('strong', { text: person.name }),
       el('span', { class: 'muted', text: person.joined_at ? dateTime(person.joined_at) : '' })),
     el('p', { text: t('me.invitee_orders', { orders: person.orders, amount: money(person.paid_cents) }) }))));
+  const lines = data.lines || [];
+  show($('#lines-heading'), lines.length > 0);
+  $('#lines').replaceChildren(...lines.map((line) => el('li', { class: 'order commission', dataset: { status: line.status } },
+    el('div', { class: 'order-head' },
+      el('strong', { text: `${line.title || t('orders.item')} · ${t('me.level_n', { level: line.level })}` }),
+      el('span', { class: `badge ${line.status === 'reversed' ? 'muted' : 'good'}`, text: t(`me.line_${line.status === 'reversed' ? 'reversed' : 'accrued'}`) })),
+    el('p', {},
+      el('span', { class: 'order-amount', text: money(line.amount_cents) }), ' · ',
+      el('span', { class: 'muted', text: t('me.line_paid', { amount: money(line.paid_cents) }) }), ' · ',
+      el('span', { class: 'muted', text: dateTime(line.created_at) })))));
 }
 
 // ---- rendering ----------------------------------------------------------------------------
