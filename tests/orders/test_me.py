@@ -15,7 +15,7 @@ import segno
 from services.live.adapters.tokens import ViewerTokens
 from services.live.domain.viewers import Viewer
 from services.orders.adapters.tables import PickupPointRow
-from tests.orders.conftest import SECRET, Orders
+from tests.orders.conftest import ADMIN, SECRET, Orders
 from tests.support import eventually
 
 CARD = {"card": "4242 4242 4242 4242"}
@@ -151,6 +151,12 @@ async def test_a_paid_pickup_order_shows_its_point_and_a_qr_code_of_its_code(
         assert (refused.status_code, refused.json()["code"]) == (404, "not_found")
     assert (await orders.http.get(f"/me/orders/{order_id}/pickup-qr.svg")).status_code == 401
     assert code not in str(await mine_of(orders, "/me/orders", other))
+
+    # Refunded, the code collects nothing: no QR code either.
+    refunded = await orders.http.post(f"/orders/{order_id}/refund", headers=ADMIN, json={})
+    assert refunded.status_code == 200, refunded.text
+    gone = await orders.http.get(f"/me/orders/{order_id}/pickup-qr.svg", headers=auth(me))
+    assert gone.status_code == 404
 
 
 async def test_waitlist_place_leave_and_join_again(orders: Orders) -> None:

@@ -86,7 +86,10 @@ async def list_my_orders(
     response_class=Response,
     responses={
         200: {"content": {SVG: {}}, "description": "The pickup code as a QR code (SVG)."},
-        404: {"description": "Not my order, unknown, or no pickup code (yet) (`not_found`)."},
+        404: {
+            "description": "Not my order, unknown, or no pickup code to collect with: "
+            "not paid, delivered, refunded (`not_found`)."
+        },
     },
 )
 async def pickup_qr(order_id: str, orders: OrdersDep, buyer: BuyerDep) -> Response:

@@ -78,11 +78,13 @@ async def orders_of(sessions: Sessions, customer_id: str, limit: int) -> list[My
 
 
 async def pickup_code_of(sessions: Sessions, order_id: str, customer_id: str) -> str:
-    """The pickup code of the buyer's own order; NotFound when it is another's, unknown,
-    or has no code (not paid yet, or delivered)."""
+    """The pickup code of the buyer's own paid order; NotFound when it is another's,
+    unknown, or has no code that collects anything (not paid, delivered, refunded)."""
     async with sessions() as session:
         order = await session.get(OrderRow, order_id)
     if order is None or order.customer_id != customer_id or not order.pickup_code:
+        raise NotFound(order_id)
+    if order.status != "paid":
         raise NotFound(order_id)
     return order.pickup_code
 

@@ -141,7 +141,7 @@ async function loadOrders() {
   }
   for (const order of state.orders) {
     if (order.status !== 'awaiting_payment') state.paying.delete(order.id);
-    if (order.pickup_code && state.qr.get(order.id)?.code !== order.pickup_code) loadQr(order);
+    if (order.pickup_code && order.status === 'paid' && state.qr.get(order.id)?.code !== order.pickup_code) loadQr(order);
   }
   renderOrders();
 }
@@ -186,7 +186,7 @@ function renderOrder(order) {
     waiting ? el('p', { class: 'order-deadline', text: deadline(order) }) : null,
     howItComes(order),
     order.fulfilled_at ? el('p', { class: 'handed-over', text: t('me.handed_over', { when: dateTime(order.fulfilled_at) }) }) : null,
-    !order.fulfilled_at && order.pickup_code ? pickupCode(order) : null,
+    !order.fulfilled_at && order.pickup_code && order.status === 'paid' ? pickupCode(order) : null,
     order.from_waitlist ? el('p', { class: 'hint', text: t('orders.from_waitlist') }) : null,
   );
   if (waiting) item.append(...toPay(order));
