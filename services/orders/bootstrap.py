@@ -13,6 +13,7 @@ from services.orders.service_layer.catalog import Catalog
 from services.orders.service_layer.checkout import Checkout
 from services.orders.service_layer.payments import Payments
 from services.orders.service_layer.photos import Photos
+from services.orders.service_layer.pickup_points import PickupPoints
 from services.orders.service_layer.promoters import Promoters
 from services.orders.service_layer.stock_ticker import StockTicker
 from services.orders.service_layer.sweeper import Sweeper
@@ -36,6 +37,7 @@ class OrdersApp:
     gateway: SimulatedGateway
     amendments: Amendments | None = None
     promoters: Promoters | None = None
+    pickup_points: PickupPoints = None  # type: ignore[assignment]  # set by build()
 
     async def _started(self) -> None:
         await self.outbox.start(self.infra.publisher)
@@ -86,6 +88,7 @@ def build(settings: OrdersSettings | None = None) -> OrdersApp:
         settings, infra, catalog, photos, checkout, payments, sweeper, ticker, outbox, gateway
     )
     app.amendments = Amendments(infra.sessions, outbox, ticker, checkout)
+    app.pickup_points = PickupPoints(infra.sessions)
     subscribers.register(infra.broker, checkout, app.amendments)
     app.promoters = Promoters(infra.sessions, outbox)
     referrals.register(infra.broker, app.promoters)

@@ -7,9 +7,13 @@ from fastapi.middleware import Middleware
 from faststream import FastStream
 
 from services.orders.bootstrap import OrdersApp, build
-from services.orders.domain.fulfilment import InvalidFulfilment
+from services.orders.domain.fulfilment import (
+    AlreadyFulfilled,
+    InvalidFulfilment,
+    UnknownPickupPoint,
+)
 from services.orders.domain.offers import InvalidOffer
-from services.orders.entrypoints import host_views, http, me, photos, promoters
+from services.orders.entrypoints import host_views, http, me, photos, pickup_points, promoters
 from services.orders.entrypoints.deps import PAY_TOKEN_HEADER
 from services.orders.entrypoints.fast_checkout import CheckoutFirst
 from services.orders.service_layer.catalog import Conflict, Forbidden, NotFound
@@ -27,6 +31,8 @@ ERRORS: Mapped = {
     PhotoOrderMismatch: (409, "photo_order_mismatch"),
     InvalidOffer: (422, "invalid_offer"),
     InvalidFulfilment: (422, "invalid_fulfilment"),
+    UnknownPickupPoint: (422, "unknown_pickup_point"),
+    AlreadyFulfilled: (409, "already_fulfilled"),
 }
 
 
@@ -36,7 +42,14 @@ def create_app(orders: OrdersApp | None = None) -> FastAPI:
         orders.infra,
         title="Qunlive orders",
         description="Flash sales, group buys and pre-sales: stock, checkout, payments.",
-        routers=(http.router, host_views.router, photos.router, promoters.router, me.router),
+        routers=(
+            http.router,
+            host_views.router,
+            photos.router,
+            pickup_points.router,
+            promoters.router,
+            me.router,
+        ),
         state=orders,
         errors=ERRORS,
     )

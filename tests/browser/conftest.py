@@ -362,10 +362,20 @@ async def stored(page: Any, room_id: str) -> dict[str, Any]:
     return value
 
 
+async def choose_delivery(box: Any, address: str = "8 Willow Road, Xuhui") -> None:
+    """An order awaiting payment first asks "Delivery or pickup" (js/fulfilment.js):
+    delivery to `address`, then the pay form shows."""
+    await box.get_by_role("radio", name="Deliver to my address").check()
+    await box.get_by_label("Delivery address").fill(address)
+    await box.get_by_role("button", name="Continue to payment").click()
+    await box.get_by_label("Card number").wait_for()
+
+
 async def buy_pay_and_say(viewer: Any, text: str) -> None:
     """On a joined viewer page: buy the pinned offer, pay with a test card, say `text`."""
     await viewer.get_by_role("button", name="Buy now").click()
     order = viewer.locator("#order-list li").first
+    await choose_delivery(order)
     await order.get_by_label("Card number").fill("4242 4242 4242 4242")
     await order.get_by_role("button", name=re.compile("^Pay ")).click()
     await order.get_by_text("Paid", exact=True).wait_for()

@@ -12,7 +12,15 @@ from typing import Any
 import pytest
 import segno
 
-from tests.browser.conftest import PHONE, Platform, join_as, needs_browser, screenshot, stored
+from tests.browser.conftest import (
+    PHONE,
+    Platform,
+    choose_delivery,
+    join_as,
+    needs_browser,
+    screenshot,
+    stored,
+)
 from tests.browser.test_accessibility import AXE_CONTEXT, describe, run_axe
 from tests.support import eventually
 
@@ -25,8 +33,7 @@ async def buy_pinned(page: Any) -> None:
 
 
 async def pickup_point_for(platform: Platform, room: str) -> str:
-    """A pickup point serving the room: the host's API where it is there (helper fulfil's
-    `POST /pickup-points`), else any id (orders then takes the point as named)."""
+    """A pickup point serving the room (the host's `POST /pickup-points`)."""
     made = await platform.http.post(
         f"{platform.orders}/pickup-points",
         headers={"Authorization": "Bearer test-admin"},
@@ -38,7 +45,8 @@ async def pickup_point_for(platform: Platform, room: str) -> str:
             "room_ids": [room],
         },
     )
-    return str(made.json()["id"]) if made.status_code == 201 else f"pp_{uuid.uuid4().hex[:8]}"
+    assert made.status_code == 201, made.text
+    return str(made.json()["id"])
 
 
 def qr_svg(code: str) -> bytes:
@@ -102,7 +110,13 @@ async def test_my_orders_from_two_rooms_pay_cancel_pickup_code_and_leave_the_wai
         f"/r/{room_a}"
     )
     await a_card.get_by_text(re.compile(r"Pay by .+ \(1[45]:\d\d left\)")).wait_for()
+    # Room B's order says where it is collected; room A's asks first (js/fulfilment.js).
+    await b_card.get_by_text("Pickup at Block 3 gate, 18:00-21:00").wait_for()
+    await a_card.get_by_role("group", name="Delivery or pickup").wait_for()
+    assert await a_card.get_by_label("Card number").count() == 0
     await screenshot(page, "me-phone-orders")
+    await choose_delivery(a_card, "8 Willow Road 柳树路8号")
+    await a_card.get_by_text("Deliver to 8 Willow Road 柳树路8号").wait_for()
 
     # Pay room B's order; cancel room A's (after saying yes).
     await b_card.get_by_label("Card number").fill("4242 4242 4242 4242")
@@ -193,6 +207,7 @@ async def test_my_invitations_show_who_joined_through_my_link_and_my_commissions
     await join_as(friend, f"{platform.live}/r/{room}?ref={me}", "Friend 朋友")
     await buy_pinned(friend)
     order = friend.locator("#order-list li").first
+    await choose_delivery(order)
     await order.get_by_label("Card number").fill("4242 4242 4242 4242")
     await order.get_by_role("button", name=re.compile("^Pay ")).click()
     await order.get_by_text("Paid", exact=True).wait_for(timeout=20_000)

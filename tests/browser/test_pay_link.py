@@ -92,10 +92,19 @@ async def test_a_group_buyer_pays_from_the_pay_link(
     await photo.wait_for()
     src = await photo.locator("img").get_attribute("src")
     assert (src or "").startswith(f"{platform.orders}/photos/")
-    # Straight to the card number; a screen reader hears the dialog's name and purpose.
+    # Straight to "Delivery or pickup", then the card number; a screen reader hears the
+    # dialog's name and purpose.
+    delivery = dialog.get_by_role("radio", name="Deliver to my address")
+    await eventually(lambda: delivery.evaluate("input => document.activeElement === input"))
+    assert await dialog.get_attribute("aria-describedby") == "pay-intro"
+    await delivery.check()
+    address = dialog.get_by_label("Delivery address")
+    assert await address.input_value() == ""  # a link never reads the buyer's address
+    await address.fill("8 Willow Road, Xuhui")
+    await dialog.get_by_role("button", name="Continue to payment").click()
+    await dialog.get_by_text("Delivery to the address given").wait_for()
     card = dialog.get_by_label("Card number")
     await eventually(lambda: card.evaluate("input => document.activeElement === input"))
-    assert await dialog.get_attribute("aria-describedby") == "pay-intro"
 
     await screenshot(page, "pay-link-phone-to-pay")
     await card.fill("4242 4242 4242 4242")

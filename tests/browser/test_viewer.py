@@ -14,6 +14,7 @@ from tests.browser.conftest import (
     PHONE,
     Platform,
     Proxy,
+    choose_delivery,
     join_as,
     needs_browser,
     screenshot,
@@ -57,6 +58,7 @@ async def test_one_viewer_buys_the_last_unit_the_other_is_put_on_the_waitlist(
     order = winner.locator("#order-list li").first
     await order.get_by_text("Awaiting payment").wait_for()
     await order.get_by_text(re.compile(r"Pay by .+ \(1[45]:\d\d left\)")).wait_for()
+    await choose_delivery(order)
     await order.get_by_label("Card number").fill("4242 4242 4242 4242")
     await order.get_by_role("button", name=re.compile("^Pay ")).click()
     await order.get_by_text("Paid", exact=True).wait_for()

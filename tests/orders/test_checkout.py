@@ -87,11 +87,17 @@ async def test_pay_confirm_duplicate_and_bad_callbacks(orders: Orders) -> None:
     offer = await orders.offer()
     lily = orders.buyer("lily")
     order_id = (await orders.checkout(offer["id"], lily)).json()["order_id"]
-    await orders.http.post(
+    gate = await orders.http.post(
+        "/pickup-points",
+        headers=ADMIN,
+        json={"name": "Maple Court gate", "address": "12 Maple Court", "room_ids": ["r1"]},
+    )
+    chosen = await orders.http.post(
         f"/orders/{order_id}/fulfilment",
         headers={"Authorization": lily["Authorization"]},
-        json={"method": "pickup", "pickup_point": "Maple Court gate"},
+        json={"method": "pickup", "pickup_point": gate.json()["id"]},
     )
+    assert chosen.status_code == 200, chosen.text
     paid = await orders.http.post(
         f"/orders/{order_id}/pay",
         headers={"Authorization": lily["Authorization"]},

@@ -28,3 +28,33 @@ class Fulfilment:
 def pickup_code() -> str:
     """Six digits the buyer shows at the pickup point (unguessable, easy to read out)."""
     return f"{secrets.randbelow(1_000_000):06d}"
+
+
+class UnknownPickupPoint(ValueError):
+    """Not a point this order may be collected at: unknown, retired, not serving its room,
+    or another seller's."""
+
+
+class AlreadyFulfilled(ValueError):
+    """The goods were handed over: how they reach the buyer can no longer change."""
+
+
+ADMIN = "admin"
+
+
+def serves(
+    point_owner: str,
+    point_rooms: list[str],
+    retired: bool,
+    room_id: str,
+    seller: str,
+) -> bool:
+    """Whether a pickup point may be chosen for an order of `seller`'s offer in `room_id`:
+    active, serving that room, and run by the seller (or by the platform's admin). A host
+    cannot put their point in front of another host's buyers."""
+    return not retired and room_id in point_rooms and point_owner in (seller, ADMIN)
+
+
+def clean_text(value: str) -> str:
+    """What a person typed, without the spaces around it (a line break inside an address stays)."""
+    return value.strip()

@@ -434,20 +434,6 @@ async def get_order(order_id: str, orders: OrdersDep, access: OrderAccessDep) ->
 
 
 @router.post(
-    "/orders/{order_id}/fulfilment",
-    response_model=OrderOut,
-    tags=["orders"],
-    responses=answers(409),
-)
-async def set_fulfilment(
-    order_id: str, body: FulfilmentIn, orders: OrdersDep, buyer: BuyerDep
-) -> OrderOut:
-    """Delivery to an address, or a community pickup point (a pickup code once paid)."""
-    how = Fulfilment(body.method, body.address, body.pickup_point)
-    return OrderOut.of(await orders.payments.set_fulfilment(order_id, buyer.customer_id, how))
-
-
-@router.post(
     "/orders/{order_id}/pay",
     status_code=202,
     response_model=PayOut,

@@ -15,9 +15,9 @@ import segno
 from fastapi import Query, Response, status
 from pydantic import BaseModel, Field
 
-from services.orders.adapters.tables import PickupPointRow
 from services.orders.entrypoints.deps import BuyerDep, OrdersDep
 from services.orders.entrypoints.http import OrderOut
+from services.orders.entrypoints.pickup_points import PublicPickupPointOut
 from services.orders.service_layer import my_orders
 from shared.api import api_router
 
@@ -27,26 +27,11 @@ PRIVATE = {"Cache-Control": "private, no-store"}
 SVG = "image/svg+xml"
 
 
-class PickupPointOut(BaseModel):
-    """A community pickup point (as helper fulfil's `/pickup-points` answers it)."""
-
-    id: str
-    name: str
-    address: str
-    hours: str
-    contact: str
-    room_ids: list[str]
-    retired_at: datetime | None
-
-    @classmethod
-    def of(cls, row: PickupPointRow) -> PickupPointOut:
-        return cls(**row.model_dump(include=set(cls.model_fields)))
-
-
 class MyOrderOut(OrderOut):
     title: str = Field(description="The offer's title.")
-    pickup: PickupPointOut | None = Field(
-        default=None, description="The pickup point chosen (its address and hours), if any."
+    pickup: PublicPickupPointOut | None = Field(
+        default=None,
+        description="The pickup point chosen (its address, hours, contact), as buyers see it.",
     )
 
 
@@ -75,7 +60,7 @@ async def list_my_orders(
         MyOrderOut(
             **OrderOut.of(m.order).model_dump(),
             title=m.title,
-            pickup=PickupPointOut.of(m.pickup) if m.pickup else None,
+            pickup=PublicPickupPointOut.of(m.pickup) if m.pickup else None,
         )
         for m in mine
     ]

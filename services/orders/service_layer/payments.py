@@ -19,13 +19,22 @@ from sqlmodel.ext.asyncio.session import AsyncSession
 
 from services.orders.adapters.payments import CallbackEvent, PaymentProvider
 from services.orders.adapters.tables import (
+    BuyerAddressRow,
     CallbackRow,
     CommissionRow,
     OfferRow,
     OrderRow,
     PaymentRow,
+    PickupPointRow,
 )
-from services.orders.domain.fulfilment import Fulfilment, pickup_code
+from services.orders.domain.fulfilment import (
+    AlreadyFulfilled,
+    Fulfilment,
+    UnknownPickupPoint,
+    clean_text,
+    pickup_code,
+    serves,
+)
 from services.orders.domain.offers import OfferKind
 from services.orders.domain.referral import (
     CommissionRule,
@@ -71,22 +80,52 @@ class Payments:
             raise NotFound(order_id)
         return order
 
-    async def set_fulfilment(self, order_id: str, customer_id: str, how: Fulfilment) -> OrderRow:
+    async def set_fulfilment(
+        self, order_id: str, customer_id: str, how: Fulfilment, remember: bool = True
+    ) -> OrderRow:
+        """Delivery or pickup, until the goods are handed over. A pickup point must be one
+        the order may be collected at (`serves`); a delivery address is kept as the
+        buyer's next default when `remember` (their own choice, not a pay link's)."""
         async with self._sessions() as session:
-            order = await session.get(OrderRow, order_id)
+            order = await session.get(OrderRow, order_id, with_for_update=True)
             if order is None or order.customer_id != customer_id:
                 raise NotFound(order_id)
+            if order.fulfilled_at is not None:
+                raise AlreadyFulfilled(
+                    f"handed over at {aware(order.fulfilled_at):%Y-%m-%d %H:%M} UTC"
+                )
             if order.status in ("expired", "cancelled", "refunded", "forfeited"):
                 raise Conflict(f"order is {order.status}")
-            order.fulfilment, order.address, order.pickup_point = (
-                how.method,
-                how.address,
-                how.pickup_point,
-            )
-            if how.method == "pickup" and order.status == "paid" and not order.pickup_code:
-                order.pickup_code = pickup_code()
+            if how.method == "pickup":
+                assert how.pickup_point is not None
+                point = await session.get(PickupPointRow, how.pickup_point.strip())
+                offer = await session.get(OfferRow, order.offer_id)
+                seller = offer.owner if offer else ""
+                if point is None or not serves(
+                    point.owner, point.room_ids, point.retired_at is not None, order.room_id, seller
+                ):
+                    raise UnknownPickupPoint(
+                        f"{how.pickup_point!r} is not a pickup point of this room"
+                    )
+                if order.pickup_point != point.id:
+                    order.pickup_code = None  # a code is the point's: a new one below
+                order.fulfilment, order.address, order.pickup_point = "pickup", None, point.id
+                if order.status == "paid" and not order.pickup_code:
+                    order.pickup_code = pickup_code()
+            else:
+                address = clean_text(how.address or "")
+                order.fulfilment, order.address = "delivery", address
+                order.pickup_point, order.pickup_code = None, None
+                if remember:
+                    saved = await session.get(BuyerAddressRow, customer_id)
+                    if saved is None:
+                        session.add(BuyerAddressRow(customer_id=customer_id, address=address))
+                    else:
+                        saved.address, saved.updated_at = address, utcnow()
+                        session.add(saved)
             session.add(order)
             await session.commit()
+            await session.refresh(order)
         return order
 
     async def pay(self, order_id: str, customer_id: str, card: str) -> PaymentRow:

@@ -7,6 +7,7 @@ import { GroupPanel } from './group-panel.js';
 import { bindLanguageSelect, onLanguageChange, t, translatePage } from './i18n.js';
 import { PhotoViewer, attachmentNode, hasText, picture, productPhotoUrl, silence, usable } from './media.js';
 import { PhotoPanel } from './photo-panel.js';
+import { PickupPanel } from './pickup-panel.js';
 import { PostComposer } from './post-composer.js';
 import { RoomSocket } from './room-socket.js';
 import { StreamPanel } from './stream-panel.js';
@@ -39,6 +40,7 @@ let streamPanel = null;
 let photoPanel = null;
 let composer = null;
 let groups = null; // the bound group chats (ingest)
+let pickup = null; // the host's pickup points (orders)
 let photos = null; // the full-size photo viewer (a posted picture, opened from the chat)
 
 // ---- HTTP to each service, with the console's credential ---------------------------------
@@ -93,6 +95,7 @@ async function init() {
   state.config = await loadConfig();
   setCurrency(state.config.currency);
   photoPanel = new PhotoPanel({ orders, ordersUrl: state.config.orders_url, onChange: renderLineup });
+  pickup = new PickupPanel({ orders, errorText });
   composer = new PostComposer({
     live,
     roomToken,
@@ -216,6 +219,7 @@ async function openRoom(roomId) {
   if (!$('#preview-text').value) $('#preview-text').value = draftPreview();
   refreshDecisions();
   groups.open(room.id);
+  pickup.open(room.id);
   streamPanel.open(room.id);
   timers = [
     setInterval(refreshSales, SALES_EVERY_MS),
@@ -951,6 +955,7 @@ function renderAll() {
   renderPackets();
   renderDecisions();
   groups.relabel();
+  pickup?.relabel();
 }
 
 function wire() {

@@ -5,6 +5,9 @@
 import {
   $, api, clock, copyText, dateTime, el, loadConfig, money, setCurrency, show, timeLeft, toast,
 } from './common.js';
+import {
+  asksFulfilment, changeFulfilment, fulfilmentForm, fulfilmentSummary,
+} from './fulfilment.js';
 import { bindLanguageSelect, onLanguageChange, t, translatePage } from './i18n.js';
 
 const ME_KEY = 'qunlive.me';
@@ -25,7 +28,6 @@ const state = {
   qr: new Map(), // order_id -> {code, url} (an object URL of the SVG)
   tab: 'orders',
 };
-let fulfilment = null; // js/fulfilment.js, when it is there (the delivery-or-pickup form)
 
 function savedMe() {
   try {
@@ -52,7 +54,6 @@ async function init() {
   try {
     state.config = await loadConfig();
     setCurrency(state.config.currency);
-    fulfilment = await import('./fulfilment.js').catch(() => null);
     if (me.token) {
       const grant = await api('', '/me/token', { method: 'POST', body: { previous_token: me.token } });
       state.token = grant.token;
@@ -198,22 +199,10 @@ function deadline(order) {
   return left ? t('orders.pay_by', { when: clock(order.pay_by), left }) : t('orders.pay_late');
 }
 
-/** Delivery or pickup, as chosen (js/fulfilment.js says it when it is there). */
+/** Delivery or pickup, as chosen (js/fulfilment.js says it, with the point's hours). */
 function howItComes(order) {
   if (!order.fulfilment) return null;
-  if (fulfilment?.fulfilmentSummary) {
-    const summary = fulfilment.fulfilmentSummary(order, order.pickup);
-    if (summary instanceof Node) return summary;
-    if (summary) return el('p', { class: 'fulfilment', text: String(summary) });
-  }
-  if (order.fulfilment === 'pickup') {
-    const point = order.pickup;
-    return el('p', {
-      class: 'fulfilment',
-      text: point ? t('me.pickup_at', { name: point.name, address: point.address, hours: point.hours || '' }) : t('me.pickup'),
-    });
-  }
-  return el('p', { class: 'fulfilment', text: t('me.deliver_to', { address: order.address || '' }) });
+  return fulfilmentSummary(order, order.pickup);
 }
 
 function pickupCode(order) {
@@ -225,25 +214,31 @@ function pickupCode(order) {
     el('p', { class: 'hint', text: t('me.pickup_hint') }));
 }
 
-/** An order awaiting payment: delivery or pickup first (when fulfilment.js is there), the
- * pay form, and "Cancel order". */
+/** An order awaiting payment: delivery or pickup first (js/fulfilment.js, as on the viewer
+ * page), then the pay form with a way to change the choice; and "Cancel order". */
 function toPay(order) {
   const parts = [];
-  if (!order.fulfilment) {
-    if (fulfilment?.fulfilmentForm) {
-      parts.push(fulfilment.fulfilmentForm(order, {
-        ordersUrl: state.config.orders_url,
-        auth: { token: state.token },
-        roomId: order.room_id,
-        onChosen: () => loadOrders(),
-      }));
-    } else {
-      parts.push(el('p', { class: 'hint' },
-        t('me.choose_in_room'), ' ',
-        el('a', { href: `/r/${encodeURIComponent(order.room_id)}`, text: t('me.choose_link') })));
-    }
+  if (asksFulfilment(order)) {
+    parts.push(fulfilmentForm(order, {
+      ordersUrl: state.config.orders_url,
+      auth: { token: state.token },
+      roomId: order.room_id,
+      onChosen: (saved) => {
+        if (saved?.id) state.orders = state.orders.map((known) => (known.id === saved.id ? { ...known, ...saved } : known));
+        renderOrders();
+        loadOrders();
+      },
+    }));
+  } else {
+    parts.push(el('button', {
+      type: 'button', class: 'link-button', text: t('fulfil.change'),
+      onclick: () => {
+        changeFulfilment(order);
+        renderOrders();
+      },
+    }));
+    parts.push(payForm(order));
   }
-  if (order.fulfilment || !fulfilment?.fulfilmentForm) parts.push(payForm(order));
   const busy = state.busy.has(order.id);
   parts.push(el('div', { class: 'row order-actions' },
     el('button', {

@@ -4,6 +4,9 @@ import {
   sendOnEnter, setCurrency, show, timeLeft, toast,
 } from './common.js';
 import { DelayLine } from './delay-line.js';
+import {
+  asksFulfilment, changeFulfilment, fulfilmentForm, fulfilmentSummary, knownPoint, loadPoint,
+} from './fulfilment.js';
 import { bindLanguageSelect, onLanguageChange, t, translatePage } from './i18n.js';
 import {
   PhotoViewer, applyAttached, attachmentNode, fullSizes, hasText, picture, productPhotoUrl, silence, usable,
@@ -815,8 +818,52 @@ function renderOrder(order) {
     order.pickup_code ? el('p', { class: 'pickup', text: t('orders.pickup', { code: order.pickup_code }) }) : null,
     order.from_waitlist ? el('p', { class: 'hint', text: t('orders.from_waitlist') }) : null,
   );
-  if (waiting) item.append(payForm(order, paying));
+  item.append(...checkoutSteps(order, paying, 'card'));
   return item;
+}
+
+/**
+ * What follows an order's summary: while it awaits payment, first "Delivery or pickup"
+ * (js/fulfilment.js), then how it was chosen, a way to change it, and the pay form;
+ * afterwards, how it reaches the buyer.
+ */
+function checkoutSteps(order, paying, idPrefix) {
+  const waiting = order.status === 'awaiting_payment';
+  if (waiting && asksFulfilment(order)) {
+    return [fulfilmentForm(order, {
+      ordersUrl: state.config.orders_url,
+      auth: orderAuth(order.id),
+      roomId: order.room_id || roomId,
+      onChosen: (saved) => chosen(saved, idPrefix),
+    })];
+  }
+  if (order.fulfilment === 'pickup' && order.pickup_point && !knownPoint(order.pickup_point)) {
+    loadPoint(state.config.orders_url, order.pickup_point).then((point) => {
+      if (point) renderPayments();
+    });
+  }
+  const steps = [fulfilmentSummary(order, knownPoint(order.pickup_point))];
+  if (waiting) {
+    steps.push(el('button', {
+      type: 'button',
+      class: 'link-button',
+      text: t('fulfil.change'),
+      onclick: () => {
+        changeFulfilment(order);
+        renderPayments();
+      },
+    }));
+    steps.push(payForm(order, paying, idPrefix));
+  }
+  return steps.filter(Boolean);
+}
+
+/** Delivery or pickup saved: the order as orders answered, then straight to paying. */
+function chosen(saved, idPrefix) {
+  if (link && saved.id === link.orderId) link.order = { ...link.order, ...saved };
+  else state.orders.set(saved.id, saved);
+  renderPayments();
+  document.getElementById(`${idPrefix}-${saved.id}`)?.focus();
 }
 
 function payForm(order, paying, idPrefix = 'card') {
@@ -939,7 +986,7 @@ function renderPayLink() {
   const waiting = order?.status === 'awaiting_payment';
   const box = $('#pay-form');
   const hadFocus = box.contains(document.activeElement);
-  redrawKeepingInput(box, waiting ? [payForm(order, state.paying.get(order.id), 'paylink-card')] : []);
+  redrawKeepingInput(box, order ? checkoutSteps(order, state.paying.get(order.id), 'paylink-card') : []);
   $('#pay-outcome').textContent = payOutcome(order);
   $('#pay-outcome').className = `status ${order?.status === 'paid' || order?.status === 'deposit_paid' ? 'good' : link.problem || (order && !waiting) ? 'warn' : ''}`;
   if (waiting && !link.focused) { // once the order is there: straight to the card number
