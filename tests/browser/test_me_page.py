@@ -69,7 +69,7 @@ async def test_my_orders_from_two_rooms_pay_cancel_pickup_code_and_leave_the_wai
     await buy_pinned(page)
     await page.goto(f"{platform.live}/r/{room_b}")
     # The name is offered again from the other room; joining keeps who I am.
-    assert await page.get_by_label("Your display name").input_value() == "Lily 莉莉"
+    assert await eventually(page.get_by_label("Your display name").input_value) == "Lily 莉莉"
     await page.get_by_role("button", name="Join", exact=True).click()
     await page.locator("#room").wait_for(state="visible")
     await buy_pinned(page)
