@@ -97,7 +97,7 @@ async def test_my_orders_from_two_rooms_pay_cancel_pickup_code_and_leave_the_wai
         )
 
     # The header's "My orders" opens /me: both orders, newest first, each with its room.
-    await page.get_by_role("link", name="My orders").click()
+    await page.get_by_role("link", name="My orders", exact=True).click()
     await page.wait_for_url(f"{platform.live}/me")
     orders = page.locator("#my-orders > li")
     await eventually(lambda: orders.count(), timeout=15)

@@ -95,6 +95,7 @@ export const STRINGS = {
     'pay.not_confirmed': 'Not confirmed — was the card declined? Try again.',
 
     'me.link': 'My orders',
+    'me.all_orders': 'All my orders, from every room',
     'me.skip': 'Skip to my orders',
     'me.title': 'My orders',
     'me.tabs': 'My page',
@@ -752,6 +753,7 @@ export const STRINGS = {
     'pay.not_confirmed': '未确认，卡可能被拒，请重试。',
 
     'me.link': '我的订单',
+    'me.all_orders': '我在所有直播间的订单',
     'me.skip': '跳到我的订单',
     'me.title': '我的订单',
     'me.tabs': '我的页面',
