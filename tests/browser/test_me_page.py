@@ -6,7 +6,9 @@ from __future__ import annotations
 
 import io
 import re
+import sqlite3
 import uuid
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -56,7 +58,7 @@ def qr_svg(code: str) -> bytes:
 
 
 async def test_my_orders_from_two_rooms_pay_cancel_pickup_code_and_leave_the_waitlist(
-    platform: Platform, browser: Any
+    platform: Platform, browser: Any, tmp_path: Path
 ) -> None:
     room_a = await platform.live_room("Cherry night 樱桃专场")
     room_b = await platform.live_room("Lychee night 荔枝专场")
@@ -160,6 +162,14 @@ async def test_my_orders_from_two_rooms_pay_cancel_pickup_code_and_leave_the_wai
     await page.get_by_text("You are not on any waitlist.").wait_for()
     waiting = await platform.http.get(f"{platform.orders}/me/waitlist", headers=buyer)
     assert waiting.json() == []
+
+    # Handed over at the pickup point (what the desk's handover writes): said, the code goes.
+    with sqlite3.connect(tmp_path / "orders.db") as db:
+        db.execute("UPDATE orders_orders SET fulfilled_at = paid_at WHERE id = ?", (order_b,))
+    await page.get_by_role("tab", name="My orders").click()
+    await page.reload()
+    await b_card.get_by_text(re.compile(r"^Handed over at .+")).wait_for()
+    assert await b_card.locator(".pickup-code").count() == 0
 
     # My invitations: the invite link names me (the ledger comes with helper promoters).
     await page.get_by_role("tab", name="My invitations").click()

@@ -14,7 +14,8 @@ import segno
 
 from services.live.adapters.tokens import ViewerTokens
 from services.live.domain.viewers import Viewer
-from services.orders.adapters.tables import PickupPointRow
+from services.orders.adapters.tables import OrderRow, PickupPointRow
+from shared.events import utcnow
 from tests.orders.conftest import ADMIN, SECRET, Orders
 from tests.support import eventually
 
@@ -205,3 +206,35 @@ async def test_waitlist_place_leave_and_join_again(orders: Orders) -> None:
     assert await eventually(served, timeout=20)
     assert await mine_of(orders, "/me/waitlist", third) == []
     assert [p["place"] for p in await mine_of(orders, "/me/waitlist", second)] == [1]
+
+
+async def test_the_place_counts_those_waiting_for_the_same_variant(orders: Orders) -> None:
+    offer = await orders.offer(room_id="r-v", stock=1, variants=["S", "M"])
+    await place(orders, offer["id"], orders.buyer("First", room_id="r-v"), variant="S")
+    waiting = [orders.buyer(name, room_id="r-v") for name in ("M1", "S1", "M2")]
+    for buyer, size in zip(waiting, ("M", "S", "M"), strict=True):
+        refused = await orders.checkout(offer["id"], buyer, variant=size)
+        assert refused.json()["code"] == "sold_out_waitlisted", refused.text
+    places = [await mine_of(orders, "/me/waitlist", buyer) for buyer in waiting]
+    assert [(p[0]["variant"], p[0]["place"]) for p in places] == [("M", 1), ("S", 1), ("M", 2)]
+
+
+async def test_a_handed_over_order_says_when(orders: Orders) -> None:
+    me = orders.buyer("Lily", room_id="r-h")
+    offer = await orders.offer(room_id="r-h")
+    order_id = await place(orders, offer["id"], me)
+    point = await pickup_point(orders, "r-h")
+    await orders.http.post(
+        f"/orders/{order_id}/fulfilment",
+        headers=auth(me),
+        json={"method": "pickup", "pickup_point": point},
+    )
+    await paid(orders, order_id, me)
+    async with orders.app.infra.sessions() as session:  # what the desk's handover writes
+        row = await session.get(OrderRow, order_id)
+        assert row is not None
+        row.fulfilled_at = utcnow()
+        session.add(row)
+        await session.commit()
+    (mine,) = await mine_of(orders, "/me/orders", me)
+    assert mine["fulfilled_at"] is not None and mine["pickup"]["name"].startswith("Block 3")
