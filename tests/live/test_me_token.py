@@ -68,3 +68,15 @@ async def test_a_token_not_ours_is_401_and_bad_bodies_are_422(live_url: str) -> 
             "/me/token", content=b"{", headers={"Content-Type": "application/json"}
         )
         assert not_json.status_code == 422
+
+
+async def test_the_me_page_is_served_with_its_policy(live_url: str) -> None:
+    async with httpx.AsyncClient(base_url=live_url) as http:
+        page = await http.get("/me")
+        static = await http.get("/static/me.html")
+    assert page.status_code == 200 and "text/html" in page.headers["content-type"]
+    policy = page.headers["content-security-policy"]
+    assert "script-src 'self';" in policy and "frame-src 'none'" in policy
+    assert "frame-ancestors 'none'" in policy and "blob:" in policy  # the QR code's image
+    assert '<script type="module" src="/static/js/me.js">' in page.text
+    assert static.status_code == 404  # a page only by its route, with its policy
