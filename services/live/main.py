@@ -19,6 +19,7 @@ def create_app(live: LiveApp | None = None) -> FastAPI:
         routers=(
             http.hosts,
             http.router,
+            http.me,
             host_actions.router,
             media.host,
             media.viewers,

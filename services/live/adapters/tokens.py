@@ -36,6 +36,10 @@ class ViewerTokens:
 
     def identity(self, token: str) -> str:
         """The customer id of a token we signed, even if it expired (a returning viewer)."""
+        return self.returning(token)[0]
+
+    def returning(self, token: str) -> tuple[str, str]:
+        """Who a token we signed names, even if it expired: (customer id, display name)."""
         try:
             claims = jwt.decode(
                 token,
@@ -46,7 +50,9 @@ class ViewerTokens:
             )
         except jwt.PyJWTError as exc:
             raise InvalidToken(INVALID) from exc
-        return str(claims["sub"])
+        if not claims.get("sub"):
+            raise InvalidToken(INVALID)
+        return str(claims["sub"]), str(claims.get("name") or "")
 
     def verify(self, token: str, room_id: str) -> Viewer:
         try:

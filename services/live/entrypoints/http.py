@@ -298,3 +298,39 @@ def _returning_identity(live: LiveDep, previous_token: str | None) -> str | None
         return live.tokens.identity(previous_token)
     except InvalidToken:
         raise invalid_token("previous_token is not ours") from None
+
+
+me = api_router(prefix="/me", tags=["me"])
+
+
+class MeTokenRequest(BaseModel):
+    previous_token: str = Field(
+        min_length=1,
+        max_length=4096,
+        description="A viewer token of ours this person had (any room's, even expired).",
+    )
+
+
+class MeToken(BaseModel):
+    token: str = Field(description="A viewer token of no room: for the buyer's own APIs.")
+    customer_id: str
+    expires_at: int
+
+
+@me.post(
+    "/token",
+    response_model=MeToken,
+    responses={401: {"description": "`previous_token` is not one of ours (`invalid_token`)."}},
+)
+async def my_token(body: MeTokenRequest, live: LiveDep) -> MeToken:
+    """A fresh viewer token (room "") for the person a previous token names, even one that
+    expired: the "My orders" page (`/me`) reads and pays the buyer's orders in every room with
+    it. It opens no room's websocket."""
+    try:
+        customer_id, name = live.tokens.returning(body.previous_token)
+    except InvalidToken:
+        raise invalid_token("previous_token is not ours") from None
+    token, expires = live.tokens.issue(
+        Viewer(room_id="", customer_id=customer_id, display_name=name or customer_id)
+    )
+    return MeToken(token=token, customer_id=customer_id, expires_at=expires)

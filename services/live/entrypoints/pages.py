@@ -128,6 +128,13 @@ async def replay_page(room_id: str, request: Request, live: LiveDep) -> FileResp
     return await _room_page("replay.html", room_id, request, live)
 
 
+@router.api_route("/me", methods=["GET", "HEAD"], include_in_schema=False)
+async def my_page(request: Request, live: LiveDep) -> FileResponse:
+    """A buyer's own page: my orders in every room (pay, cancel, the pickup code and its QR
+    code), my waitlist places, my invitations. It plays nothing and frames nothing."""
+    return _page("me.html", content_policy(_service_origins(request, live)))
+
+
 @router.api_route("/console", methods=["GET", "HEAD"], include_in_schema=False)
 async def host_console(request: Request, live: LiveDep) -> FileResponse:
     # The console previews any hosted stream or YouTube video its host names.

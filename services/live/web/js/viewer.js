@@ -79,6 +79,19 @@ function save(patch) {
   localStorage.setItem(storageKey, JSON.stringify({ ...saved(), ...patch }));
 }
 
+// One person, one customer id in every room: the latest identity of this browser, whichever
+// room gave it ({token, customer_id, name}); another room is joined with its token as
+// previous_token, and the /me page ("My orders") reads it.
+const ME_KEY = 'qunlive.me';
+
+function savedMe() {
+  try {
+    return JSON.parse(localStorage.getItem(ME_KEY) || '{}') || {};
+  } catch {
+    return {};
+  }
+}
+
 // ---- start --------------------------------------------------------------------------------
 
 async function init() {
@@ -124,6 +137,7 @@ async function init() {
     return;
   }
   const known = saved();
+  if (!known.name && savedMe().name) state.name = savedMe().name; // prefilled, still asked
   if (known.name) {
     state.name = known.name;
     startSocket(known.token || null);
@@ -160,16 +174,24 @@ async function joinRoom(previousToken) {
     display_name: state.name,
     referrer_id: saved().referrer || state.referrer || undefined,
   };
-  if (previousToken) body.previous_token = previousToken;
+  // This room's own token first (who I was here), else who I am in the other rooms.
+  const previous = previousToken || savedMe().token;
+  if (previous) body.previous_token = previous;
   let grant;
   try {
     grant = await api('', `/rooms/${encodeURIComponent(roomId)}/join`, { method: 'POST', body });
   } catch (error) {
-    if (error.status === 401 && previousToken) return joinRoom(null); // not ours: start afresh
+    if (error.status === 401 && previous) { // not ours: start afresh
+      if (!previousToken) localStorage.removeItem(ME_KEY);
+      return joinRoom(null);
+    }
     throw error;
   }
   state.me = { ...(state.me || {}), customer_id: grant.customer_id };
   save({ name: state.name, token: grant.token, customer_id: grant.customer_id });
+  localStorage.setItem(ME_KEY, JSON.stringify({
+    token: grant.token, customer_id: grant.customer_id, name: state.name, room_id: roomId,
+  }));
   return grant;
 }
 
