@@ -143,7 +143,9 @@ async def test_a_paid_pickup_order_shows_its_point_and_a_qr_code_of_its_code(
     assert qr.text.lstrip().startswith("<?xml") or "<svg" in qr.text[:200]
     # The same QR code segno makes of the code: a scanner at the desk reads the code.
     expected = io.BytesIO()
-    segno.make_qr(code, error="m").save(expected, kind="svg", scale=8, border=2, title="Pickup code")
+    segno.make_qr(code, error="m").save(
+        expected, kind="svg", scale=8, border=2, title="Pickup code"
+    )
     assert qr.content == expected.getvalue()
 
     # Another buyer: 404, as for an order that does not exist; no credential: 401.

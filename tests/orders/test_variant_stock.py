@@ -1,6 +1,6 @@
 """Per-variant stock: an offer's units split per size/colour, each sold out on its own,
 its own waitlist, releases back to the variant, never oversold (docs/decisions/
-DRAFT-variant-stock.md). Both database backends (`database_url`)."""
+0038-variant-stock.md). Both database backends (`database_url`)."""
 
 from __future__ import annotations
 

@@ -181,7 +181,7 @@ def check_amend(
     return None
 
 
-# ---- per-variant stock (docs/decisions/DRAFT-variant-stock.md) ------------------------------
+# ---- per-variant stock (docs/decisions/0038-variant-stock.md) ------------------------------
 
 
 def split_stock(

@@ -5,7 +5,7 @@ A line is one level of one order's commission (CommissionRow). It earns its amou
 accrued, nothing once reversed. A payout pays every line up to what it earns now; a refund
 after a payout lowers what the line earns below what was paid on it, so the line owes back
 (negative owed) and the next payout takes it off
-(docs/decisions/DRAFT-promoter-payouts.md).
+(docs/decisions/0042-promoter-payouts.md).
 """
 
 from __future__ import annotations

@@ -4,7 +4,7 @@ A host sees the lines of orders on their own offers (OfferRow.owner), the admin 
 line. A payout pays everything owed on those lines and says so with `commission.paid_out`
 (through the outbox, in the payout's transaction): one event per room the payout touched,
 with that room's part, so a show's report adds up.
-See docs/decisions/DRAFT-promoter-payouts.md.
+See docs/decisions/0042-promoter-payouts.md.
 """
 
 from __future__ import annotations
