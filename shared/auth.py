@@ -268,3 +268,27 @@ def _is_desk_token(token: str, secret: str) -> bool:
     except InvalidToken:
         return False
     return True
+
+
+EXPORT_AUDIENCE = "qunlive-export"
+
+
+def issue_export_key(room_id: str, reader: str, expires_at: float, secret: str) -> str:
+    """The `key` of the report page's export links: a page opened from the console carries
+    no credential, so its links carry one, for that room's exports only, for a short while.
+    `reader` is who opened the report ("admin" or a host id): the link reads as they do."""
+    claims = {"aud": EXPORT_AUDIENCE, "sub": reader, "room": room_id, "exp": int(expires_at)}
+    return jwt.encode(claims, secret, algorithm=ALGORITHM)
+
+
+def read_export_key(token: str, room_id: str, secret: str) -> str:
+    """Who an export link reads as, if it is ours, unexpired and for `room_id`."""
+    try:
+        claims = jwt.decode(token, secret, algorithms=[ALGORITHM], audience=EXPORT_AUDIENCE)
+    except jwt.ExpiredSignatureError as exc:
+        raise InvalidToken("export link expired: open the report again") from exc
+    except jwt.PyJWTError as exc:
+        raise InvalidToken("not a valid export link") from exc
+    if claims.get("room") != room_id:
+        raise InvalidToken("this export link is for another show")
+    return str(claims["sub"])

@@ -16,6 +16,8 @@ from __future__ import annotations
 import csv
 import io
 import itertools
+import re
+import time
 from collections.abc import AsyncIterator
 from datetime import UTC, datetime, timedelta
 
@@ -29,6 +31,7 @@ from services.analytics.domain.fold import fold
 from services.analytics.main import create_app
 from services.live.adapters.tokens import ViewerTokens
 from services.live.domain.viewers import Viewer
+from shared.auth import issue_export_key
 from shared.embedded_nats import NatsServer
 from shared.events import (
     ChatMessagePosted,
@@ -355,6 +358,35 @@ async def test_the_exports_are_the_rooms_hosts_only(analytics: Analytics) -> Non
         unknown = await http.get(f"/rooms/r_nope/exports/{export}.csv", headers=ADMIN)
         assert unknown.status_code == 404
         assert unknown.json()["code"] == "not_found"
+
+
+async def test_the_report_pages_export_links_work_for_that_show_only(
+    analytics: Analytics,
+) -> None:
+    """The report page opens from the console with no credential of its own (a blob page):
+    its export links carry a key that reads that show's exports, nothing else."""
+    await _reported(analytics)
+    http = analytics.http
+    page = await analytics.get(f"/rooms/{ROOM}/report.html")
+    links = dict(re.findall(r'href="[^"]*/exports/(\w+)\.csv\?key=([^"]+)"', page))
+    assert set(links) == {"buyers", "engaged"}
+    buyers = await http.get(f"/rooms/{ROOM}/exports/buyers.csv", params={"key": links["buyers"]})
+    assert buyers.status_code == 200
+    assert [b["customer"] for b in _csv(buyers)] == ["web:bob", "web:ann", "web:cat"]
+    # Another show's exports, a forged key, an expired one: 401, nothing read.
+    other = await http.get("/rooms/r_other/exports/buyers.csv", params={"key": links["buyers"]})
+    forged = issue_export_key(ROOM, "admin", time.time() + 60, "another-secret" * 3)
+    expired = issue_export_key(ROOM, "admin", time.time() - 60, SECRET)
+    for answer in (
+        other,
+        await http.get(f"/rooms/{ROOM}/exports/buyers.csv", params={"key": forged}),
+        await http.get(f"/rooms/{ROOM}/exports/engaged.csv", params={"key": expired}),
+    ):
+        assert answer.status_code == 401 and answer.json()["code"] == "invalid_token"
+    # A host's link reads as that host: another host's show stays closed to it.
+    theirs = issue_export_key(ROOM, "host:h2", time.time() + 60, SECRET)
+    refused = await http.get(f"/rooms/{ROOM}/exports/buyers.csv", params={"key": theirs})
+    assert refused.status_code == 403
 
 
 @pytest.fixture

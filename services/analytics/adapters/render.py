@@ -8,6 +8,7 @@ from collections.abc import Iterable, Sequence
 from datetime import datetime
 from html import escape
 from typing import Any
+from urllib.parse import urlencode
 
 from pydantic import BaseModel
 
@@ -474,20 +475,25 @@ def export_paths(room_id: str) -> dict[str, str]:
     }
 
 
-def _exports(r: RoomReport, base_url: str) -> list[str]:
+def _exports(r: RoomReport, base_url: str, export_key: str | None) -> list[str]:
     paths = export_paths(r.room_id)
     base = base_url.rstrip("/")
+    query = f"?{urlencode({'key': export_key})}" if export_key else ""
+    valid = " (these links work for an hour; open the report again for new ones)"
     return [
         "<h2>Exports</h2>",
-        "<p>Beyond the top lists, for the next preview (CSV; the host's credentials, as the "
-        "console's export buttons send them): "
-        f'<a href="{escape(base + paths["buyers"])}">every buyer</a> · '
-        f'<a href="{escape(base + paths["engaged"])}">engaged, did not buy</a>.</p>',
+        "<p>Beyond the top lists, for the next preview (CSV"
+        + (valid if export_key else "; the host's credentials, as the console's buttons send")
+        + "): "
+        f'<a href="{escape(base + paths["buyers"] + query)}" download>every buyer</a> · '
+        f'<a href="{escape(base + paths["engaged"] + query)}" download>engaged, did not buy</a>.'
+        "</p>",
     ]
 
 
-def report_html(report: RoomReport, base_url: str = "") -> str:
-    """The report as a page; `base_url`: analytics' address, for the links to the exports."""
+def report_html(report: RoomReport, base_url: str = "", export_key: str | None = None) -> str:
+    """The report as a page; `base_url`: analytics' address, for the links to the exports,
+    which carry `export_key` (the page has no credential of its own)."""
     r = report
     cards = [
         ("Peak viewers", r.peak_viewers),
@@ -615,7 +621,7 @@ def report_html(report: RoomReport, base_url: str = "") -> str:
             ),
         ]
     parts += _referrers(r)
-    parts += _exports(r, base_url)
+    parts += _exports(r, base_url, export_key)
     parts += [
         "<h2>Segment movement since the last show</h2>",
         f"<p>Previous show: {escape(r.previous_room_id or '—')}</p>",

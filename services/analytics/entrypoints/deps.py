@@ -6,11 +6,11 @@ import re
 from dataclasses import dataclass
 from typing import Annotated
 
-from fastapi import Depends, Request
-from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
+from fastapi import Depends, Request, Security
+from fastapi.security import APIKeyQuery, HTTPAuthorizationCredentials, HTTPBearer
 
 from services.analytics.bootstrap import AnalyticsApp
-from shared.auth import ADMIN, InvalidToken, NotAllowed, host_of
+from shared.auth import ADMIN, InvalidToken, NotAllowed, host_of, read_export_key
 from shared.problems import forbidden, invalid_token, unauthenticated
 
 bearer = HTTPBearer(auto_error=False)
@@ -87,3 +87,29 @@ def require_host(analytics: AnalyticsDep, credentials: Credentials) -> Host:
 
 
 HostDep = Annotated[Host, Depends(require_host)]
+
+export_link_key = APIKeyQuery(
+    name="key",
+    scheme_name="ExportLink",
+    auto_error=False,
+    description="The `key` of an export link on the report page (`report.html`): reads that "
+    "show's exports as whoever opened the report, for an hour.",
+)
+
+
+def require_export_reader(
+    room_id: str,
+    analytics: AnalyticsDep,
+    credentials: Credentials,
+    key: Annotated[str | None, Security(export_link_key)] = None,
+) -> Host:
+    """The host credential, or an export link's `key` (the report page's links)."""
+    if key is None:
+        return require_host(analytics, credentials)
+    try:
+        return Host(read_export_key(key, room_id, analytics.settings.secret_key))
+    except InvalidToken as exc:
+        raise invalid_token(str(exc)) from None
+
+
+ExportReaderDep = Annotated[Host, Depends(require_export_reader)]

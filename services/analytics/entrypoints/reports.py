@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import time
 from typing import Annotated, Literal
 
 from fastapi import HTTPException, Query, Request, Response, status
@@ -12,6 +13,7 @@ from services.analytics.domain.exports import BuyerRow, EngagedRow
 from services.analytics.domain.report import RoomReport, with_live_url, with_orders_url
 from services.analytics.entrypoints.deps import (
     AnalyticsDep,
+    ExportReaderDep,
     Host,
     HostDep,
     LiveUrlDep,
@@ -21,8 +23,13 @@ from services.analytics.entrypoints.http import AsOf, Format, csv_response
 from services.analytics.service_layer.customers import Member
 from services.analytics.service_layer.reports import RoomNotFound, buyers_export, engaged_export
 from shared.api import RoomIdPath, api_router
+from shared.auth import issue_export_key
 
 router = api_router(prefix="/rooms/{room_id}", tags=["reports"])
+
+# The report page's export links carry a key (the page has no credential to send): an
+# hour, long enough to read the report and click, short for a link that leaks.
+EXPORT_LINK_TTL_S = 3600
 
 Audience = Literal["lapsed_category", "unpaid_claims", "waitlisted"]
 
@@ -84,7 +91,9 @@ async def get_report_html(
     product photo, a link to the show's replay and links to the show's exports."""
     await _readable(analytics, host, room_id)
     report = await _report(analytics, room_id, live_url, orders_url)
-    return HTMLResponse(report_html(report, base_url=str(request.base_url)))
+    expires = time.time() + EXPORT_LINK_TTL_S
+    key = issue_export_key(room_id, host.id, expires, analytics.settings.secret_key)
+    return HTMLResponse(report_html(report, base_url=str(request.base_url), export_key=key))
 
 
 @router.get(
@@ -92,7 +101,9 @@ async def get_report_html(
     response_class=Response,
     responses={200: {"content": {"text/csv": {}}, "description": "One row per BuyerRow."}},
 )
-async def get_buyers_csv(room_id: RoomIdPath, analytics: AnalyticsDep, host: HostDep) -> Response:
+async def get_buyers_csv(
+    room_id: RoomIdPath, analytics: AnalyticsDep, host: ExportReaderDep
+) -> Response:
     """Every buyer of the show (beyond the report's top 10): who, their platforms, orders,
     units, paid, refunded, referrer, fan tier; amounts in cents with a currency column.
     UTF-8 with a BOM (spreadsheets read Chinese names right); no cell runs as a formula."""
@@ -106,7 +117,9 @@ async def get_buyers_csv(room_id: RoomIdPath, analytics: AnalyticsDep, host: Hos
     response_class=Response,
     responses={200: {"content": {"text/csv": {}}, "description": "One row per EngagedRow."}},
 )
-async def get_engaged_csv(room_id: RoomIdPath, analytics: AnalyticsDep, host: HostDep) -> Response:
+async def get_engaged_csv(
+    room_id: RoomIdPath, analytics: AnalyticsDep, host: ExportReaderDep
+) -> Response:
     """Engaged non-buyers of the show, for the next preview: who chatted, liked, voted or
     claimed and paid for nothing, with their counts (claims, unpaid orders, lines, likes...).
     UTF-8 with a BOM; no cell runs as a formula."""
