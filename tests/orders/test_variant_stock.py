@@ -95,6 +95,7 @@ async def test_a_sold_out_variant_waits_for_its_own_units_only(orders: Orders) -
     assert d_again.json()["ok"] and d_again.json()["replayed"]
     handed = await orders.get(f"/orders/{d_again.json()['order_id']}", d)
     assert (handed["variant"], handed["from_waitlist"]) == ("XL", True)
+    assert handed["buyer_name"] == "d"  # the name shown when they joined the waitlist
     c_again = await orders.checkout(offer["id"], c, key="c-waits-for-S", variant="S")
     assert c_again.json()["code"] == "sold_out_waitlisted"
     assert left_of(await counts(orders, offer["id"])) == {"S": 0, "M": 1, "XL": 0}

@@ -142,6 +142,7 @@ class WaitlistRow(OrdersTable, table=True):  # type: ignore[valid-type, misc, ca
     variant: str | None = None
     claim_key: str
     referrer_chain: list[str] = Field(default_factory=list, sa_column=Column(JSON, nullable=False))
+    buyer_name: str = Field(default="", sa_column_kwargs={"server_default": ""})  # for the order
     # waiting | offered | lapsed (would pass the per-buyer limit) | left (the buyer left it)
     status: str = "waiting"
     created_at: datetime = Field(default_factory=utcnow)

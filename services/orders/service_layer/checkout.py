@@ -313,6 +313,7 @@ class Checkout:
                     "variant": req.variant,
                     "claim_key": req.key,
                     "referrer_chain": chain,
+                    "buyer_name": req.buyer_name[:64],
                     "status": "waiting",
                     "created_at": utcnow(),
                 }
@@ -393,6 +394,7 @@ class Checkout:
                 claim_id=entry.claim_key,
                 variant=entry.variant,
                 source="waitlist",
+                buyer_name=entry.buyer_name,
             )
             order = self._order(req, offer, offer.price_cents, entry.referrer_chain, True)
             offer.variant_left = take(offer.variant_left, entry.variant, entry.quantity)
