@@ -86,7 +86,11 @@ async def test_a_plus_one_gets_one_reply_in_its_group_then_an_edit_when_paid(
 
     # The buyer opens the Pay link: the token in it pays this order at orders.
     token = pay_url.split("pay=", 1)[1]
-    sent = next(e for e in await sent_events(nc, room) if e.kind == "claim_outcome")
+
+    async def reply_sent() -> list | None:  # the event follows the platform's answer
+        return [e for e in await sent_events(nc, room) if e.kind == "claim_outcome"] or None
+
+    [sent] = await eventually(reply_sent, timeout=15)
     assert (sent.platform_message_id, sent.customer_id) == (reply.message_id, "telegram:111")
     assert sent.order_id
     paid = await orders.http.post(

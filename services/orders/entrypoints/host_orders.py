@@ -194,7 +194,6 @@ async def room_orders_csv(
     amounts as decimals with a `currency` column, and a text cell that would start a formula
     (= + - @) begins with an apostrophe. Streamed: a big show's list is not held in memory."""
     which = order_filter(room_id, host, offer_id, status, fulfilment, pickup_point)
-    # CURRENCY: shared ServiceSettings gains it (issue 18, helper "report"); CNY until then.
     currency = orders.settings.currency
 
     async def lines() -> AsyncIterator[bytes]:

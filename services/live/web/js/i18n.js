@@ -254,7 +254,6 @@ export const STRINGS = {
     'pickup.desk_named': 'Desk link for {name}',
     'pickup.desk_url': 'Link for the pickup desk (copied)',
     'pickup.desk_until': 'Works until {when}.',
-    'pickup.desk_unavailable': 'The pickup desk is not available on this platform yet.',
 
     'packet.heading': 'Red packet',
     'packet.default_message': 'Good luck!',
@@ -1024,7 +1023,6 @@ export const STRINGS = {
     'pickup.desk_named': '{name} 的自提台链接',
     'pickup.desk_url': '自提台链接（已复制）',
     'pickup.desk_until': '有效期至 {when}。',
-    'pickup.desk_unavailable': '本平台暂不支持自提台。',
 
     'packet.heading': '红包',
     'packet.default_message': '恭喜发财！',

@@ -9,6 +9,7 @@ import {
   asksFulfilment, changeFulfilment, fulfilmentForm, fulfilmentSummary,
 } from './fulfilment.js';
 import { bindLanguageSelect, onLanguageChange, t, translatePage } from './i18n.js';
+import { payForm } from './pay-form.js';
 
 const ME_KEY = 'qunlive.me';
 const TABS = ['orders', 'waitlist', 'invitations'];
@@ -237,7 +238,7 @@ function toPay(order) {
         renderOrders();
       },
     }));
-    parts.push(payForm(order));
+    parts.push(payForm(order, state.paying.get(order.id), pay));
   }
   const busy = state.busy.has(order.id);
   parts.push(el('div', { class: 'row order-actions' },
@@ -249,25 +250,6 @@ function toPay(order) {
   return parts;
 }
 
-function payForm(order) {
-  const paying = state.paying.get(order.id);
-  const inputId = `card-${order.id}`;
-  const input = el('input', {
-    id: inputId, name: 'card', inputmode: 'numeric', autocomplete: 'cc-number', required: true,
-    placeholder: '4242 4242 4242 4242', maxlength: 23, 'aria-describedby': `${inputId}-hint`,
-  });
-  const form = el('form', { class: 'pay-form', novalidate: true },
-    el('label', { for: inputId, text: t('pay.card') }),
-    el('div', { class: 'row' }, input,
-      el('button', { type: 'submit', class: 'primary', disabled: Boolean(paying && !paying.message), text: t('pay.button', { amount: money(order.amount_cents) }) })),
-    el('p', { id: `${inputId}-hint`, class: 'hint', text: t('pay.hint') }),
-    el('p', { class: `status ${paying?.tone || ''}`, role: 'status', text: paying ? t(paying.message || 'pay.pending') : '' }));
-  form.addEventListener('submit', (event) => {
-    event.preventDefault();
-    pay(order.id, input.value);
-  });
-  return form;
-}
 
 async function pay(orderId, card) {
   if (card.replace(/\D/g, '').length < 12) {

@@ -118,8 +118,8 @@ export class OrdersPanel {
     this.render();
   }
 
-  /** The host's pickup points serving this room (helper fulfil's API), for the filter; the
-   * points the orders name fill in when that API is not there. */
+  /** The host's pickup points serving this room, for the filter (the points the loaded
+   * orders name are offered too, should that list not load). */
   async loadPoints() {
     const roomId = this.roomId;
     try {

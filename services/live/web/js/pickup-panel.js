@@ -175,10 +175,7 @@ export class PickupPanel {
       const copied = await copyText(answer.desk_url, input);
       if (copied) toast(t('common.copied'));
     } catch (error) {
-      // Before the desk's endpoint is deployed: 404/405 on the route itself.
-      this.error = error.status === 404 || error.status === 405
-        ? () => t('pickup.desk_unavailable')
-        : () => this.errorText(error);
+      this.error = () => this.errorText(error);
       this.render();
     }
   }

@@ -8,6 +8,7 @@ import {
   asksFulfilment, changeFulfilment, fulfilmentForm, fulfilmentSummary, knownPoint, loadPoint,
 } from './fulfilment.js';
 import { bindLanguageSelect, onLanguageChange, t, translatePage } from './i18n.js';
+import { payForm } from './pay-form.js';
 import {
   PhotoViewer, applyAttached, attachmentNode, fullSizes, hasText, picture, productPhotoUrl, silence, usable,
 } from './media.js';
@@ -977,7 +978,7 @@ function checkoutSteps(order, paying, idPrefix) {
         renderPayments();
       },
     }));
-    steps.push(payForm(order, paying, idPrefix));
+    steps.push(payForm(order, paying, pay, idPrefix));
   }
   return steps.filter(Boolean);
 }
@@ -990,24 +991,6 @@ function chosen(saved, idPrefix) {
   document.getElementById(`${idPrefix}-${saved.id}`)?.focus();
 }
 
-function payForm(order, paying, idPrefix = 'card') {
-  const inputId = `${idPrefix}-${order.id}`;
-  const input = el('input', {
-    id: inputId, name: 'card', inputmode: 'numeric', autocomplete: 'cc-number', required: true,
-    placeholder: '4242 4242 4242 4242', maxlength: 23, 'aria-describedby': `${inputId}-hint`,
-  });
-  const form = el('form', { class: 'pay-form', novalidate: true },
-    el('label', { for: inputId, text: t('pay.card') }),
-    el('div', { class: 'row' }, input,
-      el('button', { type: 'submit', class: 'primary', disabled: Boolean(paying && !paying.message), text: t('pay.button', { amount: money(order.amount_cents) }) })),
-    el('p', { id: `${inputId}-hint`, class: 'hint', text: t('pay.hint') }),
-    el('p', { class: `status ${paying?.tone || ''}`, role: 'status', text: paying ? t(paying.message || 'pay.pending') : '' }));
-  form.addEventListener('submit', (event) => {
-    event.preventDefault();
-    pay(order.id, input.value);
-  });
-  return form;
-}
 
 async function pay(orderId, card) {
   const digits = card.replace(/\D/g, '');
