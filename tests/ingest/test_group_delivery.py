@@ -87,12 +87,14 @@ async def test_a_burst_to_a_hundred_groups_keeps_every_limit(
     assert apis.violations == []
     assert len(apis.calls) == len(jobs)  # no 429, no retry: each one request
     times = apis.sent_times()
-    assert most_in_a_window(times, 1.0) <= 30
+    # Measured where the requests arrive, with the fake platform's allowance for the network
+    # (`tolerance_s`): a request the limiter let go at 0.99 s may land after one sent at 1.0 s.
+    assert most_in_a_window(times, 1.0 - apis.tolerance_s) <= 30
     for chat in groups:
         mine = apis.sent_times(chat)
         posted = [m.plain for m in apis.messages(chat)]
         assert sorted(posted) == [f"message ev{e}:telegram:{chat}" for e in range(5)]  # once
-        assert all(b - a >= 1.0 for a, b in itertools.pairwise(mine)), (chat, mine)
+        assert all(b - a >= 1.0 - apis.tolerance_s for a, b in itertools.pairwise(mine)), mine
     # The pace it keeps (about 30 a second) is measured by bench/outbound.py, not here.
 
 
