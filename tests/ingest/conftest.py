@@ -88,7 +88,7 @@ async def start_ingest(
     nats_url: str, database_url: str, channels: Any = None, **overrides: Any
 ) -> AsyncIterator[Ingest]:
     app = build(ingest_settings(nats_url, database_url, **overrides), channels=channels)
-    async with serving(create_app(app)) as url, httpx.AsyncClient(base_url=url) as http:
+    async with serving(create_app(app)) as url, httpx.AsyncClient(base_url=url, timeout=30) as http:
         yield Ingest(url, app, http)
 
 
@@ -119,7 +119,8 @@ async def stream_messages(nc: NatsClient, stream: str, subject: str | None = Non
     try:
         messages: list[Any] = []
         while len(messages) < total:
-            messages.extend(await sub.fetch(total - len(messages), timeout=2))
+            # The messages are stored already: the margin is for a loaded CI machine only.
+            messages.extend(await sub.fetch(total - len(messages), timeout=15))
         return messages
     finally:
         await sub.unsubscribe()

@@ -42,14 +42,14 @@ async def two_lives(nats_server: NatsServer, database_url: str) -> AsyncIterator
 
 
 async def open_room(base_url: str, title: str = "Cherry night") -> str:
-    async with httpx.AsyncClient(base_url=base_url) as http:
+    async with httpx.AsyncClient(base_url=base_url, timeout=30) as http:
         room = (await http.post("/rooms", json={"title": title}, headers=ADMIN)).json()
         await http.post(f"/rooms/{room['id']}/start", headers=ADMIN)
         return str(room["id"])
 
 
 async def join(base_url: str, room_id: str, name: str, **extra: object) -> dict[str, str]:
-    async with httpx.AsyncClient(base_url=base_url) as http:
+    async with httpx.AsyncClient(base_url=base_url, timeout=30) as http:
         response = await http.post(f"/rooms/{room_id}/join", json={"display_name": name, **extra})
         response.raise_for_status()
         return response.json()  # type: ignore[no-any-return]
