@@ -31,7 +31,7 @@ async def test_a_rebuild_from_the_streams_gives_the_same_database(
 ) -> None:
     events = show.scripted_show()
     app = build(analytics_settings(nats_server.url, database_url))
-    async with serving(create_app(app)) as url, httpx.AsyncClient(base_url=url) as http:
+    async with serving(create_app(app)) as url, httpx.AsyncClient(base_url=url, timeout=30) as http:
         bus = EventPublisher(app.infra.js)
         await asyncio.gather(*(bus.publish(e) for e in events))
         linked = await http.post(

@@ -165,7 +165,7 @@ async def test_without_a_link_the_desk_says_to_ask_the_host(
     await page.locator("#no-link").filter(has_text="Ask the host").wait_for()
     await page.goto(f"{platform.live}/desk#token=not-a-token")
     await page.locator("#no-link").filter(has_text="no longer works").wait_for()
-    headers = (await httpx.AsyncClient().get(f"{platform.live}/desk")).headers
+    headers = (await httpx.AsyncClient(timeout=30).get(f"{platform.live}/desk")).headers
     assert "script-src 'self'" in headers["content-security-policy"]
     await context.close()
 

@@ -59,7 +59,7 @@ async def test_pg_dump_and_pg_restore_bring_back_every_order(
     dump = tmp_path / "qunlive.dump"
 
     app = build(orders_settings(nats_server.url, database_url))
-    async with serving(create_app(app)) as url, httpx.AsyncClient(base_url=url) as http:
+    async with serving(create_app(app)) as url, httpx.AsyncClient(base_url=url, timeout=30) as http:
         orders = Orders(url, app, http)
         offer = await orders.offer(stock=5, per_buyer_limit=1)
         buyers = [orders.buyer(f"b{n}") for n in range(3)]
@@ -81,7 +81,7 @@ async def test_pg_dump_and_pg_restore_bring_back_every_order(
     assert restore.returncode == 0, restore.stderr
 
     app = build(orders_settings(nats_server.url, empty_database))
-    async with serving(create_app(app)) as url, httpx.AsyncClient(base_url=url) as http:
+    async with serving(create_app(app)) as url, httpx.AsyncClient(base_url=url, timeout=30) as http:
         orders = Orders(url, app, http)
         assert await orders.get(f"/offers/{offer['id']}") == before
         for buyer, order_id in zip(buyers, placed, strict=True):

@@ -79,7 +79,7 @@ async def test_launcher_runs_the_platform_and_stops_it_clean(platform: Platform)
     assert not nats_url.endswith(":4222")
     live, analytics = platform.urls["live"], platform.urls["analytics"]
 
-    async with httpx.AsyncClient(base_url=live, trust_env=False) as http:
+    async with httpx.AsyncClient(base_url=live, trust_env=False, timeout=30) as http:
         for url in platform.urls.values():
             assert (await http.get(f"{url}/readyz")).status_code == 200
         created = await http.post("/rooms", json={"title": "Cherry night"}, headers=ADMIN)
@@ -105,7 +105,9 @@ async def test_launcher_runs_the_platform_and_stops_it_clean(platform: Platform)
         await lily.close()
         await wei.close()
 
-    async with httpx.AsyncClient(base_url=analytics, trust_env=False, headers=ADMIN) as http:
+    async with httpx.AsyncClient(
+        base_url=analytics, trust_env=False, headers=ADMIN, timeout=30
+    ) as http:
 
         async def profile() -> dict[str, object]:
             response = await http.get(f"/customers/{lily.customer_id}")

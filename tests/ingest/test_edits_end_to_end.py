@@ -28,7 +28,10 @@ from tests.support import eventually, serving
 @pytest.fixture
 async def orders(nats_server: NatsServer, tmp_path: Path) -> AsyncIterator[Orders]:
     app = build_orders(orders_settings(nats_server.url, f"sqlite+aiosqlite:///{tmp_path}/o.db"))
-    async with serving(create_orders(app)) as url, httpx.AsyncClient(base_url=url) as http:
+    async with (
+        serving(create_orders(app)) as url,
+        httpx.AsyncClient(base_url=url, timeout=30) as http,
+    ):
         yield Orders(url, app, http)
 
 
@@ -37,7 +40,7 @@ async def test_a_telegram_edit_from_plus_one_to_plus_two_amends_the_order_and_th
 ) -> None:
     room = await open_room(live_url)
     offer = await orders.offer(room_id=room, stock=5, per_buyer_limit=3)
-    async with httpx.AsyncClient(base_url=live_url) as http:
+    async with httpx.AsyncClient(base_url=live_url, timeout=30) as http:
         pinned = await http.post(
             f"/rooms/{room}/pin", json={"offer_id": offer["id"]}, headers=LIVE_ADMIN
         )

@@ -21,7 +21,7 @@ GROUP = "-1001234567890"
 async def test_telegram_send_edit_pin_and_its_refusals() -> None:
     apis = GroupApis(enforce_limits=False)
     apis.member_says(GROUP, 42)
-    async with serving(apis.app()) as url, httpx.AsyncClient(base_url=url) as http:
+    async with serving(apis.app()) as url, httpx.AsyncClient(base_url=url, timeout=30) as http:
         bot = f"/bot{TELEGRAM_TOKEN}"
         sent = await http.post(f"{bot}/sendMessage", json={
             "chat_id": GROUP, "text": "<b>Held</b> &lt;2&gt;", "parse_mode": "HTML",
@@ -80,7 +80,7 @@ async def test_telegram_send_edit_pin_and_its_refusals() -> None:
 
 async def test_telegram_limits_are_enforced_and_counted() -> None:
     apis = GroupApis(telegram_per_chat=(Limit(1, 1.0),))
-    async with serving(apis.app()) as url, httpx.AsyncClient(base_url=url) as http:
+    async with serving(apis.app()) as url, httpx.AsyncClient(base_url=url, timeout=30) as http:
         send = f"/bot{TELEGRAM_TOKEN}/sendMessage"
         first = await http.post(send, json={"chat_id": GROUP, "text": "one"})
         second = await http.post(send, json={"chat_id": GROUP, "text": "two"})
@@ -93,7 +93,7 @@ async def test_telegram_limits_are_enforced_and_counted() -> None:
 
 async def test_telegram_setup_methods() -> None:
     apis = GroupApis(can_read_all_group_messages=True, pending_update_count=3)
-    async with serving(apis.app()) as url, httpx.AsyncClient(base_url=url) as http:
+    async with serving(apis.app()) as url, httpx.AsyncClient(base_url=url, timeout=30) as http:
         bot = f"/bot{TELEGRAM_TOKEN}"
         me = (await http.get(f"{bot}/getMe")).json()["result"]
         assert me["can_read_all_group_messages"] is True
@@ -115,7 +115,7 @@ async def test_whatsapp_messages_and_graph_errors() -> None:
     path = f"/{WHATSAPP_VERSION}/{WHATSAPP_PHONE_NUMBER_ID}/messages"
     text = {"messaging_product": "whatsapp", "recipient_type": "group", "to": group,
             "type": "text", "text": {"body": "*Live* now"}}  # fmt: skip
-    async with serving(apis.app()) as url, httpx.AsyncClient(base_url=url) as http:
+    async with serving(apis.app()) as url, httpx.AsyncClient(base_url=url, timeout=30) as http:
         sent = await http.post(path, json=text, headers=headers)
         assert sent.status_code == 200, sent.text
         assert sent.json()["messaging_product"] == "whatsapp"
@@ -137,7 +137,7 @@ async def test_wecom_robot_answers_errcodes() -> None:
     apis = GroupApis(wecom_per_chat=(Limit(1, 60.0),))
     apis.add_chat(key)
     body = {"msgtype": "markdown", "markdown": {"content": "**Live** now <@zhangsan>"}}
-    async with serving(apis.app()) as url, httpx.AsyncClient(base_url=url) as http:
+    async with serving(apis.app()) as url, httpx.AsyncClient(base_url=url, timeout=30) as http:
         sent = await http.post("/cgi-bin/webhook/send", params={"key": key}, json=body)
         limited = await http.post("/cgi-bin/webhook/send", params={"key": key}, json=body)
         unknown = await http.post("/cgi-bin/webhook/send", params={"key": "nope"}, json=body)

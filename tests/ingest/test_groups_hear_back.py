@@ -63,7 +63,7 @@ async def test_a_plus_one_gets_one_reply_in_its_group_then_an_edit_when_paid(
     room = await open_room(live_url)
     offer = await orders.offer(room_id=room, stock=5)
     await ingest.bind("telegram", p.GROUP_ID, room)
-    async with httpx.AsyncClient(base_url=live_url) as http:
+    async with httpx.AsyncClient(base_url=live_url, timeout=30) as http:
         pinned = await http.post(
             f"/rooms/{room}/pin", json={"offer_id": offer["id"]}, headers=LIVE_ADMIN
         )

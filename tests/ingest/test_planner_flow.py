@@ -51,7 +51,7 @@ async def test_a_plus_one_in_a_bound_telegram_group_is_answered_there_once_and_e
 ) -> None:
     room = await open_room(live_url)
     offer = await orders.offer(room_id=room, stock=5)
-    async with httpx.AsyncClient(base_url=live_url) as http:
+    async with httpx.AsyncClient(base_url=live_url, timeout=30) as http:
         pinned = await http.post(
             f"/rooms/{room}/pin", json={"offer_id": offer["id"]}, headers=LIVE_ADMIN
         )

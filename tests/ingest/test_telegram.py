@@ -108,7 +108,7 @@ async def test_a_buy_line_in_a_bound_chat_becomes_a_claim_on_the_pinned_offer(
     ingest: Ingest, live_url: str, nc: NatsClient
 ) -> None:
     room = await open_room(live_url)
-    async with httpx.AsyncClient(base_url=live_url) as http:
+    async with httpx.AsyncClient(base_url=live_url, timeout=30) as http:
         pinned = await http.post(
             f"/rooms/{room}/pin", json={"offer_id": "o_cherry"}, headers=LIVE_ADMIN
         )

@@ -49,7 +49,7 @@ async def test_an_announcement_that_cannot_be_posted_fails_alone(
             )
             await session.commit()
         room = await open_room(url)
-        async with httpx.AsyncClient(base_url=url, headers=ADMIN) as http:
+        async with httpx.AsyncClient(base_url=url, headers=ADMIN, timeout=30) as http:
             answer = await http.post(
                 f"/rooms/{room}/announcements", json={"text": "Cherries at 8 樱桃", "every_s": 60}
             )

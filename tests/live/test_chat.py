@@ -105,7 +105,7 @@ async def test_a_forged_token_or_another_rooms_token_is_refused(live_url: str) -
 
 
 async def test_host_api_needs_host_credentials(live_url: str) -> None:
-    async with httpx.AsyncClient(base_url=live_url) as http:
+    async with httpx.AsyncClient(base_url=live_url, timeout=30) as http:
         assert (await http.post("/rooms", json={"title": "x"})).status_code == 401
         # Not a credential at all: 401 as well (decision 0019); a viewer token would be 403.
         bad = {"Authorization": "Bearer viewer"}

@@ -152,7 +152,7 @@ async def test_a_deleted_line_is_not_in_the_next_joiners_history_on_any_instance
     await lily.send(type="chat", text="hello all")
     doomed = await said(lily, "buy from my shop")
     await said(lily, "hello all")
-    async with httpx.AsyncClient(base_url=url_a) as http:
+    async with httpx.AsyncClient(base_url=url_a, timeout=30) as http:
         deleted = await http.post(
             f"/rooms/{room}/moderation",
             json={"action": "delete", "message_id": doomed, "reason": "ads"},
@@ -177,7 +177,7 @@ async def test_a_banned_members_lines_leave_the_history_and_the_screens(
     await wei.send(type="chat", text="what is this")
     cheap = await said(wei, "cheap stuff")
     await said(wei, "what is this")
-    async with httpx.AsyncClient(base_url=url_b) as http:
+    async with httpx.AsyncClient(base_url=url_b, timeout=30) as http:
         ban = {"action": "ban", "customer_id": spammer.customer_id, "reason": "spam"}
         response = await http.post(f"/rooms/{room}/moderation", json=ban, headers=ADMIN)
         assert response.status_code == 204, response.text
@@ -194,7 +194,7 @@ async def test_a_ban_shows_its_moderation_frame_before_the_socket_closes(
 ) -> None:
     room = await open_room(fast_live)
     spammer = await connect(fast_live, room, "Spam")
-    async with httpx.AsyncClient(base_url=fast_live) as http:
+    async with httpx.AsyncClient(base_url=fast_live, timeout=30) as http:
         ban = {"action": "ban", "customer_id": spammer.customer_id, "reason": "ads"}
         assert (
             await http.post(f"/rooms/{room}/moderation", json=ban, headers=ADMIN)
@@ -209,7 +209,7 @@ async def test_a_ban_shows_its_moderation_frame_before_the_socket_closes(
 
 async def test_a_mute_is_in_force_when_the_call_answers(fast_live: str) -> None:
     room = await open_room(fast_live)
-    async with httpx.AsyncClient(base_url=fast_live) as http:
+    async with httpx.AsyncClient(base_url=fast_live, timeout=30) as http:
         for attempt in range(5):
             talker = await connect(fast_live, room, f"talker{attempt}")
             mute = {"action": "mute", "customer_id": talker.customer_id, "minutes": 5}
@@ -226,7 +226,7 @@ async def test_a_mute_and_a_rule_are_in_force_on_the_other_instance_too(
 ) -> None:
     url_a, url_b = fast_lives
     room = await open_room(url_a)
-    async with httpx.AsyncClient(base_url=url_a) as http:
+    async with httpx.AsyncClient(base_url=url_a, timeout=30) as http:
         for attempt in range(4):
             talker = await connect(url_b, room, f"talker{attempt}")
             mute = {"action": "mute", "customer_id": talker.customer_id, "minutes": 5}
@@ -256,7 +256,7 @@ async def test_an_offer_opened_before_this_instance_served_the_room_is_shown_in_
     url_a, url_b = fast_lives
     room = await open_room(url_a)
     publisher, nc = await bus(nats_server)
-    async with httpx.AsyncClient(base_url=url_a) as http:
+    async with httpx.AsyncClient(base_url=url_a, timeout=30) as http:
         pinned = await http.post(f"/rooms/{room}/pin", json={"offer_id": "o_c"}, headers=ADMIN)
         assert pinned.is_success
     await publisher.publish(
@@ -292,7 +292,7 @@ async def test_a_red_packet_sent_before_this_instance_served_the_room_is_followe
 ) -> None:
     url_a, url_b = fast_lives
     room = await open_room(url_a)
-    async with httpx.AsyncClient(base_url=url_a) as http:
+    async with httpx.AsyncClient(base_url=url_a, timeout=30) as http:
         sent = await http.post(
             f"/rooms/{room}/red-packets", json={"total_cents": 500, "shares": 3}, headers=ADMIN
         )

@@ -28,7 +28,7 @@ async def test_scheduled_preview_live_ended_each_with_its_event(
 ) -> None:
     nc = await nats.connect(nats_server.url)
     seen = await nc.subscribe(subjects.domain_events("live"))
-    async with httpx.AsyncClient(base_url=live_url) as http:
+    async with httpx.AsyncClient(base_url=live_url, timeout=30) as http:
         created = await http.post(
             "/rooms",
             headers=ADMIN,
@@ -62,7 +62,7 @@ async def test_scheduled_preview_live_ended_each_with_its_event(
 
 
 async def test_an_expired_token_is_refused(live_url: str) -> None:
-    async with httpx.AsyncClient(base_url=live_url) as http:
+    async with httpx.AsyncClient(base_url=live_url, timeout=30) as http:
         room = (await http.post("/rooms", json={"title": "x"}, headers=ADMIN)).json()["id"]
     token, _ = ViewerTokens(SECRET, ttl_s=-60).issue(
         Viewer(room_id=room, customer_id="web:late", display_name="Late")
@@ -80,7 +80,7 @@ async def test_a_restarted_instance_still_serves_the_history(
 ) -> None:
     database = f"sqlite+aiosqlite:///{tmp_path}/live.db"
     async with serving(create_app(build(live_settings(nats_server.url, database)))) as first:
-        async with httpx.AsyncClient(base_url=first) as http:
+        async with httpx.AsyncClient(base_url=first, timeout=30) as http:
             room = (await http.post("/rooms", json={"title": "x"}, headers=ADMIN)).json()["id"]
             await http.post(f"/rooms/{room}/start", headers=ADMIN)
         lily = await TestViewer.connect(first, await join(first, room, "Lily"))
@@ -113,7 +113,7 @@ async def test_a_lone_like_reaches_the_room_and_the_end_closes_every_viewer_with
     assert total["total"] == 3
     await ana.send(type="like", count=2)  # still pending when the show ends
 
-    async with httpx.AsyncClient(base_url=url_a) as http:
+    async with httpx.AsyncClient(base_url=url_a, timeout=30) as http:
         ended = await http.post(f"/rooms/{room}/end", headers=ADMIN)
         assert ended.json()["status"] == "ended"
     for viewer in (mei, ana):

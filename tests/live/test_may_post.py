@@ -116,7 +116,7 @@ async def test_the_welcome_says_what_each_viewer_may_post(
         welcome = lily.frames[0]
         assert welcome["type"] == "welcome" and welcome["role"] == "member"
         assert welcome["may_post"] == {"media": False, "links": False}
-        async with httpx.AsyncClient(base_url=live) as http:
+        async with httpx.AsyncClient(base_url=live, timeout=30) as http:
             grant = await http.post(
                 f"/rooms/{room}/join", json={"display_name": "Mei"}, headers=ADMIN
             )
@@ -129,7 +129,7 @@ async def test_the_welcome_says_what_each_viewer_may_post(
         assert wei.frames[0]["may_post"] == {"media": True, "links": True}
 
         # Muted: nothing, said at the welcome of a page opened meanwhile.
-        async with httpx.AsyncClient(base_url=live) as http:
+        async with httpx.AsyncClient(base_url=live, timeout=30) as http:
             mute = {"action": "mute", "customer_id": wei.customer_id, "minutes": 5}
             answer = await http.post(f"/rooms/{room}/moderation", json=mute, headers=ADMIN)
             assert answer.is_success, answer.text
@@ -176,11 +176,11 @@ async def test_a_role_change_tells_the_member_what_they_may_post_now(
         room = await open_room(first)
         wei = await TestViewer.connect(second, await join(second, room, "Wei"))
         path = f"/rooms/{room}/members/{wei.customer_id}/role"
-        async with httpx.AsyncClient(base_url=first) as http:
+        async with httpx.AsyncClient(base_url=first, timeout=30) as http:
             assert (await http.put(path, json={"role": "moderator"}, headers=ADMIN)).is_success
         made = await wei.wait_for(lambda f: f.get("kind") == "role")
         assert made["data"] == {"role": "moderator", "may_post": {"media": True, "links": True}}
-        async with httpx.AsyncClient(base_url=first) as http:
+        async with httpx.AsyncClient(base_url=first, timeout=30) as http:
             assert (await http.put(path, json={"role": "member"}, headers=ADMIN)).is_success
         back = await wei.wait_for(
             lambda f: f.get("kind") == "role" and f["data"]["role"] == "member"

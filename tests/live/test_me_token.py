@@ -28,7 +28,7 @@ async def test_a_previous_token_even_expired_names_the_person_in_a_fresh_roomles
         Viewer(room_id=room_a, customer_id=first["customer_id"], display_name="Lily 莉莉"),
         now=0,
     )
-    async with httpx.AsyncClient(base_url=live_url) as http:
+    async with httpx.AsyncClient(base_url=live_url, timeout=30) as http:
         answer = await http.post("/me/token", json={"previous_token": expired})
     assert answer.status_code == 200, answer.text
     grant = answer.json()
@@ -52,7 +52,7 @@ async def test_a_token_not_ours_is_401_and_bad_bodies_are_422(live_url: str) -> 
         "another-secret-key-of-at-least-32-bytes",
         algorithm="HS256",
     )
-    async with httpx.AsyncClient(base_url=live_url) as http:
+    async with httpx.AsyncClient(base_url=live_url, timeout=30) as http:
         host = (
             await http.post(
                 "/hosts", json={"name": "Mei"}, headers={"Authorization": "Bearer test-admin"}
@@ -71,7 +71,7 @@ async def test_a_token_not_ours_is_401_and_bad_bodies_are_422(live_url: str) -> 
 
 
 async def test_the_me_page_is_served_with_its_policy(live_url: str) -> None:
-    async with httpx.AsyncClient(base_url=live_url) as http:
+    async with httpx.AsyncClient(base_url=live_url, timeout=30) as http:
         page = await http.get("/me")
         static = await http.get("/static/me.html")
     assert page.status_code == 200 and "text/html" in page.headers["content-type"]

@@ -18,7 +18,7 @@ from tests.support import eventually, serving
 
 
 async def test_pages_and_their_files_are_served(live_url: str) -> None:
-    async with httpx.AsyncClient(base_url=live_url) as http:
+    async with httpx.AsyncClient(base_url=live_url, timeout=30) as http:
         viewer = await http.get("/r/r_anything")
         console = await http.get("/console")
         script = await http.get("/static/js/viewer.js")
@@ -43,7 +43,7 @@ async def test_config_tells_the_pages_where_the_services_are(
         f"sqlite+aiosqlite:///{tmp_path}/live.db",
         orders_public_url="https://orders.example.com/",
     )
-    async with serving(create_app(build(settings))) as url, httpx.AsyncClient() as http:
+    async with serving(create_app(build(settings))) as url, httpx.AsyncClient(timeout=30) as http:
         config = (await http.get(f"{url}/config.json")).json()
         by_name = (await http.get(f"{url.replace('127.0.0.1', 'localhost')}/config.json")).json()
         policies = [
@@ -73,7 +73,7 @@ async def test_config_tells_the_pages_where_the_services_are(
 
 async def test_the_admin_token_joins_as_the_rooms_host(live_url: str) -> None:
     room = await open_room(live_url)
-    async with httpx.AsyncClient(base_url=live_url) as http:
+    async with httpx.AsyncClient(base_url=live_url, timeout=30) as http:
         grant = (
             await http.post(f"/rooms/{room}/join", json={"display_name": "Host"}, headers=ADMIN)
         ).json()
@@ -90,7 +90,7 @@ async def test_the_admin_token_joins_as_the_rooms_host(live_url: str) -> None:
 
 async def test_host_sets_the_lineup(live_url: str) -> None:
     room = await open_room(live_url)
-    async with httpx.AsyncClient(base_url=live_url) as http:
+    async with httpx.AsyncClient(base_url=live_url, timeout=30) as http:
         anonymous = await http.put(f"/rooms/{room}/lineup", json={"lineup": ["off_a"]})
         host = (await http.post("/hosts", json={"name": "Mei"}, headers=ADMIN)).json()
         not_hers = await http.put(
@@ -114,7 +114,7 @@ async def test_host_sees_moderation_decisions_including_what_the_rules_blocked(
     lily = await TestViewer.connect(live_url, await join(live_url, room, "Lily"))
     await lily.send(type="chat", text="cheaper at www.example.com", ref="c1")
     await lily.wait_for(lambda f: f["type"] == "error" and f["ref"] == "c1")
-    async with httpx.AsyncClient(base_url=live_url) as http:
+    async with httpx.AsyncClient(base_url=live_url, timeout=30) as http:
         muted = await http.post(
             f"/rooms/{room}/moderation",
             json={"action": "mute", "customer_id": lily.customer_id, "reason": "calm down"},
@@ -153,7 +153,7 @@ async def test_the_vendored_hls_js_is_served_with_its_worker_not_its_licence(
     version = (vendor / "VERSION").read_text()
     assert re.match(r"^hls\.js 1\.\d+\.\d+\n", version)
     assert "sha512-" in version and "Apache" in (vendor / "LICENSE").read_text()
-    async with httpx.AsyncClient(base_url=live_url) as http:
+    async with httpx.AsyncClient(base_url=live_url, timeout=30) as http:
         module = await http.get("/static/vendor/hls.js/hls.min.mjs")
         worker = await http.get("/static/vendor/hls.js/hls.worker.js")
         licence = await http.get("/static/vendor/hls.js/LICENSE")

@@ -112,7 +112,7 @@ async def live_db(nats_server: NatsServer, database_url: str) -> AsyncIterator[s
 
 async def host_of(url: str, room: str) -> TestViewer:
     """The host's console in the room: it joins with the host's credential."""
-    async with httpx.AsyncClient(base_url=url) as http:
+    async with httpx.AsyncClient(base_url=url, timeout=30) as http:
         grant = await http.post(
             f"/rooms/{room}/join", json={"display_name": "Aunt Mei"}, headers=ADMIN
         )
@@ -145,12 +145,12 @@ async def post(
 
 
 async def fetch(url: str, room: str, name: str, **headers: str) -> httpx.Response:
-    async with httpx.AsyncClient(base_url=url) as http:
+    async with httpx.AsyncClient(base_url=url, timeout=30) as http:
         return await http.get(f"/rooms/{room}/media/{name}", headers=headers)
 
 
 async def set_rules(url: str, room: str, **rules: Any) -> None:
-    async with httpx.AsyncClient(base_url=url) as http:
+    async with httpx.AsyncClient(base_url=url, timeout=30) as http:
         response = await http.put(f"/rooms/{room}/rules", json=rules, headers=ADMIN)
         assert response.is_success, response.text
 
@@ -276,7 +276,7 @@ async def test_an_upload_past_every_limit_is_refused_as_it_arrives(
             for _ in range(40):
                 yield b"\x00" * 10_000
 
-        async with httpx.AsyncClient(base_url=live) as http:
+        async with httpx.AsyncClient(base_url=live, timeout=30) as http:
             response = await http.post(
                 f"/rooms/{room}/posts",
                 content=streamed(),
@@ -329,7 +329,7 @@ async def test_a_voice_clip_is_measured_stored_as_it_came_and_served_in_ranges(
     assert outside.status_code == 416
     cached = await fetch(live, room, voice["object"], **{"If-None-Match": headers["etag"]})
     assert (cached.status_code, cached.content) == (304, b"")
-    async with httpx.AsyncClient(base_url=live) as http:
+    async with httpx.AsyncClient(base_url=live, timeout=30) as http:
         head = await http.head(f"/rooms/{room}/media/{voice['object']}")
     assert (head.status_code, head.content) == (200, b"")
     assert head.headers["content-length"] == str(len(clip))
@@ -375,7 +375,7 @@ async def test_members_post_media_only_where_the_rules_allow_and_never_when_mute
     assert allowed.status_code == 201, allowed.text
     await seen_line(host, allowed.json()["id"])
 
-    async with httpx.AsyncClient(base_url=live) as http:
+    async with httpx.AsyncClient(base_url=live, timeout=30) as http:
         mute = {"action": "mute", "customer_id": lily.customer_id, "minutes": 5}
         assert (await http.post(f"/rooms/{room}/moderation", json=mute, headers=ADMIN)).is_success
     muted = await post(live, room, lily, picture)
@@ -386,7 +386,7 @@ async def test_members_post_media_only_where_the_rules_allow_and_never_when_mute
     # A moderator always may, whatever the rules.
     await set_rules(live, room, members_post_media=False)
     wei = await member_of(live, room, "Wei")
-    async with httpx.AsyncClient(base_url=live) as http:
+    async with httpx.AsyncClient(base_url=live, timeout=30) as http:
         role = {"role": "moderator"}
         path = f"/rooms/{room}/members/{wei.customer_id}/role"
         assert (await http.put(path, json=role, headers=ADMIN)).is_success
@@ -399,7 +399,7 @@ async def test_posting_needs_a_viewer_token_of_the_room(live: str) -> None:
     room, other = await open_room(live), await open_room(live, "Other")
     stranger = await join(live, other, "Stranger")
     picture = plain_picture(RED)
-    async with httpx.AsyncClient(base_url=live) as http:
+    async with httpx.AsyncClient(base_url=live, timeout=30) as http:
         anonymous = await http.post(
             f"/rooms/{room}/posts", data={"kind": "image"}, files={"file": ("x", picture)}
         )
@@ -409,7 +409,7 @@ async def test_posting_needs_a_viewer_token_of_the_room(live: str) -> None:
         assert (response.status_code, response.json()["code"]) == (401, "invalid_token"), token
     host = await host_of(live, room)
     for form in ({"kind": "video"}, {}):
-        async with httpx.AsyncClient(base_url=live) as http:
+        async with httpx.AsyncClient(base_url=live, timeout=30) as http:
             bad = await http.post(
                 f"/rooms/{room}/posts",
                 headers={"Authorization": f"Bearer {host.grant['token']}"},
@@ -425,7 +425,7 @@ async def test_nobody_posts_when_banned_or_after_the_show(live: str) -> None:
     spammer = await join(live, room, "Spam")
     await set_rules(live, room, members_post_media=True)
     picture = plain_picture(RED)
-    async with httpx.AsyncClient(base_url=live) as http:
+    async with httpx.AsyncClient(base_url=live, timeout=30) as http:
         ban = {"action": "ban", "customer_id": spammer["customer_id"], "reason": "spam"}
         assert (await http.post(f"/rooms/{room}/moderation", json=ban, headers=ADMIN)).is_success
         banned = await post(live, room, spammer["token"], picture)
@@ -457,7 +457,7 @@ async def test_a_caption_buys_only_when_it_reads_as_a_buy(
     live: str, nats_server: NatsServer
 ) -> None:
     room = await open_room(live)
-    async with httpx.AsyncClient(base_url=live) as http:
+    async with httpx.AsyncClient(base_url=live, timeout=30) as http:
         assert (
             await http.post(f"/rooms/{room}/pin", json={"offer_id": "o_c"}, headers=ADMIN)
         ).is_success
@@ -612,7 +612,7 @@ async def test_a_deleted_media_line_is_gone_everywhere(live_db: str) -> None:
 
     await host.send(type="moderate", action="delete", message_id=picture.json()["id"], ref="d")
     await answer_to(host, "d")
-    async with httpx.AsyncClient(base_url=live) as http:  # the host's HTTP delete
+    async with httpx.AsyncClient(base_url=live, timeout=30) as http:  # the host's HTTP delete
         deleted = await http.post(
             f"/rooms/{room}/moderation",
             json={"action": "delete", "message_id": clip.json()["id"], "reason": "oops"},
@@ -786,6 +786,6 @@ async def test_only_stored_names_are_served(live: str) -> None:
     ):
         response = await fetch(live, room, name)
         assert (response.status_code, response.json()["code"]) == (404, "not_found"), name
-    async with httpx.AsyncClient(base_url=live) as http:
+    async with httpx.AsyncClient(base_url=live, timeout=30) as http:
         other_room = await http.get(f"/rooms/{'x' * 65}/media/{digest}.jpg")
     assert other_room.status_code in (404, 422)

@@ -59,7 +59,7 @@ async def test_red_packet_under_hundreds_of_simultaneous_grabs_on_two_instances(
     for i in range(120):
         url = url_a if i % 2 else url_b
         grabbers.append(await TestViewer.connect(url, await join(url, room, f"fan{i}")))
-    async with httpx.AsyncClient(base_url=url_a) as http:
+    async with httpx.AsyncClient(base_url=url_a, timeout=30) as http:
         created = await http.post(
             f"/rooms/{room}/red-packets",
             headers=ADMIN,
@@ -107,7 +107,7 @@ async def test_group_rules_moderation_and_roles(live_url: str, nats_server: Nats
     nc = await nats.connect(nats_server.url)
     decisions = await nc.subscribe(subjects.room_event("live", "*", "moderation.applied"))
     room = await open_room(live_url)
-    async with httpx.AsyncClient(base_url=live_url) as http:
+    async with httpx.AsyncClient(base_url=live_url, timeout=30) as http:
         rules = {"blocked_words": ["scam"], "block_links": True, "max_length": 100}
         assert (await http.put(f"/rooms/{room}/rules", json=rules, headers=ADMIN)).is_success
         lily, wei, spammer = await viewers(live_url, room, "Lily", "Wei", "Spam")
@@ -175,7 +175,7 @@ async def test_newcomer_welcome_checkin_poll_and_announcement(live_url: str) -> 
     assert first["data"]["streak"] == 1
     await lily.send(type="checkin", ref="c2")
     assert (await lily.wait_for(kind("error", ref="c2")))["code"] == "already_checked_in"
-    async with httpx.AsyncClient(base_url=live_url) as http:
+    async with httpx.AsyncClient(base_url=live_url, timeout=30) as http:
         poll = (
             await http.post(
                 f"/rooms/{room}/polls",
@@ -206,7 +206,7 @@ async def test_chat_to_buy_sends_claims_and_brings_back_private_outcomes(
     nc = await nats.connect(nats_server.url)
     claims = await nc.subscribe(subjects.room_event("cmd", "*", "orders.place_claim"))
     room = await open_room(live_url)
-    async with httpx.AsyncClient(base_url=live_url) as http:
+    async with httpx.AsyncClient(base_url=live_url, timeout=30) as http:
         await http.post(f"/rooms/{room}/pin", json={"offer_id": "o_cherry"}, headers=ADMIN)
     referrer = "web:aunt-mei"
     lily, wei = await viewers(live_url, room, "Lily", "Wei", referrer_id=referrer)
@@ -270,7 +270,7 @@ async def test_rate_limit_and_host_only_api(live_url: str) -> None:
     for i in range(12):
         await lily.send(type="chat", text=f"flood {i}", ref=f"f{i}")
     await lily.wait_for(kind("error", code="slow_down"))
-    async with httpx.AsyncClient(base_url=live_url) as http:
+    async with httpx.AsyncClient(base_url=live_url, timeout=30) as http:
         as_viewer = {"Authorization": f"Bearer {lily.grant['token']}"}
         assert (await http.post(f"/rooms/{room}/end", headers=as_viewer)).status_code == 403
         host = (await http.post("/hosts", json={"name": "Mei"}, headers=ADMIN)).json()

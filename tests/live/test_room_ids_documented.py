@@ -14,7 +14,7 @@ from tests.live.conftest import ADMIN
 async def test_live_mints_the_documented_room_ids_and_answers_404_for_others(
     live_url: str,
 ) -> None:
-    async with httpx.AsyncClient(base_url=live_url) as http:
+    async with httpx.AsyncClient(base_url=live_url, timeout=30) as http:
         ids = [
             (await http.post("/rooms", json={"title": f"show {n}"}, headers=ADMIN)).json()["id"]
             for n in range(3)

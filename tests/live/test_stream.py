@@ -71,7 +71,7 @@ async def test_a_room_has_a_secret_key_and_an_srt_address_for_its_host(
     live: tuple[str, Path],
 ) -> None:
     url, _ = live
-    async with httpx.AsyncClient(base_url=url) as http:
+    async with httpx.AsyncClient(base_url=url, timeout=30) as http:
         room = await new_room(http)
         stream = (await http.get(f"/rooms/{room}/stream", headers=ADMIN)).json()
         again = (await http.get(f"/rooms/{room}/stream", headers=ADMIN)).json()
@@ -94,7 +94,7 @@ async def test_rooms_get_their_own_ports_until_the_range_is_used_up(
     live: tuple[str, Path],
 ) -> None:
     url, _ = live
-    async with httpx.AsyncClient(base_url=url) as http:
+    async with httpx.AsyncClient(base_url=url, timeout=30) as http:
         rooms = [await new_room(http, start=False) for _ in range(4)]
         answers = [await http.get(f"/rooms/{room}/stream", headers=ADMIN) for room in rooms]
         listed = (await http.get("/media/publishers", headers=MEDIA)).json()["publishers"]
@@ -113,7 +113,7 @@ async def test_rotating_the_key_refuses_the_old_one_and_cuts_its_publisher(
 ) -> None:
     url, _ = live
     nc = await nats.connect(nats_server.url)
-    async with httpx.AsyncClient(base_url=url) as http:
+    async with httpx.AsyncClient(base_url=url, timeout=30) as http:
         room = await new_room(http)
         stopped = await nc.subscribe(subjects.room_event("live", room, "stream.stopped"))
         old = (await http.get(f"/rooms/{room}/stream", headers=ADMIN)).json()
@@ -142,7 +142,7 @@ async def test_the_media_side_reports_takes_and_viewers_see_the_state(
 ) -> None:
     url, _ = live
     nc = await nats.connect(nats_server.url)
-    async with httpx.AsyncClient(base_url=url) as http:
+    async with httpx.AsyncClient(base_url=url, timeout=30) as http:
         room = await new_room(http)
         stream_events = await nc.subscribe(subjects.room_event("live", room, "stream.*"))
         lily = await TestViewer.connect(url, await join(url, room, "Lily"))
@@ -196,7 +196,7 @@ async def test_the_media_side_reports_takes_and_viewers_see_the_state(
 
 async def test_hooks_need_the_media_secret(live: tuple[str, Path]) -> None:
     url, _ = live
-    async with httpx.AsyncClient(base_url=url) as http:
+    async with httpx.AsyncClient(base_url=url, timeout=30) as http:
         room = await new_room(http)
         none = await http.post("/media/hooks/ready", json={"room_id": room})
         wrong = await http.post(
@@ -214,7 +214,7 @@ async def test_mediamtx_auth_allows_publish_with_the_key_and_reads_of_rooms_only
     live: tuple[str, Path],
 ) -> None:
     url, _ = live
-    async with httpx.AsyncClient(base_url=url) as http:
+    async with httpx.AsyncClient(base_url=url, timeout=30) as http:
         room = await new_room(http)
         key = (await http.get(f"/rooms/{room}/stream", headers=ADMIN)).json()["publish"][0][
             "stream_key"
@@ -254,7 +254,7 @@ async def test_a_hosted_stream_goes_on_air_with_the_room_and_only_its_origin_is_
 ) -> None:
     url, _ = live
     nc = await nats.connect(nats_server.url)
-    async with httpx.AsyncClient(base_url=url) as http:
+    async with httpx.AsyncClient(base_url=url, timeout=30) as http:
         room = await new_room(http, start=False)
         started = await nc.subscribe(subjects.room_event("live", room, "stream.started"))
         hosted = "https://cdn.example.net/shows/mango/index.m3u8"
@@ -333,7 +333,7 @@ def recording(first: datetime) -> str:
 
 async def test_hls_files_are_served_with_their_types_and_caching(live: tuple[str, Path]) -> None:
     url, media = live
-    async with httpx.AsyncClient(base_url=url) as http:
+    async with httpx.AsyncClient(base_url=url, timeout=30) as http:
         room = await new_room(http)
         folder = media / "hls" / room
         folder.mkdir(parents=True)
@@ -373,7 +373,7 @@ async def test_the_replay_has_chapters_where_offers_were_pinned_opened_and_sold_
     url, media = live
     nc = await nats.connect(nats_server.url)
     bus = EventPublisher(nc.jetstream())
-    async with httpx.AsyncClient(base_url=url) as http:
+    async with httpx.AsyncClient(base_url=url, timeout=30) as http:
         room = await new_room(http)
         nothing_yet = await http.get(f"/rooms/{room}/replay")
         await http.post("/media/hooks/ready", json={"room_id": room}, headers=MEDIA)
@@ -437,7 +437,7 @@ def fake_mediamtx(live_url: list[str], kicked: list[str]) -> FastAPI:
             "id": None,
             "query": "",
         }
-        async with httpx.AsyncClient() as http:
+        async with httpx.AsyncClient(timeout=30) as http:
             return (await http.post(f"{live_url[0]}/media/auth", json=body)).is_success
 
     @app.get("/v3/paths/get/{name:path}")
@@ -475,7 +475,7 @@ async def test_with_mediamtx_a_revoked_key_or_an_ended_room_cuts_the_publisher(
         )
         async with (
             serving(create_app(build(settings))) as url,
-            httpx.AsyncClient(base_url=url) as http,
+            httpx.AsyncClient(base_url=url, timeout=30) as http,
         ):
             live_url.append(url)
             room = await new_room(http)
@@ -513,7 +513,7 @@ async def test_mediamtx_documented_auth_requests_get_the_answers_the_contract_sa
     fixture = Path(__file__).parents[1] / "deploy" / "mediamtx_auth_requests.json"
     documented = json.loads(fixture.read_text())
     url, _ = live
-    async with httpx.AsyncClient(base_url=url) as http:
+    async with httpx.AsyncClient(base_url=url, timeout=30) as http:
         room = await new_room(http)
         stream = (await http.get(f"/rooms/{room}/stream", headers=ADMIN)).json()
         key = stream["publish"][0]["stream_key"]

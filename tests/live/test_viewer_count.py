@@ -23,7 +23,7 @@ async def test_viewers_now_counts_persons_with_a_viewer_role(
     nc = await nats.connect(nats_server.url)
     joined = await nc.subscribe(subjects.room_event("live", "*", "viewer.joined"))
     room = await open_room(live_url)
-    async with httpx.AsyncClient(base_url=live_url) as http:
+    async with httpx.AsyncClient(base_url=live_url, timeout=30) as http:
         grant = await http.post(f"/rooms/{room}/join", json={"display_name": "host"}, headers=ADMIN)
         assert grant.status_code == 200, grant.text
     console = await TestViewer.connect(live_url, grant.json())

@@ -24,7 +24,7 @@ async def test_plus_one_in_the_room_becomes_a_paid_order(
     async with serving(live_app(build_live(settings))) as live_url:
         room = await open_room(live_url)
         offer = await orders.offer(room_id=room, variants=["M", "XL"], stock=5)
-        async with httpx.AsyncClient(base_url=live_url) as http:
+        async with httpx.AsyncClient(base_url=live_url, timeout=30) as http:
             await http.post(
                 f"/rooms/{room}/pin", json={"offer_id": offer["id"]}, headers=LIVE_ADMIN
             )

@@ -189,7 +189,7 @@ async def test_declined_card_then_expiry_releases_stock_to_the_waitlist(
     from tests.support import serving
 
     app = build(orders_settings(nats_server.url, database_url))
-    async with serving(create_app(app)) as url, httpx.AsyncClient(base_url=url) as http:
+    async with serving(create_app(app)) as url, httpx.AsyncClient(base_url=url, timeout=30) as http:
         app.gateway.callback_url = f"{url}/payments/callback"
         orders = Orders(url, app, http)
         offer = await orders.offer(stock=1, pay_within_s=5)

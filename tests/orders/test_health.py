@@ -29,7 +29,7 @@ async def test_service_is_ready_with_nats_streams_and_database(
         app = ingest_app(
             build_ingest(IngestSettings(nats_url=nats_server.url, database_url=database_url))
         )
-    async with serving(app) as url, httpx.AsyncClient(base_url=url) as http:
+    async with serving(app) as url, httpx.AsyncClient(base_url=url, timeout=30) as http:
         assert (await http.get("/healthz")).json() == {"status": "ok", "service": service}
         ready = await http.get("/readyz")
         assert ready.status_code == 200
@@ -45,7 +45,7 @@ async def test_readyz_says_what_is_missing_when_nats_goes_away(
     )
     async with (
         serving(orders_app(build_orders(settings))) as url,
-        httpx.AsyncClient(base_url=url) as http,
+        httpx.AsyncClient(base_url=url, timeout=30) as http,
     ):
         nats_server.stop()
 

@@ -12,7 +12,7 @@ from tests.support import eventually
 
 async def test_catalog_lists_the_hosts_own_products(orders: Orders) -> None:
     admin_product = await orders.http.post("/products", headers=ADMIN, json={"title": "Tea 茶"})
-    async with httpx.AsyncClient() as http:
+    async with httpx.AsyncClient(timeout=30) as http:
         # A host credential as live issues them (same secret): the host sees only theirs.
         mei = {"Authorization": f"Bearer {HostTokens(SECRET).issue('host:mei', 'Mei')}"}
         created = await http.post(

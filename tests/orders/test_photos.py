@@ -181,7 +181,7 @@ async def test_over_the_size_limit_is_413_before_or_after_reading(
     nats_server: NatsServer, database_url: str, nc: NatsClient
 ) -> None:
     app = build(orders_settings(nats_server.url, database_url, photo_max_bytes=100_000))
-    async with serving(create_app(app)) as url, httpx.AsyncClient(base_url=url) as http:
+    async with serving(create_app(app)) as url, httpx.AsyncClient(base_url=url, timeout=30) as http:
         created = await http.post("/products", headers=ADMIN, json={"title": "Tea"})
         product_id = created.json()["id"]
         before = await stored_objects(nc)
@@ -284,7 +284,7 @@ async def test_the_same_picture_on_two_products_is_stored_once(orders: Orders) -
 async def test_photos_are_served_to_anyone_as_immutable_jpegs(orders: Orders) -> None:
     product_id = await product(orders)
     [photo] = (await upload(orders.http, product_id, pictures.phone_jpeg())).json()
-    async with httpx.AsyncClient(base_url=orders.url) as anyone:  # no credential
+    async with httpx.AsyncClient(base_url=orders.url, timeout=30) as anyone:  # no credential
         answer = await anyone.get(f"/photos/{photo['card']}")
         assert answer.status_code == 200
         headers = answer.headers
