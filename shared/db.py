@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from sqlalchemy import Connection, MetaData, event, inspect, text
+from sqlalchemy import Connection, MetaData, Table, event, inspect, text
 from sqlalchemy.ext.asyncio import AsyncEngine, async_sessionmaker, create_async_engine
 from sqlalchemy.orm import registry
 from sqlalchemy.schema import CreateColumn
@@ -68,17 +68,27 @@ async def migrate(engine: AsyncEngine, metadata: MetaData) -> None:
     async with engine.begin() as conn:
         if conn.dialect.name == "postgresql":
             await conn.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": MIGRATE_LOCK})
-        await conn.run_sync(metadata.create_all)
-        await conn.run_sync(_add_missing_columns, metadata)
-        await conn.run_sync(_add_missing_indexes, metadata)
+        await conn.run_sync(_create_or_grow, metadata)
 
 
-def _add_missing_columns(conn: Connection, metadata: MetaData) -> None:
+def _create_or_grow(conn: Connection, metadata: MetaData) -> None:
+    """Create the missing tables whole (with their indexes); only the tables that existed
+    already are inspected for missing columns and indexes (inspecting a table costs a
+    catalogue query per table and per index: most of a fresh start's migration)."""
+    existing = set(inspect(conn).get_table_names())
+    missing = [table for table in metadata.sorted_tables if table.name not in existing]
+    metadata.create_all(conn, tables=missing, checkfirst=False)
+    grown = [table for table in metadata.sorted_tables if table.name in existing]
+    _add_missing_columns(conn, grown)
+    _add_missing_indexes(conn, grown)
+
+
+def _add_missing_columns(conn: Connection, tables: list[Table]) -> None:
     """Tables only grow (docs/decisions/0001): a column the code has and an existing table
     lacks is added, if it may be empty (nullable) or has a server default; anything else
     needs a real migration and stops the start with a clear error."""
     inspector = inspect(conn)
-    for table in metadata.sorted_tables:
+    for table in tables:
         existing = {c["name"] for c in inspector.get_columns(table.name)}
         for column in table.columns:
             if column.name in existing:
@@ -92,10 +102,10 @@ def _add_missing_columns(conn: Connection, metadata: MetaData) -> None:
             conn.execute(text(f"ALTER TABLE {table.name} ADD COLUMN {ddl}"))
 
 
-def _add_missing_indexes(conn: Connection, metadata: MetaData) -> None:
+def _add_missing_indexes(conn: Connection, tables: list[Table]) -> None:
     """An index the code declares on a table that exists already (create_all only indexes
     the tables it creates): indexes only speed reads up, so adding one is always safe."""
-    for table in metadata.sorted_tables:
+    for table in tables:
         for index in table.indexes:
             index.create(conn, checkfirst=True)
 
