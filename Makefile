@@ -5,9 +5,9 @@ PYTHON ?= python3
 VENV   := .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
-# The suite waits on servers and browsers more than it computes: three workers (a test file
-# each, so a file's fixtures stay together) on 2 cores: 10.6-12.6 minutes against 13.0 with
-# two (1481 tests, PostgreSQL and Chromium on, the shared machine's load varying).
+# Three workers (a test file each, so a file's fixtures stay together) on 2 cores: 11.9-12.6
+# minutes (1481 tests, PostgreSQL and Chromium on), 13.0 with two. The run is CPU-bound
+# (vmstat: 6-7% idle), so more workers would not make it faster.
 # `make test TEST_PARALLEL=` runs it in one process.
 TEST_PARALLEL ?= -n 3 --dist loadfile
 SERVICES := ingest live orders analytics
