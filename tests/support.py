@@ -58,6 +58,10 @@ class PromptServer(uvicorn.Server):
         self.up.set()
         await self.exit_requested.wait()
 
+    def handle_exit(self, sig: int, frame: Any) -> None:
+        super().handle_exit(sig, frame)  # Ctrl-C during a test: stop as uvicorn would
+        self.exit_requested.set()
+
     async def shutdown(self, sockets: list[Any] | None = None) -> None:
         for server in self.servers:
             server.close()
