@@ -68,11 +68,10 @@ def _ms(text: str) -> float:
 
 
 def run_wrk(
-    url: str, lines: list[str], method: str, connections: int, workdir: Path
+    url: str, lines: list[str], method: str, connections: int, workdir: Path, threads: int = 2
 ) -> dict[str, Any]:
     requests_file = workdir / f"requests-{uuid.uuid4().hex[:6]}.txt"
     requests_file.write_text("\n".join(lines) + "\n")
-    threads = 2
     base = url.split("/", 3)  # http:, "", host:port, path
     env = dict(
         os.environ,
@@ -121,7 +120,8 @@ def run_wrk(
 
 
 @contextlib.contextmanager
-def process(args: list[str], env: dict[str, str], ready_url: str, log: Path) -> Iterator[None]:
+def process(args: list[str], env: dict[str, str], ready_url: str, log: Path) -> Iterator[int]:
+    """A server process, once it answers `ready_url`; yields its pid."""
     with log.open("ab") as out:
         proc = subprocess.Popen(args, cwd=REPO, env=env, stdout=out, stderr=subprocess.STDOUT)
     try:
@@ -135,7 +135,7 @@ def process(args: list[str], env: dict[str, str], ready_url: str, log: Path) -> 
             if time.monotonic() > deadline:
                 raise RuntimeError(f"{args} not ready: {log.read_text()[-2000:]}")
             time.sleep(0.2)
-        yield
+        yield proc.pid
     finally:
         proc.terminate()
         try:
