@@ -1,16 +1,21 @@
 """Flash sale: 10,000 units, 20,000 buyers arriving at once, driven by wrk.
 
     python -m bench.orders_flash_sale [--units 10000] [--buyers 20000] [--connections 200]
+                                      [--bursts sellout,allwin] [--repeat 1]
 
 Load generator: wrk (https://github.com/wg/wrk, `apt-get install wrk`) with
 bench/flash_sale.lua; every request is a different buyer (own viewer token, own
-idempotency key). Three scenarios in one run, each against a fresh process:
+idempotency key). The scenarios of one run:
 
 - noop: the orders process answering GET /healthz: the ceiling of the web stack;
+- checkout (sell-out): the real checkout (order row, idempotency record, per-buyer
+  limit, outbox events, waitlist for the losers) on one orders process, --units for
+  --buyers on a fresh offer;
+- checkout_allwin: the same buyers on another fresh offer with a unit for each: every
+  checkout writes an order (the costlier path);
 - update: bench/stock_update_app.py, the simplest correct alternative, a bare
-  conditional `UPDATE ... WHERE left > 0` per request on the same HTTP stack;
-- orders: the real checkout (order row, idempotency record, per-buyer limit,
-  outbox events, waitlist for the losers) on one orders process.
+  conditional `UPDATE ... WHERE left > 0` per request on the same HTTP stack (its own
+  process, after the orders process stopped).
 
 PostgreSQL when BENCH_POSTGRES_URL or TEST_POSTGRES_URL is set (a fresh database
 is created), else SQLite. Prints a table with medians of --repeat runs; writes
@@ -180,6 +185,42 @@ def buyers(n: int) -> list[str]:
     return lines
 
 
+def sale(
+    url: str,
+    product_id: str,
+    units: int,
+    burst: str,
+    lines: list[str],
+    args: argparse.Namespace,
+    workdir: Path,
+) -> Figures:
+    """One burst on a fresh offer of `units`: every buyer once, then the stock checked."""
+    offer = httpx.post(
+        f"{url}/rooms/bench/offers",
+        headers=ADMIN,
+        json={"product_id": product_id, "price_cents": 49900, "stock": units, "per_buyer_limit": 1},
+    ).json()
+    httpx.post(f"{url}/offers/{offer['id']}/open", headers=ADMIN).raise_for_status()
+    # Keys of their own per burst: the same buyers, new requests.
+    keyed = [f"{line}-{burst}" for line in lines]
+    done = run_wrk(f"{url}/offers/{offer['id']}/checkout", keyed, "POST", args.connections, workdir)
+    after = httpx.get(f"{url}/offers/{offer['id']}").json()
+    counters = {k: int(after[k]) for k in ("left", "held", "sold")}
+    counters["oversold"] = max(0, counters["held"] + counters["sold"] - units)
+    assert after["left"] + after["held"] + after["sold"] == units, after
+    assert after["held"] <= units
+    return Figures(
+        SCENARIO_LABEL[burst],
+        done["requests"],
+        done["per_s"],
+        done["p50_ms"],
+        done["p99_ms"],
+        done["non_2xx"],
+        f"left={after['left']} held={after['held']} sold={after['sold']}",
+        counters,
+    )
+
+
 def one_run(args: argparse.Namespace, nats_url: str, workdir: Path) -> list[Figures]:
     lines = buyers(args.buyers)
     figures: list[Figures] = []
@@ -215,38 +256,9 @@ def one_run(args: argparse.Namespace, nats_url: str, workdir: Path) -> list[Figu
             product = httpx.post(
                 f"{url}/products", json={"title": "Cherries"}, headers=ADMIN
             ).json()
-            offer = httpx.post(
-                f"{url}/rooms/bench/offers",
-                headers=ADMIN,
-                json={
-                    "product_id": product["id"],
-                    "price_cents": 49900,
-                    "stock": args.units,
-                    "per_buyer_limit": 1,
-                },
-            ).json()
-            httpx.post(f"{url}/offers/{offer['id']}/open", headers=ADMIN)
-            sale = run_wrk(
-                f"{url}/offers/{offer['id']}/checkout", lines, "POST", args.connections, workdir
-            )
-            after = httpx.get(f"{url}/offers/{offer['id']}").json()
-            tally = f"left={after['left']} held={after['held']} sold={after['sold']}"
-            counters = {k: int(after[k]) for k in ("left", "held", "sold")}
-            counters["oversold"] = max(0, counters["held"] + counters["sold"] - args.units)
-            assert after["left"] + after["held"] + after["sold"] == args.units, after
-            assert after["held"] <= args.units
-            figures.append(
-                Figures(
-                    "orders checkout (real)",
-                    sale["requests"],
-                    sale["per_s"],
-                    sale["p50_ms"],
-                    sale["p99_ms"],
-                    sale["non_2xx"],
-                    tally,
-                    counters,
-                )
-            )
+            for burst in args.bursts:
+                units = args.units if burst == "sellout" else args.buyers
+                figures.append(sale(url, product["id"], units, burst, lines, args, workdir))
         port = free_port()
         env = dict(os.environ, DATABASE_URL=db_url, STOCK=str(args.units))
         url = f"http://127.0.0.1:{port}"
@@ -290,7 +302,15 @@ def main() -> None:
     parser.add_argument("--buyers", type=int, default=20_000)
     parser.add_argument("--connections", type=int, default=200)
     parser.add_argument("--repeat", type=int, default=1)
+    parser.add_argument(
+        "--bursts",
+        default="sellout,allwin",
+        help="sellout: --units for --buyers; allwin: as many units as buyers",
+    )
     args = parser.parse_args()
+    args.bursts = [b.strip() for b in args.bursts.split(",") if b.strip()]
+    if not args.bursts or set(args.bursts) - set(SCENARIO_LABEL):
+        parser.error("--bursts: sellout, allwin or both")
     if shutil.which("wrk") is None:
         sys.exit("wrk is the load generator: install it (`apt-get install wrk`) and run again")
     runs: list[list[Figures]] = []
@@ -335,19 +355,29 @@ def main() -> None:
     write_results(args, db, runs, summary)
 
 
-SCENARIOS = (  # in the order one_run measures them
-    ("noop", "no-op GET /healthz, same stack", "reference"),
-    ("checkout", "orders checkout (real)", "measured"),
-    ("update", "bare conditional UPDATE, same stack", "reference"),
-)
+SCENARIO_LABEL = {
+    "sellout": "orders checkout (real), sell-out",
+    "allwin": "orders checkout (real), every buyer wins",
+}
+BURST_KEY = {"sellout": "checkout", "allwin": "checkout_allwin"}
+
+
+def scenarios(bursts: list[str]) -> list[tuple[str, str, str]]:
+    """(key, label, role) in the order one_run measures them."""
+    return [
+        ("noop", "no-op GET /healthz, same stack", "reference"),
+        *((BURST_KEY[b], SCENARIO_LABEL[b], "measured") for b in bursts),
+        ("update", "bare conditional UPDATE, same stack", "reference"),
+    ]
 
 
 def write_results(
     args: argparse.Namespace, db: str, runs: list[list[Figures]], summary: list[dict[str, Any]]
 ) -> None:
+    measured = scenarios(args.bursts)
     per_run = {
         key: [{**asdict(run[i]), **(run[i].counters or {})} for run in runs]
-        for i, (key, _, _) in enumerate(SCENARIOS)
+        for i, (key, _, _) in enumerate(measured)
     }
     for rows in per_run.values():
         for row in rows:
@@ -359,10 +389,26 @@ def write_results(
         database = {"kind": "PostgreSQL", "version": asyncio.run(postgres_version(admin_url))}
     else:
         database = sqlite_database()
-    noop, checkout, update = (per_run[key] for key, _, _ in SCENARIOS)
+    noop, update = per_run["noop"], per_run["update"]
 
     def per(a: dict[str, Any], b: dict[str, Any]) -> float:
         return float(a["per_s"] / b["per_s"]) if b["per_s"] else 0.0
+
+    ratios = []
+    for burst in args.bursts:
+        key, checkout = BURST_KEY[burst], per_run[BURST_KEY[burst]]
+        ratios += [
+            results.ratio(
+                f"{key}_vs_noop",
+                f"{SCENARIO_LABEL[burst]} req/s / no-op req/s",
+                [per(c, n) for c, n in zip(checkout, noop, strict=True)],
+            ),
+            results.ratio(
+                f"{key}_vs_update",
+                f"{SCENARIO_LABEL[burst]} req/s / bare conditional UPDATE req/s ({db})",
+                [per(c, u) for c, u in zip(checkout, update, strict=True)],
+            ),
+        ]
 
     results.write(
         "orders_flash_sale",
@@ -377,20 +423,9 @@ def write_results(
         },
         run_count=len(runs),
         scenarios=[
-            results.scenario(key, label, role, per_run[key]) for key, label, role in SCENARIOS
+            results.scenario(key, label, role, per_run[key]) for key, label, role in measured
         ],
-        ratios=[
-            results.ratio(
-                "checkout_vs_noop",
-                "checkout req/s / no-op req/s",
-                [per(c, n) for c, n in zip(checkout, noop, strict=True)],
-            ),
-            results.ratio(
-                "checkout_vs_update",
-                f"checkout req/s / bare conditional UPDATE req/s ({db})",
-                [per(c, u) for c, u in zip(checkout, update, strict=True)],
-            ),
-        ],
+        ratios=ratios,
         databases=[database],
         extra={
             "args": vars(args),
