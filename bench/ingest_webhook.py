@@ -7,8 +7,9 @@ served exactly as `python -m services.ingest` serves it (shared.runtime.serve:
 uvicorn, uvloop, httptools, one process; SQLite), with one extra route,
 POST /bench/noop, that reads the body and answers 200: the ceiling of the same
 stack in the same process. A chat is bound to a room, so every event takes the
-full path: signature check, raw archive (INGEST_RAW), ingest event (INGEST), the
-room's chat line (LIVE), each confirmed by JetStream before the 200.
+full path: signature check, then the ingest event carrying the raw body (INGEST),
+confirmed by JetStream before the 200; the room's chat line (LIVE) follows from INGEST
+in the same process (the ingest-room-lines consumer), so its cost is measured too.
 
 Load generator: wrk (`apt-get install -y wrk`), not the code under test. wrk's
 Lua cannot sign HMAC-SHA256 per request, so the bench pre-signs a pool of

@@ -20,10 +20,12 @@ from services.ingest.domain.channels import Channel
 from services.ingest.domain.limiter import Limiter, scaled
 from services.ingest.domain.planner import Config as PlannerConfig
 from services.ingest.entrypoints import outbound_consumers, subscribers
+from services.ingest.entrypoints.room_lines import RoomLinesConsumer
 from services.ingest.service_layer.bindings import Bindings
 from services.ingest.service_layer.intake import Intake
 from services.ingest.service_layer.media import MediaFetcher, MediaLimits
 from services.ingest.service_layer.planner import Planner
+from services.ingest.service_layer.room_lines import RoomLines
 from services.ingest.service_layer.sender import Sender, SenderPolicy
 from services.ingest.settings import IngestSettings
 from shared import objects
@@ -36,8 +38,8 @@ from shared.streams import LIVE
 
 log = logging.getLogger("qunlive.ingest")
 
-# Ingest events, the live room's chat line for bound chats and its fetched media, and the
-# planner's messages to the groups (commands to ingest's own sender).
+# Ingest events, the live room's chat line for bound chats (from INGEST: room_lines) and
+# its fetched media, and the planner's messages to the groups (commands to ingest's own sender).
 PUBLISHES: tuple[type[IntegrationEvent], ...] = (
     *INGEST_EVENTS,
     ChatMessagePosted,
@@ -66,6 +68,7 @@ class IngestApp:
     planner: Planner
     outbound: OutboundStore
     sender: Sender
+    room_lines: RoomLinesConsumer
     pruner: Periodic = field(init=False)
 
     def __post_init__(self) -> None:
@@ -73,9 +76,11 @@ class IngestApp:
 
     async def _started(self) -> None:
         self.bus.bind(self.infra.broker.connection)
+        await self.room_lines.start(self.infra.broker.connection)
         self.pruner.start()
 
     async def _stopping(self) -> None:
+        await self.room_lines.stop()
         await self.pruner.stop()
         await self.platform_media.aclose()
         await self.sender.aclose()
@@ -170,6 +175,14 @@ def build(
         planner=planner,
         outbound=outbound,
         sender=sender,
+        room_lines=RoomLinesConsumer(
+            RoomLines(
+                publish=bus.publish,
+                has_line=bus.room_has_line,
+                live_dedupe_window=timedelta(seconds=LIVE.duplicate_window_s),
+            ),
+            service=settings.service_name,
+        ),
     )
     infra.on_start.append(app._started)
     infra.on_stop.append(app._stopping)

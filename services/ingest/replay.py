@@ -2,7 +2,8 @@
 
     python -m services.ingest.replay --since 2h [--source telegram] [--limit 100000]
 
-Reads INGEST_RAW (raw bodies, kept 7 days) from `--since` ago, normalises each
+Reads the webhook bodies from `--since` ago (those the ingest events carry in INGEST, then
+those INGEST_RAW kept apart, 7 days), normalises each
 again and stores what comes out, exactly as the webhook would, except that
 replayed lines are not shown in the live room (they are old). Every event keeps
 its platform key as Nats-Msg-Id, so what was stored before is not stored twice.

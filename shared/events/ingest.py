@@ -10,9 +10,10 @@ accounts of one person later.
 
 from __future__ import annotations
 
+from datetime import datetime
 from typing import ClassVar, Literal
 
-from pydantic import BaseModel, Field
+from pydantic import Base64Bytes, BaseModel, Field
 
 from shared.events.envelope import IntegrationEvent
 
@@ -20,6 +21,16 @@ PLATFORM_PATTERN = r"^[a-z0-9_-]{1,32}$"
 # The subject a room's line with a picture or voice note goes to: ingest's media fetcher
 # reads only these, not every chat line (`ingest.<room>.external.message_with_media`).
 MEDIA_TO_FETCH_TYPE = "external.message_with_media"
+
+
+class RawPayload(BaseModel):
+    """A webhook body exactly as ingest received it, kept for a replay after a fix."""
+
+    source: Literal["telegram", "whatsapp", "webhook"] = Field(
+        description="The endpoint it came to, which names its normaliser (`webhook`: the "
+        "signed generic one)."
+    )
+    body: Base64Bytes = Field(description="The body's bytes, base64 (byte-exact).")
 
 
 class IngestEvent(IntegrationEvent):
@@ -41,6 +52,13 @@ class IngestEvent(IntegrationEvent):
         max_length=128,
         description="The group's title as the platform said it with this update, if it did "
         "(analytics names the group in the report).",
+    )
+    raw: RawPayload | None = Field(
+        default=None,
+        description="The webhook body this event came from, on the first event stored from "
+        "it (a body with several items carries it once): the archive `python -m "
+        "services.ingest.replay` reads. None on the other events of the body, on imports "
+        "and replays.",
     )
 
 
@@ -71,8 +89,15 @@ class ExternalMessageReceived(IngestEvent):
     in_room: bool = Field(
         default=False,
         description="Also posted to the room's chat (chat.message_posted, message_id = this "
-        "event's id); with media, its picture or voice note follows there as "
-        "chat.media_fetched. Such lines are published on `external.message_with_media`.",
+        "event's id) by ingest's `ingest-room-lines` consumer of this stream; with media, "
+        "its picture or voice note follows there as chat.media_fetched. Such lines are "
+        "published on `external.message_with_media`. On an edit: the room's line is edited "
+        "(chat.message_edited) if the original's line is in the room.",
+    )
+    original_sent_at: datetime | None = Field(
+        default=None,
+        description="An edit: when the original was sent, if the platform said (Telegram "
+        "`date`, the generic `sent_at`); where the search for its room line starts.",
     )
 
     other_subject_types: ClassVar[tuple[str, ...]] = (MEDIA_TO_FETCH_TYPE,)
@@ -81,7 +106,11 @@ class ExternalMessageReceived(IngestEvent):
     def subject_type(self) -> str:
         # Only the lines whose media ingest fetches get a subject of their own, so the
         # fetcher's durable consumer reads them and not every chat line (ARCHITECTURE 6).
-        return MEDIA_TO_FETCH_TYPE if self.media is not None and self.in_room else self.type
+        return (
+            MEDIA_TO_FETCH_TYPE
+            if self.media is not None and self.in_room and not self.edited
+            else self.type
+        )
 
 
 class ExternalMemberJoined(IngestEvent):

@@ -9,6 +9,7 @@ import httpx
 import pytest
 from nats.aio.client import Client as NatsClient
 from nats.js.api import AckPolicy, ConsumerConfig, DeliverPolicy
+from nats.js.errors import NotFoundError
 
 from services.ingest.bootstrap import IngestApp, build
 from services.ingest.main import create_app
@@ -101,8 +102,12 @@ async def ingest(nats_server: NatsServer, tmp_path: Path) -> AsyncIterator[Inges
 
 
 async def stream_messages(nc: NatsClient, stream: str, subject: str | None = None) -> list[Any]:
-    """Every message of a stream (or of one subject filter in it), oldest first."""
+    """Every message of a stream (or of one subject filter in it), oldest first. LIVE once
+    ingest's room lines consumer, if there is one, has caught up with INGEST."""
     js = nc.jetstream()
+    if stream == "LIVE":
+        with contextlib.suppress(NotFoundError):
+            await room_lines_settled(nc)
     info = await js.stream_info(stream, subjects_filter=subject) if subject else None
     total = (
         sum((info.state.subjects or {}).values())
@@ -136,3 +141,16 @@ async def live_url(nats_server: NatsServer, tmp_path: Path) -> AsyncIterator[str
     settings = live_settings(nats_server.url, f"sqlite+aiosqlite:///{tmp_path}/live.db")
     async with serving(create_live(build_live(settings))) as url:
         yield url
+
+
+async def room_lines_settled(nc: NatsClient, timeout: float = 15.0) -> None:
+    """Wait until ingest's room lines consumer has handled every stored ingest event: the
+    room's lines (and edits) of what was stored so far are in LIVE, or never will be."""
+    from services.ingest.entrypoints.room_lines import DURABLE_ROOM_LINES
+    from tests.support import eventually
+
+    async def done() -> bool:
+        info = await nc.jetstream().consumer_info("INGEST", DURABLE_ROOM_LINES)
+        return info.num_pending == 0 and info.num_ack_pending == 0
+
+    await eventually(done, timeout=timeout)

@@ -4,18 +4,20 @@ for lines the room showed, over real HTTP and a real nats-server."""
 from __future__ import annotations
 
 import json
+from datetime import UTC, datetime
 
 from nats.aio.client import Client as NatsClient
 
 from shared.events import ChatMessageEdited, ChatMessagePosted, parse_event
 from shared.events.ingest import ExternalMessageReceived
 from tests.ingest import payloads as p
-from tests.ingest.conftest import Ingest, stream_messages
+from tests.ingest.conftest import Ingest, room_lines_settled, stream_messages
 
 LINE_KEY = f"telegram:{p.GROUP_ID}:60"
 
 
 async def room_events(nc: NatsClient, room: str) -> list[ChatMessagePosted | ChatMessageEdited]:
+    await room_lines_settled(nc)
     found = [parse_event(m.data) for m in await stream_messages(nc, "LIVE", f"live.{room}.>")]
     return [e for e in found if isinstance(e, ChatMessagePosted | ChatMessageEdited)]
 
@@ -39,10 +41,13 @@ async def test_an_edit_of_a_shown_line_changes_it_in_the_room(
     assert edited.message_id == line.message_id == LINE_KEY
     assert (edited.text, edited.source, edited.customer_id) == ("+2", "telegram", "telegram:111")
     assert edited.id == f"chat:{LINE_KEY}:edit:{edit['edited_message']['edit_date']}"
-    # The ingest event of the edit is kept as before (not a room line itself).
+    # The ingest event of the edit is kept as before (not a room line itself): marked for
+    # the room (a fresh edit), with the original's send time its line is searched from.
     stored = [parse_event(m.data) for m in await stream_messages(nc, "INGEST", "ingest.r_ed1.>")]
     assert isinstance(stored[1], ExternalMessageReceived)
-    assert stored[1].edited and not stored[1].in_room
+    assert stored[1].edited and stored[1].in_room
+    assert stored[1].original_sent_at == datetime.fromtimestamp(edit["edited_message"]["date"], UTC)
+    assert stored[1].subject_type == "external.message_received"  # no media job for an edit
 
     # The platform re-delivers the edit: nothing new. A second edit is its own fact.
     assert (await ingest.telegram(edit)).json()["duplicates"] == 1
@@ -87,5 +92,6 @@ async def test_a_signed_webhook_edit_changes_its_line(ingest: Ingest, nc: NatsCl
     assert (await ingest.generic(edit)).json()["accepted"] == 1
     [edited] = edits_of(await room_events(nc, "r_ed3"))
     assert (edited.message_id, edited.text, edited.source) == (f"line:{chat}:m-9", "要3", "webhook")
+    await room_lines_settled(nc)
     raw = await stream_messages(nc, "LIVE", "live.r_ed3.chat.message_edited")
     assert json.loads(raw[0].data)["type"] == "chat.message_edited"

@@ -36,10 +36,15 @@ async def test_replay_re_normalises_the_archive_and_never_doubles(
 ) -> None:
     await ingest.bind("telegram", p.GROUP_ID, "r_replay")
     monkeypatch.setitem(intake.NORMALISERS, "telegram", buggy)
-    fine = await ingest.telegram(p.telegram_message("plain", message_id=90))
+    fine_update = p.telegram_message("plain", message_id=90)
+    fine = await ingest.telegram(fine_update)
     refused = await ingest.telegram(p.telegram_message("🍒 +1", message_id=91))
     assert fine.status_code == 200 and refused.status_code == 422
-    assert len(await stream_messages(nc, "INGEST_RAW", "ingest_raw.telegram")) == 2
+    # The stored line carries its body; the refused body, which gave no event, is archived.
+    [stored] = [parse_event(m.data) for m in await stream_messages(nc, "INGEST", "ingest.>")]
+    assert stored.raw is not None and stored.raw.source == "telegram"  # type: ignore[attr-defined]
+    assert stored.raw.body == p.encode(fine_update)  # type: ignore[attr-defined]
+    assert len(await stream_messages(nc, "INGEST_RAW", "ingest_raw.telegram")) == 1
     assert len(await stream_messages(nc, "DEADLETTER", "deadletter.ingest")) == 1
 
     monkeypatch.setitem(intake.NORMALISERS, "telegram", telegram.normalise_update)  # the fix

@@ -155,7 +155,7 @@ async def test_events_re_published_by_a_relay_reach_viewers_once(
 async def shrink_live_window(nc: NatsClient, ingest: Ingest, seconds: float) -> None:
     """LIVE's duplicate window (2 min) scaled down, on the server and in ingest alike."""
     await nc.jetstream().update_stream(replace(streams.LIVE, duplicate_window_s=seconds).config(1))
-    ingest.app.intake.live_dedupe_window = timedelta(seconds=seconds)
+    ingest.app.room_lines.lines.live_dedupe_window = timedelta(seconds=seconds)
 
 
 async def room_lines(nc: NatsClient, room: str) -> list[str]:
@@ -180,34 +180,36 @@ async def test_a_line_dated_in_the_future_is_stored_once_when_re_sent_later(
     assert await room_lines(nc, "r_future") == ["chat:line:g-future:m-1001"]
 
 
-async def test_a_retry_after_a_failed_room_publish_still_brings_the_line(
+async def test_a_room_line_that_failed_to_publish_comes_on_the_consumer_s_retry(
     ingest: Ingest, live_url: str, nc: NatsClient, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    """ingest stored the event, then could not publish the room line (NATS away, a crash):
-    the platform's retry is a duplicate for INGEST, and the room line is sent then."""
+    """ingest stored the event and answered; the room lines consumer could not publish the
+    line (NATS away): the platform is not involved, the consumer's retry brings it, in
+    order."""
     room = await open_room(live_url)
     await ingest.bind("telegram", p.GROUP_ID, room)
     viewer = await TestViewer.connect(live_url, await join(live_url, room, "Ana"))
-    bus = ingest.app.bus
-    publish = bus.publish
+    lines = ingest.app.room_lines.lines
+    publish = lines.publish
+    failed: list[str] = []
 
     async def room_line_fails_once(event: IntegrationEvent) -> Any:
-        if isinstance(event, ChatMessagePosted):
-            monkeypatch.setattr(bus, "publish", publish)
+        if isinstance(event, ChatMessagePosted) and not failed:
+            failed.append(event.id)
             raise NatsUnavailable("the room line was not stored")
         return await publish(event)
 
-    monkeypatch.setattr(bus, "publish", room_line_fails_once)
+    monkeypatch.setattr(lines, "publish", room_line_fails_once)
     try:
         key, post = telegram(90)
-        assert (await post(ingest)).status_code == 503
-        retried = await post(ingest)
-        assert retried.status_code == 200 and retried.json()["duplicates"] == 1
+        answered = await post(ingest)
+        assert answered.status_code == 200 and answered.json()["accepted"] == 1
         sentinel, post_sentinel = telegram(91)
         await post_sentinel(ingest)
         assert (await seen_after(viewer, sentinel)).count(key) == 1
     finally:
         await viewer.close()
+    assert failed == [f"chat:{key}"]
     assert [i for i in await room_lines(nc, room) if i[:5] == "chat:"] == [
         f"chat:{key}",
         f"chat:{sentinel}",

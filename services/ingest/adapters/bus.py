@@ -1,4 +1,5 @@
-"""ingest's side of NATS: events, the raw-payload archive, dead letters.
+"""ingest's side of NATS: events (with the webhook bodies they came in), the archive of
+the other bodies, dead letters.
 
 Every call fails fast with `NatsUnavailable` when the client is not connected
 (nats-py would otherwise buffer the publish and wait for a reply that cannot
@@ -9,21 +10,27 @@ from __future__ import annotations
 
 import contextlib
 import hashlib
+import json
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from datetime import UTC, datetime
 
 from nats.aio.client import Client as NatsClient
+from nats.aio.msg import Msg
 from nats.js import JetStreamContext
 from nats.js.api import AckPolicy, ConsumerConfig, DeliverPolicy, PubAck
 from nats.js.errors import NotFoundError
 
 from shared import streams, subjects
 from shared.events import ChatMessagePosted, IntegrationEvent
+from shared.events.ingest import RawPayload
 from shared.messaging import H_MSG_ID, EventPublisher, dead_letter
 
 H_RECEIVED_AT = "Qunlive-Received-At"
 CHAT_LINE_TYPE = ChatMessagePosted.model_fields["type"].default
+# An ingest event that carries its webhook body (pydantic writes `"raw":null` otherwise).
+_RAW_CARRIED = b'"raw":{'
+_ALL = 1 << 62
 # The most room lines one edit's lookup reads (headers only) to find its original.
 ROOM_LINE_SCAN_MAX = 20_000
 
@@ -158,11 +165,42 @@ class Bus:
     async def archived(
         self, since: datetime, source: str | None = None, limit: int = 100_000
     ) -> AsyncIterator[Archived]:
-        """Archived bodies from `since`, oldest first, up to what was there when asked."""
-        js, _ = self._ready()
+        """Bodies kept from `since`, oldest first, up to what was there when asked: those
+        the ingest events carry (INGEST), then those kept apart (INGEST_RAW: bodies that
+        gave no event, or too large to ride on one). At most `limit` bodies."""
+        found = 0
+        events = subjects.domain_events("ingest")
+        async for msg in self._read(streams.INGEST, events, since, _ALL):
+            # Most events carry no body: look before decoding (`"raw":null` otherwise).
+            if _RAW_CARRIED not in msg.data:
+                continue
+            raw = RawPayload.model_validate(json.loads(msg.data)["raw"])
+            if source is None or raw.source == source:
+                meta = msg.metadata
+                yield Archived(raw.source, raw.body, meta.timestamp, meta.sequence.stream)
+                found += 1
+                if found >= limit:
+                    return
         subject = subjects.raw_payload(source) if source else subjects.all_raw_payloads()
+        async for msg in self._read(streams.INGEST_RAW, subject, since, limit - found):
+            meta = msg.metadata
+            yield Archived(
+                source=msg.subject.split(".", 1)[1],
+                raw=msg.data,
+                received_at=meta.timestamp,
+                seq=meta.sequence.stream,
+            )
+
+    async def _read(
+        self, stream: streams.StreamSpec, subject: str, since: datetime, limit: int
+    ) -> AsyncIterator[Msg]:
+        """A stream's messages on `subject` from `since`, oldest first, up to the last one
+        there when asked and at most `limit`."""
+        js, _ = self._ready()
+        if limit <= 0:
+            return
         try:
-            info = await js.stream_info(streams.INGEST_RAW.name, subjects_filter=subject)
+            info = await js.stream_info(stream.name, subjects_filter=subject)
         except NotFoundError:
             return
         last = info.state.last_seq
@@ -170,7 +208,7 @@ class Bus:
             return
         sub = await js.pull_subscribe(
             subject,
-            stream=streams.INGEST_RAW.name,
+            stream=stream.name,
             config=ConsumerConfig(
                 deliver_policy=DeliverPolicy.BY_START_TIME,
                 opt_start_time=since,
@@ -191,12 +229,7 @@ class Bus:
                     if meta.sequence.stream > last:
                         return
                     seen += 1
-                    yield Archived(
-                        source=msg.subject.split(".", 1)[1],
-                        raw=msg.data,
-                        received_at=meta.timestamp,
-                        seq=meta.sequence.stream,
-                    )
+                    yield msg
                     if meta.sequence.stream == last or seen >= limit:
                         return
                 if batch and batch[-1].metadata.num_pending == 0:

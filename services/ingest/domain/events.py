@@ -15,6 +15,7 @@ from shared.events.ingest import (
     ExternalMessageReceived,
     ExternalReactionPosted,
     IngestEvent,
+    RawPayload,
 )
 from shared.events.media import PendingAttachment
 
@@ -31,8 +32,11 @@ def customer_ref(platform: str, user_id: str) -> str:
     return f"{platform}:{user_id}"
 
 
-def ingest_event(item: Item, room_id: str, via: Via, in_room: bool = False) -> IngestEvent:
-    """The item as the room's ingest event; `in_room`: its line also goes to the room."""
+def ingest_event(
+    item: Item, room_id: str, via: Via, in_room: bool = False, raw: RawPayload | None = None
+) -> IngestEvent:
+    """The item as the room's ingest event; `in_room`: its line also goes to the room (an
+    edit: changes its line there, if that line is there); `raw`: the body it came in."""
     common = {
         "id": item.key,
         "room_id": room_id,
@@ -44,6 +48,7 @@ def ingest_event(item: Item, room_id: str, via: Via, in_room: bool = False) -> I
         "display_name": item.user_name,
         "via": via,
         "chat_title": clip(item.chat_title, CHAT_TITLE_MAX) if item.chat_title else None,
+        "raw": raw,
     }
     match item:
         case ChatMessage():
@@ -65,6 +70,7 @@ def ingest_event(item: Item, room_id: str, via: Via, in_room: bool = False) -> I
                     else None
                 ),
                 in_room=in_room,
+                original_sent_at=item.sent_at if item.edited else None,
             )
         case MemberChange(joined=True):
             return ExternalMemberJoined(**common, added_by=item.by)
@@ -140,10 +146,15 @@ def may_edit_in_room(item: Item, now: datetime, max_age: timedelta) -> bool:
 CLOCK_MARGIN = timedelta(minutes=5)
 
 
-def original_window(item: ChatMessage) -> datetime:
+def original_window(event: ExternalMessageReceived) -> datetime:
     """From when LIVE may hold the room line of an edit's original."""
-    assert item.sent_at is not None
-    return item.sent_at - CLOCK_MARGIN
+    assert event.original_sent_at is not None
+    return event.original_sent_at - CLOCK_MARGIN
+
+
+def original_line_id(event: ExternalMessageReceived) -> str:
+    """An edit's original's room line id (its Nats-Msg-Id in LIVE)."""
+    return room_line_id(message_key(event.platform, event.chat_id, event.message_id))
 
 
 def room_line_id(line_key: str) -> str:
@@ -171,13 +182,15 @@ RESEND_SHARE = 0.75
 
 
 def resends_to_room(first_stored_at: datetime | None, now: datetime, window: timedelta) -> bool:
-    """Whether a re-delivery (INGEST said duplicate) sends its room line again.
+    """Whether a line stored in INGEST may (still, or again) be published to the room.
 
-    Only while the LIVE stream would still drop it as a duplicate: that repairs a crash
-    between the two publishes without ever storing a line twice. The time is counted
-    from when INGEST stored the first copy (`first_stored_at`, the server's clock, None
-    when unknown), never from the sender's `sent_at`: a line dated minutes ahead would
-    look fresh to the window long after LIVE forgot it.
+    Only while the LIVE stream would still drop a second copy as a duplicate: the room
+    lines consumer, a redelivery to it and the media fetcher may each publish it, and
+    LIVE stores it once. The time is counted from when INGEST stored the event
+    (`first_stored_at`, the server's clock, None when unknown), never from the sender's
+    `sent_at`: a line dated minutes ahead would look fresh long after LIVE forgot it. A
+    line later than that (the consumer stalled) stays an ingest event only: too old to
+    place a claim anyway.
     """
     if first_stored_at is None:
         return False

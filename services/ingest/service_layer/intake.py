@@ -1,9 +1,12 @@
-"""Taking in one payload: archive it, publish its events, park what no room claims.
+"""Taking in one payload: publish its events (the body riding on the first), park what no
+room claims.
 
-Ack-after-store: `take` returns only once JetStream confirmed every store (raw
-archive, ingest events, room chat lines) and the database committed the parked
-rows; anything else raises, and the webhook answers non-2xx so the platform
-retries. Retries are harmless: every event's Nats-Msg-Id is its platform key.
+Ack-after-store: `take` returns only once JetStream confirmed every store and the database
+committed the parked rows; anything else raises, and the webhook answers non-2xx so the
+platform retries. Retries are harmless: every event's Nats-Msg-Id is its platform key.
+A webhook of one bound item is one acknowledged write (its ingest event, carrying the raw
+body); the room's line follows from the INGEST stream (service_layer/room_lines.py).
+The separate archive (INGEST_RAW) keeps only the bodies no stored event carries.
 """
 
 from __future__ import annotations
@@ -14,26 +17,16 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from nats.js.api import PubAck
-
 from services.ingest.adapters.bus import Bus
 from services.ingest.adapters.store import BindingStore, ParkedStore
 from services.ingest.domain import fields, generic, telegram, whatsapp
-from services.ingest.domain.events import (
-    Via,
-    ingest_event,
-    may_edit_in_room,
-    original_window,
-    resends_to_room,
-    room_edit,
-    room_line,
-    room_line_id,
-    shows_in_room,
-)
-from services.ingest.domain.model import ChatMessage, Normalised, UnknownShape
-from shared.events import ChatMessageEdited, ChatMessagePosted
-from shared.events.ingest import ExternalMessageReceived
-from shared.streams import LIVE
+from services.ingest.domain.events import Via, ingest_event, may_edit_in_room, shows_in_room
+from services.ingest.domain.model import Normalised, UnknownShape
+from shared.events.ingest import RawPayload
+
+# A body larger than this goes to the archive rather than into its event (base64 and the
+# event must stay under NATS's 1 MB payload whatever MAX_BODY_BYTES says).
+RAW_IN_EVENT_MAX = 256 * 1024
 
 # Which normaliser reads a source's payloads (the endpoint, and the archive subject).
 NORMALISERS: dict[str, Callable[[Any], Normalised]] = {
@@ -80,11 +73,10 @@ class Intake:
         self.bindings = bindings
         self.parked = parked
         self.live_max_age = live_max_age
-        self.live_dedupe_window = timedelta(seconds=LIVE.duplicate_window_s)
         self.clock = clock
 
     async def take(self, source: str, raw: bytes) -> Receipt:
-        """A webhook body whose signature was checked: archive, normalise, store."""
+        """A webhook body whose signature was checked: normalise, store (with the body)."""
         try:
             normalised = parse(source, raw)
         except (Malformed, UnknownShape) as exc:
@@ -93,7 +85,7 @@ class Intake:
                 self.bus.dead_letter(source, raw, str(exc)), self.bus.archive(source, raw)
             )
             raise
-        return await self.receive(source, raw, normalised, archive=True)
+        return await self.receive(source, raw, normalised, keep_raw=True)
 
     async def receive(
         self,
@@ -101,9 +93,12 @@ class Intake:
         raw: bytes,
         normalised: Normalised,
         via: Via = "webhook",
-        archive: bool = False,
+        keep_raw: bool = False,
         to_room: bool = True,
     ) -> Receipt:
+        """Store the items as ingest events. `keep_raw`: the body is kept for a replay, on
+        its first event (or in the archive when no event carries it); `to_room`: fresh lines
+        (and fresh edits of them) are marked for the room (`in_room`)."""
         receipt = Receipt(ignored=list(normalised.ignored))
         items = list(normalised.items)
         rooms = await self.bindings.rooms_for((i.platform, i.chat_id) for i in items)
@@ -111,75 +106,41 @@ class Intake:
         unbound = [item for item in items if rooms[(item.platform, item.chat_id)] is None]
 
         # Whether each line also goes to the room is decided once, before anything is
-        # stored: the ingest event says so (`in_room`), and the media fetcher reads only
-        # the lines whose pending picture or voice note the room is waiting for.
+        # stored: the ingest event says so (`in_room`), and the room lines consumer and the
+        # media fetcher act on what it says.
         now = self.clock()
+        carried = keep_raw and bool(bound) and len(raw) <= RAW_IN_EVENT_MAX
         events = [
             ingest_event(
-                item, room, via, in_room=to_room and shows_in_room(item, now, self.live_max_age)
+                item,
+                room,
+                via,
+                in_room=to_room
+                and (
+                    shows_in_room(item, now, self.live_max_age)
+                    or may_edit_in_room(item, now, self.live_max_age)
+                ),
+                # Built, not validated: validating Base64Bytes would decode the bytes.
+                raw=RawPayload.model_construct(source=source, body=raw)  # type: ignore[arg-type]
+                if carried and n == 0
+                else None,
             )
-            for item, room in bound
+            for n, (item, room) in enumerate(bound)
         ]
-        stores = [self.bus.publish(event) for event in events]
-        if archive:
-            stores.append(self.bus.archive(source, raw))
-        acks = await asyncio.gather(*stores)
-        # Fresh edits of lines that may be in the room: each one's room edit is published
-        # once its original's line is found in LIVE (edits are rare: a lookup each).
-        edits = {
-            room_line_id(event.id): (item, room)
-            for (item, room), event in zip(bound, events, strict=True)
-            if to_room
-            and isinstance(item, ChatMessage)
-            and may_edit_in_room(item, now, self.live_max_age)
-        }
-        lines: list[ChatMessagePosted | ChatMessageEdited] = []
-        resends: list[tuple[ChatMessagePosted | ChatMessageEdited, PubAck]] = []
-        for event, ack in zip(events, acks, strict=False):
+        acks = await asyncio.gather(*(self.bus.publish(event) for event in events))
+        for ack in acks:
             if ack.duplicate:
                 receipt.duplicates += 1
             else:
                 receipt.accepted += 1
-            line: ChatMessagePosted | ChatMessageEdited | None = None
-            if isinstance(event, ExternalMessageReceived) and event.in_room:
-                line = room_line(event)
-            elif isinstance(event, ExternalMessageReceived) and room_line_id(event.id) in edits:
-                line = room_edit(event)
-            if line is None:
-                continue
-            if ack.duplicate:
-                resends.append((line, ack))
-            else:
-                lines.append(line)
-        if resends:
-            # Re-deliveries: when did INGEST store each first copy, by the server's clock?
-            stored = await asyncio.gather(*(self.bus.stored_at(ack) for _, ack in resends))
-            now = self.clock()
-            lines += [
-                line
-                for (line, _), first_stored_at in zip(resends, stored, strict=True)
-                if resends_to_room(first_stored_at, now, self.live_dedupe_window)
-            ]
-        shown = await asyncio.gather(
-            *(
-                self._original_shown(edits[line.id])
-                for line in lines
-                if isinstance(line, ChatMessageEdited)
-            )
-        )
-        edited = iter(shown)
-        lines = [line for line in lines if not isinstance(line, ChatMessageEdited) or next(edited)]
-        await asyncio.gather(*(self.bus.publish(line) for line in lines))
+        # The body goes to the archive when no stored event holds it: no event came of it
+        # (all unbound or ignored), it is too large, or its carrier was stored before (a
+        # re-delivery) while another of its events is new (a batch put together anew).
+        if keep_raw and (
+            not carried or (acks[0].duplicate and any(not a.duplicate for a in acks[1:]))
+        ):
+            await self.bus.archive(source, raw)
         if unbound:
             receipt.parked = len(unbound)
             await self.parked.park(source, raw, unbound)
         return receipt
-
-    async def _original_shown(self, edit: tuple[ChatMessage, str]) -> bool:
-        """Whether the edited line went to the room: LIVE holds its room line. Lines too
-        old for the room when they came, imported or replayed ones, lines of a chat bound
-        since: never shown, so their edits change nothing there."""
-        item, room = edit
-        return await self.bus.room_has_line(
-            room, room_line_id(item.original_key), original_window(item)
-        )

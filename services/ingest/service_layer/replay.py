@@ -1,4 +1,5 @@
-"""Replay: read archived raw bodies again with the current code.
+"""Replay: read the kept webhook bodies again with the current code (the bodies the ingest
+events carry, and the archive of those that gave no event).
 
 After a normalisation bug is fixed, what was refused (422) or skipped comes in;
 what was already stored is dropped by its Nats-Msg-Id (the same platform key),

@@ -142,7 +142,9 @@ class TestEvents:
         edit = replace(LINE, edited=True, text="+2", sent_at=sent)
         assert may_edit_in_room(edit, NOW + timedelta(seconds=1), max_age)
         # A line older than max_age may be edited (it was shown when it came)...
-        assert original_window(edit) < sent
+        event = ingest_event(edit, "r_1", "webhook", in_room=True)
+        assert isinstance(event, ExternalMessageReceived) and event.original_sent_at == sent
+        assert original_window(event) < sent
         # ...but an old edit (a backlog after downtime) changes nothing, like an old line.
         assert not may_edit_in_room(edit, NOW + timedelta(minutes=11), max_age)
         assert not may_edit_in_room(replace(edit, sent_at=None), NOW, max_age)  # unknown
