@@ -55,7 +55,13 @@ docs: $(STAMP)  ## regenerate the AsyncAPI and OpenAPI documents under docs/api/
 # PostgreSQL figures (orders, analytics) need TEST_POSTGRES_URL in the environment.
 # Live serves without permessage-deflate (decision 0011): its references run without it too.
 BENCH_LIVE      ?= --runs 3 --no-compression
+# Two bursts per run: sell-out (10,000 units, 20,000 buyers) and all-win (20,000 / 20,000).
 BENCH_ORDERS    ?= --repeat 3
+# One hot offer on 1, 2 and 3 orders processes (the capacity model's checkout sizes).
+BENCH_SCALE_OUT ?= --procs 1,2,3
+# The capacity model's other sizes: one live process at 250/500/1,000 viewers, one ingest at
+# 8/32/128 connections, shows of 100,000/300,000/1,000,000 events (docs/CAPACITY.md).
+BENCH_CAPACITY  ?=
 BENCH_INGEST    ?= --runs 3
 # The report goal is for one show of 1,000,000 events: one show holds them all.
 BENCH_ANALYTICS ?= --runs 3 --events 1000000 --events-per-show 1000000
@@ -79,6 +85,8 @@ bench: $(STAMP)  ## every benchmark under bench/ (needs wrk, Chromium), then doc
 	$(BIN)/python -m bench.media $(BENCH_MEDIA) || failed="$$failed media"; \
 	$(BIN)/python -m bench.outbound $(BENCH_OUTBOUND) || failed="$$failed outbound"; \
 	$(BIN)/python -m bench.claim_reply $(BENCH_CLAIM_REPLY) || failed="$$failed claim_reply"; \
+	$(BIN)/python -m bench.orders_scale_out $(BENCH_SCALE_OUT) || failed="$$failed orders_scale_out"; \
+	$(BIN)/python -m bench.capacity $(BENCH_CAPACITY) || failed="$$failed capacity"; \
 	$(BIN)/python -m bench.report || exit 1; \
 	if [ -n "$$failed" ]; then echo "failed:$$failed (docs/PERFORMANCE.md shows their last results, dated, or says not run)"; exit 1; fi
 

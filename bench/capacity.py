@@ -396,12 +396,14 @@ def model_block(results_dir: Path) -> str:
     if ranked:
         first = ranked[0]
         lines += [
-            "**Saturates first:** " + first.name + f": one unit of it carries "
+            f"**Saturates first:** {first.name}: one process carries "
             f"{first.saturates_at:.1%} of what the show asks of it"
             + (f" ({first.note})" if first.note else "")
-            + ". In order: "
+            + ". Share of the show one process carries, part by part: "
             + ", ".join(f"{p.name} {p.saturates_at:.1%}" for p in ranked)
-            + ".",
+            + ". Processes fix that for every part but one offer's checkout, whose row "
+            "decides one batch at a time: its share is what one offer answers in a second "
+            "of its burst.",
             "",
         ]
     missing = [
