@@ -421,6 +421,10 @@ class RoomFeed:
             )
         )
 
+    def pending_chat_ids(self) -> set[str]:
+        """The lines that go out with the next tick's `chat` frame."""
+        return {line.id for line in self._chat}
+
     def drain(self) -> list[Outgoing]:
         """The frames to send this tick, each encoded once, in a stable order."""
         out: list[Outgoing] = []
