@@ -508,10 +508,10 @@ async def measure(
         # A tag per attempt: late lines of a disturbed attempt do not count in the next.
         tag = TAG + ALPHABET[attempt]
         tagged = await window(scenario, workers, pids, opts, tag, connected, storm_urls)
-        if storm_urls:
-            break  # the joiners stay connected: a storm happens once
         if best is None or tagged.machine["others"] < best.machine["others"]:
             best = tagged
+        if storm_urls:
+            break  # the joiners stay connected: a storm happens once
         if tagged.machine["others"] <= QUIET_PERCENT:
             break
         if attempt < opts.retries:
