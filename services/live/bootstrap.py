@@ -102,6 +102,7 @@ class LiveApp:
         stream = (await self.streams.get(room_id)).stream
         return RoomState(
             status=room.status,
+            title=room.title,
             rules=RoomRules.from_dict(room.rules),
             pinned_offer_id=room.pinned_offer_id,
             roles={m.customer_id: Role(m.role) for m in members if m.role != Role.MEMBER},

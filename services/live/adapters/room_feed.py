@@ -97,6 +97,7 @@ class RoomState:
     """What a live instance knows of a room; the hub keeps it current from events."""
 
     status: str
+    title: str = ""
     rules: RoomRules = field(default_factory=RoomRules)
     pinned_offer_id: str | None = None
     roles: dict[str, Role] = field(default_factory=dict)

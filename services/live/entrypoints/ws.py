@@ -58,7 +58,10 @@ async def viewer_socket(websocket: WebSocket) -> None:
     await websocket.accept()
     try:
         viewer = live.tokens.verify(token, room_id)
-        room = await live.rooms.get(room_id)
+        # A room this instance serves exists, and its title never changes: no database
+        # read per join (a join storm is thousands of them).
+        serving = live.hubs.get(room_id)
+        title = serving.state.title if serving else (await live.rooms.get(room_id)).title
     except InvalidToken as exc:
         await websocket.send_text(_error("unauthorized", str(exc)))
         await websocket.close(CLOSE_UNAUTHORIZED, "unauthorized")
@@ -83,7 +86,7 @@ async def viewer_socket(websocket: WebSocket) -> None:
         # Built at once (nothing awaited since the viewer was attached: each line reaches
         # them once, in the history or in the next `chat` frame), and in a helper so the
         # history lines are not kept for the whole connection.
-        await websocket.send_text(_welcome(live, hub, room.title, viewer, session.role))
+        await websocket.send_text(_welcome(live, hub, title, viewer, session.role))
         await live.publisher.publish(
             ViewerJoined(
                 room_id=room_id,
