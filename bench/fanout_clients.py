@@ -9,6 +9,11 @@ in letters: the room's ad filter refuses runs of 10+ digits.
 Every viewer, senders included, records `receive time - send time` for each line.
 The parent drives a worker over a multiprocessing pipe: it sends `(command, arg)`,
 the worker answers `(reply, data)`.
+
+A join storm (`storm`): the worker also opens a second list of viewers, one at a time on
+a schedule spread over the storm, while chat runs; each records its join latency (the
+connect started -> its `welcome` frame) and the history it got. Their chat lines are not
+counted: they did not see the whole window.
 """
 
 from __future__ import annotations
@@ -105,6 +110,7 @@ class WorkerSpec:
 @dataclass
 class Stats:
     latencies_ns: array[int] = field(default_factory=lambda: array("q"))
+    seqs: array[int] = field(default_factory=lambda: array("q"))  # the line of each latency
     per_seq: dict[int, int] = field(default_factory=dict)  # seq -> viewers that got it
     first_ns: dict[int, int] = field(default_factory=dict)  # seq -> its lowest latency here
     last_ns: dict[int, int] = field(default_factory=dict)  # seq -> its highest latency here
@@ -117,6 +123,10 @@ class Stats:
     sent: int = 0
     send_failures: int = 0
     closed_early: int = 0
+    # The join storm's viewers: connect -> welcome, history lines in it, failures.
+    join_ns: array[int] = field(default_factory=lambda: array("q"))
+    join_history: array[int] = field(default_factory=lambda: array("q"))
+    join_failures: list[str] = field(default_factory=list)
 
 
 class Worker:
@@ -131,6 +141,7 @@ class Worker:
         self.tag = "-"  # the current window's; lines of an earlier window do not count
         self.closing = False
         self._tasks: list[asyncio.Task[None]] = []
+        self.joiners: list[ClientConnection] = []
 
     async def main(self) -> None:
         started = time.monotonic()
@@ -152,6 +163,8 @@ class Worker:
                 self.stats = Stats(per_viewer=[0] * len(self.spec.urls))
                 self.tag = str(arg["tag"])
                 self._go(float(arg["t0"]), float(arg["rate"]), float(arg["seconds"]))
+            elif command == "storm":
+                self._storm(float(arg["t0"]), float(arg["seconds"]), list(arg["urls"]))
             elif command == "status":
                 status = {
                     "sent": self.stats.sent,
@@ -211,6 +224,7 @@ class Worker:
                         seq, sent_ns = parsed
                         latency = now - sent_ns
                         latencies.append(latency)
+                        stats.seqs.append(seq)
                         if seq in per_seq:
                             per_seq[seq] += 1
                             first[seq] = min(first[seq], latency)
@@ -231,6 +245,39 @@ class Worker:
             pass
         if not self.closing:
             self.stats.closed_early += 1
+
+    def _storm(self, t0_wall: float, seconds: float, urls: list[str]) -> None:
+        """Open `urls` one after the other, evenly over `seconds` from wall-clock t0."""
+        loop = asyncio.get_running_loop()
+        t0_loop = loop.time() + (t0_wall - time.time())
+        step = seconds / max(len(urls), 1)
+        for k, url in enumerate(urls):
+            self._tasks.append(asyncio.create_task(self._join(url, t0_loop + k * step)))
+
+    async def _join(self, url: str, at: float) -> None:
+        stats = self.stats
+        await asyncio.sleep(max(0.0, at - asyncio.get_running_loop().time()))
+        started = time.perf_counter_ns()
+        try:
+            ws = await connect(
+                url,
+                open_timeout=60,
+                compression="deflate" if self.spec.compression else None,
+            )
+            first = json.loads(await asyncio.wait_for(ws.recv(), 60))
+        except Exception as exc:
+            stats.join_failures.append(f"{url.split('?')[0]}: {exc!r}")
+            return
+        stats.join_ns.append(time.perf_counter_ns() - started)
+        if first.get("type") != "welcome":
+            stats.join_failures.append(f"expected a welcome frame, got {str(first)[:200]}")
+        stats.join_history.append(len(first.get("history") or ()))
+        self.joiners.append(ws)
+        try:
+            async for _raw in ws:
+                self.frames_seen += 1
+        except ConnectionClosed:
+            pass
 
     def _go(self, t0_wall: float, rate: float, seconds: float) -> None:
         """Start the senders: wall-clock t0 is shared by every worker."""
@@ -275,6 +322,10 @@ class Worker:
         stats = self.stats
         return {
             "latencies_ns": stats.latencies_ns,
+            "seqs": stats.seqs,
+            "join_ns": stats.join_ns,
+            "join_history": stats.join_history,
+            "join_failures": stats.join_failures,
             "per_seq": stats.per_seq,
             "first_ns": stats.first_ns,
             "last_ns": stats.last_ns,
@@ -292,7 +343,7 @@ class Worker:
 
     async def _close(self) -> None:
         self.closing = True
-        open_sockets = [ws for ws in self.sockets if ws is not None]
+        open_sockets = [ws for ws in self.sockets if ws is not None] + self.joiners
         for start in range(0, len(open_sockets), 100):
             await asyncio.gather(
                 *(ws.close() for ws in open_sockets[start : start + 100]), return_exceptions=True

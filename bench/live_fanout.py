@@ -1,7 +1,7 @@
 """Live-room fan-out: one room, N viewers over two live processes, chat coming in.
 
     python -m bench.live_fanout [--viewers 1000] [--rate 50] [--seconds 20] [--scenarios live]
-                                [--runs 1]
+                                [--runs 1] [--join-storm [1000]] [--storm-seconds 10]
 
 Acceptance (the issue): "one room, 1,000 connected viewers across two live
 processes, 50 chat messages/s in; report delivery latency p50/p99 and the memory
@@ -36,6 +36,15 @@ core, measures their share during the window, and measures the window again (up
 to `--retries` times, viewers still connected, after the previous traffic has
 drained) if they took more; it keeps the quietest window and says how quiet.
 
+A fourth scenario, live-storm (`--join-storm N` adds it, after the others): the live
+setting with `--viewers` connected and chat running, and N more viewers (1,000 by default,
+their tokens taken over HTTP beforehand) opening their sockets evenly over
+`--storm-seconds`, from 1 s into the window (the window is made long enough to hold the
+storm and 2 s after it). Reported besides the usual figures: the connected viewers'
+delivery latency of the lines sent during the storm (storm_p50_ms, storm_p99_ms) and the
+joiners' join latency, socket connect -> `welcome` frame (join_p50_ms, join_p99_ms). The
+joiners' own chat lines are not counted. Measured once (no retry: the joiners stay).
+
 With --runs N the whole sequence runs N times, with fresh processes each time, and the
 figures are also given as medians over the runs. Prints a table per run; writes
 test-artifacts/bench/live_fanout.json.
@@ -59,7 +68,7 @@ import tempfile
 import time
 from array import array
 from collections.abc import Sequence
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, replace
 from multiprocessing.connection import Connection
 from multiprocessing.process import BaseProcess
 from pathlib import Path
@@ -85,7 +94,10 @@ STOP_TIMEOUT_S = 15.0
 CONNECT_TIMEOUT_S = 600.0
 DRAINED_AFTER_S = 2.0  # no frame for this long: nothing is on its way any more
 QUIET_PERCENT = 25.0  # other processes' CPU (100 = one core) under which the machine is quiet
-SCENARIOS = ("ceiling", "ceiling-tick", "live")
+SCENARIOS = ("ceiling", "ceiling-tick", "live", "live-storm")
+DEFAULT_SCENARIOS = ("ceiling", "ceiling-tick", "live")
+STORM_AFTER_S = 1.0  # into the window: the storm starts once chat is flowing
+STORM_TAIL_S = 2.0  # chat keeps running this long after the last joiner
 LIVE_TICK_S = float(LiveSettings.model_fields["tick_s"].default)
 JOIN_CONCURRENCY = 8
 # Resolved now, not in the child between fork and exec (see Children.spawn).
@@ -115,6 +127,8 @@ class Options:
     retries: int
     out: Path
     runs: int = 1
+    joiners: int = 1000
+    storm_s: float = 10.0
 
 
 # ---- processes -----------------------------------------------------------------------
@@ -309,6 +323,17 @@ class Result:
     # Per second of the window (by send time): lines, first/last-viewer p50, worst last.
     timeline: list[dict[str, float]]
     log_levels: dict[str, dict[str, int]] = field(default_factory=dict)
+    # The join storm (scenario live-storm only).
+    joiners: int = 0
+    joined: int = 0
+    join_failures: int = 0
+    join_p50_ms: float = math.nan
+    join_p99_ms: float = math.nan
+    join_max_ms: float = math.nan
+    join_history_lines_p50: float = math.nan
+    storm_p50_ms: float = math.nan
+    storm_p99_ms: float = math.nan
+    storm_lines: int = 0
 
     @property
     def achieved_rate(self) -> float:
@@ -365,12 +390,19 @@ async def window(
     opts: Options,
     tag: str,
     connected: int,
+    storm: list[list[str]] | None = None,
 ) -> Window:
-    """One send window: post for opts.seconds, wait for late lines, collect."""
+    """One send window: post for opts.seconds, wait for late lines, collect. With `storm`
+    (each worker's joiners), they join during the window."""
     t0 = time.time() + 1.0
     go = {"t0": t0, "rate": opts.rate, "seconds": opts.seconds, "tag": tag}
     for worker in workers:
         worker.pipe.send(("go", go))
+    if storm:
+        for worker, urls in zip(workers, storm, strict=True):
+            arg = {"t0": t0 + STORM_AFTER_S, "seconds": opts.storm_s, "urls": urls}
+            worker.pipe.send(("storm", arg))
+        say(f"[{scenario}] {sum(map(len, storm))} viewers join over {opts.storm_s:g} s …")
     await asyncio.sleep(t0 - time.time())
     cpu0 = {name: cpu_seconds(pid) for name, pid in pids.items()}
     busy0 = machine_busy_seconds()
@@ -428,11 +460,16 @@ async def measure(
     targets: list[Target],
     opts: Options,
     others: dict[str, int],
+    storm: list[list[str]] | None = None,
 ) -> Result:
-    """Connect the viewers to `targets`, post chat for opts.seconds, gather the figures."""
+    """Connect the viewers to `targets`, post chat for opts.seconds, gather the figures.
+    `storm`: more viewers' URLs per target, who join during the window."""
     rss_before = {t.name: rss_kib(t.pid) for t in targets}
     n = opts.client_procs
     workers: list[Worker] = []
+    storm_urls: list[list[str]] | None = (
+        [interleave([urls[w::n] for urls in storm]) for w in range(n)] if storm else None
+    )
     for w in range(n):
         urls = interleave([t.urls[w::n] for t in targets])
         senders = opts.senders // n + (1 if w < opts.senders % n else 0)
@@ -469,9 +506,12 @@ async def measure(
         await wait_drained(scenario, workers, opts.drain_s)
         await wait_quiet(scenario, list(pids.values()), opts.wait_quiet_s)
         # A tag per attempt: late lines of a disturbed attempt do not count in the next.
-        tagged = await window(scenario, workers, pids, opts, TAG + ALPHABET[attempt], connected)
+        tag = TAG + ALPHABET[attempt]
+        tagged = await window(scenario, workers, pids, opts, tag, connected, storm_urls)
         if best is None or tagged.machine["others"] < best.machine["others"]:
             best = tagged
+        if storm_urls:
+            break  # the joiners stay connected: a storm happens once
         if tagged.machine["others"] <= QUIET_PERCENT:
             break
         if attempt < opts.retries:
@@ -486,6 +526,10 @@ async def measure(
     children.stop_workers()
 
     latencies = array("q")
+    line_of = array("q")
+    join_ns = array("q")
+    join_history = array("q")
+    join_failures: list[str] = []
     per_seq: dict[int, int] = {}
     first: dict[int, int] = {}
     last: dict[int, int] = {}
@@ -493,6 +537,10 @@ async def measure(
     errors: dict[str, int] = {}
     for r in results:
         latencies.extend(r["latencies_ns"])
+        line_of.extend(r["seqs"])
+        join_ns.extend(r["join_ns"])
+        join_history.extend(r["join_history"])
+        join_failures.extend(r["join_failures"])
         for seq, count in r["per_seq"].items():
             per_seq[seq] = per_seq.get(seq, 0) + count
             first[seq] = min(first.get(seq, r["first_ns"][seq]), r["first_ns"][seq])
@@ -527,9 +575,34 @@ async def measure(
                 }
             )
 
-    def per_conn(rss: dict[str, int]) -> float:
-        grown = [(rss[t.name] - rss_before[t.name]) / len(t.urls) for t in targets]
+    def per_conn(rss: dict[str, int], joined: bool = False) -> float:
+        share = (len(join_ns) / len(targets)) if joined else 0  # joiners are spread evenly
+        grown = [(rss[t.name] - rss_before[t.name]) / (len(t.urls) + share) for t in targets]
         return round(sum(grown) / len(grown), 1)
+
+    storm_figures: dict[str, Any] = {}
+    if storm_urls:
+        for failure in join_failures[:5]:
+            say(f"[{scenario}]   join failure: {failure}")
+        begin_ns = int((t0 + STORM_AFTER_S) * 1e9)
+        end_ns = begin_ns + int(opts.storm_s * 1e9)
+        during = {q for q, at in sent_at.items() if begin_ns <= at < end_ns}
+        in_storm = sorted(lat for lat, q in zip(latencies, line_of, strict=True) if q in during)
+        joins = sorted(join_ns)
+        storm_figures = {
+            "joiners": sum(map(len, storm_urls)),
+            "joined": len(joins),
+            "join_failures": len(join_failures),
+            "join_p50_ms": ms(percentile(joins, 0.5)) if joins else math.nan,
+            "join_p99_ms": ms(percentile(joins, 0.99)) if joins else math.nan,
+            "join_max_ms": ms(joins[-1]) if joins else math.nan,
+            "join_history_lines_p50": (
+                float(percentile(sorted(join_history), 0.5)) if join_history else math.nan
+            ),
+            "storm_p50_ms": ms(percentile(in_storm, 0.5)) if in_storm else math.nan,
+            "storm_p99_ms": ms(percentile(in_storm, 0.99)) if in_storm else math.nan,
+            "storm_lines": len(during),
+        }
 
     return Result(
         scenario=scenario,
@@ -548,7 +621,7 @@ async def measure(
         max_ms=ms(ordered[-1]) if ordered else math.nan,
         mean_ms=ms(sum(ordered) / len(ordered)) if ordered else math.nan,
         kib_per_conn=per_conn(rss_connected),
-        kib_per_conn_after_run=per_conn(rss_after),
+        kib_per_conn_after_run=per_conn(rss_after, joined=bool(storm_urls)),
         rss_kib={
             t.name: {
                 "before": rss_before[t.name],
@@ -571,6 +644,7 @@ async def measure(
         first_viewer_ms=spread(list(first.values())),
         last_viewer_ms=spread(list(last.values())),
         timeline=timeline,
+        **storm_figures,
     )
 
 
@@ -659,7 +733,9 @@ def log_levels(path: Path) -> dict[str, int]:
     return counts
 
 
-async def run_live(children: Children, opts: Options, scratch: Path) -> Result:
+async def run_live(children: Children, opts: Options, scratch: Path, storm: bool = False) -> Result:
+    """The live scenario; with `storm`, live-storm (opts.joiners join during the window)."""
+    scenario = "live-storm" if storm else "live"
     nats_port = free_port()
     nats_pid = children.spawn(
         "nats-server",
@@ -675,7 +751,7 @@ async def run_live(children: Children, opts: Options, scratch: Path) -> Result:
         ],
     )
     wait_for_port("127.0.0.1", nats_port)
-    say(f"[live] nats-server on :{nats_port} (pid {nats_pid})")
+    say(f"[{scenario}] nats-server on :{nats_port} (pid {nats_pid})")
     base_env = os.environ | {
         "NATS_URL": f"nats://127.0.0.1:{nats_port}",
         "DATABASE_URL": f"sqlite+aiosqlite:///{scratch}/live.db",
@@ -693,7 +769,7 @@ async def run_live(children: Children, opts: Options, scratch: Path) -> Result:
         base_url = f"http://127.0.0.1:{port}"
         # One after the other: both migrate the same SQLite file at start.
         await wait_ready(children, name, pid, base_url)
-        say(f"[live] {name} ready on :{port} (pid {pid})")
+        say(f"[{scenario}] {name} ready on :{port} (pid {pid})")
         lives.append((name, pid, base_url))
 
     room_id = await open_room(lives[0][2])
@@ -701,19 +777,32 @@ async def run_live(children: Children, opts: Options, scratch: Path) -> Result:
         (url,) = await join_all(base_url, room_id, [f"warm-up {name}"])
         await warm_up(url)
     await asyncio.sleep(1.0)
-    say(f"[live] room {room_id} is live; joining {opts.viewers} viewers over HTTP …")
+    say(f"[{scenario}] room {room_id} is live; joining {opts.viewers} viewers over HTTP …")
     targets = []
+    joiners: list[list[str]] = []
     for i, (name, pid, base_url) in enumerate(lives):
         names = [f"viewer {v:04d}" for v in range(i, opts.viewers, len(lives))]
         targets.append(Target(name, pid, await join_all(base_url, room_id, names)))
+        if storm:
+            names = [f"joiner {v:04d}" for v in range(i, opts.joiners, len(lives))]
+            joiners.append(await join_all(base_url, room_id, names))
+    description = (
+        f"services.live × {opts.lives} processes, nats-server, SQLite; "
+        f"tick {LIVE_TICK_S * 1000:g} ms"
+    )
+    if storm:
+        description += f"; {opts.joiners:,} viewers join over {opts.storm_s:g} s"
+        # Long enough to hold the storm; measured once.
+        seconds = max(opts.seconds, STORM_AFTER_S + opts.storm_s + STORM_TAIL_S)
+        opts = replace(opts, seconds=seconds, retries=0)
     result = await measure(
         children,
-        "live",
-        f"services.live × {opts.lives} processes, nats-server, SQLite; "
-        f"tick {LIVE_TICK_S * 1000:g} ms",
+        scenario,
+        description,
         targets,
         opts,
         others={"nats-server": nats_pid},
+        storm=joiners or None,
     )
     for name, pid, _ in lives:
         children.stop(pid)
@@ -799,6 +888,14 @@ def details(r: Result) -> list[str]:
             "  last-viewer p50 by second (ms): "
             + " ".join(f"{t['last_p50_ms']:.0f}" for t in r.timeline)
         )
+    if r.joiners:
+        lines.append(
+            f"  join storm: {r.joined}/{r.joiners} joined ({r.join_failures} failed); "
+            f"join (connect → welcome) p50 {r.join_p50_ms:.1f} / p99 {r.join_p99_ms:.1f} / "
+            f"max {r.join_max_ms:.1f} ms, history lines p50 {r.join_history_lines_p50:g}; "
+            f"delivery of the {r.storm_lines} lines sent during it: p50 {r.storm_p50_ms:.1f} / "
+            f"p99 {r.storm_p99_ms:.1f} ms"
+        )
     for name, levels in r.log_levels.items():
         lines.append(f"  {name} log lines by level: {levels}")
     return lines
@@ -844,8 +941,9 @@ def environment(opts: Options) -> dict[str, object]:
 async def run(opts: Options, children: Children, scratch: Path) -> list[Result]:
     results = []
     for scenario in opts.scenarios:
-        if scenario == "live":
-            results.append(await run_live(children, opts, scratch))
+        if scenario in ("live", "live-storm"):
+            storm = scenario == "live-storm"
+            results.append(await run_live(children, opts, scratch, storm))
         else:
             tick_s = LIVE_TICK_S if scenario == "ceiling-tick" else 0.0
             results.append(await run_ceiling(children, opts, tick_s))
@@ -875,8 +973,9 @@ def parse_args(argv: list[str] | None) -> Options:
     )
     parser.add_argument(
         "--scenarios",
-        default=",".join(SCENARIOS),
-        help=f"comma-separated, in order (default: {','.join(SCENARIOS)})",
+        default=",".join(DEFAULT_SCENARIOS),
+        help=f"comma-separated, in order, of {','.join(SCENARIOS)} "
+        f"(default: {','.join(DEFAULT_SCENARIOS)})",
     )
     parser.add_argument("--no-compression", action="store_true", help="no permessage-deflate")
     parser.add_argument(
@@ -893,6 +992,18 @@ def parse_args(argv: list[str] | None) -> Options:
     )
     parser.add_argument("--runs", type=int, default=1, help="repeat everything; medians")
     parser.add_argument(
+        "--join-storm",
+        type=int,
+        nargs="?",
+        const=1000,
+        default=None,
+        metavar="N",
+        help="add the live-storm scenario: N viewers (1,000) join during the window",
+    )
+    parser.add_argument(
+        "--storm-seconds", type=float, default=10.0, help="the join storm lasts this long"
+    )
+    parser.add_argument(
         "--out", type=Path, default=bench_results.results_dir() / "live_fanout.json"
     )
     args = parser.parse_args(argv)
@@ -904,6 +1015,11 @@ def parse_args(argv: list[str] | None) -> Options:
     scenarios = tuple(s.strip() for s in args.scenarios.split(",") if s.strip())
     if not scenarios or set(scenarios) - set(SCENARIOS):
         parser.error(f"--scenarios: choose from {', '.join(SCENARIOS)}")
+    if args.join_storm is not None and "live-storm" not in scenarios:
+        scenarios += ("live-storm",)
+    joiners = args.join_storm if args.join_storm is not None else 1000
+    if joiners < args.client_procs * args.lives or args.storm_seconds <= 0:
+        parser.error("--join-storm: at least one joiner per client and live process")
     return Options(
         viewers=args.viewers,
         rate=args.rate,
@@ -921,6 +1037,8 @@ def parse_args(argv: list[str] | None) -> Options:
         retries=min(max(args.retries, 0), 25),
         out=args.out,
         runs=max(1, args.runs),
+        joiners=joiners,
+        storm_s=args.storm_seconds,
     )
 
 
@@ -931,6 +1049,7 @@ ROLES = {
         "reference",
     ),
     "live": ("services.live, nats-server, SQLite", "measured"),
+    "live-storm": ("services.live, a join storm during the window", "measured"),
 }
 
 
@@ -957,7 +1076,19 @@ def headline(r: Result) -> dict[str, Any]:
         "others_cpu_percent": r.machine_cpu_percent["others"],
         "gaps_dropped": r.gaps_dropped,
         "connect_failures": r.connect_failures,
-    }
+    } | (
+        {
+            "joiners": r.joiners,
+            "joined": r.joined,
+            "join_failures": r.join_failures,
+            "join_p50_ms": num(r.join_p50_ms),
+            "join_p99_ms": num(r.join_p99_ms),
+            "storm_p50_ms": num(r.storm_p50_ms),
+            "storm_p99_ms": num(r.storm_p99_ms),
+        }
+        if r.joiners
+        else {}
+    )
 
 
 def write_results(
@@ -973,11 +1104,18 @@ def write_results(
         label, role = ROLES.get(key, (key, "reference"))
         if key == "live":
             label = f"services.live × {opts.lives} processes, nats-server, SQLite"
+        elif key == "live-storm":
+            label = (
+                f"services.live × {opts.lives} processes, {opts.joiners:,} viewers joining "
+                f"over {opts.storm_s:g} s"
+            )
         scenarios.append(bench_results.scenario(key, label, role, rows))
 
-    def ratio(key: str, label: str, figure: str, top: str, bottom: str) -> dict[str, Any] | None:
+    def ratio(
+        key: str, label: str, figure: str, top: str, bottom: str, of_bottom: str = ""
+    ) -> dict[str, Any] | None:
         pairs = [
-            (a[figure], b[figure])
+            (a.get(figure), b.get(of_bottom or figure))
             for a, b in zip(per_run.get(top, []), per_run.get(bottom, []), strict=False)
         ]
         values = [a / b for a, b in pairs if a is not None and b]
@@ -991,6 +1129,14 @@ def write_results(
             "p99_ms",
             "live",
             "ceiling-tick",
+        ),
+        ratio(
+            "live_storm_p99_vs_ceiling_tick",
+            "delivery p99 during a join storm / tick-batched broadcast p99",
+            "storm_p99_ms",
+            "live-storm",
+            "ceiling-tick",
+            "p99_ms",
         ),
         ratio(
             "live_kib_vs_ceiling",

@@ -26,6 +26,7 @@ from services.live.service_layer.posts import Limits, Posts
 from services.live.service_layer.room_media import LinesMedia, RoomMedia
 from services.live.service_layer.rooms import RoomService
 from services.live.service_layer.streams import StreamService
+from services.live.service_layer.welcomes import Welcomes
 from services.live.settings import LiveSettings
 from shared.events import (
     ChatMessageEdited,
@@ -72,6 +73,7 @@ class LiveApp:
     posts: Posts
     room_media: RoomMedia
     last_posts: LastPosts
+    welcomes: Welcomes
     instance_id: str = field(default_factory=lambda: uuid.uuid4().hex[:8])
     _history: ChatHistory | None = None
     _media: Objects | None = None
@@ -100,6 +102,7 @@ class LiveApp:
         stream = (await self.streams.get(room_id)).stream
         return RoomState(
             status=room.status,
+            title=room.title,
             rules=RoomRules.from_dict(room.rules),
             pinned_offer_id=room.pinned_offer_id,
             roles={m.customer_id: Role(m.role) for m in members if m.role != Role.MEMBER},
@@ -125,6 +128,7 @@ class LiveApp:
 
     async def _stopping(self) -> None:
         await self.announcements.stop()
+        await self.welcomes.stop()
         await self.hubs.close_all()
         await self.outbox.stop()
 
@@ -139,7 +143,13 @@ def build(settings: LiveSettings | None = None) -> LiveApp:
     outbox = Outbox(LiveOutbox, infra.sessions)
     instance_id = uuid.uuid4().hex[:8]
     # A hub that starts serving a room first reads its offers, red packets and polls.
-    hubs = Hubs(instance_id, settings.tick_s, past=lambda room: room_past(infra.js, room))
+    # ... and its recent chat, kept in memory from then on: joining viewers' history.
+    hubs = Hubs(
+        instance_id,
+        settings.tick_s,
+        past=lambda room: room_past(infra.js, room),
+        chat_past=lambda room: app.history.events(room),
+    )
 
     async def lines_by(room_id: str, customer_id: str) -> list[str]:
         return await app.history.lines_by(room_id, customer_id)
@@ -174,6 +184,13 @@ def build(settings: LiveSettings | None = None) -> LiveApp:
         infra.sessions, lambda: app.media, settings.room_media_max_bytes, history=lines_media
     )
     last_posts = LastPosts()
+    interactions = Interactions(
+        infra.sessions,
+        outbox,
+        applied=hubs.apply_now,
+        lines_by=lines_by,
+        deleted=room_media.release,
+    )
     app = LiveApp(
         settings=settings,
         infra=infra,
@@ -181,13 +198,7 @@ def build(settings: LiveSettings | None = None) -> LiveApp:
         host_tokens=HostTokens(settings.secret_key),
         rooms=rooms,
         streams=streams,
-        interactions=Interactions(
-            infra.sessions,
-            outbox,
-            applied=hubs.apply_now,
-            lines_by=lines_by,
-            deleted=room_media.release,
-        ),
+        interactions=interactions,
         announcements=Announcements(infra.sessions, lambda: infra.publisher),
         rate_limiter=RateLimiter(settings.actions_per_s, settings.actions_burst),
         outbox=outbox,
@@ -206,6 +217,7 @@ def build(settings: LiveSettings | None = None) -> LiveApp:
         ),
         room_media=room_media,
         last_posts=last_posts,
+        welcomes=Welcomes(interactions.welcome_new, lambda line: infra.publisher.publish(line)),
         instance_id=instance_id,
     )
 

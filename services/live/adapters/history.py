@@ -6,11 +6,16 @@ their line (merged into it: a joining viewer sees the picture, not "pending") an
 groups' edits (applied: a joining viewer sees the new text, marked as edited). Moderation
 applies to the history: a deleted line (a moderator's delete, or every line of a banned
 member) is not served again, by any instance.
+
+A joining viewer's history does not come from here but from `RecentChat`, the same fold
+kept in memory by the room's hub from the events it fans out anyway: the hub reads this
+history once, when it opens (decision DRAFT-cheap-joins).
 """
 
 from __future__ import annotations
 
 import asyncio
+from collections.abc import Collection
 
 from nats.aio.msg import Msg
 from nats.js import JetStreamContext
@@ -61,16 +66,100 @@ def chat_line(event: ChatMessagePosted) -> protocol.ChatLine:
     )
 
 
+# Deleted lines remembered, so a copy of one folded late (the hub's first read) stays out.
+DELETED_KEPT = 1000
+
+
+class RecentChat:
+    """A room's recent chat as a joining viewer gets it, kept in memory: the lines with the
+    groups' media fetched since and their edits applied, a deleted line gone at once. Fed
+    the room's events in stream order (the hub: its first read of the history, then what
+    it fans out). Like CHAT_HISTORY it keeps the last CHAT_HISTORY_PER_ROOM lines of the
+    conversation and, apart, of the system lines, so welcomes never evict what was said."""
+
+    __slots__ = ("_deleted", "_keep", "_said", "_seq", "_system")
+
+    def __init__(self, keep: int = CHAT_HISTORY_PER_ROOM) -> None:
+        self._keep = keep
+        self._seq = 0  # stream order across both kinds
+        self._said: dict[str, tuple[int, protocol.ChatLine]] = {}  # oldest first
+        self._system: dict[str, tuple[int, protocol.ChatLine]] = {}
+        self._deleted: dict[str, None] = {}  # oldest first, at most DELETED_KEPT
+
+    def _find(self, message_id: str) -> protocol.ChatLine | None:
+        found = self._said.get(message_id) or self._system.get(message_id)
+        return found[1] if found else None
+
+    def apply(self, event: IntegrationEvent) -> None:
+        """Fold one event (idempotent: any other kind of event is ignored)."""
+        match event:
+            case ChatMessagePosted():
+                kind = self._system if event.source == SYSTEM else self._said
+                if event.message_id in kind or event.message_id in self._deleted:
+                    return
+                self._seq += 1
+                kind[event.message_id] = (self._seq, chat_line(event))
+                if len(kind) > self._keep:
+                    del kind[next(iter(kind))]
+            case ChatMessageDeleted():
+                self._said.pop(event.message_id, None)
+                self._system.pop(event.message_id, None)
+                self._deleted[event.message_id] = None
+                if len(self._deleted) > DELETED_KEPT:
+                    del self._deleted[next(iter(self._deleted))]
+            case ChatMediaFetched():
+                line = self._find(event.message_id)
+                if line is not None and isinstance(line.attachment, PendingAttachment):
+                    line.attachment = event.attachment  # None: it could not be fetched
+            case ChatMessageEdited():
+                line = self._find(event.message_id)
+                if line is not None and is_edit_of_a_group_line(event, line.source):
+                    line.text, line.edited = event.text, True
+            case _:
+                pass
+
+    def recent(self, limit: int, leave_out: Collection[str] = ()) -> list[protocol.ChatLine]:
+        """The last `limit` lines of the conversation, system lines in the places it leaves
+        free (as `history_window`), oldest first; without the lines in `leave_out` (those
+        still on their way to the viewers in the next frame)."""
+        if limit <= 0:
+            return []
+        said = _last(self._said, limit, leave_out)
+        system = _last(self._system, limit - len(said), leave_out)
+        return [line for _, line in sorted(said + system, key=lambda pair: pair[0])]
+
+
+def _last(
+    lines: dict[str, tuple[int, protocol.ChatLine]], n: int, leave_out: Collection[str]
+) -> list[tuple[int, protocol.ChatLine]]:
+    out: list[tuple[int, protocol.ChatLine]] = []
+    if n <= 0:
+        return out
+    for pair in reversed(lines.values()):
+        if pair[1].id not in leave_out:
+            out.append(pair)
+            if len(out) == n:
+                break
+    return out
+
+
 class ChatHistory:
     def __init__(self, js: JetStreamContext) -> None:
         self._js = js
 
     async def recent(self, room_id: str, limit: int) -> list[protocol.ChatLine]:
-        """The last `limit` lines a joining viewer gets, oldest first."""
+        """The last `limit` lines as the streams have them, oldest first (what a hub's
+        `RecentChat` serves joining viewers)."""
         if limit <= 0:
             return []
         lines = await self._visible(room_id)
         return history_window(lines, limit, lambda line: line.source == SYSTEM)
+
+    async def events(self, room_id: str) -> list[IntegrationEvent]:
+        """The room's chat events in stream order (a hub folds them into its RecentChat
+        when it opens)."""
+        events, _ = await self._events(room_id)
+        return events
 
     async def lines_by(self, room_id: str, customer_id: str) -> list[str]:
         """The ids of the lines by this member still in the room's history."""

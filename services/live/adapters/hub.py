@@ -6,6 +6,9 @@ tick loop turns what arrived into frames, encodes each frame once, and offers
 it to every local connection. Each connection has a bounded queue; a slow
 viewer loses its oldest frames (and is told, with a `gap` frame) instead of
 slowing the room.
+
+The hub also keeps the room's recent chat (`RecentChat`), from the events it fans out:
+a joining viewer's history is read from memory, not from a JetStream consumer per join.
 """
 
 from __future__ import annotations
@@ -21,6 +24,7 @@ from nats.aio.msg import Msg
 from nats.aio.subscription import Subscription
 
 from services.live import protocol
+from services.live.adapters.history import RecentChat
 from services.live.adapters.room_feed import RoomFeed, RoomState
 from services.live.domain.once import Once
 from services.live.domain.viewers import Role, Viewer
@@ -129,6 +133,7 @@ class RoomHub:
         self.room_id = room_id
         # Kept current from the room's own events, so the hot path never asks the database.
         self.feed = RoomFeed(state)
+        self.chat = RecentChat()
         self.once = Once(LIVE.duplicate_window_s, ONCE_LIMIT)
         self.instance_id = instance_id
         self.tick_s = tick_s
@@ -141,7 +146,14 @@ class RoomHub:
         # While the past is read: events from the bus wait here, to be applied after it.
         self._arrived: list[IntegrationEvent] | None = None
 
-    async def open(self, nc: NatsClient, past: PastEvents | None = None) -> None:
+    async def open(
+        self,
+        nc: NatsClient,
+        past: PastEvents | None = None,
+        chat_past: PastEvents | None = None,
+    ) -> None:
+        """Subscribe, then fold the room's past: its offers, packets and polls (`past`) into
+        the feed, its recent chat (`chat_past`) into `chat`."""
         self._nc = nc
         self._arrived = []
         self._subs = [
@@ -151,15 +163,17 @@ class RoomHub:
         ]
         # Subscribed first, then the past: nothing falls between the two, and what arrived
         # meanwhile is applied after the past, once (the past holds it too, by event id).
-        try:
-            earlier = await past(self.room_id) if past else []
-        except Exception:
-            log.warning("could not read the room's past events", extra={"room_id": self.room_id})
-            earlier = []
+        earlier, chat = await asyncio.gather(
+            self._read(past, "the room's past events"),
+            self._read(chat_past, "the room's chat history"),
+        )
         for event in earlier:
             self.once.first(event.id)  # a re-publish of it later is not shown either
             self.feed.apply(event)
-        known = {event.id for event in earlier}
+        for event in chat:
+            self.once.first(event.id)
+            self.chat.apply(event)
+        known = {event.id for event in earlier} | {event.id for event in chat}
         arrived, self._arrived = self._arrived, None
         for event in arrived:
             if event.id not in known:
@@ -168,6 +182,18 @@ class RoomHub:
             asyncio.create_task(self._tick_loop(), name=f"tick-{self.room_id}"),
             asyncio.create_task(self._presence_loop(), name=f"presence-{self.room_id}"),
         ]
+
+    async def _read(self, read: PastEvents | None, what: str) -> list[IntegrationEvent]:
+        try:
+            return await read(self.room_id) if read else []
+        except Exception:
+            log.warning(f"could not read {what}", extra={"room_id": self.room_id})
+            return []
+
+    def history(self, limit: int) -> list[protocol.ChatLine]:
+        """A joining viewer's history: the recent chat without the lines still waiting for
+        the next tick (the viewer is attached: those reach them in the next `chat` frame)."""
+        return self.chat.recent(limit, self.feed.pending_chat_ids())
 
     async def close(self) -> None:
         for task in self._tasks:
@@ -209,9 +235,11 @@ class RoomHub:
         """A decision this instance just made: in force here before its caller hears "done"
         (the room's frames follow when the event comes back from the bus)."""
         self.feed.state.apply(event)
+        self.chat.apply(event)  # a line deleted here is out of the next joiner's history
 
     def _apply(self, event: IntegrationEvent) -> None:
         self.feed.apply(event)
+        self.chat.apply(event)
         if isinstance(event, ModerationApplied) and event.action in ("kick", "ban"):
             removed = self._by_customer.get(event.customer_id or "", ())
             if removed:
@@ -291,10 +319,17 @@ class RoomHub:
 class Hubs:
     """The rooms this instance serves: a hub exists while it has a local viewer."""
 
-    def __init__(self, instance_id: str, tick_s: float, past: PastEvents | None = None) -> None:
+    def __init__(
+        self,
+        instance_id: str,
+        tick_s: float,
+        past: PastEvents | None = None,
+        chat_past: PastEvents | None = None,
+    ) -> None:
         self.instance_id = instance_id
         self.tick_s = tick_s
         self._past = past
+        self._chat_past = chat_past
         self._hubs: dict[str, RoomHub] = {}
         # One lock per room, alive while someone holds or waits for it: opening a room reads
         # its past from the streams, and joins to the instance's other rooms must not wait.
@@ -322,7 +357,7 @@ class Hubs:
                 if self._nc is None:
                     raise RuntimeError("hubs not bound to NATS")
                 hub = RoomHub(room_id, self.instance_id, self.tick_s, await load_state())
-                await hub.open(self._nc, self._past)
+                await hub.open(self._nc, self._past, self._chat_past)
                 self._hubs[room_id] = hub
             hub.add(conn)
             return hub

@@ -97,6 +97,7 @@ class RoomState:
     """What a live instance knows of a room; the hub keeps it current from events."""
 
     status: str
+    title: str = ""
     rules: RoomRules = field(default_factory=RoomRules)
     pinned_offer_id: str | None = None
     roles: dict[str, Role] = field(default_factory=dict)
@@ -420,6 +421,10 @@ class RoomFeed:
                 action=event.action, customer_id=event.customer_id, reason=event.reason
             )
         )
+
+    def pending_chat_ids(self) -> set[str]:
+        """The lines that go out with the next tick's `chat` frame."""
+        return {line.id for line in self._chat}
 
     def drain(self) -> list[Outgoing]:
         """The frames to send this tick, each encoded once, in a stable order."""

@@ -60,6 +60,30 @@ def compose_chat(
     )
 
 
+WELCOME_NAMED = 5  # a line greeting more names names the latest and counts the others
+
+
+def welcome_line(room_id: str, names: list[str]) -> ChatMessagePosted:
+    """The system line greeting members who joined for the first time (one or several, in
+    the order they came: the latest are named, they are the ones looking)."""
+    shown = [f"@{name}" for name in names[-WELCOME_NAMED:]]
+    more = len(names) - len(shown)
+    if more:
+        english = f"{', '.join(shown)} and {more} more"
+        chinese = f"{'、'.join(shown)} 等 {len(names)} 位"
+    else:
+        english = ", ".join(shown[:-1]) + " and " + shown[-1] if len(shown) > 1 else shown[0]
+        chinese = "、".join(shown)
+    return ChatMessagePosted(
+        room_id=room_id,
+        customer_id=None,
+        message_id=new_id(),
+        display_name="Qunlive",
+        text=f"Welcome {english}! 欢迎 {chinese} 加入!",
+        source="system",
+    )
+
+
 def history_window(
     lines: Sequence[Line], limit: int, is_system: Callable[[Line], bool]
 ) -> list[Line]:

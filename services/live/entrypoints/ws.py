@@ -25,7 +25,6 @@ from services.live.service_layer.interactions import Outcome
 from services.live.service_layer.posts import PostRefused
 from services.live.service_layer.rooms import RoomNotFound
 from shared.events import (
-    ChatMessagePosted,
     LikesSent,
     ModerationApplied,
     PlaceClaim,
@@ -59,7 +58,10 @@ async def viewer_socket(websocket: WebSocket) -> None:
     await websocket.accept()
     try:
         viewer = live.tokens.verify(token, room_id)
-        room = await live.rooms.get(room_id)
+        # A room this instance serves exists, and its title never changes: no database
+        # read per join (a join storm is thousands of them).
+        serving = live.hubs.get(room_id)
+        title = serving.state.title if serving else (await live.rooms.get(room_id)).title
     except InvalidToken as exc:
         await websocket.send_text(_error("unauthorized", str(exc)))
         await websocket.close(CLOSE_UNAUTHORIZED, "unauthorized")
@@ -81,8 +83,10 @@ async def viewer_socket(websocket: WebSocket) -> None:
     session = ViewerSession(live, hub, viewer, conn)
     started = time.monotonic()
     try:
-        # Built in a helper so the history lines are not kept for the whole connection.
-        await websocket.send_text(await _welcome(live, hub, room.title, viewer, session.role))
+        # Built at once (nothing awaited since the viewer was attached: each line reaches
+        # them once, in the history or in the next `chat` frame), and in a helper so the
+        # history lines are not kept for the whole connection.
+        await websocket.send_text(_welcome(live, hub, title, viewer, session.role))
         await live.publisher.publish(
             ViewerJoined(
                 room_id=room_id,
@@ -93,8 +97,7 @@ async def viewer_socket(websocket: WebSocket) -> None:
                 role=session.role.value,
             )
         )
-        if await live.interactions.welcome_once(room_id, viewer.customer_id):
-            await live.publisher.publish(_welcome_line(room_id, viewer))
+        await live.welcomes.joined(room_id, viewer.customer_id, viewer.display_name)
         # Receiving runs here, not in a task of its own: one task less per viewer. When
         # the sender closes the socket (kick, end of show), the client's close ends it.
         sender = asyncio.create_task(conn.run_sender())
@@ -124,8 +127,8 @@ async def viewer_socket(websocket: WebSocket) -> None:
             log.warning("could not publish viewer.left", extra={"room_id": room_id})
 
 
-async def _welcome(live: LiveApp, hub: RoomHub, title: str, viewer: Viewer, role: Role) -> str:
-    history = await live.history.recent(hub.room_id, live.settings.history_size)
+def _welcome(live: LiveApp, hub: RoomHub, title: str, viewer: Viewer, role: Role) -> str:
+    history = hub.history(live.settings.history_size)
     allowed = hub.state.may_post(viewer.customer_id, utcnow())
     return protocol.Welcome(
         room_id=hub.room_id,
@@ -139,17 +142,6 @@ async def _welcome(live: LiveApp, hub: RoomHub, title: str, viewer: Viewer, role
         stream=hub.state.stream,
         may_post=protocol.MayPost(media=allowed.media, links=allowed.links),
     ).model_dump_json()
-
-
-def _welcome_line(room_id: str, viewer: Viewer) -> ChatMessagePosted:
-    return ChatMessagePosted(
-        room_id=room_id,
-        customer_id=None,
-        message_id=new_id(),
-        display_name="Qunlive",
-        text=f"Welcome @{viewer.display_name}! 欢迎 @{viewer.display_name} 加入!",
-        source="system",
-    )
 
 
 def _is_disconnect(exc: BaseException) -> bool:

@@ -376,17 +376,21 @@ class Interactions:
             await session.commit()
         return deletions
 
-    async def welcome_once(self, room_id: str, customer_id: str) -> bool:
-        """True exactly once per member per room: the first connection gets the welcome."""
+    async def welcome_new(self, room_id: str, customer_ids: list[str]) -> set[str]:
+        """Those of the members not welcomed before, now marked: each is welcomed once."""
+        if not customer_ids:
+            return set()
         async with self._sessions() as session:
-            result = await session.exec(
+            result = await session.execute(
                 update(MemberRow)
                 .where(
                     col(MemberRow.room_id) == room_id,
-                    col(MemberRow.customer_id) == customer_id,
+                    col(MemberRow.customer_id).in_(customer_ids),
                     col(MemberRow.welcomed).is_(False),
                 )
                 .values(welcomed=True)
+                .returning(col(MemberRow.customer_id))
             )
+            new = set(result.scalars().all())
             await session.commit()
-            return bool(result.rowcount)
+            return new
