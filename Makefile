@@ -53,8 +53,9 @@ docs: $(STAMP)  ## regenerate the AsyncAPI and OpenAPI documents under docs/api/
 
 # Each benchmark's options, e.g. `make bench BENCH_ANALYTICS="--runs 3 --events 200000"`.
 # PostgreSQL figures (orders, analytics) need TEST_POSTGRES_URL in the environment.
-# Live serves without permessage-deflate (decision 0011): its references run without it too.
-BENCH_LIVE      ?= --runs 3 --no-compression
+# Live serves without permessage-deflate (decision 0011): its references run without it too;
+# --join-storm adds 1,000 viewers joining within 10 s while chat runs (decision 0046).
+BENCH_LIVE      ?= --runs 3 --no-compression --join-storm
 # Two bursts per run: sell-out (10,000 units, 20,000 buyers) and all-win (20,000 / 20,000).
 BENCH_ORDERS    ?= --repeat 3
 # One hot offer on 1, 2 and 3 orders processes (the capacity model's checkout sizes).

@@ -384,7 +384,7 @@ def _live_panels(data: Data) -> list[Panel]:
         Panel(
             "p99 delivery latency",
             "ms",
-            bars(data, "p99_ms", {"live": [(100, "100 ms")], "join_storm": [(250, "250 ms")]}),
+            bars(data, "p99_ms", {"live": [(100, "100 ms")]}),
         ),
         Panel(
             "memory per connected viewer",
@@ -606,6 +606,8 @@ BENCHMARKS: tuple[Benchmark, ...] = (
             Column("p99_ms", "p99 ms", ",.1f"),
             Column("max_ms", "max ms", ",.1f"),
             Column("kib_per_conn", "KiB/conn", ".1f"),
+            Column("storm_p99_ms", "p99 ms during the storm", ",.1f"),
+            Column("join_p99_ms", "join p99 ms", ",.1f"),
             Column("others_cpu_percent", "others' CPU %", ".0f"),
         ),
         "p99_ms",
@@ -632,7 +634,7 @@ BENCHMARKS: tuple[Benchmark, ...] = (
                 "ms",
                 "<=",
                 250,
-                lambda d: median(d, "join_storm", "p99_ms"),
+                lambda d: median(d, "live-storm", "storm_p99_ms"),
             ),
         ],
         _live_panels,
