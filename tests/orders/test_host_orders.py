@@ -176,28 +176,31 @@ async def test_paging_keeps_the_totals_of_the_whole_set(
     assert (past["orders"], past["total"]) == ([], 3)
 
 
-@pytest.mark.parametrize(
-    "query",
-    [
-        "?limit=501",
-        "?limit=0",
-        "?offset=-1",
-        "?limit=ten",
-        "?status=shipped",
-        "?fulfilment=drone",
-        "?offer_id=",
-        "?pickup_point=",
-        "?" + "&".join(["status=paid"] * 8),
-        "?offer_id=" + "x" * 201,
-    ],
-)
-async def test_bad_filters_are_422(orders: Orders, query: str) -> None:
-    for path in (f"/rooms/{ROOM}/orders{query}", f"/rooms/{ROOM}/orders.csv{query}"):
-        if ("limit" in query or "offset" in query) and path.endswith(f".csv{query}"):
-            continue  # the CSV has every row: no paging
-        answer = await orders.http.get(path, headers=MEI)
-        assert answer.status_code == 422, (path, answer.text)
-        assert answer.json()["code"] == "invalid_request"
+BAD_FILTERS = [
+    "?limit=501",
+    "?limit=0",
+    "?offset=-1",
+    "?limit=ten",
+    "?status=shipped",
+    "?fulfilment=drone",
+    "?offer_id=",
+    "?pickup_point=",
+    "?" + "&".join(["status=paid"] * 8),
+    "?offer_id=" + "x" * 201,
+]
+
+
+async def test_bad_filters_are_422(orders: Orders) -> None:
+    # Reads only: one service for all queries, every one not refused is named.
+    accepted = []
+    for query in BAD_FILTERS:
+        for path in (f"/rooms/{ROOM}/orders{query}", f"/rooms/{ROOM}/orders.csv{query}"):
+            if ("limit" in query or "offset" in query) and path.endswith(f".csv{query}"):
+                continue  # the CSV has every row: no paging
+            answer = await orders.http.get(path, headers=MEI)
+            if not (answer.status_code == 422 and answer.json()["code"] == "invalid_request"):
+                accepted.append((path, answer.status_code, answer.text[:300]))
+    assert not accepted, accepted
 
 
 async def test_who_may_read_the_list(orders: Orders) -> None:
