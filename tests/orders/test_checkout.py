@@ -493,10 +493,16 @@ async def test_paying_twice_charges_once_and_a_declined_card_can_be_replaced(
         answer = await orders.http.post(
             f"/orders/{order_id}/pay", headers=auth, json={"card": card}
         )
+        # A tap that comes after the provider's callback (50 ms) finds the order paid: a
+        # 409, not a second charge. On a loaded machine any tap but the first can be late.
+        if answer.status_code == 409:
+            assert answer.json()["code"] == "conflict", answer.text
+            return {"payment_id": None}
         assert answer.status_code == 202, answer.text
         return answer.json()  # type: ignore[no-any-return]
 
     declined = await pay("4000 0000 0000 0002")
+    assert declined["payment_id"] is not None
 
     async def payments() -> list[PaymentRow]:
         async with orders.app.infra.sessions() as session:
@@ -509,8 +515,9 @@ async def test_paying_twice_charges_once_and_a_declined_card_can_be_replaced(
     good = "4242 4242 4242 4242"
     taps = await asyncio.gather(*(pay(good) for _ in range(3)))
     again = await pay(good)
-    assert {t["payment_id"] for t in [*taps, again]} == {taps[0]["payment_id"]}
-    assert taps[0]["payment_id"] != declined["payment_id"]
+    started = {t["payment_id"] for t in [*taps, again]} - {None}
+    assert len(started) == 1  # every tap answered with the one charge, or found it paid
+    assert started != {declined["payment_id"]}
 
     async def paid() -> dict | None:
         order = await orders.get(f"/orders/{order_id}", lily)
