@@ -159,11 +159,13 @@ def test_both_bursts_of_the_flash_sale_are_judged(tmp_path: Path) -> None:
     doc = generate(tmp_path)
     lines = {line.split(" | ")[0].lstrip("| "): line for line in doc.splitlines()}
     allwin = "checkout, all-win (20,000 units, 20,000 buyers)"
-    assert "| 65% | met (5 percentage points to spare) |" in (
-        lines[f"{allwin}: at least 60% of the web stack's no-op throughput"]
+    assert (
+        "| 65% | met (5 percentage points to spare) |"
+        in (lines[f"{allwin}: at least 60% of the web stack's no-op throughput"])
     )
-    assert "| 3.20× | met (0.20× to spare) |" in (
-        lines[f"{allwin}: at least 3× the PostgreSQL conditional-update checkout"]
+    assert (
+        "| 3.20× | met (0.20× to spare) |"
+        in (lines[f"{allwin}: at least 3× the PostgreSQL conditional-update checkout"])
     )
     assert "| 200 ms | met (50.0 ms to spare) |" in lines[f"{allwin}: p99 under 250 ms"]
     # Each burst is its own bar, with the goals' marks.
