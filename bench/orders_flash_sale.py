@@ -180,6 +180,43 @@ def buyers(n: int) -> list[str]:
     return lines
 
 
+def sale(
+    args: argparse.Namespace, url: str, lines: list[str], workdir: Path, label: str
+) -> Figures:
+    """One flash sale on the orders process at `url`: a fresh offer, every buyer once."""
+    product = httpx.post(f"{url}/products", json={"title": "Cherries"}, headers=ADMIN).json()
+    offer = httpx.post(
+        f"{url}/rooms/bench/offers",
+        headers=ADMIN,
+        json={
+            "product_id": product["id"],
+            "price_cents": 49900,
+            "stock": args.units,
+            "per_buyer_limit": 1,
+        },
+    ).json()
+    httpx.post(f"{url}/offers/{offer['id']}/open", headers=ADMIN)
+    answered = run_wrk(
+        f"{url}/offers/{offer['id']}/checkout", lines, "POST", args.connections, workdir
+    )
+    after = httpx.get(f"{url}/offers/{offer['id']}").json()
+    tally = f"left={after['left']} held={after['held']} sold={after['sold']}"
+    counters = {k: int(after[k]) for k in ("left", "held", "sold")}
+    counters["oversold"] = max(0, counters["held"] + counters["sold"] - args.units)
+    assert after["left"] + after["held"] + after["sold"] == args.units, after
+    assert after["held"] <= args.units
+    return Figures(
+        label,
+        answered["requests"],
+        answered["per_s"],
+        answered["p50_ms"],
+        answered["p99_ms"],
+        answered["non_2xx"],
+        tally,
+        counters,
+    )
+
+
 def one_run(args: argparse.Namespace, nats_url: str, workdir: Path) -> list[Figures]:
     lines = buyers(args.buyers)
     figures: list[Figures] = []
@@ -212,41 +249,23 @@ def one_run(args: argparse.Namespace, nats_url: str, workdir: Path) -> list[Figu
                     "",
                 )
             )
-            product = httpx.post(
-                f"{url}/products", json={"title": "Cherries"}, headers=ADMIN
-            ).json()
-            offer = httpx.post(
-                f"{url}/rooms/bench/offers",
-                headers=ADMIN,
-                json={
-                    "product_id": product["id"],
-                    "price_cents": 49900,
-                    "stock": args.units,
-                    "per_buyer_limit": 1,
-                },
-            ).json()
-            httpx.post(f"{url}/offers/{offer['id']}/open", headers=ADMIN)
-            sale = run_wrk(
-                f"{url}/offers/{offer['id']}/checkout", lines, "POST", args.connections, workdir
-            )
-            after = httpx.get(f"{url}/offers/{offer['id']}").json()
-            tally = f"left={after['left']} held={after['held']} sold={after['sold']}"
-            counters = {k: int(after[k]) for k in ("left", "held", "sold")}
-            counters["oversold"] = max(0, counters["held"] + counters["sold"] - args.units)
-            assert after["left"] + after["held"] + after["sold"] == args.units, after
-            assert after["held"] <= args.units
-            figures.append(
-                Figures(
-                    "orders checkout (real)",
-                    sale["requests"],
-                    sale["per_s"],
-                    sale["p50_ms"],
-                    sale["p99_ms"],
-                    sale["non_2xx"],
-                    tally,
-                    counters,
-                )
-            )
+            figures.append(sale(args, url, lines, workdir, "orders checkout (real)"))
+        # The same checkout solved by FastAPI, on its own database; listed last (after the
+        # SCENARIOS the results file names).
+        via_fastapi = None
+        if args.compare_fastapi:
+            with database(workdir) as other_db:
+                port = free_port()
+                url = f"http://127.0.0.1:{port}"
+                env.update(PORT=str(port), DATABASE_URL=other_db)
+                with process(
+                    [sys.executable, "-m", "bench.orders_via_fastapi"],
+                    env,
+                    f"{url}/readyz",
+                    workdir / "orders-fastapi.log",
+                ):
+                    label = "checkout via FastAPI's solving (ref.)"
+                    via_fastapi = sale(args, url, lines, workdir, label)
         port = free_port()
         env = dict(os.environ, DATABASE_URL=db_url, STOCK=str(args.units))
         url = f"http://127.0.0.1:{port}"
@@ -281,7 +300,7 @@ def one_run(args: argparse.Namespace, nats_url: str, workdir: Path) -> list[Figu
                     {"left": int(left)},
                 )
             )
-    return figures
+    return figures + ([via_fastapi] if via_fastapi else [])
 
 
 def main() -> None:
@@ -290,6 +309,11 @@ def main() -> None:
     parser.add_argument("--buyers", type=int, default=20_000)
     parser.add_argument("--connections", type=int, default=200)
     parser.add_argument("--repeat", type=int, default=1)
+    parser.add_argument(
+        "--compare-fastapi",
+        action="store_true",
+        help="also the checkout solved by FastAPI (bench/orders_via_fastapi.py), same run",
+    )
     args = parser.parse_args()
     if shutil.which("wrk") is None:
         sys.exit("wrk is the load generator: install it (`apt-get install wrk`) and run again")
