@@ -21,6 +21,7 @@ from sqlalchemy.ext.asyncio import async_sessionmaker
 from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
+from services.orders.adapters.desk_reads import ACTIVE, DeskReads, desk_reads
 from services.orders.adapters.tables import (
     CheckoutRow,
     OfferRow,
@@ -57,7 +58,6 @@ from shared.variants import normalize_variant
 
 log = logging.getLogger("qunlive.orders.checkout")
 
-ACTIVE = ("awaiting_payment", "paid", "deposit_paid")
 OFFERS = OfferRow.__table__  # the desk reads and writes the offer row with Core statements
 
 
@@ -199,32 +199,16 @@ class Checkout:
                 return [CheckoutResult(False, None, "not_found", "No such offer.")] * len(batch)
             offer = OfferRow(**locked)
             variants = await self._variants_of(session, offer.product_id)
-            done = {
-                row.key: row
-                for row in (
-                    await session.exec(
-                        select(CheckoutRow).where(
-                            col(CheckoutRow.key).in_({p.req.key for p in batch})
-                        )
-                    )
-                ).all()
-            }
+            reads = await desk_reads(conn)  # in the transaction the lock began
+            done = await reads.checkouts({p.req.key for p in batch})
             customers = {p.req.customer_id for p in batch}
-            bought = await self._holdings(session, offer_id, customers)
+            bought = await reads.holdings(offer_id, customers)
             # One place per buyer per offer, or per variant when the stock is split.
             waiting = {
                 (customer, variant if offer.variant_left else None)
-                for customer, variant in (
-                    await session.exec(
-                        select(WaitlistRow.customer_id, WaitlistRow.variant).where(
-                            WaitlistRow.offer_id == offer_id,
-                            WaitlistRow.status == "waiting",
-                            col(WaitlistRow.customer_id).in_(customers),
-                        )
-                    )
-                ).all()
+                for customer, variant in await reads.waiting(offer_id, customers)
             }
-            chains = await self._chains(session, customers)
+            chains = await self._chains(reads, customers)
             had_stock = offer.left > 0
             writes = _Writes()
             outcomes: list[CheckoutResult] = []
@@ -512,19 +496,13 @@ class Checkout:
             with contextlib.suppress(IntegrityError):  # someone else recorded it first
                 await session.commit()
 
-    async def _chains(self, session: AsyncSession, customers: set[str]) -> dict[str, list[str]]:
+    async def _chains(self, reads: DeskReads, customers: set[str]) -> dict[str, list[str]]:
         """Each customer's referrer, theirs, ... as far as the rule has levels: one query
         per level for the whole batch."""
         parents: dict[str, str] = {}
         asking = customers
         for _ in range(self._levels):
-            found = (
-                await session.exec(
-                    select(ReferralRow.customer_id, ReferralRow.referrer_id).where(
-                        col(ReferralRow.customer_id).in_(asking)
-                    )
-                )
-            ).all()
+            found = await reads.referrers(asking)
             parents.update(found)
             asking = {referrer for _, referrer in found} - parents.keys()
             if not asking:
