@@ -259,6 +259,25 @@ def one_run(args: argparse.Namespace, nats_url: str, workdir: Path) -> list[Figu
             for burst in args.bursts:
                 units = args.units if burst == "sellout" else args.buyers
                 figures.append(sale(url, product["id"], units, burst, lines, args, workdir))
+        # The sell-out solved by FastAPI, on its own database; listed last.
+        via_fastapi = None
+        if args.compare_fastapi:
+            with database(workdir) as other_db:
+                port = free_port()
+                url = f"http://127.0.0.1:{port}"
+                env.update(PORT=str(port), DATABASE_URL=other_db)
+                with process(
+                    [sys.executable, "-m", "bench.orders_via_fastapi"],
+                    env,
+                    f"{url}/readyz",
+                    workdir / "orders-fastapi.log",
+                ):
+                    product = httpx.post(
+                        f"{url}/products", json={"title": "Cherries"}, headers=ADMIN
+                    ).json()
+                    via_fastapi = sale(
+                        url, product["id"], args.units, "fastapi", lines, args, workdir
+                    )
         port = free_port()
         env = dict(os.environ, DATABASE_URL=db_url, STOCK=str(args.units))
         url = f"http://127.0.0.1:{port}"
@@ -293,7 +312,7 @@ def one_run(args: argparse.Namespace, nats_url: str, workdir: Path) -> list[Figu
                     {"left": int(left)},
                 )
             )
-    return figures
+    return figures + ([via_fastapi] if via_fastapi else [])
 
 
 def main() -> None:
@@ -307,9 +326,14 @@ def main() -> None:
         default="sellout,allwin",
         help="sellout: --units for --buyers; allwin: as many units as buyers",
     )
+    parser.add_argument(
+        "--compare-fastapi",
+        action="store_true",
+        help="also the sell-out solved by FastAPI (bench/orders_via_fastapi.py), same run",
+    )
     args = parser.parse_args()
     args.bursts = [b.strip() for b in args.bursts.split(",") if b.strip()]
-    if not args.bursts or set(args.bursts) - set(SCENARIO_LABEL):
+    if not args.bursts or set(args.bursts) - {"sellout", "allwin"}:
         parser.error("--bursts: sellout, allwin or both")
     if shutil.which("wrk") is None:
         sys.exit("wrk is the load generator: install it (`apt-get install wrk`) and run again")
@@ -358,23 +382,25 @@ def main() -> None:
 SCENARIO_LABEL = {
     "sellout": "orders checkout (real), sell-out",
     "allwin": "orders checkout (real), every buyer wins",
+    "fastapi": "the sell-out's checkout solved by FastAPI (ref.)",
 }
 BURST_KEY = {"sellout": "checkout", "allwin": "checkout_allwin"}
 
 
-def scenarios(bursts: list[str]) -> list[tuple[str, str, str]]:
-    """(key, label, role) in the order one_run measures them."""
+def scenarios(bursts: list[str], fastapi: bool = False) -> list[tuple[str, str, str]]:
+    """(key, label, role) in the order one_run lists them."""
     return [
         ("noop", "no-op GET /healthz, same stack", "reference"),
         *((BURST_KEY[b], SCENARIO_LABEL[b], "measured") for b in bursts),
         ("update", "bare conditional UPDATE, same stack", "reference"),
+        *([("via_fastapi", SCENARIO_LABEL["fastapi"], "reference")] if fastapi else []),
     ]
 
 
 def write_results(
     args: argparse.Namespace, db: str, runs: list[list[Figures]], summary: list[dict[str, Any]]
 ) -> None:
-    measured = scenarios(args.bursts)
+    measured = scenarios(args.bursts, args.compare_fastapi)
     per_run = {
         key: [{**asdict(run[i]), **(run[i].counters or {})} for run in runs]
         for i, (key, _, _) in enumerate(measured)
@@ -409,6 +435,17 @@ def write_results(
                 [per(c, u) for c, u in zip(checkout, update, strict=True)],
             ),
         ]
+    if args.compare_fastapi and "sellout" in args.bursts:  # the cost of the one path's choice
+        ratios.append(
+            results.ratio(
+                "checkout_vs_fastapi",
+                "sell-out req/s / the same checkout solved by FastAPI req/s",
+                [
+                    per(c, f)
+                    for c, f in zip(per_run["checkout"], per_run["via_fastapi"], strict=True)
+                ],
+            )
+        )
 
     results.write(
         "orders_flash_sale",

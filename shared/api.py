@@ -9,6 +9,7 @@ naive time is a 422 that says so rather than a comparison error later.
 
 from __future__ import annotations
 
+import email.message
 import json
 import math
 import re
@@ -17,8 +18,12 @@ from datetime import datetime
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Path, Request, Response
+from fastapi.exceptions import RequestValidationError
 from fastapi.routing import APIRoute
-from pydantic import AwareDatetime, BeforeValidator
+from pydantic import AwareDatetime, BeforeValidator, TypeAdapter, ValidationError
+from starlette.exceptions import HTTPException
+from starlette.requests import ClientDisconnect
+from starlette.routing import Match, Route
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from shared.events.envelope import SUBJECT_TOKEN_PATTERN
@@ -131,6 +136,96 @@ class StrictJsonRoute(APIRoute):
 def api_router(**options: Any) -> APIRouter:
     """Every service's routers: FastAPI's, reading JSON bodies strictly."""
     return APIRouter(route_class=StrictJsonRoute, **options)
+
+
+# ---- a route read by hand, for the few too hot for FastAPI's per-request work ---------
+
+
+class HandReadRoute(StrictJsonRoute):
+    """An API route that FastAPI documents from its endpoint's signature like any other
+    (OpenAPI, the error answers of shared.problems), but that is served by `serve`, a plain
+    ASGI callable reading the request itself: no dependency solving, no request wrappers.
+    `serve` follows FastAPI's rules with the helpers below (`read_body`, `json_body`,
+    `checked`) and raises what FastAPI would (ApiError, RequestValidationError), so every
+    answer is worded by the app's handlers. Insert it first in `app.router.routes`: the
+    top-level router tries it before walking the included routers."""
+
+    def __init__(
+        self, path: str, endpoint: Callable[..., Any], *, serve: ASGIApp, **options: Any
+    ) -> None:
+        super().__init__(path, endpoint, **options)
+        self.serve = serve
+
+    def matches(self, scope: Scope) -> tuple[Match, Scope]:
+        match, child_scope = Route.matches(self, scope)
+        if match is not Match.NONE:
+            child_scope["route"] = self  # metrics label by route template
+        return match, child_scope
+
+    async def handle(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if self.methods and scope["method"] not in self.methods:
+            raise HTTPException(405, headers={"Allow": ", ".join(sorted(self.methods))})
+        await self.serve(scope, receive, send)
+
+
+async def read_body(receive: Receive) -> bytes:
+    """The request's body; ClientDisconnect when the client left before sending it all."""
+    body, more = b"", True
+    while more:
+        message = await receive()
+        if message["type"] != "http.request":
+            raise ClientDisconnect()
+        body += message.get("body", b"")
+        more = message.get("more_body", False)
+    return body
+
+
+MISSING: Any = object()  # no body at all: FastAPI's "Field required" at ("body",)
+
+
+def json_body(body: bytes, content_type: bytes | None) -> Any:
+    """What FastAPI validates a JSON body route's model against: nothing sent is MISSING;
+    a JSON media type (`application/json`, `*/*+json`, with parameters) is parsed by
+    loads_strict (422 `json_invalid` at ("body", position)); any other media type, or
+    none, leaves the raw bytes, which the model then refuses."""
+    if not body:
+        return MISSING
+    if content_type is None:
+        return body
+    if content_type != b"application/json":
+        message = email.message.Message()
+        message["content-type"] = content_type.decode("latin-1")
+        subtype = message.get_content_subtype()
+        if message.get_content_maintype() != "application" or not (
+            subtype == "json" or subtype.endswith("+json")
+        ):
+            return body
+    try:
+        return loads_strict(body)
+    except json.JSONDecodeError as exc:
+        raise RequestValidationError(
+            [
+                {
+                    "type": "json_invalid",
+                    "loc": ("body", exc.pos),
+                    "msg": "JSON decode error",
+                    "ctx": {"error": exc.msg},
+                }
+            ]
+        ) from None
+
+
+def checked(adapter: TypeAdapter[Any], value: Any, loc: tuple[str, ...], errors: list[Any]) -> Any:
+    """`value` validated as FastAPI validates a parameter at `loc` (a header, the body):
+    MISSING is "Field required"; a refusal adds pydantic's errors, located, to `errors`."""
+    if value is MISSING:
+        errors.append({"type": "missing", "loc": loc, "msg": "Field required"})
+        return None
+    try:
+        return adapter.validate_python(value, from_attributes=True)
+    except ValidationError as exc:
+        errors.extend({**e, "loc": loc + tuple(e["loc"])} for e in exc.errors())
+        return None
 
 
 # ---- headers on every answer ------------------------------------------------------------

@@ -24,7 +24,6 @@ from services.orders.entrypoints import (
     promoters,
 )
 from services.orders.entrypoints.deps import PAY_TOKEN_HEADER
-from services.orders.entrypoints.fast_checkout import CheckoutFirst
 from services.orders.service_layer.catalog import Conflict, Forbidden, NotFound
 from services.orders.service_layer.photos import PhotoOrderMismatch, PhotosFull
 from shared.cors import allow_pages
@@ -72,9 +71,9 @@ def create_app(orders: OrdersApp | None = None) -> FastAPI:
         ("GET", "POST", "PATCH", "PUT", "DELETE"),
         ("Authorization", "Content-Type", "Idempotency-Key", PAY_TOKEN_HEADER),
     )
-    # Innermost of the middlewares (metrics and CORS still see every checkout): the plain
-    # checkout answered past FastAPI's routing and dependencies (fast_checkout.py).
-    app.user_middleware.append(Middleware(CheckoutFirst))
+    # The flash sale's hottest request, first in the routing table: matched before the
+    # included routers are walked, served without dependency solving (http.serve_checkout).
+    app.router.routes.insert(0, http.checkout_route)
     # A photo upload over the limit is refused before its body is read (inside CORS: the
     # console reads the 413).
     limit = orders.settings.photo_max_bytes + photos.MULTIPART_SLACK

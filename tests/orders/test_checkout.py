@@ -277,40 +277,6 @@ async def test_buyer_cancels_before_paying_and_the_unit_goes_back(orders: Orders
     assert (counts["left"], counts["held"]) == (1, 0)
 
 
-async def test_a_checkout_past_the_fast_path_gets_the_same_answers(orders: Orders) -> None:
-    """fast_checkout answers plain checkouts before FastAPI; anything else (here: a charset
-    in Content-Type) goes through the FastAPI route: both give the same statuses and bodies."""
-    offer = await orders.offer(stock=1)
-    url = f"/offers/{offer['id']}/checkout"
-    buyers = {name: orders.buyer(name) for name in ("ann", "bob", "cy", "dee")}
-
-    async def post(buyer: str, key: str, plain: bool, path: str = url) -> tuple[int, dict]:
-        content_type = "application/json" if plain else "application/json; charset=utf-8"
-        headers = {**buyers[buyer], "Idempotency-Key": key, "Content-Type": content_type}
-        response = await orders.http.post(path, headers=headers, content=b'{"quantity": 1}')
-        expected = "application/json" if response.is_success else "application/problem+json"
-        assert response.headers["content-type"] == expected
-        # The fast path answers past FastAPI, not past the headers every answer carries.
-        assert response.headers["x-content-type-options"] == "nosniff"
-        assert response.headers["cache-control"] == "no-store"
-        return response.status_code, response.json()
-
-    won = await post("ann", "key-ann-1", plain=True)
-    assert won[0] == 201 and won[1]["ok"] and not won[1]["replayed"]
-    replays = [await post("ann", "key-ann-1", plain=p) for p in (False, True)]
-    assert replays[0] == replays[1]
-    assert replays[0][0] == 201 and replays[0][1]["replayed"]
-    assert replays[0][1]["order_id"] == won[1]["order_id"]
-    lost = [
-        await post(name, f"key-{name}-1", plain=p) for name, p in (("bob", True), ("cy", False))
-    ]
-    assert lost[0] == lost[1] and lost[0][0] == 409, lost
-    assert lost[0][1]["code"] == "sold_out_waitlisted"
-    for plain in (True, False):
-        status, body = await post("dee", f"key-dee-{plain}", plain, "/offers/off_nope/checkout")
-        assert (status, body["code"], body["detail"]) == (404, "not_found", "No such offer.")
-
-
 async def test_a_retry_answers_exactly_what_the_first_checkout_answered(orders: Orders) -> None:
     offer = await orders.offer(stock=1)
     lily, wei = orders.buyer("lily"), orders.buyer("wei")
@@ -327,7 +293,7 @@ async def test_a_retry_answers_exactly_what_the_first_checkout_answered(orders: 
 
 async def test_a_key_reused_with_another_body_is_refused_not_replayed(orders: Orders) -> None:
     """Stripe's rule: an idempotency key stands for one request; the same key with other
-    parameters is an error that says so, on the fast path and on the FastAPI route alike."""
+    parameters is an error that says so, whichever way the JSON media type is spelled."""
     offer = await orders.offer(variants=["S", "L"], per_buyer_limit=5)
     lily = orders.buyer("lily")
     first = await orders.checkout(offer["id"], lily, key="reused-key-1", quantity=1, variant="S")

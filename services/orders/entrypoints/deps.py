@@ -75,18 +75,24 @@ class ViewerBearer(HTTPBearer):
         super().__init__(scheme_name="HTTPBearer", auto_error=False)
 
     async def __call__(self, request: Request) -> TokenHolder:  # type: ignore[override]
-        authorization = request.headers.get("Authorization")
-        scheme, _, token = (authorization or "").partition(" ")
-        token = token.strip()
-        if not (scheme and token) or scheme.lower() != "bearer":
-            raise unauthenticated("a viewer token (join the room first)")
         orders: OrdersApp = request.app.state.service
-        try:
-            return read_viewer_token(token, orders.settings.secret_key)
-        except NotAllowed as exc:  # a pickup desk's token: 403
-            raise forbidden(str(exc)) from None
-        except InvalidToken as exc:
-            raise invalid_token(str(exc)) from None
+        return buyer_of(request.headers.get("Authorization"), orders.settings.secret_key)
+
+
+def buyer_of(authorization: str | None, secret: str) -> TokenHolder:
+    """The buyer an Authorization header names (a viewer token), else the ApiError to
+    answer: none, or not Bearer, 401 `unauthenticated`; not valid 401 `invalid_token`; a
+    pickup desk's token 403."""
+    scheme, _, token = (authorization or "").partition(" ")
+    token = token.strip()
+    if not (scheme and token) or scheme.lower() != "bearer":
+        raise unauthenticated("a viewer token (join the room first)")
+    try:
+        return read_viewer_token(token, secret)
+    except NotAllowed as exc:
+        raise forbidden(str(exc)) from None
+    except InvalidToken as exc:
+        raise invalid_token(str(exc)) from None
 
 
 require_buyer = ViewerBearer()
