@@ -81,8 +81,17 @@ class PromptServer(uvicorn.Server):
 async def serving(app: Any) -> AsyncIterator[str]:
     """Serve an ASGI app (with its lifespan) on a free loopback port; yield its base URL."""
     port = free_port()
+    # Keep-alive as the services serve it (shared.runtime: 30 s). uvicorn's default of 5 s
+    # equals httpx's own idle expiry, so a client could reuse a connection the server was
+    # closing that instant: a ReadError on a test's request after a wait of ~5 s.
     config = uvicorn.Config(
-        app, host="127.0.0.1", port=port, log_config=None, lifespan="on", ws="websockets-sansio"
+        app,
+        host="127.0.0.1",
+        port=port,
+        log_config=None,
+        lifespan="on",
+        ws="websockets-sansio",
+        timeout_keep_alive=30,
     )
     server = PromptServer(config)
     task = asyncio.create_task(server.serve())
