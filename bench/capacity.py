@@ -219,12 +219,20 @@ def live_part(rows: list[dict[str, Any]]) -> Part | None:
     if not ok:
         return None
     # CPU grows with viewers; past CORE_BUDGET_PERCENT of a core, queues (p99) grow. The
-    # fit extrapolates at most to twice the largest size measured, never past a size whose
-    # p99 was already over, never below one that met it.
-    fit = linear_fit(xs, cpu)
-    extrapolated = (CORE_BUDGET_PERCENT - fit[0]) / fit[1] if fit and fit[1] > 0 else max(ok)
-    viewers = min(extrapolated, 2 * max(xs), *(float(v) for v in failed))
-    viewers = max(viewers, float(max(ok)))
+    # fit extrapolates past the largest size only when every size met the p99, and at most
+    # to twice it; otherwise the largest size that met it below the first that did not.
+    if failed:
+        below = [v for v in ok if v < min(failed)]
+        viewers = float(max(below or ok))
+        how = f"the largest size measured under {LATENCY_GOAL_MS:.0f} ms"
+    else:
+        fit = linear_fit(xs, cpu)
+        extrapolated = (CORE_BUDGET_PERCENT - fit[0]) / fit[1] if fit and fit[1] > 0 else max(ok)
+        viewers = max(min(extrapolated, 2 * max(xs)), float(max(ok)))
+        how = (
+            f"{CORE_BUDGET_PERCENT:.0f}% of a core by the linear fit of CPU to viewers, at "
+            "most twice the largest size measured"
+        )
     kib = rows[-1].get("kib_per_viewer") or 0.0
     needed = math.ceil(SHOW_VIEWERS / viewers)
     per_viewer = [c / x for c, x in zip(cpu, xs, strict=True)]
@@ -234,8 +242,7 @@ def live_part(rows: list[dict[str, Any]]) -> Part | None:
         "chat (live processes)",
         f"{SHOW_VIEWERS:,} viewers, {SHOW_CHAT_PER_S} lines/s",
         f"**{_n(viewers)} viewers** at p99 < {LATENCY_GOAL_MS:.0f} ms "
-        f"(measured {measured}; {CORE_BUDGET_PERCENT:.0f}% of a core by the linear fit, "
-        f"capped at twice the largest size measured); {kib:.0f} KiB each",
+        f"({how}; measured {measured}); {kib:.0f} KiB each",
         f"{needed:,} live processes, ~{SHOW_VIEWERS * kib / 1024 / 1024:,.1f} GiB of viewer "
         "memory in all",
         growth(xs, per_viewer),

@@ -80,7 +80,7 @@ def test_a_size_over_the_latency_goal_caps_the_viewers(tmp_path: Path) -> None:
     data["parts"]["live"][-1]["p99_ms"] = 450.0  # 1,000 viewers: over 200 ms
     (tmp_path / "capacity.json").write_text(json.dumps(data))
     block = capacity.model_block(tmp_path)
-    assert "**1,000 viewers**" in block  # the fit says 1,400, but 1,000 was already over
+    assert "**500 viewers**" in block  # the fit says 1,400, but 1,000 was already over
     assert "more processes do not help" not in block  # 3 processes, 3× the checkouts
 
 
