@@ -221,22 +221,27 @@ def sale(
     )
 
 
+def orders_env(port: int, nats_url: str, db_url: str, data_dir: Path) -> dict[str, str]:
+    """The environment of an orders process under the benchmark (`python -m services.orders`)."""
+    return dict(
+        os.environ,
+        PORT=str(port),
+        NATS_URL=nats_url,
+        DATABASE_URL=db_url,
+        ADMIN_TOKEN="bench-admin",
+        SECRET_KEY=SECRET,
+        LOG_LEVEL="WARNING",
+        DATA_DIR=str(data_dir),
+        SWEEP_EVERY_S="5",
+    )
+
+
 def one_run(args: argparse.Namespace, nats_url: str, workdir: Path) -> list[Figures]:
     lines = buyers(args.buyers)
     figures: list[Figures] = []
     with database(workdir) as db_url:
         port = free_port()
-        env = dict(
-            os.environ,
-            PORT=str(port),
-            NATS_URL=nats_url,
-            DATABASE_URL=db_url,
-            ADMIN_TOKEN="bench-admin",
-            SECRET_KEY=SECRET,
-            LOG_LEVEL="WARNING",
-            DATA_DIR=str(workdir),
-            SWEEP_EVERY_S="5",
-        )
+        env = orders_env(port, nats_url, db_url, workdir)
         url = f"http://127.0.0.1:{port}"
         with process(
             [sys.executable, "-m", "services.orders"], env, f"{url}/readyz", workdir / "orders.log"

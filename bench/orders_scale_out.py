@@ -39,7 +39,7 @@ import httpx
 
 from bench import results
 from bench.live_fanout import cpu_seconds
-from bench.orders_flash_sale import ADMIN, SECRET, buyers, database, process, run_wrk
+from bench.orders_flash_sale import ADMIN, buyers, database, orders_env, process, run_wrk
 from bench.results import postgres_version, sqlite_database, wrk_version
 from shared.embedded_nats import free_port, start_nats_server
 
@@ -84,17 +84,7 @@ def one_size(
         ports = [free_port() for _ in range(procs)]
         pids: list[int] = []
         for i, port in enumerate(ports):
-            env = dict(
-                os.environ,
-                PORT=str(port),
-                NATS_URL=nats_url,
-                DATABASE_URL=db_url,
-                ADMIN_TOKEN="bench-admin",
-                SECRET_KEY=SECRET,
-                LOG_LEVEL="WARNING",
-                DATA_DIR=str(workdir / f"orders-{i}"),
-                SWEEP_EVERY_S="5",
-            )
+            env = orders_env(port, nats_url, db_url, workdir / f"orders-{i}")
             url = f"http://127.0.0.1:{port}"
             pids.append(
                 stack.enter_context(
