@@ -5,9 +5,9 @@ PYTHON ?= python3
 VENV   := .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
-# Three workers (a test file each, so a file's fixtures stay together) on 2 cores: 11.9-12.6
-# minutes (1481 tests, PostgreSQL and Chromium on), 13.0 with two. The run is CPU-bound
-# (vmstat: 6-7% idle), so more workers would not make it faster.
+# Three workers (a test file each, so a file's fixtures stay together) on 2 cores: 13.8
+# minutes (1412 tests, PostgreSQL and Chromium on; 11.9-12.6 before issue 19's end-to-end
+# tests). The run is CPU-bound (vmstat: 6-7% idle), so more workers would not make it faster.
 # `make test TEST_PARALLEL=` runs it in one process.
 TEST_PARALLEL ?= -n 3 --dist loadfile
 SERVICES := ingest live orders analytics
