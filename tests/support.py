@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import os
+import socket
 import subprocess
 import sys
 import time
@@ -15,7 +16,6 @@ from typing import Any, TypeVar
 import uvicorn
 from fastapi import FastAPI, Request, Response
 
-from shared.embedded_nats import free_port
 from shared.object_http import OBJECT_RESPONSES, serve_object
 from shared.objects import Objects
 from shared.problems import answer_errors_as_problems
@@ -80,7 +80,13 @@ class PromptServer(uvicorn.Server):
 @contextlib.asynccontextmanager
 async def serving(app: Any) -> AsyncIterator[str]:
     """Serve an ASGI app (with its lifespan) on a free loopback port; yield its base URL."""
-    port = free_port()
+    # The socket is bound here, to a port the kernel picks, and handed to uvicorn: a port
+    # picked free and bound later can be taken meanwhile by another worker's server, and
+    # uvicorn answers a failed bind with SystemExit, which takes the test worker down.
+    sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    sock.bind(("127.0.0.1", 0))
+    port = sock.getsockname()[1]
     # Keep-alive as the services serve it (shared.runtime: 30 s). uvicorn's default of 5 s
     # equals httpx's own idle expiry, so a client could reuse a connection the server was
     # closing that instant: a ReadError on a test's request after a wait of ~5 s.
@@ -94,7 +100,16 @@ async def serving(app: Any) -> AsyncIterator[str]:
         timeout_keep_alive=30,
     )
     server = PromptServer(config)
-    task = asyncio.create_task(server.serve())
+
+    async def serve() -> None:
+        # uvicorn says "could not start" with SystemExit; raised out of a task it would stop
+        # the test worker's event loop itself.
+        try:
+            await server.serve(sockets=[sock])
+        except SystemExit as exc:
+            raise RuntimeError(f"the server exited ({exc.code})") from None
+
+    task = asyncio.create_task(serve())
     try:
         up = asyncio.create_task(server.up.wait())
         await asyncio.wait({up, task}, timeout=20, return_when=asyncio.FIRST_COMPLETED)
@@ -107,7 +122,14 @@ async def serving(app: Any) -> AsyncIterator[str]:
     finally:
         server.should_exit = True
         server.exit_requested.set()
-        await asyncio.wait_for(task, timeout=20)
+        try:
+            await asyncio.wait_for(task, timeout=20)
+        except RuntimeError:
+            if server.up.is_set():  # it had started: it died during the test
+                raise
+            # else its start-up failure was raised above
+        finally:
+            sock.close()
 
 
 async def next_frame(
