@@ -41,7 +41,7 @@ class AnalyticsApp:
             consumer = BatchConsumer(
                 self.infra.broker.connection,
                 feed,
-                self.projection,
+                self.projection.apply,
                 turn=turn,
                 batch=self.settings.batch_size,
             )

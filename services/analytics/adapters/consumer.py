@@ -14,10 +14,6 @@ contract as shared.messaging.dead_letter_middleware (decision 0003):
   (0.5, 2, 5, 15 s) and dead-lettered on its 5th delivery with the last error;
 - nothing is acked before its transaction committed: a crash redelivers it, and the
   projection skips ids it has applied.
-
-When the target allows it (`overlaps`: the database works in another process), the next
-batch is fetched, decoded and prepared (in a worker thread) while one is written; the
-writes stay one at a time, each acked after its own commit.
 """
 
 from __future__ import annotations
@@ -28,7 +24,7 @@ import json
 import logging
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
-from typing import Any, Protocol
+from typing import Any
 
 from nats.aio.client import Client as NatsClient
 from nats.aio.msg import Msg
@@ -48,39 +44,6 @@ log = logging.getLogger("qunlive.analytics.consumer")
 STATUS = "Status"  # the header of JetStream's status messages (404, 408, 409, 100)
 
 Apply = Callable[[Sequence[IntegrationEvent]], Awaitable[Any]]
-
-
-class Target(Protocol):
-    """Where batches go: prepared (CPU only, thread-safe), then written in order."""
-
-    @property
-    def overlaps(self) -> bool: ...
-
-    def prepare(self, events: Sequence[IntegrationEvent]) -> Any: ...
-
-    async def write(self, prepared: Any) -> Any: ...
-
-    async def apply(self, events: Sequence[IntegrationEvent]) -> Any: ...
-
-
-class WholeBatches:
-    """A target from a function that applies a batch (nothing to prepare apart)."""
-
-    def __init__(self, apply: Apply) -> None:
-        self._apply = apply
-
-    async def apply(self, events: Sequence[IntegrationEvent]) -> Any:
-        return await self._apply(events)
-
-    @property
-    def overlaps(self) -> bool:
-        return False
-
-    def prepare(self, events: Sequence[IntegrationEvent]) -> Sequence[IntegrationEvent]:
-        return events
-
-    async def write(self, prepared: Sequence[IntegrationEvent]) -> Any:
-        return await self._apply(prepared)
 
 
 @dataclass(frozen=True)
@@ -184,7 +147,7 @@ class BatchConsumer:
         self,
         nc: NatsClient,
         feed: Feed,
-        target: Target | Apply,
+        apply: Apply,
         *,
         service: str = "analytics",
         turn: asyncio.Lock | None = None,
@@ -192,8 +155,7 @@ class BatchConsumer:
         fetch_timeout_s: float = 1.0,
         ack_wait_s: float = 60.0,
     ) -> None:
-        self.nc, self.js, self.feed = nc, nc.jetstream(), feed
-        self.target: Target = WholeBatches(target) if callable(target) else target
+        self.nc, self.js, self.feed, self.apply = nc, nc.jetstream(), feed, apply
         self.service, self.batch = service, batch
         self.fetch_timeout_s, self.ack_wait_s = fetch_timeout_s, ack_wait_s
         self.dead_lettered = 0
@@ -236,42 +198,25 @@ class BatchConsumer:
             await asyncio.wait({self._task})
 
     async def _run(self, sub: Puller) -> None:
-        """Fetch, prepare, write, ack; one consumer's write at a time, in order.
+        """Fetch, apply, ack; one batch at a time, and one consumer's batch at a time.
 
-        SQLite: strictly one batch after the other. Measured: fetching and folding the next
-        batch while one is written is slower, not faster (9.5k vs 11.7k events/s at
-        400,000 events): the database works in our process and needs the GIL for every
-        row it binds, so each row waits for the CPU work meant to overlap it.
-        PostgreSQL works in its own process: the next batch is fetched and prepared (in a
-        worker thread, so the event loop keeps feeding the write its statements) while
-        one is written.
+        Measured: fetching and folding the next batch while one is written is slower,
+        not faster (9.5k vs 11.7k events/s at 400,000 events). The database works in
+        another thread but needs the GIL for every row it binds, and every statement's
+        completion waits for the event loop; both wait on the CPU work meant to overlap.
         """
-        overlap = self.target.overlaps
-        writing: asyncio.Task[None] | None = None
         try:
             while self._running:
-                self._waiting = True  # a stop may cancel the fetch; a write is waited for
+                self._waiting = True
                 try:
                     msgs = await self._fetch(sub)
                 finally:
                     self._waiting = False
-                if not msgs:
-                    if writing is not None:
-                        await writing
-                        writing = None
-                    continue
-                self.pending = msgs[-1].metadata.num_pending
-                async with self.turn:
-                    staged = await self._stage(msgs, overlap)
-                if writing is not None:
-                    await writing
-                writing = asyncio.create_task(self._finished(self._write(*staged)))
-                if not overlap:
-                    await writing
-                    writing = None
+                if msgs:
+                    self.pending = msgs[-1].metadata.num_pending
+                    async with self.turn:
+                        await self._finished(self.handle(msgs))
         finally:
-            if writing is not None:
-                await asyncio.shield(writing)  # committed batches are acked before we go
             await sub.stop()
 
     async def _finished(self, batch: Awaitable[None]) -> None:
@@ -293,32 +238,12 @@ class BatchConsumer:
             return []
 
     async def handle(self, msgs: Sequence[Msg]) -> None:
-        """One batch, start to end: decoded, prepared, written, acked."""
-        await self._write(*await self._stage(msgs, in_thread=False))
-
-    async def _stage(
-        self, msgs: Sequence[Msg], in_thread: bool
-    ) -> tuple[list[tuple[Msg, IntegrationEvent]], Any]:
-        """Decode (unreadable ones dead-lettered at once) and prepare the rest."""
         metrics.MESSAGES_CONSUMED.labels(self.feed.durable).inc(len(msgs))
-        good, bad = await asyncio.to_thread(decode, msgs) if in_thread else decode(msgs)
+        good, bad = decode(msgs)
         for msg, reason in bad:
             await self._dead_letter(msg, reason)
-        events = [event for _, event in good]
         try:
-            if in_thread:
-                prepared = await asyncio.to_thread(self.target.prepare, events)
-            else:
-                prepared = self.target.prepare(events)
-        except Exception as exc:
-            prepared = exc  # the batch fails as a whole; its events are tried one by one
-        return good, prepared
-
-    async def _write(self, good: list[tuple[Msg, IntegrationEvent]], prepared: Any) -> None:
-        try:
-            if isinstance(prepared, Exception):
-                raise prepared
-            await self.target.write(prepared)
+            await self.apply([event for _, event in good])
         except Exception as exc:
             log.warning(
                 "batch failed, applying its events one by one",
@@ -332,7 +257,7 @@ class BatchConsumer:
     async def _one_by_one(self, good: list[tuple[Msg, IntegrationEvent]]) -> None:
         for msg, event in good:
             try:
-                await self.target.apply([event])
+                await self.apply([event])
             except Exception as exc:
                 deliveries = msg.metadata.num_delivered
                 if deliveries < MAX_DELIVERIES:

@@ -6,7 +6,7 @@ import asyncio
 import logging
 from collections.abc import Callable, Sequence
 
-from services.analytics.adapters.store import Applied, Prepared, Store
+from services.analytics.adapters.store import Applied, Store
 from shared.events import IntegrationEvent
 
 log = logging.getLogger("qunlive.analytics.projection")
@@ -32,28 +32,11 @@ class Projection:
         self.applied = 0
         self.duplicates = 0
 
-    @property
-    def overlaps(self) -> bool:
-        """May the next batch be prepared while one is written? Only when the database
-        works in another process (PostgreSQL): SQLite executes in a thread of ours that
-        takes the GIL back for every row, so CPU work beside it slows both (0008)."""
-        return self.store.engine.dialect.name != "sqlite"
-
-    def prepare(self, events: Sequence[IntegrationEvent]) -> Prepared:
-        """The batch folded into rows: CPU only, no lock, safe in a worker thread."""
-        return self.store.prepare(events)
-
     async def apply(self, events: Sequence[IntegrationEvent]) -> Applied:
         if not events:
             return Applied()
-        return await self.write(self.prepare(events))
-
-    async def write(self, prepared: Prepared) -> Applied:
-        """Merge a prepared batch (ids applied since it was prepared are skipped)."""
-        if not prepared.events:
-            return Applied()
         async with self.lock:
-            result = await self.store.write(prepared)
+            result = await self.store.write(self.store.prepare(events))
         self.applied += result.events
         self.duplicates += result.duplicates
         if self.on_rooms_changed is not None and result.rooms:
