@@ -234,6 +234,18 @@ async def all_saw(viewers: list[TestViewer], texts: list[str], timeout: float = 
         await eventually(saw, timeout=timeout)
 
 
+async def all_welcomed(viewers: list[TestViewer], names: list[str], timeout: float = 15) -> None:
+    """Every name is in a welcome line some viewer saw."""
+
+    async def welcomed() -> bool:
+        seen = [t for v in viewers for t in v.chat_texts() + history_texts(v)]
+        greeted = {n for n in names for t in seen if t.startswith("Welcome") and f"@{n}" in t}
+        assert greeted == set(names), f"not welcomed yet: {set(names) - greeted}"
+        return True
+
+    await eventually(welcomed, timeout=timeout)
+
+
 async def claim_outcome(viewer: TestViewer) -> str:
     """Say "+1" on the pinned offer; the room answers privately: order_placed or claim_rejected."""
     await viewer.send(type="chat", text="+1")
@@ -385,7 +397,9 @@ async def caught_up(
 
     async def probe() -> dict[tuple[str, str], tuple[float, float]]:
         gauges = consumer_gauges((await http.get(f"{url}/metrics")).text)
-        return gauges if gauges and all(v == (0, 0) for v in gauges.values()) else {}
+        behind = {key: v for key, v in gauges.items() if v != (0, 0)}
+        assert gauges and not behind, f"(pending, ack pending) behind: {behind or gauges}"
+        return gauges
 
     return await eventually(probe, timeout=30, interval=0.2)
 
@@ -430,6 +444,10 @@ async def test_c_analytics_restarted_after_the_show_matches_an_uninterrupted_run
         for text in lines:
             await viewers[text.split()[0]].send(type="chat", text=text)
         await all_saw(list(viewers.values()), lines)
+        # Joiners within a second are welcomed together a second later: that line is out
+        # before the kill, else analytics may hold it unacked when killed, and JetStream
+        # gives it to the restarted process only after its ack wait (60 s).
+        await all_welcomed(list(viewers.values()), list(viewers))
         consumers = await caught_up(http, analytics.url)
         analytics.kill()
         tl.mark(
@@ -439,6 +457,10 @@ async def test_c_analytics_restarted_after_the_show_matches_an_uninterrupted_run
 
         async def no_dead_pull() -> bool:  # the dead process's pull requests expire (~1 s)
             infos = [await js.consumer_info(s, c) for s, c in consumers]
+            in_flight = {i.name: i.num_ack_pending for i in infos if i.num_ack_pending}
+            assert not in_flight, (
+                f"unacked at the kill (redelivered after the ack wait): {in_flight}"
+            )
             return all(not i.num_waiting for i in infos)
 
         await eventually(no_dead_pull, timeout=10, interval=0.1)
