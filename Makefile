@@ -5,9 +5,8 @@ PYTHON ?= python3
 VENV   := .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
-# Three workers (a test file each, so a file's fixtures stay together) on 2 cores: 13.8
-# minutes (1412 tests, PostgreSQL and Chromium on; 11.9-12.6 before issue 19's end-to-end
-# tests). The run is CPU-bound (vmstat: 6-7% idle), so more workers would not make it faster.
+# Three workers (a test file each, so a file's fixtures stay together) on 2 cores: 9.7
+# minutes on a quiet machine, 13.8 on a loaded one (1414 tests, PostgreSQL and Chromium on). The run is CPU-bound (vmstat: 6-7% idle), so more workers would not make it faster.
 # `make test TEST_PARALLEL=` runs it in one process.
 TEST_PARALLEL ?= -n 3 --dist loadfile
 SERVICES := ingest live orders analytics
