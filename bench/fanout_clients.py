@@ -179,17 +179,19 @@ class Worker:
                 self.pipe.send(("closed", None))
                 return
 
+    async def _connect(self, url: str) -> tuple[ClientConnection, dict[str, Any]]:
+        """A viewer's socket and the first frame the room sent on it."""
+        ws = await connect(
+            url, open_timeout=60, compression="deflate" if self.spec.compression else None
+        )
+        return ws, json.loads(await asyncio.wait_for(ws.recv(), 60))
+
     async def _open(self, i: int, url: str, semaphore: asyncio.Semaphore) -> None:
         error: BaseException | None = None
         async with semaphore:
             for _attempt in range(3):
                 try:
-                    ws = await connect(
-                        url,
-                        open_timeout=60,
-                        compression="deflate" if self.spec.compression else None,
-                    )
-                    first = json.loads(await asyncio.wait_for(ws.recv(), 60))
+                    ws, first = await self._connect(url)
                     if first.get("type") != "welcome":
                         raise RuntimeError(f"expected a welcome frame, got {str(first)[:200]}")
                 except Exception as exc:
@@ -259,12 +261,7 @@ class Worker:
         await asyncio.sleep(max(0.0, at - asyncio.get_running_loop().time()))
         started = time.perf_counter_ns()
         try:
-            ws = await connect(
-                url,
-                open_timeout=60,
-                compression="deflate" if self.spec.compression else None,
-            )
-            first = json.loads(await asyncio.wait_for(ws.recv(), 60))
+            ws, first = await self._connect(url)
         except Exception as exc:
             stats.join_failures.append(f"{url.split('?')[0]}: {exc!r}")
             return

@@ -48,6 +48,17 @@ async def open_room(base_url: str, title: str = "Cherry night") -> str:
         return str(room["id"])
 
 
+async def delete_line(base_url: str, room_id: str, message_id: str, reason: str) -> None:
+    """A moderator deletes a chat line (204)."""
+    async with httpx.AsyncClient(base_url=base_url, timeout=30) as http:
+        deleted = await http.post(
+            f"/rooms/{room_id}/moderation",
+            json={"action": "delete", "message_id": message_id, "reason": reason},
+            headers=ADMIN,
+        )
+        assert deleted.status_code == 204, deleted.text
+
+
 async def join(base_url: str, room_id: str, name: str, **extra: object) -> dict[str, str]:
     async with httpx.AsyncClient(base_url=base_url, timeout=30) as http:
         response = await http.post(f"/rooms/{room_id}/join", json={"display_name": name, **extra})

@@ -10,8 +10,6 @@ from __future__ import annotations
 
 import asyncio
 
-import httpx
-
 from services.live.adapters.history import RecentChat
 from services.live.adapters.hub import Connection, RoomHub
 from services.live.adapters.room_feed import RoomState
@@ -26,9 +24,9 @@ from shared.events import (
     IntegrationEvent,
 )
 from shared.events.media import PendingAttachment, VoiceAttachment
-from tests.live.client import TestViewer
-from tests.live.conftest import ADMIN, join, open_room
+from tests.live.conftest import delete_line, open_room
 from tests.live.test_history_and_moderation import (  # noqa: F401 (fixtures)
+    connect,
     fast_live,
     fast_lives,
     history_texts,
@@ -186,10 +184,6 @@ async def test_members_joining_together_see_one_welcome_line(fast_live: str) -> 
 # ---- moderation: the hub's history on an instance already serving the room ------------------
 
 
-async def connect(url: str, room: str, name: str) -> TestViewer:
-    return await TestViewer.connect(url, await join(url, room, name))
-
-
 async def test_a_line_deleted_on_one_instance_leaves_the_other_instances_memory(
     fast_lives: tuple[str, str],  # noqa: F811
 ) -> None:
@@ -200,13 +194,7 @@ async def test_a_line_deleted_on_one_instance_leaves_the_other_instances_memory(
     await lily.send(type="chat", text="hello all")
     doomed = await said(wei, "buy from my shop")  # B's hub holds it in memory now
     await said(wei, "hello all")
-    async with httpx.AsyncClient(base_url=url_a, timeout=30) as http:
-        deleted = await http.post(
-            f"/rooms/{room}/moderation",
-            json={"action": "delete", "message_id": doomed, "reason": "ads"},
-            headers=ADMIN,
-        )
-        assert deleted.status_code == 204, deleted.text
+    await delete_line(url_a, room, doomed, "ads")
     await wei.wait_for(lambda f: f["type"] == "deleted" and f["message_id"] == doomed)
     for url in (url_a, url_b):
         newcomer = await connect(url, room, "newcomer")
@@ -223,13 +211,7 @@ async def test_the_deciding_instance_drops_the_line_before_its_call_answers(
     lily = await connect(fast_live, room, "Lily")
     await lily.send(type="chat", text="spam spam")
     doomed = await said(lily, "spam spam")
-    async with httpx.AsyncClient(base_url=fast_live, timeout=30) as http:
-        deleted = await http.post(
-            f"/rooms/{room}/moderation",
-            json={"action": "delete", "message_id": doomed, "reason": "spam"},
-            headers=ADMIN,
-        )
-        assert deleted.status_code == 204, deleted.text
+    await delete_line(fast_live, room, doomed, "spam")
     newcomer = await connect(fast_live, room, "newcomer")  # no wait for the bus
     assert history_texts(welcome_of(newcomer)) == []
     for viewer in (lily, newcomer):

@@ -22,7 +22,7 @@ from shared.embedded_nats import NatsServer
 from shared.events import ChatMessagePosted, OfferOpened, StockChanged
 from shared.messaging import EventPublisher
 from tests.live.client import TestViewer, kind
-from tests.live.conftest import ADMIN, join, live_settings, open_room
+from tests.live.conftest import ADMIN, delete_line, join, live_settings, open_room
 from tests.support import serving
 
 
@@ -152,13 +152,7 @@ async def test_a_deleted_line_is_not_in_the_next_joiners_history_on_any_instance
     await lily.send(type="chat", text="hello all")
     doomed = await said(lily, "buy from my shop")
     await said(lily, "hello all")
-    async with httpx.AsyncClient(base_url=url_a, timeout=30) as http:
-        deleted = await http.post(
-            f"/rooms/{room}/moderation",
-            json={"action": "delete", "message_id": doomed, "reason": "ads"},
-            headers=ADMIN,
-        )
-        assert deleted.status_code == 204, deleted.text
+    await delete_line(url_a, room, doomed, "ads")
     for url in (url_a, url_b):
         newcomer = await connect(url, room, "newcomer")
         assert history_texts(welcome_of(newcomer)) == ["hello all"]
