@@ -206,3 +206,50 @@ async def test_the_desk_link_button_shows_the_desk_link(
     await url.wait_for()
     assert "/desk#token=" in await url.input_value()
     assert platform.page_errors == []
+
+
+async def test_an_order_answer_sent_before_the_choice_does_not_undo_it(
+    platform: Platform, browser: Any
+) -> None:
+    """The viewer page asks orders for the new order right after "Buy now"; on a busy
+    machine that answer (no delivery chosen yet) can land after the buyer's choice was
+    saved. It must not put the "Delivery or pickup" form back over the pay form (CI saw
+    this: the card number vanished under the test)."""
+    import asyncio
+
+    room = await platform.live_room()
+    await platform.offer(room)
+    page = platform.watch(await (await browser.new_context(**PHONE)).new_page())
+    held: list[Any] = []
+    chosen = asyncio.Event()
+
+    async def hold_the_first_read(route: Any) -> None:
+        request = route.request
+        if request.method == "GET" and not held:
+            held.append((route, await route.fetch()))  # read now, delivered late (below)
+            return
+        await route.continue_()
+        if request.method == "POST" and request.url.endswith("/fulfilment"):
+            chosen.set()
+
+    await page.route(re.compile(r"/orders/[^/?]+(/fulfilment)?$"), hold_the_first_read)
+    await join_as(page, f"{platform.live}/r/{room}", "Mia")
+    await page.get_by_role("button", name="Buy now").click()
+    order = page.locator("#order-list li").first
+    await order.get_by_role("radio", name="Deliver to my address").check()
+    await order.get_by_label("Delivery address").fill("8 Willow Road")
+    await order.get_by_role("button", name="Continue to payment").click()
+    await order.get_by_label("Card number").wait_for()
+    await asyncio.wait_for(chosen.wait(), 10)
+    assert held, "the page never asked for the order"
+    route, stale = held[0]
+    assert (await stale.json())["fulfilment"] is None
+    answered = page.wait_for_event("requestfinished", lambda r: r == route.request)
+    await route.fulfill(response=stale)
+    await answered
+    await page.evaluate("() => new Promise((done) => setTimeout(done, 200))")  # a redraw's time
+    assert await order.get_by_role("radio", name="Deliver to my address").count() == 0
+    await order.get_by_label("Card number").fill("4242 4242 4242 4242")
+    await order.get_by_role("button", name=re.compile("^Pay ")).click()
+    await order.get_by_text("Paid", exact=True).wait_for()
+    assert platform.page_errors == []

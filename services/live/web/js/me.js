@@ -133,10 +133,18 @@ function selectTab(name, remember = true) {
 
 // ---- my orders ----------------------------------------------------------------------------
 
+// A list read before a delivery choice was saved may come back after it: only the answer
+// to the latest read is drawn (the choice itself starts a new read).
+let ordersRead = 0;
+
 async function loadOrders() {
+  const read = ++ordersRead;
   try {
-    state.orders = await orders('/me/orders?limit=100');
+    const answer = await orders('/me/orders?limit=100');
+    if (read !== ordersRead) return;
+    state.orders = answer;
   } catch (error) {
+    if (read !== ordersRead) return;
     if (error.status === 0) return; // a blip: the next refresh tries again
     toast(error.message, 'error');
     return;

@@ -872,13 +872,26 @@ function orderAuth(orderId) {
   return { token: saved().token };
 }
 
+// Answers about one order can cross: a read sent right after "Buy now" may come back after
+// the buyer's delivery choice was saved, and must not put the old order back. Each read and
+// each saved change takes the order's next number; an answer to an older read is dropped.
+const orderTurns = new Map();
+
+function nextTurn(orderId) {
+  const turn = (orderTurns.get(orderId) || 0) + 1;
+  orderTurns.set(orderId, turn);
+  return turn;
+}
+
 async function fetchOrder(orderId) {
   if (link && orderId === link.orderId) {
     await fetchLinkOrder();
     return;
   }
+  const turn = nextTurn(orderId);
   try {
     const order = await api(state.config.orders_url, `/orders/${encodeURIComponent(orderId)}`, orderAuth(orderId));
+    if (orderTurns.get(orderId) !== turn) return; // a later read or change has spoken
     state.orders.set(orderId, order);
     if (!state.offers.get(order.offer_id)?.title) fetchOffer(order.offer_id);
     if (order.status !== 'awaiting_payment') state.paying.delete(orderId);
@@ -886,6 +899,7 @@ async function fetchOrder(orderId) {
       note('#buy-status', { key: 'orders.paid_thanks' }, 'good');
     }
   } catch (error) {
+    if (orderTurns.get(orderId) !== turn) return;
     if (error.status === 404 || error.status === 403) {
       state.orders.delete(orderId);
       save({ orders: (saved().orders || []).filter((id) => id !== orderId) });
@@ -985,6 +999,7 @@ function checkoutSteps(order, paying, idPrefix) {
 
 /** Delivery or pickup saved: the order as orders answered, then straight to paying. */
 function chosen(saved, idPrefix) {
+  nextTurn(saved.id);
   if (link && saved.id === link.orderId) link.order = { ...link.order, ...saved };
   else state.orders.set(saved.id, saved);
   renderPayments();
@@ -1054,13 +1069,16 @@ function openPayLink() {
 
 async function fetchLinkOrder() {
   const orderId = link.orderId;
+  const turn = nextTurn(orderId);
   try {
     const order = await api(state.config.orders_url, `/orders/${encodeURIComponent(orderId)}`, orderAuth(orderId));
+    if (orderTurns.get(orderId) !== turn) return; // a later read or change has spoken
     link.order = order;
     link.problem = null;
     if (!state.offers.get(order.offer_id)?.title) fetchOffer(order.offer_id);
     if (order.status !== 'awaiting_payment') state.paying.delete(orderId);
   } catch (error) {
+    if (orderTurns.get(orderId) !== turn) return;
     if (error.status === 0 && link.order) { // a blip while waiting for the payment: look again later
       renderPayLink();
       return;
