@@ -317,7 +317,100 @@ def one_run(args: argparse.Namespace, nats_url: str, workdir: Path) -> list[Figu
                     {"left": int(left)},
                 )
             )
-    return figures + ([via_fastapi] if via_fastapi else [])
+    owner = owner_prototype(args, nats_url, db_url, lines, workdir) if args.owner_prototype else []
+    return figures + ([via_fastapi] if via_fastapi else []) + owner
+
+
+def owner_prototype(
+    args: argparse.Namespace, nats_url: str, db_url: str, lines: list[str], workdir: Path
+) -> list[Figures]:
+    """Decision 0051's prototype (bench/stock_owner_app.py), same run: its own no-op, then
+    each burst on a fresh offer decided in memory, the rows written behind by its writer;
+    how long the rows took to follow the last answer, and whether they match."""
+    import asyncio
+
+    import asyncpg
+
+    async def rows(table: str, offer_id: str) -> int:
+        conn = await asyncpg.connect(db_url)
+        try:
+            found = await conn.fetchval(
+                f"SELECT count(*) FROM {table} WHERE offer_id = $1", offer_id
+            )
+            return int(found)
+        finally:
+            await conn.close()
+
+    figures: list[Figures] = []
+    env = dict(os.environ, NATS_URL=nats_url, DATABASE_URL=db_url, SECRET_KEY=SECRET)
+    writer_log = workdir / "owner-writer.log"
+    with writer_log.open("ab") as out:
+        writer = subprocess.Popen(
+            [sys.executable, "-m", "bench.stock_owner_app", "writer"],
+            cwd=REPO, env=env, stdout=out, stderr=subprocess.STDOUT,
+        )  # fmt: skip
+    try:
+        deadline = time.monotonic() + 30
+        while "writer ready" not in writer_log.read_text():
+            if writer.poll() is not None or time.monotonic() > deadline:
+                raise RuntimeError(f"the writer did not start: {writer_log.read_text()[-2000:]}")
+            time.sleep(0.1)
+        for burst in args.bursts:
+            units = args.units if burst == "sellout" else args.buyers
+            offer_id = f"off_{uuid.uuid4().hex[:12]}"
+            port = free_port()
+            url = f"http://127.0.0.1:{port}"
+            owner_env = dict(env, OFFER_ID=offer_id, STOCK=str(units), PER_BUYER_LIMIT="1")
+            command = [
+                sys.executable, "-m", "uvicorn", "bench.stock_owner_app:app", "--port",
+                str(port), "--log-level", "warning", "--timeout-keep-alive", "30",
+            ]  # fmt: skip
+            with process(command, owner_env, f"{url}/healthz", workdir / "owner.log"):
+                if not figures:
+                    noop = run_wrk(f"{url}/healthz", lines, "GET", args.connections, workdir)
+                    figures.append(
+                        Figures(
+                            OWNER_LABEL["noop"], noop["requests"], noop["per_s"],
+                            noop["p50_ms"], noop["p99_ms"], noop["non_2xx"], "",
+                        )
+                    )  # fmt: skip
+                keyed = [f"{line}-owner-{burst}" for line in lines]
+                done = run_wrk(
+                    f"{url}/offers/{offer_id}/checkout", keyed, "POST", args.connections, workdir
+                )
+                answered = time.monotonic()
+                after = httpx.get(f"{url}/offers/{offer_id}").json()
+            # The rows follow the decisions: wait for the writer to catch up.
+            written = asyncio.run(rows("owner_orders", offer_id))
+            while written < after["sold"] and time.monotonic() - answered < 120:
+                time.sleep(0.1)
+                written = asyncio.run(rows("owner_orders", offer_id))
+            behind_s = time.monotonic() - answered
+            waitlisted = asyncio.run(rows("owner_waitlist", offer_id))
+            counters = {
+                "left": int(after["left"]),
+                "sold": int(after["sold"]),
+                "oversold": max(0, int(after["sold"]) - units),
+                "rows": written,
+                "waitlisted": waitlisted,
+                "appends": int(after["appends"]),
+            }
+            assert after["left"] + after["sold"] == units, after
+            assert written == after["sold"], f"rows {written} != sold {after['sold']}"
+            figures.append(
+                Figures(
+                    OWNER_LABEL[burst], done["requests"], done["per_s"], done["p50_ms"],
+                    done["p99_ms"], done["non_2xx"],
+                    f"left={after['left']} sold={after['sold']} rows={written} "
+                    f"waitlisted={waitlisted} appends={after['appends']} "
+                    f"rows_behind={behind_s:.1f}s",
+                    counters | {"rows_behind_ms": round(behind_s * 1000)},
+                )
+            )  # fmt: skip
+    finally:
+        writer.terminate()
+        writer.wait(20)
+    return figures
 
 
 def main() -> None:
@@ -336,7 +429,17 @@ def main() -> None:
         action="store_true",
         help="also the sell-out solved by FastAPI (bench/orders_via_fastapi.py), same run",
     )
+    parser.add_argument(
+        "--owner-prototype",
+        action="store_true",
+        help="also decision 0051's in-memory stock owner (bench/stock_owner_app.py), "
+        "same run; needs PostgreSQL",
+    )
     args = parser.parse_args()
+    if args.owner_prototype and not (
+        os.environ.get("BENCH_POSTGRES_URL") or os.environ.get("TEST_POSTGRES_URL")
+    ):
+        parser.error("--owner-prototype writes its rows to PostgreSQL: set TEST_POSTGRES_URL")
     args.bursts = [b.strip() for b in args.bursts.split(",") if b.strip()]
     if not args.bursts or set(args.bursts) - {"sellout", "allwin"}:
         parser.error("--bursts: sellout, allwin or both")
@@ -390,22 +493,34 @@ SCENARIO_LABEL = {
     "fastapi": "the sell-out's checkout solved by FastAPI (ref.)",
 }
 BURST_KEY = {"sellout": "checkout", "allwin": "checkout_allwin"}
+OWNER_LABEL = {
+    "noop": "owner prototype: no-op GET /healthz (its stack)",
+    "sellout": "owner prototype (decision 0051), sell-out",
+    "allwin": "owner prototype (decision 0051), every buyer wins",
+}
+OWNER_KEY = {"noop": "owner_noop", "sellout": "owner", "allwin": "owner_allwin"}
 
 
-def scenarios(bursts: list[str], fastapi: bool = False) -> list[tuple[str, str, str]]:
+def scenarios(
+    bursts: list[str], fastapi: bool = False, owner: bool = False
+) -> list[tuple[str, str, str]]:
     """(key, label, role) in the order one_run lists them."""
     return [
         ("noop", "no-op GET /healthz, same stack", "reference"),
         *((BURST_KEY[b], SCENARIO_LABEL[b], "measured") for b in bursts),
         ("update", "bare conditional UPDATE, same stack", "reference"),
         *([("via_fastapi", SCENARIO_LABEL["fastapi"], "reference")] if fastapi else []),
+        *(
+            (OWNER_KEY[part], OWNER_LABEL[part], "prototype")
+            for part in (["noop", *bursts] if owner else [])
+        ),
     ]
 
 
 def write_results(
     args: argparse.Namespace, db: str, runs: list[list[Figures]], summary: list[dict[str, Any]]
 ) -> None:
-    measured = scenarios(args.bursts, args.compare_fastapi)
+    measured = scenarios(args.bursts, args.compare_fastapi, args.owner_prototype)
     per_run = {
         key: [{**asdict(run[i]), **(run[i].counters or {})} for run in runs]
         for i, (key, _, _) in enumerate(measured)
@@ -452,6 +567,25 @@ def write_results(
             )
         )
 
+    for burst in args.bursts if args.owner_prototype else []:
+        owner = per_run[OWNER_KEY[burst]]
+        ratios += [
+            results.ratio(
+                f"{OWNER_KEY[burst]}_vs_noop",
+                f"{OWNER_LABEL[burst]} req/s / the orders no-op req/s",
+                [per(o, n) for o, n in zip(owner, noop, strict=True)],
+            ),
+            results.ratio(
+                f"{OWNER_KEY[burst]}_vs_update",
+                f"{OWNER_LABEL[burst]} req/s / bare conditional UPDATE req/s ({db})",
+                [per(o, u) for o, u in zip(owner, update, strict=True)],
+            ),
+            results.ratio(
+                f"{OWNER_KEY[burst]}_vs_checkout",
+                f"{OWNER_LABEL[burst]} req/s / {SCENARIO_LABEL[burst]} req/s",
+                [per(o, c) for o, c in zip(owner, per_run[BURST_KEY[burst]], strict=True)],
+            ),
+        ]
     results.write(
         "orders_flash_sale",
         title="Flash-sale checkout",

@@ -948,7 +948,7 @@ def section(
         rows.append(
             [
                 s.get("label", s.get("key", "?")),
-                "**measured**" if s.get("role") == "measured" else "reference",
+                "**measured**" if s.get("role") == "measured" else s.get("role", "reference"),
                 *(cell(med.get(c.figure), c.form) for c in bench.columns),
                 str(s.get("runs", len(per))),
                 "; ".join(cell(v, listed.form) for v in per) + suffix,
