@@ -317,7 +317,10 @@ def one_run(args: argparse.Namespace, nats_url: str, workdir: Path) -> list[Figu
                     {"left": int(left)},
                 )
             )
-    owner = owner_prototype(args, nats_url, db_url, lines, workdir) if args.owner_prototype else []
+        # The prototype's rows go to the same database as the real checkout's.
+        owner = (
+            owner_prototype(args, nats_url, db_url, lines, workdir) if args.owner_prototype else []
+        )
     return figures + ([via_fastapi] if via_fastapi else []) + owner
 
 
