@@ -367,6 +367,7 @@ def owner_prototype(
             command = [
                 sys.executable, "-m", "uvicorn", "bench.stock_owner_app:app", "--port",
                 str(port), "--log-level", "warning", "--timeout-keep-alive", "30",
+                "--backlog", "4096",
             ]  # fmt: skip
             with process(command, owner_env, f"{url}/healthz", workdir / "owner.log"):
                 if not figures:

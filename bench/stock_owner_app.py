@@ -18,9 +18,9 @@ by `python -m bench.orders_flash_sale --owner-prototype`; two processes:
 
 The checkout request is read exactly as the real one is (`shared.api` helpers, the viewer
 token, `IdempotencyKey`, `CheckoutIn`: services/orders/entrypoints/http.py) on the same
-HTTP stack (uvicorn, FastAPI with the checkout as a `HandReadRoute`), so the comparison is
-the deciding, not the parsing. Environment: NATS_URL, DATABASE_URL (PostgreSQL, writer),
-SECRET_KEY, OFFER_ID, STOCK, PER_BUYER_LIMIT.
+HTTP stack (uvicorn, FastAPI with the orders app's middleware and the checkout as a
+`HandReadRoute`), so the comparison is the deciding, not the parsing. Environment:
+NATS_URL, DATABASE_URL (PostgreSQL, writer), SECRET_KEY, OFFER_ID, STOCK, PER_BUYER_LIMIT.
 """
 
 from __future__ import annotations
@@ -38,6 +38,7 @@ from typing import Any
 import nats
 from fastapi import FastAPI, Response
 from fastapi.exceptions import RequestValidationError
+from fastapi.middleware import Middleware
 from nats.js import JetStreamContext
 from nats.js.api import ConsumerConfig, StreamConfig
 from nats.js.errors import KeyWrongLastSequenceError, NotFoundError
@@ -45,7 +46,10 @@ from starlette.types import Receive, Scope, Send
 
 from services.orders.entrypoints.deps import buyer_of
 from services.orders.entrypoints.http import _BODY, _KEY, KEY_AT, CheckoutIn
-from shared.api import MISSING, HandReadRoute, checked, json_body, read_body
+from services.orders.entrypoints.photos import UploadLimit
+from shared.api import MISSING, HandReadRoute, SecurityHeaders, checked, json_body, read_body
+from shared.cors import allow_pages
+from shared.metrics import MetricsMiddleware
 from shared.problems import answer_errors_as_problems
 
 STREAM = "OWNER_DECISIONS"
@@ -279,6 +283,17 @@ async def serve_checkout(scope: Scope, receive: Receive, send: Send) -> None:
 
 app = FastAPI(lifespan=lifespan)
 answer_errors_as_problems(app, {})
+# The orders app's middleware, in its order (shared.runtime.http_app, services/orders/main.py):
+# the real checkout passes through all of it, so the prototype's does too.
+app.add_middleware(MetricsMiddleware)
+app.add_middleware(SecurityHeaders)
+allow_pages(
+    app,
+    "*",  # as orders' default (CORS_ORIGINS)
+    ("GET", "POST", "PATCH", "PUT", "DELETE"),
+    ("Authorization", "Content-Type", "Idempotency-Key"),
+)
+app.user_middleware.append(Middleware(UploadLimit, limit=10 * 1024 * 1024))
 app.router.routes.insert(
     0,
     HandReadRoute(
