@@ -55,8 +55,10 @@ docs: $(STAMP)  ## regenerate the AsyncAPI and OpenAPI documents under docs/api/
 # Live serves without permessage-deflate (decision 0011): its references run without it too;
 # --join-storm adds 1,000 viewers joining within 10 s while chat runs (decision 0046).
 BENCH_LIVE      ?= --runs 3 --no-compression --join-storm
-# Two bursts per run: sell-out (10,000 units, 20,000 buyers) and all-win (20,000 / 20,000).
-BENCH_ORDERS    ?= --repeat 3
+# Two bursts per run: sell-out (10,000 units, 20,000 buyers) and all-win (20,000 / 20,000);
+# the same checkout solved by FastAPI (decision 0049) and the in-memory stock owner
+# prototype (decision 0051, PostgreSQL only) in the same run.
+BENCH_ORDERS    ?= --repeat 3 --compare-fastapi --owner-prototype
 # One hot offer on 1, 2 and 3 orders processes (the capacity model's checkout sizes).
 BENCH_SCALE_OUT ?= --procs 1,2,3
 # The capacity model's other sizes: one live process at 250/500/1,000 viewers, one ingest at
