@@ -111,6 +111,9 @@ def answer_of(record: dict[str, Any], replayed: bool = False) -> tuple[int, byte
     ).encode()
 
 
+STOPPED = 503, b'{"status":503,"code":"owner_stopped"}'
+
+
 class Owner:
     """The offer's owner: the lease, the offer in memory, and the group-committed appends."""
 
@@ -166,13 +169,16 @@ class Owner:
 
     async def decide(self, customer: str, key: str, body: CheckoutIn) -> tuple[int, bytes]:
         if self.failed is not None:
-            return 503, b'{"status":503,"code":"owner_stopped"}'
+            return STOPPED
         record, new = self.offer.decide(customer, key, body)
         if not new:
             if record["asked"] != f"{customer}|{body.quantity}|{body.variant or ''}":
                 return 422, b'{"status":422,"code":"idempotency_key_reused"}'
             if key in self.storing:  # a retry while the first is stored: the same wait
-                await asyncio.shield(self.storing[key])
+                try:
+                    await asyncio.shield(self.storing[key])
+                except Exception:
+                    return STOPPED
             return answer_of(record, replayed=True)
         stored: asyncio.Future[None] = asyncio.get_running_loop().create_future()
         self.pending.append((json.dumps(record, separators=(",", ":")).encode(), stored))
@@ -180,6 +186,11 @@ class Owner:
         self.wake.set()
         try:
             await stored  # "yours" only once the decision is in the stream
+        except Exception:
+            # Not stored, or not known to be: the buyer is not told. An append whose ack was
+            # lost may still be in the stream; the next owner finds it, and a retry with the
+            # key gets it (an unpaid hold expires like any other).
+            return STOPPED
         finally:
             self.storing.pop(key, None)
         return answer_of(record)
