@@ -540,55 +540,42 @@ def write_results(
         database = {"kind": "PostgreSQL", "version": asyncio.run(postgres_version(admin_url))}
     else:
         database = sqlite_database()
-    noop, update = per_run["noop"], per_run["update"]
 
-    def per(a: dict[str, Any], b: dict[str, Any]) -> float:
-        return float(a["per_s"] / b["per_s"]) if b["per_s"] else 0.0
+    def rate(key: str, label: str, top: str, bottom: str) -> dict[str, Any]:
+        """`top`'s req/s over `bottom`'s, within each run."""
+        pairs = zip(per_run[top], per_run[bottom], strict=True)
+        return results.ratio(
+            key, label, [a["per_s"] / b["per_s"] if b["per_s"] else 0.0 for a, b in pairs]
+        )
 
+    update_label = f"bare conditional UPDATE req/s ({db})"
     ratios = []
     for burst in args.bursts:
-        key, checkout = BURST_KEY[burst], per_run[BURST_KEY[burst]]
+        key, label = BURST_KEY[burst], SCENARIO_LABEL[burst]
         ratios += [
-            results.ratio(
-                f"{key}_vs_noop",
-                f"{SCENARIO_LABEL[burst]} req/s / no-op req/s",
-                [per(c, n) for c, n in zip(checkout, noop, strict=True)],
-            ),
-            results.ratio(
-                f"{key}_vs_update",
-                f"{SCENARIO_LABEL[burst]} req/s / bare conditional UPDATE req/s ({db})",
-                [per(c, u) for c, u in zip(checkout, update, strict=True)],
-            ),
+            rate(f"{key}_vs_noop", f"{label} req/s / no-op req/s", key, "noop"),
+            rate(f"{key}_vs_update", f"{label} req/s / {update_label}", key, "update"),
         ]
     if args.compare_fastapi and "sellout" in args.bursts:  # the cost of the one path's choice
         ratios.append(
-            results.ratio(
+            rate(
                 "checkout_vs_fastapi",
                 "sell-out req/s / the same checkout solved by FastAPI req/s",
-                [
-                    per(c, f)
-                    for c, f in zip(per_run["checkout"], per_run["via_fastapi"], strict=True)
-                ],
+                "checkout",
+                "via_fastapi",
             )
         )
-
     for burst in args.bursts if args.owner_prototype else []:
-        owner = per_run[OWNER_KEY[burst]]
+        key, label = OWNER_KEY[burst], OWNER_LABEL[burst]
         ratios += [
-            results.ratio(
-                f"{OWNER_KEY[burst]}_vs_noop",
-                f"{OWNER_LABEL[burst]} req/s / the orders no-op req/s",
-                [per(o, n) for o, n in zip(owner, noop, strict=True)],
-            ),
-            results.ratio(
-                f"{OWNER_KEY[burst]}_vs_update",
-                f"{OWNER_LABEL[burst]} req/s / bare conditional UPDATE req/s ({db})",
-                [per(o, u) for o, u in zip(owner, update, strict=True)],
-            ),
-            results.ratio(
-                f"{OWNER_KEY[burst]}_vs_checkout",
-                f"{OWNER_LABEL[burst]} req/s / {SCENARIO_LABEL[burst]} req/s",
-                [per(o, c) for o, c in zip(owner, per_run[BURST_KEY[burst]], strict=True)],
+            rate(f"{key}_vs_noop", f"{label} req/s / the orders no-op req/s", key, "noop"),
+            rate(f"{key}_vs_own_noop", f"{label} req/s / its own no-op req/s", key, "owner_noop"),
+            rate(f"{key}_vs_update", f"{label} req/s / {update_label}", key, "update"),
+            rate(
+                f"{key}_vs_checkout",
+                f"{label} req/s / {SCENARIO_LABEL[burst]} req/s",
+                key,
+                BURST_KEY[burst],
             ),
         ]
     results.write(
