@@ -16,8 +16,8 @@ by `python -m bench.orders_flash_sale --owner-prototype`; two processes:
 - the writer (`python -m bench.stock_owner_app writer`): a durable consumer that writes
   the rows behind (orders, waitlist), idempotently (ON CONFLICT DO NOTHING), and acks.
 
-The checkout request is read exactly as the real one is (`shared.api` helpers, the viewer
-token, `IdempotencyKey`, `CheckoutIn`: services/orders/entrypoints/http.py) on the same
+The checkout request is read by the real checkout's own `read_checkout` (the viewer token,
+`IdempotencyKey`, `CheckoutIn`: services/orders/entrypoints/http.py) on the same
 HTTP stack (uvicorn, FastAPI with the orders app's middleware and the checkout as a
 `HandReadRoute`), so the comparison is the deciding, not the parsing. Environment:
 NATS_URL, DATABASE_URL (PostgreSQL, writer), SECRET_KEY, OFFER_ID, STOCK, PER_BUYER_LIMIT.
@@ -37,17 +37,15 @@ from typing import Any
 
 import nats
 from fastapi import FastAPI, Response
-from fastapi.exceptions import RequestValidationError
 from fastapi.middleware import Middleware
 from nats.js import JetStreamContext
 from nats.js.api import ConsumerConfig, StreamConfig
 from nats.js.errors import KeyWrongLastSequenceError, NotFoundError
 from starlette.types import Receive, Scope, Send
 
-from services.orders.entrypoints.deps import buyer_of
-from services.orders.entrypoints.http import _BODY, _KEY, KEY_AT, CheckoutIn
+from services.orders.entrypoints.http import CheckoutIn, read_checkout
 from services.orders.entrypoints.photos import UploadLimit
-from shared.api import MISSING, HandReadRoute, SecurityHeaders, checked, json_body, read_body
+from shared.api import HandReadRoute, SecurityHeaders
 from shared.cors import allow_pages
 from shared.metrics import MetricsMiddleware
 from shared.problems import answer_errors_as_problems
@@ -258,25 +256,12 @@ async def checkout(offer_id: str, body: CheckoutIn) -> Response:
 
 
 async def serve_checkout(scope: Scope, receive: Receive, send: Send) -> None:
-    """Read as services/orders/entrypoints/http.py's serve_checkout reads it; decided by the
-    owner instead of under the offer's row lock."""
-    body = await read_body(receive)
-    authorization = key = content_type = None
-    for name, value in scope["headers"]:
-        if name == b"authorization" and authorization is None:
-            authorization = value.decode("latin-1")
-        elif name == b"idempotency-key" and key is None:
-            key = value.decode("latin-1")
-        elif name == b"content-type" and content_type is None:
-            content_type = value
-    data = json_body(body, content_type)
+    """Read by the real checkout's `read_checkout`; decided by the owner instead of under the
+    offer's row lock."""
     owner: Owner = scope["app"].state.owner
-    buyer = buyer_of(authorization, os.environ["SECRET_KEY"])
-    errors: list[Any] = []
-    idempotency_key = checked(_KEY, MISSING if key is None else key, KEY_AT, errors)
-    checkout_in = checked(_BODY, data, ("body",), errors)
-    if errors:
-        raise RequestValidationError(errors)
+    buyer, idempotency_key, checkout_in = await read_checkout(
+        scope, receive, os.environ["SECRET_KEY"]
+    )
     if scope["path_params"]["offer_id"] != owner.offer.offer_id:
         status, answer = 404, b'{"status":404,"code":"not_found"}'
     else:

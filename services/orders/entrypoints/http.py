@@ -419,11 +419,12 @@ _KEY = TypeAdapter(IdempotencyKey)
 _BODY = TypeAdapter(CheckoutIn)
 
 
-async def serve_checkout(scope: Scope, receive: Receive, send: Send) -> None:
-    """`checkout` with its parameters read as FastAPI reads them for its signature, in
-    FastAPI's order: the body (a JSON syntax error is 422 first), the buyer's token (401,
-    403), then the key and the body's fields (one 422 listing both). The hottest request
-    of a flash sale: this costs a fraction of FastAPI's dependency solving."""
+async def read_checkout(
+    scope: Scope, receive: Receive, secret: str
+) -> tuple[TokenHolder, str, CheckoutIn]:
+    """`checkout`'s parameters read as FastAPI reads them for its signature, in FastAPI's
+    order: the body (a JSON syntax error is 422 first), the buyer's token (401, 403), then
+    the key and the body's fields (one 422 listing both)."""
     body = await read_body(receive)
     authorization = key = content_type = None
     for name, value in scope["headers"]:  # the first of each, as Starlette's Headers.get
@@ -434,13 +435,22 @@ async def serve_checkout(scope: Scope, receive: Receive, send: Send) -> None:
         elif name == b"content-type" and content_type is None:
             content_type = value
     data = json_body(body, content_type)
-    orders: OrdersApp = scope["app"].state.service
-    buyer = buyer_of(authorization, orders.settings.secret_key)
+    buyer = buyer_of(authorization, secret)
     errors: list[Any] = []
     idempotency_key = checked(_KEY, MISSING if key is None else key, KEY_AT, errors)
     checkout_in = checked(_BODY, data, ("body",), errors)
     if errors:
         raise RequestValidationError(errors)
+    return buyer, idempotency_key, checkout_in
+
+
+async def serve_checkout(scope: Scope, receive: Receive, send: Send) -> None:
+    """`checkout`, its parameters read by `read_checkout`. The hottest request of a flash
+    sale: this costs a fraction of FastAPI's dependency solving."""
+    orders: OrdersApp = scope["app"].state.service
+    buyer, idempotency_key, checkout_in = await read_checkout(
+        scope, receive, orders.settings.secret_key
+    )
     response = await checkout(
         scope["path_params"]["offer_id"], checkout_in, buyer, idempotency_key, orders
     )
