@@ -334,13 +334,20 @@ def owner_prototype(
 
     import asyncpg
 
-    async def rows(table: str, offer_id: str) -> int:
+    async def follow(offer_id: str, sold: int, answered: float) -> tuple[int, int, float]:
+        """Wait for the writer's rows to catch up with the units sold: (orders, waitlist
+        rows, seconds after the last answer)."""
         conn = await asyncpg.connect(db_url)
         try:
-            found = await conn.fetchval(
-                f"SELECT count(*) FROM {table} WHERE offer_id = $1", offer_id
-            )
-            return int(found)
+            count = "SELECT count(*) FROM {} WHERE offer_id = $1"
+            while True:
+                written = int(await conn.fetchval(count.format("owner_orders"), offer_id))
+                if written >= sold or time.monotonic() - answered > 120:
+                    break
+                await asyncio.sleep(0.1)
+            behind_s = time.monotonic() - answered
+            waitlisted = int(await conn.fetchval(count.format("owner_waitlist"), offer_id))
+            return written, waitlisted, behind_s
         finally:
             await conn.close()
 
@@ -384,13 +391,8 @@ def owner_prototype(
                 )
                 answered = time.monotonic()
                 after = httpx.get(f"{url}/offers/{offer_id}").json()
-            # The rows follow the decisions: wait for the writer to catch up.
-            written = asyncio.run(rows("owner_orders", offer_id))
-            while written < after["sold"] and time.monotonic() - answered < 120:
-                time.sleep(0.1)
-                written = asyncio.run(rows("owner_orders", offer_id))
-            behind_s = time.monotonic() - answered
-            waitlisted = asyncio.run(rows("owner_waitlist", offer_id))
+            # The rows follow the decisions (quantity 1 each: a row per unit sold).
+            written, waitlisted, behind_s = asyncio.run(follow(offer_id, after["sold"], answered))
             counters = {
                 "left": int(after["left"]),
                 "sold": int(after["sold"]),

@@ -60,6 +60,11 @@ def subject(offer_id: str) -> str:
     return f"owner.decisions.{offer_id}"
 
 
+def asked_of(customer: str, body: CheckoutIn) -> str:
+    """What a checkout asked for: a key used again must ask the same."""
+    return f"{customer}|{body.quantity}|{body.variant or ''}"
+
+
 @dataclass
 class Offer:
     """What the owner decides from: rebuilt from the decisions, changed only by `decide`."""
@@ -78,7 +83,6 @@ class Offer:
         seen = self.answers.get(key)
         if seen is not None:
             return seen, False
-        asked = f"{customer}|{body.quantity}|{body.variant or ''}"
         record: dict[str, Any]
         if self.bought.get(customer, 0) + body.quantity > self.per_buyer_limit:
             record = {"outcome": "limit_reached"}
@@ -86,6 +90,7 @@ class Offer:
             record = {"outcome": "sold_out_waitlisted"}
         else:
             record = {"outcome": "placed", "order_id": f"ord_{uuid.uuid4().hex[:16]}"}
+        asked = asked_of(customer, body)
         record |= {"key": key, "asked": asked, "customer": customer, "quantity": body.quantity}
         self.apply(record)
         return record, True
@@ -170,7 +175,7 @@ class Owner:
             return STOPPED
         record, new = self.offer.decide(customer, key, body)
         if not new:
-            if record["asked"] != f"{customer}|{body.quantity}|{body.variant or ''}":
+            if record["asked"] != asked_of(customer, body):
                 return 422, b'{"status":422,"code":"idempotency_key_reused"}'
             if key in self.storing:  # a retry while the first is stored: the same wait
                 try:
