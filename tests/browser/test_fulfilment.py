@@ -4,6 +4,7 @@ console's "Pickup points" panel: create, edit, retire."""
 
 from __future__ import annotations
 
+import asyncio
 import re
 from typing import Any
 
@@ -215,8 +216,6 @@ async def test_an_order_answer_sent_before_the_choice_does_not_undo_it(
     machine that answer (no delivery chosen yet) can land after the buyer's choice was
     saved. It must not put the "Delivery or pickup" form back over the pay form (CI saw
     this: the card number vanished under the test)."""
-    import asyncio
-
     room = await platform.live_room()
     await platform.offer(room)
     page = platform.watch(await (await browser.new_context(**PHONE)).new_page())
