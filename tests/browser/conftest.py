@@ -353,11 +353,22 @@ async def screenshot(page: Any, name: str) -> Path:
 
 
 async def join_as(page: Any, url: str, name: str) -> None:
-    """Open the viewer link, pick a display name, wait for the room."""
+    """Open the viewer link, pick a display name, wait for the room. The room shows with
+    the socket's welcome; a first connection that fails is retried after a backoff (js/
+    room-socket.js), so a loaded machine gets 20 s, and a failure says what the page said."""
+    from playwright.async_api import TimeoutError as PlaywrightTimeout
+
     await page.goto(url)
     await page.get_by_label("Your display name").fill(name)
     await page.get_by_role("button", name="Join", exact=True).click()
-    await page.locator("#room").wait_for(state="visible")
+    try:
+        await page.locator("#room").wait_for(state="visible", timeout=20_000)
+    except PlaywrightTimeout:
+        said = await page.evaluate(
+            """() => ['#connection', '#problem', '#join-error']
+                .map((s) => `${s}: ${document.querySelector(s)?.innerText ?? ''}`).join(' | ')"""
+        )
+        raise AssertionError(f"{name} never saw the room open; the page said {said}") from None
 
 
 async def stored(page: Any, room_id: str) -> dict[str, Any]:
