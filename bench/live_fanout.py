@@ -44,6 +44,9 @@ storm and 2 s after it). Reported besides the usual figures: the connected viewe
 delivery latency of the lines sent during the storm (storm_p50_ms, storm_p99_ms) and the
 joiners' join latency, socket connect -> `welcome` frame (join_p50_ms, join_p99_ms). The
 joiners' own chat lines are not counted. Measured once (no retry: the joiners stay).
+`--join-storm` also adds its reference, ceiling-tick-storm: the same storm of sockets
+opened on the tick-batched bare server (whose welcome carries no history), so the storm
+figures have a same-run ceiling from the same load generator on the same machine.
 
 With --runs N the whole sequence runs N times, with fresh processes each time, and the
 figures are also given as medians over the runs. Prints a table per run; writes
@@ -94,7 +97,7 @@ STOP_TIMEOUT_S = 15.0
 CONNECT_TIMEOUT_S = 600.0
 DRAINED_AFTER_S = 2.0  # no frame for this long: nothing is on its way any more
 QUIET_PERCENT = 25.0  # other processes' CPU (100 = one core) under which the machine is quiet
-SCENARIOS = ("ceiling", "ceiling-tick", "live", "live-storm")
+SCENARIOS = ("ceiling", "ceiling-tick", "live", "ceiling-tick-storm", "live-storm")
 DEFAULT_SCENARIOS = ("ceiling", "ceiling-tick", "live")
 STORM_AFTER_S = 1.0  # into the window: the storm starts once chat is flowing
 STORM_TAIL_S = 2.0  # chat keeps running this long after the last joiner
@@ -659,8 +662,12 @@ async def warm_up(url: str) -> None:
             raise RuntimeError(f"warm-up: expected a welcome frame, got {str(first)[:200]}")
 
 
-async def run_ceiling(children: Children, opts: Options, tick_s: float) -> Result:
-    name = "ceiling-tick" if tick_s else "ceiling"
+async def run_ceiling(
+    children: Children, opts: Options, tick_s: float, storm: bool = False
+) -> Result:
+    """The bare server; with `storm` (tick-batched), the same join storm as live-storm: the
+    ceiling of delivery while opts.joiners open their sockets."""
+    name = "ceiling-tick-storm" if storm else "ceiling-tick" if tick_s else "ceiling"
     port = free_port()
     args = ["-m", "bench.ceiling_server", "--port", str(port), "--tick", str(tick_s)]
     pid = children.spawn(name, [sys.executable, *args])
@@ -670,13 +677,18 @@ async def run_ceiling(children: Children, opts: Options, tick_s: float) -> Resul
     await warm_up(url)
     await asyncio.sleep(1.0)
     framing = f"one frame per {tick_s * 1000:g} ms tick" if tick_s else "one frame per line"
+    description = f"bench.ceiling_server: websockets.broadcast, {framing}, 1 process, no bus"
+    if storm:
+        description += f"; {opts.joiners:,} viewers join over {opts.storm_s:g} s"
+        opts = storm_window(opts)
     result = await measure(
         children,
         name,
-        f"bench.ceiling_server: websockets.broadcast, {framing}, 1 process, no bus",
+        description,
         [Target(name, pid, [url] * opts.viewers)],
         opts,
         others={},
+        storm=[[url] * opts.joiners] if storm else None,
     )
     children.stop(pid)
     return result
@@ -731,6 +743,12 @@ def log_levels(path: Path) -> dict[str, int]:
             level = "raw"
         counts[level] = counts.get(level, 0) + 1
     return counts
+
+
+def storm_window(opts: Options) -> Options:
+    """A window long enough to hold the storm; measured once (the joiners stay)."""
+    seconds = max(opts.seconds, STORM_AFTER_S + opts.storm_s + STORM_TAIL_S)
+    return replace(opts, seconds=seconds, retries=0)
 
 
 async def run_live(children: Children, opts: Options, scratch: Path, storm: bool = False) -> Result:
@@ -792,9 +810,7 @@ async def run_live(children: Children, opts: Options, scratch: Path, storm: bool
     )
     if storm:
         description += f"; {opts.joiners:,} viewers join over {opts.storm_s:g} s"
-        # Long enough to hold the storm; measured once.
-        seconds = max(opts.seconds, STORM_AFTER_S + opts.storm_s + STORM_TAIL_S)
-        opts = replace(opts, seconds=seconds, retries=0)
+        opts = storm_window(opts)
     result = await measure(
         children,
         scenario,
@@ -945,8 +961,9 @@ async def run(opts: Options, children: Children, scratch: Path) -> list[Result]:
             storm = scenario == "live-storm"
             results.append(await run_live(children, opts, scratch, storm))
         else:
-            tick_s = LIVE_TICK_S if scenario == "ceiling-tick" else 0.0
-            results.append(await run_ceiling(children, opts, tick_s))
+            tick_s = 0.0 if scenario == "ceiling" else LIVE_TICK_S
+            storm = scenario == "ceiling-tick-storm"
+            results.append(await run_ceiling(children, opts, tick_s, storm))
     return results
 
 
@@ -1015,8 +1032,8 @@ def parse_args(argv: list[str] | None) -> Options:
     scenarios = tuple(s.strip() for s in args.scenarios.split(",") if s.strip())
     if not scenarios or set(scenarios) - set(SCENARIOS):
         parser.error(f"--scenarios: choose from {', '.join(SCENARIOS)}")
-    if args.join_storm is not None and "live-storm" not in scenarios:
-        scenarios += ("live-storm",)
+    if args.join_storm is not None:  # the storm and its ceiling, in the same run
+        scenarios += tuple(s for s in ("ceiling-tick-storm", "live-storm") if s not in scenarios)
     joiners = args.join_storm if args.join_storm is not None else 1000
     if joiners < args.client_procs * args.lives or args.storm_seconds <= 0:
         parser.error("--join-storm: at least one joiner per client and live process")
@@ -1050,6 +1067,10 @@ ROLES = {
     ),
     "live": ("services.live, nats-server, SQLite", "measured"),
     "live-storm": ("services.live, a join storm during the window", "measured"),
+    "ceiling-tick-storm": (
+        f"websockets.broadcast, a frame per {LIVE_TICK_S * 1000:g} ms tick, the same join storm",
+        "reference",
+    ),
 }
 
 
@@ -1137,6 +1158,20 @@ def write_results(
             "live-storm",
             "ceiling-tick",
             "p99_ms",
+        ),
+        ratio(
+            "live_storm_p99_vs_ceiling_tick_storm",
+            "delivery p99 during a join storm / the same storm's tick-batched broadcast p99",
+            "storm_p99_ms",
+            "live-storm",
+            "ceiling-tick-storm",
+        ),
+        ratio(
+            "live_join_p99_vs_ceiling_tick_storm",
+            "join p99 (connect → welcome) / the same storm's on the tick-batched broadcast",
+            "join_p99_ms",
+            "live-storm",
+            "ceiling-tick-storm",
         ),
         ratio(
             "live_kib_vs_ceiling",
