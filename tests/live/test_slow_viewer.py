@@ -5,6 +5,9 @@ from __future__ import annotations
 import asyncio
 import json
 
+import pytest
+
+from services.live.adapters import hub as hub_module
 from services.live.adapters.hub import Connection, RoomHub
 from services.live.adapters.room_feed import RoomState
 from services.live.domain.viewers import Viewer
@@ -70,3 +73,31 @@ def test_stock_updates_are_coalesced_to_the_latest_value_per_tick() -> None:
     got = conn._queue  # offered, not sent: no sender runs here
     offers = [json.loads(f) for f in got if json.loads(f)["type"] == "offer"]
     assert [o["offer"]["left"] for o in offers] == [1]
+
+
+def test_presence_goes_out_at_most_once_a_second_in_a_join_storm(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """A viewer joining every tick changes the count every tick: the room still sends the
+    count once a second (the protocol's promise), and the last one is the true count."""
+    clock = [1000.0]
+    monkeypatch.setattr(hub_module.time, "monotonic", lambda: clock[0])
+    hub = RoomHub("r1", "i1", tick_s=0.0625, state=RoomState(status="live"))
+    watcher = Connection(viewer("watcher"), lambda f: asyncio.sleep(0), max_frames=1000)
+    hub.add(watcher)
+
+    def counts() -> list[int]:
+        frames = [json.loads(f) for f in watcher._queue]
+        return [f["viewers"] for f in frames if f["type"] == "presence"]
+
+    for tick in range(64):  # four seconds of ticks, a viewer joining at each
+        hub.add(Connection(viewer(f"joiner {tick}"), lambda f: asyncio.sleep(0), max_frames=8))
+        hub.flush()
+        clock[0] += 0.0625
+    assert counts() == [2, 18, 34, 50]  # at 0, 1, 2 and 3 s: not 64 frames
+    hub.flush()  # 4 s: the count since the last frame
+    assert counts()[-1] == 65
+    hub.flush()  # unchanged: no frame
+    clock[0] += 1
+    hub.flush()
+    assert counts()[-1] == 65 and len(counts()) == 5

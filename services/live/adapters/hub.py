@@ -141,6 +141,7 @@ class RoomHub:
         self._by_customer: dict[str, set[Connection]] = {}
         self._remote_counts: dict[str, tuple[int, float]] = {}
         self._last_presence = -1
+        self._presence_checked = -PRESENCE_EVERY_S  # monotonic time of the last count
         self._subs: list[Subscription] = []
         self._tasks: list[asyncio.Task[None]] = []
         # While the past is read: events from the bus wait here, to be applied after it.
@@ -293,6 +294,13 @@ class RoomHub:
                 self.broadcast(out.frame)
             else:
                 self.send_to(out.to, out.frame)
+        # The count at most once a second (the protocol's promise): in a join storm it
+        # changes every tick, and a presence frame per tick doubled what every viewer was
+        # sent (docs/decisions/0052-join-storm.md). A change shows within a second.
+        now = time.monotonic()
+        if now - self._presence_checked < PRESENCE_EVERY_S:
+            return
+        self._presence_checked = now
         count = self.viewer_count
         if count != self._last_presence:
             self._last_presence = count
