@@ -35,7 +35,7 @@ class JsonFormatter(logging.Formatter):
 # A credential in a URL's query (the viewer socket's `?token=`): never written to a log.
 _SECRET_IN_QUERY = re.compile(r"((?:^|[?&])(?:token|access_token)=)[^&\s\"]+")
 # uvicorn's and websockets' line per viewer socket (on "uvicorn.error"): a join storm is
-# thousands of them, 4% of a live process's CPU in one (docs/decisions/0052-quiet-sockets.md),
+# thousands of them, 4% of a live process's CPU in one (docs/decisions/0052-join-storm.md),
 # and they said nothing the connection metrics and `viewer.joined` do not.
 _PER_SOCKET = frozenset({'%s - "WebSocket %s" [accepted]', "connection open", "connection closed"})
 

@@ -35,7 +35,8 @@ async def test_a_stuck_viewer_loses_its_oldest_frames_and_is_told() -> None:
     fast = Connection(viewer("fast"), fast_send, max_frames=8)
     hub.add(stuck)
     hub.add(fast)
-    senders = [asyncio.create_task(c.run_sender()) for c in (stuck, fast)]
+    for connection in (stuck, fast):
+        connection.start()
 
     for i in range(50):  # 50 ticks, one chat line each
         hub.feed.apply(
@@ -59,8 +60,8 @@ async def test_a_stuck_viewer_loses_its_oldest_frames_and_is_told() -> None:
     assert gap["dropped"] == stuck.dropped
     last_lines = [m["text"] for f in frames if f["type"] == "chat" for m in f["messages"]]
     assert last_lines[-1] == "line 49"
-    for task in senders:
-        task.cancel()
+    for connection in (stuck, fast):
+        connection.stop()
 
 
 def test_stock_updates_are_coalesced_to_the_latest_value_per_tick() -> None:

@@ -16,8 +16,10 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
+import types
 import weakref
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Coroutine, Generator
+from typing import Any
 
 from nats.aio.client import Client as NatsClient
 from nats.aio.msg import Msg
@@ -53,10 +55,14 @@ PastEvents = Callable[[str], Awaitable[list[IntegrationEvent]]]
 
 
 class Connection:
-    """One websocket's outbound side: a bounded queue drained by one sender task.
+    """One websocket's outbound side: a bounded queue, written from the tick's own step.
 
-    Thousands are held at once, so it is kept small (slots, a list, a future only
-    while the sender sleeps): memory per viewer is one of live's goals."""
+    Thousands are held at once, so it is kept small (slots, a list, no task of its own):
+    memory per viewer is one of live's goals. A frame offered to a connection that is
+    sending nothing is written at once, in the caller's step: the write completes there
+    unless the socket's buffer is full. Only then does the connection get a task, until its
+    queue is drained (decision 0052: a task woken per viewer per tick was the send path's
+    largest cost after the socket writes themselves)."""
 
     __slots__ = (
         "_close",
@@ -64,9 +70,11 @@ class Connection:
         "_max_frames",
         "_queue",
         "_send",
-        "_wakeup",
+        "_sending",
+        "_started",
         "closing",
         "dropped",
+        "failed",
         "joined_at",
         "viewer",
     )
@@ -84,7 +92,9 @@ class Connection:
         self.closing: tuple[int, str] | None = None
         self._queue: list[str] = []  # at most max_frames: dropping the oldest is cheap
         self._max_frames = max_frames
-        self._wakeup: asyncio.Future[None] | None = None
+        self._sending: asyncio.Task[None] | None = None  # only while a write waits
+        self._started = False
+        self.failed: BaseException | None = None
         self.dropped = 0
         self._gap = 0
         self.joined_at = time.monotonic()
@@ -95,37 +105,75 @@ class Connection:
             self.dropped += 1
             self._gap += 1
         self._queue.append(frame)
-        self._wake()
+        self._drain_soon()
 
     def close(self, code: int, reason: str) -> None:
-        """Ask the sender to close the socket after what is queued (kick, ban)."""
+        """Close the socket after what is queued (kick, ban, end of show)."""
         self.closing = (code, reason)
-        self._wake()
+        self._drain_soon()
 
-    def _wake(self) -> None:
-        if self._wakeup is not None and not self._wakeup.done():
-            self._wakeup.set_result(None)
+    def start(self) -> None:
+        """Begin writing: frames offered before (while the welcome was sent) follow it."""
+        self._started = True
+        self._drain_soon()
 
-    async def run_sender(self) -> None:
-        loop = asyncio.get_running_loop()
-        while True:
-            if not self._queue and not self.closing:
-                self._wakeup = loop.create_future()
-                try:
-                    await self._wakeup
-                finally:
-                    self._wakeup = None
-            if self.closing:
-                while self._queue:
-                    await self._send(self._queue.pop(0))
-                if self._close:
-                    await self._close(*self.closing)
-                return
-            while self._queue and not self.closing:
-                if self._gap:  # frames were dropped while a send was stuck: say so first
+    def stop(self) -> None:
+        """The socket is gone: nothing more is written (a write waiting is cancelled)."""
+        self._started = False
+        self._queue.clear()
+        if self._sending is not None:
+            self._sending.cancel()
+
+    def _drain_soon(self) -> None:
+        if self._started and self._sending is None and self.failed is None:
+            self._sending = run_eagerly(self._drain())
+
+    async def _drain(self) -> None:
+        try:
+            while self._queue:
+                if self._gap:  # frames were dropped while a write was stuck: say so first
                     gap, self._gap = self._gap, 0
                     await self._send(protocol.Gap(dropped=gap).model_dump_json())
                 await self._send(self._queue.pop(0))
+            if self.closing is not None:
+                self._started = False  # nothing is written after the close
+                if self._close is not None:
+                    await self._close(*self.closing)
+        except Exception as exc:  # the socket failed: its receiving side ends the session
+            self.failed = exc
+            self._queue.clear()
+        finally:
+            self._sending = None
+
+
+def run_eagerly(coro: Coroutine[Any, Any, None]) -> asyncio.Task[None] | None:
+    """Run `coro` now, in the caller's step, and return None if it finished there; if it
+    has to wait, the rest runs in a task (Python 3.12's eager tasks, by hand: live runs
+    on 3.11)."""
+    try:
+        waiting = coro.send(None)
+    except StopIteration:
+        return None
+    return asyncio.get_running_loop().create_task(_carry_on(coro, waiting))
+
+
+@types.coroutine
+def _carry_on(coro: Coroutine[Any, Any, None], waiting: Any) -> Generator[Any, Any, None]:
+    """The rest of an eagerly started coroutine: what it waits on goes to the event loop,
+    what the loop sends or throws goes back to it."""
+    while True:
+        try:
+            sent = yield waiting
+        except BaseException as exc:  # a cancel, or the awaited future's error
+            try:
+                waiting = coro.throw(exc)
+            except StopIteration:
+                return
+        else:
+            try:
+                waiting = coro.send(sent)
+            except StopIteration:
+                return
 
 
 class RoomHub:

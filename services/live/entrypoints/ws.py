@@ -98,20 +98,19 @@ async def viewer_socket(websocket: WebSocket) -> None:
             )
         )
         await live.welcomes.joined(room_id, viewer.customer_id, viewer.display_name)
-        # Receiving runs here, not in a task of its own: one task less per viewer. When
-        # the sender closes the socket (kick, end of show), the client's close ends it.
-        sender = asyncio.create_task(conn.run_sender())
+        # Receiving runs here, not in a task of its own, and frames are written from the
+        # room's tick (no task per viewer either). When the room closes the socket (kick,
+        # end of show), the client's close ends the receiving.
+        conn.start()
         try:
             await session.receive(websocket)
         except Exception as error:
             if not _is_disconnect(error):
                 log.warning("viewer connection ended with an error", exc_info=error)
         finally:
-            sender.cancel()
-            await asyncio.wait({sender})
-        failed = None if sender.cancelled() else sender.exception()
-        if failed is not None and not _is_disconnect(failed):
-            log.warning("viewer connection ended with an error", exc_info=failed)
+            conn.stop()
+        if conn.failed is not None and not _is_disconnect(conn.failed):
+            log.warning("viewer connection ended with an error", exc_info=conn.failed)
     finally:
         await session.close()
         await live.hubs.detach(room_id, conn)
