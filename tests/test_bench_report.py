@@ -145,13 +145,40 @@ def test_goals_say_met_or_missed_and_by_how_much(tmp_path: Path) -> None:
     chat = lines["chat: p99 delivery under 100 ms (1,000 viewers, 2 live processes, 50 msgs/s)"]
     assert "| 150 ms | **missed** by 50.0 ms (50% over) |" in chat
     memory = lines["chat: under 30 KB of memory per connected viewer"]
-    assert "| 29.7 KB | met (0.3 KB to spare) |" in memory
+    assert (
+        "| 29.7 KB | met (0.3 KB to spare); the bare websockets server, same runs: 30.7 KB |"
+        in memory
+    )
     storm = next(v for k, v in lines.items() if k.startswith("chat: a join storm"))
     assert "| — | not measured in this run |" in storm
     # The summary at the top has them too.
     summary = doc.split("### Goals", 1)[1].split("### Machine", 1)[0]
     assert summary.count("**missed**") == 4
     assert summary.count("| met") == 2
+
+
+def test_a_missed_chat_goal_says_what_the_bare_server_did_in_the_same_runs(
+    tmp_path: Path,
+) -> None:
+    data = live(kib=31.0)
+    storm = {"viewers": 1000, "p99_ms": 130.0, "storm_p99_ms": 140.0, "join_p99_ms": 90.0}
+    data["scenarios"] += [
+        scenario("ceiling-tick", "tick-batched", "reference", [{"viewers": 1000, "p99_ms": 98.0}]),
+        scenario("ceiling-tick-storm", "the same storm", "reference", [storm]),
+        scenario("live-storm", "live, a storm", "measured", [storm | {"storm_p99_ms": 600.0}]),
+    ]
+    write(tmp_path / "results", data)
+    doc = generate(tmp_path)
+    lines = {line.split(" | ")[0].lstrip("| "): line for line in doc.splitlines()}
+    chat = lines["chat: p99 delivery under 100 ms (1,000 viewers, 2 live processes, 50 msgs/s)"]
+    assert (
+        "**missed** by 50.0 ms (50% over); the tick-batched bare server, same runs: 98.0 ms" in chat
+    )
+    storm_line = next(v for k, v in lines.items() if k.startswith("chat: a join storm"))
+    assert (
+        "| 600 ms | **missed** by 350 ms (140% over); the same storm on the tick-batched bare "
+        "server (decision 0052): 140 ms |"
+    ) in storm_line
 
 
 def test_both_bursts_of_the_flash_sale_are_judged(tmp_path: Path) -> None:
