@@ -61,12 +61,28 @@ async def test_its_errors_and_cancels_reach_the_coroutine() -> None:
         await task
     assert seen == ["error"]
 
-    blocked: asyncio.Future[None] = asyncio.get_running_loop().create_future()
-    task = run_eagerly(write(blocked))
-    assert task is not None
-    task.cancel()
-    with pytest.raises(asyncio.CancelledError):
-        await task
+
+async def test_a_cancel_reaches_it_even_before_the_task_has_run() -> None:
+    cleaned: list[str] = []
+
+    async def write(wait: asyncio.Future[None]) -> None:
+        try:
+            await wait
+        finally:
+            cleaned.append("cleanup")
+
+    for let_it_start in (False, True):
+        blocked: asyncio.Future[None] = asyncio.get_running_loop().create_future()
+        inner = write(blocked)  # held here: its cleanup may not wait for the collector
+        task = run_eagerly(inner)
+        assert task is not None
+        if let_it_start:
+            await asyncio.sleep(0)
+        task.cancel()
+        with pytest.raises(asyncio.CancelledError):
+            await task
+        assert cleaned.pop() == "cleanup"
+        del inner
 
 
 async def test_frames_wait_for_start_and_a_broken_socket_does_not_break_the_room() -> None:

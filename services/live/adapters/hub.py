@@ -154,7 +154,11 @@ def run_eagerly(coro: Coroutine[Any, Any, None]) -> asyncio.Task[None] | None:
         waiting = coro.send(None)
     except StopIteration:
         return None
-    return asyncio.get_running_loop().create_task(_carry_on(coro, waiting))
+    task = asyncio.get_running_loop().create_task(_carry_on(coro, waiting))
+    # A task cancelled before its first step never hands the cancel on: closing the
+    # coroutine still runs its cleanup (a no-op once it has finished).
+    task.add_done_callback(lambda _: coro.close())
+    return task
 
 
 @types.coroutine
