@@ -32,28 +32,34 @@ class JsonFormatter(logging.Formatter):
         return json.dumps(entry, default=str, ensure_ascii=False)
 
 
-# A credential in a URL's query (the viewer socket's `?token=`): never written to a log.
-_SECRET_IN_QUERY = re.compile(r"((?:^|[?&])(?:token|access_token)=)[^&\s\"]+")
+# A credential in a URL, never written to a log: Telegram's bot token in the path
+# (`/bot<token>/`), WeCom's robot key (`?key=`), the viewer socket's `?token=`.
+SECRET_IN_URL = re.compile(r"(/bot)[^/\s]+|([?&](?:key|token|access_token)=)[^&\s\"]+")
 # uvicorn's and websockets' line per viewer socket (on "uvicorn.error"): a join storm is
 # thousands of them, 4% of a live process's CPU in one (docs/decisions/0052-join-storm.md),
 # and they said nothing the connection metrics and `viewer.joined` do not.
 _PER_SOCKET = frozenset({'%s - "WebSocket %s" [accepted]', "connection open", "connection closed"})
 
 
-def redact(text: str) -> str:
-    return _SECRET_IN_QUERY.sub(r"\1[redacted]", text)
+class UrlSecrets(logging.Filter):
+    """Blanks the credentials a logged URL carries (see SECRET_IN_URL)."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        message = record.getMessage()
+        redacted = SECRET_IN_URL.sub(lambda m: (m.group(1) or m.group(2)) + "<secret>", message)
+        if redacted != message:
+            record.msg, record.args = redacted, None
+        return True
 
 
-class QuietSockets(logging.Filter):
-    """Drops the per-socket info lines; takes tokens out of the socket lines that stay (a
+class QuietSockets(UrlSecrets):
+    """Drops the per-socket info lines; blanks tokens in the socket lines that stay (a
     refused socket, at the same level, still says which path it asked for)."""
 
     def filter(self, record: logging.LogRecord) -> bool:
         if record.levelno <= logging.INFO and record.msg in _PER_SOCKET:
             return False
-        if record.args and isinstance(record.args, tuple):
-            record.args = tuple(redact(a) if isinstance(a, str) else a for a in record.args)
-        return True
+        return super().filter(record)
 
 
 def configure_logging(service: str, level: str = "INFO") -> None:

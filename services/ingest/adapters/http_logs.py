@@ -5,22 +5,11 @@ blanks them, for every client ingest makes (media downloads, the channels)."""
 from __future__ import annotations
 
 import logging
-import re
+
+from shared.logs import UrlSecrets
 
 HTTPX_LOG = logging.getLogger("httpx")
-SECRET_IN_URL = re.compile(r"(/bot)[^/\s]+|((?:\?|&)key=)[^&\s\"]+")
-
-
-class _UrlSecrets(logging.Filter):
-    def filter(self, record: logging.LogRecord) -> bool:
-        message = record.getMessage()
-        redacted = SECRET_IN_URL.sub(lambda m: (m.group(1) or m.group(2)) + "<secret>", message)
-        if redacted != message:
-            record.msg, record.args = redacted, None
-        return True
-
-
-_REDACT = _UrlSecrets()
+_REDACT = UrlSecrets()
 
 
 def hide_url_secrets() -> None:
