@@ -9,6 +9,9 @@ welcome line greets one member at once, and the members of a join storm together
 from __future__ import annotations
 
 import asyncio
+import json
+
+from nats.aio.msg import Msg
 
 from services.live.adapters.history import RecentChat
 from services.live.adapters.hub import Connection, RoomHub
@@ -22,8 +25,11 @@ from shared.events import (
     ChatMessageEdited,
     ChatMessagePosted,
     IntegrationEvent,
+    ViewerJoined,
+    ViewerLeft,
 )
 from shared.events.media import PendingAttachment, VoiceAttachment
+from shared.subjects import event_subject
 from tests.live.conftest import delete_line, open_room
 from tests.live.test_history_and_moderation import (  # noqa: F401 (fixtures)
     connect,
@@ -120,6 +126,33 @@ async def test_a_newcomer_gets_each_line_once_history_then_frame() -> None:
     hub.add(Connection(Viewer(room_id=ROOM, customer_id="web:a", display_name="a"), send, 10))
     assert [line.text for line in hub.history(50)] == ["line 1"]
     assert hub.feed.pending_chat_ids() == {"m2"}
+
+
+async def test_joins_and_leaves_are_neither_parsed_nor_remembered_by_the_room() -> None:
+    """Every instance sees every join and leave of the room on its subjects; no frame uses
+    them, so the hub skips them before parsing: in a join storm, parsing them and keeping
+    their ids was CPU and memory per joiner on every instance (decision 0053)."""
+    hub = RoomHub(ROOM, "i1", 0.05, RoomState(status="live"))
+    conn = Connection(
+        Viewer(room_id=ROOM, customer_id="web:a", display_name="a"), asyncio.sleep, 10
+    )
+    hub.add(conn)  # not started: what the room offers it stays in its queue
+    events: list[IntegrationEvent] = [
+        ViewerJoined(room_id=ROOM, customer_id="web:b", display_name="b"),
+        ViewerLeft(room_id=ROOM, customer_id="web:b", watch_seconds=3.0),
+        line(1),
+    ]
+    for event in events:
+        await hub._on_event(
+            Msg(None, subject=event_subject(event), data=event.model_dump_json().encode())
+        )  # type: ignore[arg-type]
+    hub.flush()
+    assert len(hub.once) == 1  # the chat line's id only
+    frames = [json.loads(frame) for frame in conn._queue]
+    assert [f["type"] for f in frames] == ["chat", "presence"]  # the presence: one viewer
+    # A malformed one is skipped as well: nothing to parse, nothing to log.
+    await hub._on_event(Msg(None, subject=f"live.{ROOM}.viewer.joined", data=b"{"))  # type: ignore[arg-type]
+    assert len(hub.once) == 1
 
 
 # ---- welcome lines ---------------------------------------------------------------------------

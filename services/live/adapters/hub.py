@@ -36,6 +36,8 @@ from shared.events import (
     ModerationApplied,
     RoomEnded,
     UnreadableEvent,
+    ViewerJoined,
+    ViewerLeft,
     parse_event,
 )
 from shared.streams import LIVE
@@ -49,6 +51,10 @@ PRESENCE_STALE_S = 3.5
 # Re-publishes of an event (retries, replicas, relays) are dropped within LIVE's window.
 ONCE_LIMIT = 65_536
 STAFF = frozenset({Role.HOST, Role.MODERATOR})  # they run the show: not viewers
+# Events on the room's subjects that no frame, history or state uses: skipped before they
+# are parsed. Each join and leave is one, seen by every instance: in a join storm, parsing
+# them and remembering their ids cost every instance CPU and memory for every joiner.
+NOT_SHOWN = tuple(f".{cls.model_fields['type'].default}" for cls in (ViewerJoined, ViewerLeft))
 
 # What a room said before this instance served it, read from the durable streams.
 PastEvents = Callable[[str], Awaitable[list[IntegrationEvent]]]
@@ -190,7 +196,9 @@ class RoomHub:
         self.instance_id = instance_id
         self.tick_s = tick_s
         self.connections: set[Connection] = set()
-        self._by_customer: dict[str, set[Connection]] = {}
+        # A customer's sockets (tabs): a list, as it is mostly one (a set per viewer costs
+        # 216 bytes, memory per viewer is a goal).
+        self._by_customer: dict[str, list[Connection]] = {}
         self._remote_counts: dict[str, tuple[int, float]] = {}
         self._last_presence = -1
         self._presence_checked = -PRESENCE_EVERY_S  # monotonic time of the last count
@@ -272,6 +280,8 @@ class RoomHub:
 
     async def _on_event(self, msg: Msg) -> None:
         metrics.MESSAGES_CONSUMED.labels("room-fanout").inc()
+        if msg.subject.endswith(NOT_SHOWN):
+            return
         try:
             event = parse_event(msg.data)
         except UnreadableEvent as exc:
@@ -318,14 +328,14 @@ class RoomHub:
     def add(self, conn: Connection) -> None:
         self.connections.add(conn)
         metrics.WS_CONNECTIONS.labels(self.room_id).set(len(self.connections))
-        self._by_customer.setdefault(conn.viewer.customer_id, set()).add(conn)
+        self._by_customer.setdefault(conn.viewer.customer_id, []).append(conn)
 
     def remove(self, conn: Connection) -> None:
         self.connections.discard(conn)
         metrics.WS_CONNECTIONS.labels(self.room_id).set(len(self.connections))
         mine = self._by_customer.get(conn.viewer.customer_id)
-        if mine is not None:
-            mine.discard(conn)
+        if mine is not None and conn in mine:
+            mine.remove(conn)
             if not mine:
                 del self._by_customer[conn.viewer.customer_id]
 

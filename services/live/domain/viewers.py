@@ -13,7 +13,7 @@ class Role(StrEnum):
     MEMBER = "member"
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)  # one per connected viewer: no __dict__ each
 class Viewer:
     room_id: str
     customer_id: str

@@ -6,6 +6,7 @@ import asyncio
 import logging
 import time
 from typing import Any
+from urllib.parse import parse_qsl
 
 from fastapi import WebSocket, WebSocketDisconnect
 from pydantic import ValidationError
@@ -54,10 +55,9 @@ async def viewer_socket(websocket: WebSocket) -> None:
     """`/rooms/{room_id}/ws?token=`: one viewer for as long as they watch."""
     live = get_live(websocket)  # type: ignore[arg-type]
     room_id: str = websocket.path_params["room_id"]
-    token = websocket.query_params.get("token", "")
     await websocket.accept()
     try:
-        viewer = live.tokens.verify(token, room_id)
+        viewer = live.tokens.verify(_token(websocket.scope), room_id)
         # A room this instance serves exists, and its title never changes: no database
         # read per join (a join storm is thousands of them).
         serving = live.hubs.get(room_id)
@@ -124,6 +124,12 @@ async def viewer_socket(websocket: WebSocket) -> None:
             )
         except Exception:
             log.warning("could not publish viewer.left", extra={"room_id": room_id})
+
+
+def _token(scope: Any) -> str:
+    """The socket's `?token=`. Not `websocket.query_params`: that parse is kept on the socket
+    for the whole connection, and this frame would keep the token (memory per viewer)."""
+    return dict(parse_qsl(scope["query_string"].decode("latin-1"))).get("token", "")
 
 
 def _welcome(live: LiveApp, hub: RoomHub, title: str, viewer: Viewer, role: Role) -> str:
